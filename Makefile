@@ -1,0 +1,22 @@
+# Two entry points, both self-installing into a virtual environment (VENV, default .venv):
+#   make report   run the main job on the bundled defaults; results land in report/
+#   make test     run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: report test install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+report: install
+	$(BIN)/combined-models combine --source bundled --out report/combined.csv
+
+test: install
+	$(BIN)/python -m pytest

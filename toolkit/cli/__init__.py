@@ -1,0 +1,53 @@
+"""The ``combined-models`` command line.
+
+Every module in this package is one sub-command: it defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. The module name, with ``_`` turned
+into ``-``, is the command name, so adding a command never touches this file.
+
+Exit codes: 0 success, 1 the job ran but failed (for example a network error with no
+fallback), 2 a mistake in the input (a :class:`~toolkit.errors.UserError`, printed as
+one line without a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from toolkit.errors import UserError
+
+
+def _commands() -> dict[str, object]:
+    modules = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return {name.replace("_", "-"): importlib.import_module(f"{__name__}.{name}") for name in modules}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, one sub-parser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="combined-models",
+        description="Group the same model across providers, benchmark failover and export opencode.json.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in _commands().items():
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
