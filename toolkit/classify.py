@@ -1,0 +1,184 @@
+"""Error classification and Retry-After parsing, shared by the simulator's mock world and live runs.
+
+One attempt ends in exactly one *outcome class* (:data:`OUTCOMES`). The failover engine
+decides on the class alone, so everything provider-specific (Anthropic's 529
+``overloaded_error``, OpenAI's 429 ``insufficient_quota``, an error event inside a 200
+SSE stream, the many spellings of "context too long") is folded in here, once, and
+table-tested. The rules follow DESIGN.md; the order of the checks is the precedence:
+
+1. a transport exception (no response): timeout or connection;
+2. a context-length text on any non-2xx response (or inside a stream) -> ``context_length``
+   (checked first because providers send it with 400, 413 or even 429);
+3. 429, or a rate-limit / quota text -> ``rate_limit``;
+4. 529, 503, or an "overloaded" / "at capacity" text -> ``overload``;
+5. 408 -> ``timeout``; 401 / 403 -> ``auth``; other 5xx -> ``server_error``; other 4xx ->
+   ``client_error``;
+6. a 2xx whose body carries an error event -> the class of its text, else ``server_error``;
+   any other 2xx -> ``ok``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+OUTCOMES: tuple[str, ...] = (
+    "ok",
+    "rate_limit",
+    "overload",
+    "server_error",
+    "timeout",
+    "connection",
+    "client_error",
+    "auth",
+    "context_length",
+    "cancelled",
+)
+"""Every outcome class, in the order of the attempt log's categorical.
+
+``cancelled`` is not an error class: it marks a hedged attempt abandoned because another
+attempt of the same request answered first.
+"""
+
+TRANSIENT: frozenset[str] = frozenset({"rate_limit", "overload", "server_error", "timeout", "connection"})
+"""Classes worth retrying: the same request may succeed later or elsewhere."""
+
+_CONTEXT = re.compile(
+    r"context[ _-]?(length|window)|maximum context|context_length_exceeded|prompt is too long"
+    r"|too many (input )?tokens|input is too long|exceeds? the (model'?s? )?(context|maximum)"
+    r"|reduce the length of the messages|request too large for model",
+    re.IGNORECASE,
+)
+_RATE = re.compile(
+    r"rate[ _-]?limit|too many requests|insufficient_quota|quota|resource_exhausted|throttl",
+    re.IGNORECASE,
+)
+_OVERLOAD = re.compile(
+    r"overloaded|at capacity|service unavailable|temporarily unavailable|try again later",
+    re.IGNORECASE,
+)
+# An error delivered inside a 2xx response: an SSE `event: error`, or a JSON object whose
+# `error` key (OpenAI style) or `"type": "error"` (Anthropic style) marks a failure.
+_STREAM_ERROR = re.compile(r'^event:\s*error|"error"\s*:\s*[{"]|"type"\s*:\s*"error"', re.IGNORECASE | re.MULTILINE)
+
+_TIMEOUT_NAMES = ("Timeout", "TimeoutError", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout")
+
+
+def _text(body: str | bytes | None) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace")
+    return body
+
+
+def _by_text(text: str) -> str | None:
+    """The class a message names, or None when it names none."""
+    if _CONTEXT.search(text):
+        return "context_length"
+    if _RATE.search(text):
+        return "rate_limit"
+    if _OVERLOAD.search(text):
+        return "overload"
+    return None
+
+
+def _exception_class(exc: BaseException) -> str:
+    """Timeout or connection for a transport failure (names checked so httpx need not be imported)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, TimeoutError) or names.intersection(_TIMEOUT_NAMES):
+        return "timeout"
+    if re.search(r"timed? ?out|ETIMEDOUT", str(exc), re.IGNORECASE):
+        return "timeout"
+    return "connection"
+
+
+def classify(
+    status: int | None,
+    headers: Mapping[str, str] | None = None,
+    body: str | bytes | None = None,
+    exc: BaseException | None = None,
+) -> str:
+    """The outcome class of one attempt (one of :data:`OUTCOMES`, never ``cancelled``).
+
+    ``status`` is the HTTP status (None when no response arrived), ``body`` the response
+    text (for a stream: the text received so far), ``exc`` the transport exception if the
+    request failed before or while reading the response. ``headers`` are accepted for
+    symmetry with :func:`retry_after_s`; no class depends on them today.
+    """
+    if exc is not None and status is None:
+        return _exception_class(exc)
+    if status is None:
+        raise ValueError("classify needs a status or an exception")
+    text = _text(body)
+    if 200 <= status < 300:
+        if exc is not None:  # the stream broke after a 200 header
+            return _exception_class(exc)
+        if text and _STREAM_ERROR.search(text):
+            return _by_text(text) or "server_error"
+        return "ok"
+    if text and _CONTEXT.search(text):
+        return "context_length"
+    if status == 429:
+        return "rate_limit"
+    if status in (529, 503):
+        return "overload"
+    found = _by_text(text) if text else None
+    if found is not None:
+        return found
+    if status == 408:
+        return "timeout"
+    if status in (401, 403):
+        return "auth"
+    if status >= 500:
+        return "server_error"
+    return "client_error"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def retry_after_s(headers: Mapping[str, str] | None, now_epoch_s: float | None = None) -> float | None:
+    """Seconds the server asks the client to wait, or None when it does not say.
+
+    ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which is either seconds
+    (fractions accepted) or an HTTP date; a date needs ``now_epoch_s`` (the caller's
+    clock, so this stays free of wall-clock reads) and gives the difference. Past dates
+    and negative values give 0; unparsable values give None (as if absent).
+    """
+    if not headers:
+        return None
+    ms = _header(headers, "retry-after-ms")
+    if ms is not None:
+        seconds = _number(ms)
+        if seconds is not None:
+            return max(0.0, seconds / 1000.0)
+    value = _header(headers, "retry-after")
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    if now_epoch_s is None:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    return max(0.0, when.timestamp() - now_epoch_s)
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
