@@ -1,0 +1,585 @@
+"""Fault-injecting mock LLM providers: real HTTP servers on 127.0.0.1, one port per provider.
+
+Each provider speaks both wire protocols an OpenCode user meets, so any catalog ``npm``
+adapter can talk to it:
+
+- OpenAI-compatible ``POST /v1/chat/completions`` (JSON, or SSE with ``usage`` in the last
+  chunk before ``[DONE]``) and ``GET /v1/models``;
+- Anthropic Messages ``POST /v1/messages`` (JSON, or its ``message_start`` ...
+  ``message_stop`` event stream).
+
+What a provider does with a request is a :class:`Reply`: succeed after a time to first
+token at a token pace, answer an error with the body real providers send (429 with
+``retry-after`` / ``retry-after-ms``, ``insufficient_quota``, 529 ``overloaded_error``,
+503, 500, context length, 401), hang until the client gives up, reset the TCP connection
+mid-stream, or put an error event inside a 200 stream. Replies come from a scripted queue
+(tests) and otherwise from a *decider*: :class:`toolkit.mock_faults.ScenarioDecider` turns
+a scenario file into replies with the simulator's meaning.
+
+All durations in a :class:`Reply` and in headers are *scenario seconds*; the server
+sleeps ``duration / time_scale`` real seconds, so a scenario runs ``time_scale`` times
+faster than real time while the numbers a client sees stay those of the scenario.
+
+The servers are uvicorn instances on one background event loop (:class:`MockProviders`
+is a context manager); every request is appended to a JSON-lines log and kept in
+``MockProviders.requests``. No API key is ever logged: the log says only whether the
+request carried the expected one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import socket
+import struct
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
+
+#: What a mock provider can do with one request.
+KINDS = (
+    "ok",
+    "rate_limit",  # 429 rate_limit_exceeded with retry-after / retry-after-ms
+    "quota",  # 429 insufficient_quota (no retry-after: waiting does not help)
+    "overload",  # 529 overloaded_error (Anthropic) / 503 "overloaded" (OpenAI-compatible)
+    "unavailable",  # 503 service unavailable
+    "server_error",  # 500
+    "context_length",  # 400 context length exceeded
+    "auth",  # 401 invalid key
+    "client_error",  # 400 invalid request
+    "hang",  # no answer until the client disconnects
+    "reset",  # TCP reset after `reset_after_tokens` streamed tokens (0: before any byte)
+    "stream_error",  # 200, some tokens, then an error event inside the stream
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one provider does with one request; durations in scenario seconds."""
+
+    kind: str = "ok"
+    ttft_s: float = 0.0
+    tokens_per_s: float = 0.0  # 0: every token at once, right after the first
+    retry_after_s: float | None = None
+    reset_after_tokens: int = 2
+    message: str | None = None  # overrides the default error text
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown reply kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The facts about a request a decider may use (never its headers: they hold the key)."""
+
+    provider: str
+    protocol: str  # "openai" or "anthropic"
+    model: str
+    stream: bool
+    input_tokens: int
+    max_tokens: int
+    t_s: float  # scenario seconds since the mock started
+
+
+class Decider(Protocol):
+    """Chooses the reply of a provider to a request (for example from a scenario)."""
+
+    def __call__(self, request: Incoming) -> Reply: ...
+
+
+def _always_ok(request: Incoming) -> Reply:
+    return Reply()
+
+
+# ---------------------------------------------------------------------------------------
+# Wire formats
+
+# kind -> (status, OpenAI (type, code, message), Anthropic (type, message)). Texts follow
+# what the real APIs answer, because the classifier reads them.
+_ERRORS: dict[str, tuple[int, tuple[str, str | None, str], tuple[str, str]]] = {
+    "rate_limit": (
+        429,
+        ("requests", "rate_limit_exceeded", "Rate limit reached for requests per min. Please try again later."),
+        ("rate_limit_error", "This request would exceed the rate limit for your organization."),
+    ),
+    "quota": (
+        429,
+        (
+            "insufficient_quota",
+            "insufficient_quota",
+            "You exceeded your current quota, please check your plan and billing details.",
+        ),
+        ("rate_limit_error", "insufficient_quota: your credit balance is too low to access the API."),
+    ),
+    "overload": (
+        529,
+        ("server_error", None, "The server is overloaded. Please try again later."),
+        ("overloaded_error", "Overloaded"),
+    ),
+    "unavailable": (
+        503,
+        ("server_error", None, "Service Unavailable"),
+        ("api_error", "Service Unavailable"),
+    ),
+    "server_error": (
+        500,
+        ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+        ("api_error", "Internal server error"),
+    ),
+    "context_length": (
+        400,
+        (
+            "invalid_request_error",
+            "context_length_exceeded",
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in more tokens.",
+        ),
+        ("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+    ),
+    "auth": (
+        401,
+        ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+        ("authentication_error", "invalid x-api-key"),
+    ),
+    "client_error": (
+        400,
+        ("invalid_request_error", None, "Invalid request: 'messages' is malformed."),
+        ("invalid_request_error", "messages: field required"),
+    ),
+}
+
+
+def _error_payload(protocol: str, kind: str, message: str | None) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of an error answer (also used inside a 200 stream)."""
+    status, (o_type, o_code, o_text), (a_type, a_text) = _ERRORS[kind]
+    if protocol == "anthropic":
+        return status, {"type": "error", "error": {"type": a_type, "message": message or a_text}}
+    if kind == "overload":
+        status = 503  # OpenAI-compatible servers say 503; 529 is Anthropic's own code
+    return status, {"error": {"message": message or o_text, "type": o_type, "param": None, "code": o_code}}
+
+
+def _retry_after_headers(seconds: float | None) -> dict[str, str]:
+    """Both forms real providers send: whole seconds (rounded up) and milliseconds."""
+    if seconds is None:
+        return {}
+    return {"retry-after": str(max(0, math.ceil(seconds))), "retry-after-ms": str(max(0, round(seconds * 1000)))}
+
+
+def _words(n: int) -> list[str]:
+    """``n`` output tokens of filler text; one word is one token for the mock's accounting."""
+    return [f"w{i} " for i in range(n)]
+
+
+def _sse(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+class _OpenAIFrames:
+    """OpenAI chat-completions JSON body and stream chunks."""
+
+    protocol = "openai"
+
+    def __init__(self, model: str, request_id: str, input_tokens: int) -> None:
+        self.model, self.id, self.input_tokens, self.created = model, request_id, input_tokens, int(time.time())
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        return {**base, "choices": choices, **extra}
+
+    def usage(self, output_tokens: int) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.input_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": self.input_tokens + output_tokens,
+        }
+
+    def body(self, text: str, output_tokens: int) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": self.usage(output_tokens),
+        }
+
+    def start(self) -> bytes:
+        return _sse(self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+
+    def token(self, word: str) -> bytes:
+        return _sse(self._chunk([{"index": 0, "delta": {"content": word}, "finish_reason": None}]))
+
+    def end(self, output_tokens: int) -> bytes:
+        stop = self._chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        usage = self._chunk([], usage=self.usage(output_tokens))
+        return _sse(stop) + _sse(usage) + _sse("[DONE]")
+
+    def error(self, payload: dict[str, Any]) -> bytes:
+        return _sse(payload)
+
+
+class _AnthropicFrames:
+    """Anthropic Messages JSON body and event stream."""
+
+    protocol = "anthropic"
+
+    def __init__(self, model: str, request_id: str, input_tokens: int) -> None:
+        self.model, self.id, self.input_tokens = model, request_id, input_tokens
+
+    def _message(self, content: list[dict[str, Any]], stop: str | None, output_tokens: int) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": content,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": output_tokens},
+        }
+
+    def body(self, text: str, output_tokens: int) -> dict[str, Any]:
+        return self._message([{"type": "text", "text": text}], "end_turn", output_tokens)
+
+    def start(self) -> bytes:
+        return (
+            _sse({"type": "message_start", "message": self._message([], None, 1)}, "message_start")
+            + _sse(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start",
+            )
+            + _sse({"type": "ping"}, "ping")
+        )
+
+    def token(self, word: str) -> bytes:
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
+        return _sse(delta, "content_block_delta")
+
+    def end(self, output_tokens: int) -> bytes:
+        return (
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            + _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": output_tokens},
+                },
+                "message_delta",
+            )
+            + _sse({"type": "message_stop"}, "message_stop")
+        )
+
+    def error(self, payload: dict[str, Any]) -> bytes:
+        return _sse(payload, "error")
+
+
+_FRAMES = {"openai": _OpenAIFrames, "anthropic": _AnthropicFrames}
+
+
+# ---------------------------------------------------------------------------------------
+# The application
+
+
+def _count_input_tokens(body: Mapping[str, Any]) -> int:
+    """Whitespace words of every text in the prompt: the mock's stand-in for a tokenizer."""
+    texts: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        texts.append(system)
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(part.get("text", "") for part in content if isinstance(part, Mapping))
+    return sum(len(text.split()) for text in texts)
+
+
+class _Provider:
+    """One provider's ASGI app plus the uvicorn server that runs it."""
+
+    def __init__(self, name: str, owner: MockProviders) -> None:
+        self.name, self.owner = name, owner
+        self.server: uvicorn.Server | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    async def _models(self, request: Request) -> Response:
+        models = [{"id": m, "object": "model", "created": 0, "owned_by": self.name} for m in self.owner.models]
+        return JSONResponse({"object": "list", "data": models})
+
+    async def _chat(self, request: Request) -> Response:
+        return await self._complete(request, "openai")
+
+    async def _messages(self, request: Request) -> Response:
+        return await self._complete(request, "anthropic")
+
+    def _authorized(self, request: Request, protocol: str) -> bool:
+        expected = self.owner.api_key
+        if expected is None:
+            return True
+        if protocol == "anthropic":
+            return request.headers.get("x-api-key") == expected
+        return request.headers.get("authorization") == f"Bearer {expected}"
+
+    async def _complete(self, request: Request, protocol: str) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        owner = self.owner
+        if not isinstance(body, dict):
+            status, payload = _error_payload(protocol, "client_error", "request body is not a JSON object")
+            return JSONResponse(payload, status_code=status)
+        incoming = Incoming(
+            provider=self.name,
+            protocol=protocol,
+            model=str(body.get("model", "")),
+            stream=bool(body.get("stream")),
+            input_tokens=_count_input_tokens(body),
+            max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 16),
+            t_s=owner.now_s(),
+        )
+        authorized = self._authorized(request, protocol)
+        reply = owner.next_reply(incoming) if authorized else Reply("auth")
+        owner.record(incoming, reply, request.headers.get("x-request-id"), authorized)
+        frames = _FRAMES[protocol](incoming.model, f"mock-{next(owner.ids)}", incoming.input_tokens)
+
+        if reply.kind in _ERRORS:
+            await owner.sleep(reply.ttft_s)
+            status, payload = _error_payload(protocol, reply.kind, reply.message)
+            headers = _retry_after_headers(reply.retry_after_s)
+            return JSONResponse(payload, status_code=status, headers=headers)
+        if reply.kind == "hang":
+            await _until_disconnected(request)
+            return Response(status_code=504)  # never reaches a client that is gone
+        if reply.kind == "reset" and (reply.reset_after_tokens == 0 or not incoming.stream):
+            await owner.sleep(reply.ttft_s)
+            self._reset(request)
+            return Response(status_code=500)  # dropped: the connection is already gone
+        words = _words(incoming.max_tokens)
+        if not incoming.stream:
+            await owner.sleep(reply.ttft_s + _pace(reply) * len(words))
+            if reply.kind == "stream_error":  # without a stream the same fault is a plain 529/503
+                status, payload = _error_payload(protocol, "overload", reply.message)
+                return JSONResponse(payload, status_code=status)
+            return JSONResponse(frames.body("".join(words), len(words)))
+        return StreamingResponse(self._stream(request, reply, frames, words), media_type="text/event-stream")
+
+    async def _stream(self, request: Request, reply: Reply, frames: Any, words: list[str]):
+        """Yield the event stream, pacing tokens on the scaled clock and injecting faults."""
+        owner = self.owner
+        await owner.sleep(reply.ttft_s)
+        yield frames.start()
+        start = time.monotonic()
+        pace = _pace(reply) / owner.time_scale
+        stop_at = len(words)
+        if reply.kind in ("reset", "stream_error"):
+            stop_at = min(reply.reset_after_tokens, len(words))
+        for i, word in enumerate(words[:stop_at]):
+            due = start + i * pace
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield frames.token(word)
+        if reply.kind == "reset":
+            await asyncio.sleep(0)  # let the tokens reach the socket before the reset
+            self._reset(request)
+            return
+        if reply.kind == "stream_error":
+            _, payload = _error_payload(frames.protocol, "overload", reply.message)
+            yield frames.error(payload)
+            return
+        yield frames.end(len(words))
+
+    def _reset(self, request: Request) -> None:
+        """Abort this request's TCP connection with an RST (SO_LINGER 0), as a crashed peer does."""
+        client = tuple(request.scope.get("client") or ())
+        for connection in list(self.server.server_state.connections):
+            if getattr(connection, "client", None) == client:
+                sock = connection.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.transport.abort()
+                return
+
+
+def _pace(reply: Reply) -> float:
+    """Scenario seconds between two tokens."""
+    return 1.0 / reply.tokens_per_s if reply.tokens_per_s > 0 else 0.0
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Wait until the client goes away (uvicorn's receive blocks until then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+# ---------------------------------------------------------------------------------------
+# Lifecycle
+
+
+@dataclass
+class MockProviders:
+    """Mock providers on 127.0.0.1, one port each; use as a context manager.
+
+    ``providers`` names them (their try order matters only to a scenario's ``rank:N``
+    selectors). ``decider`` answers every request not taken by ``script`` (a queue of
+    replies per provider, consumed first). ``models`` is what ``/v1/models`` lists.
+    ``api_key``, when set, is required (``Authorization: Bearer`` or ``x-api-key``).
+    """
+
+    providers: Sequence[str]
+    decider: Decider = _always_ok
+    script: Mapping[str, Iterable[Reply]] = field(default_factory=dict)
+    time_scale: float = 1.0
+    log_path: str | Path | None = None
+    models: Sequence[str] = ("model",)
+    api_key: str | None = field(default=None, repr=False)
+    port: int = 0  # first port; 0 picks free ports
+
+    def __post_init__(self) -> None:
+        if not self.providers:
+            raise ValueError("MockProviders needs at least one provider")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.requests: list[dict[str, Any]] = []
+        self.endpoints: dict[str, str] = {}
+        self.ids = itertools.count(1)
+        self._script = defaultdict(deque, {p: deque(r) for p, r in self.script.items()})
+        self._lock = threading.Lock()
+        self._log = None
+        self._thread: threading.Thread | None = None
+        self._t0 = time.monotonic()
+
+    # clock -------------------------------------------------------------------------
+    def now_s(self) -> float:
+        """Scenario seconds since the servers started."""
+        return (time.monotonic() - self._t0) * self.time_scale
+
+    async def sleep(self, scenario_s: float) -> None:
+        if scenario_s > 0:
+            await asyncio.sleep(scenario_s / self.time_scale)
+
+    # replies and log -----------------------------------------------------------------
+    def next_reply(self, incoming: Incoming) -> Reply:
+        queue = self._script[incoming.provider]
+        with self._lock:
+            if queue:
+                return queue.popleft()
+        return self.decider(incoming)
+
+    def record(self, incoming: Incoming, reply: Reply, request_id: str | None, authorized: bool) -> None:
+        """Append one request to the in-memory list and the JSON-lines log (flushed at once)."""
+        row = {
+            **asdict(incoming),
+            "request_id": request_id,
+            "kind": reply.kind,
+            "retry_after_s": reply.retry_after_s,
+            "authorized": authorized,
+        }
+        with self._lock:
+            self.requests.append(row)
+            if self._log is not None:
+                self._log.write(json.dumps(row) + "\n")
+                self._log.flush()
+
+    # servers -------------------------------------------------------------------------
+    def _sockets(self) -> list[socket.socket]:
+        sockets = []
+        for i, _ in enumerate(self.providers):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((HOST, self.port + i if self.port else 0))
+            sock.listen(1024)
+            sock.setblocking(False)
+            sockets.append(sock)
+        return sockets
+
+    def start(self) -> MockProviders:
+        """Bind every provider's port and serve in a background thread; returns self."""
+        if self.log_path is not None:
+            self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in stop)
+        sockets = self._sockets()
+        apps = [_Provider(name, self) for name in self.providers]
+        for app, sock in zip(apps, sockets, strict=True):
+            config = uvicorn.Config(app.app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
+            app.server = uvicorn.Server(config)
+            self.endpoints[app.name] = f"http://{HOST}:{sock.getsockname()[1]}/v1"
+        self._servers = [a.server for a in apps]
+        ready = threading.Event()
+
+        async def serve() -> None:
+            tasks = [asyncio.create_task(s.serve(sockets=[k])) for s, k in zip(self._servers, sockets, strict=True)]
+            while not all(s.started for s in self._servers):
+                if any(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.005)
+            ready.set()
+            await asyncio.gather(*tasks)
+
+        self._thread = threading.Thread(target=asyncio.run, args=(serve(),), name="mock-providers", daemon=True)
+        self._t0 = time.monotonic()
+        self._thread.start()
+        ready.wait(10)
+        if not all(s.started for s in self._servers):
+            self.stop()
+            raise RuntimeError("the mock providers did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop the servers at once (hanging requests are cut) and close the log."""
+        for server in getattr(self, "_servers", []):
+            server.should_exit = server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> MockProviders:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # what a user points OpenCode at ------------------------------------------------------
+    def opencode_providers(self, npm: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """An ``opencode.json`` ``provider`` section pointing each provider at its mock port.
+
+        ``npm(provider)`` picks the adapter (default ``@ai-sdk/openai-compatible``); the key
+        is a placeholder the mock accepts, not a secret.
+        """
+        section = {}
+        for name, url in self.endpoints.items():
+            section[name] = {
+                "npm": npm(name) if npm else "@ai-sdk/openai-compatible",
+                "name": f"{name} (mock)",
+                "options": {"baseURL": url, "apiKey": "mock-key-not-a-secret"},
+                "models": {m: {"name": m} for m in self.models},
+            }
+        return section
