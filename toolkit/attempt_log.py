@@ -1,0 +1,197 @@
+"""The attempt log: one row per attempt, the same columns from the simulator and from live runs.
+
+:data:`COLUMNS` is the contract (documented in the README's "attempt log" table).
+:class:`AttemptCollector` is the fast row collector both producers use: rows are plain
+numeric tuples (names become small integer codes), gathered in chunks into one numpy
+record array, so a million-request log is built without a Python object per cell and
+ends as categoricals and numeric arrays (about 90 bytes per attempt).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.classify import OUTCOMES
+
+DECISIONS: tuple[str, ...] = ("done", "retry_same", "next_provider", "give_up")
+"""What the engine decided after an attempt (categorical order of the ``decision`` column)."""
+
+OUTCOME_CODE: dict[str, int] = {name: i for i, name in enumerate(OUTCOMES)}
+DECISION_CODE: dict[str, int] = {name: i for i, name in enumerate(DECISIONS)}
+
+COLUMNS: dict[str, str] = {
+    "run_id": "category",
+    "request_id": "int64",
+    "attempt": "int16",
+    "combined_id": "category",
+    "provider": "category",
+    "model_ref": "category",
+    "t_start_s": "float64",
+    "t_end_s": "float64",
+    "latency_s": "float64",
+    "ttft_s": "float64",
+    "outcome": "category",
+    "status": "Int16",
+    "retry_after_s": "float64",
+    "decision": "category",
+    "wait_s": "float64",
+    "input_tokens": "int32",
+    "output_tokens": "int32",
+    "cost_usd": "float64",
+    "error": "category",
+}
+"""Column name -> pandas dtype, in column order."""
+
+# What one collected row holds (names as codes; latency is derived when the frame is built).
+_ROW = np.dtype(
+    [
+        ("request_id", "i8"),
+        ("attempt", "i2"),
+        ("provider", "i2"),
+        ("t_start_s", "f8"),
+        ("t_end_s", "f8"),
+        ("ttft_s", "f8"),
+        ("outcome", "i1"),
+        ("status", "i2"),
+        ("retry_after_s", "f8"),
+        ("decision", "i1"),
+        ("wait_s", "f8"),
+        ("input_tokens", "i4"),
+        ("output_tokens", "i4"),
+        ("cost_usd", "f8"),
+        ("error", "i4"),
+    ]
+)
+_CHUNK = 1 << 16
+
+_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|(?:api[_-]?key|x-api-key)[\"'=:\s]+\S+)", re.IGNORECASE)
+
+
+def redact(text: str, limit: int = 200) -> str:
+    """Error text safe to keep: anything shaped like a key or bearer token replaced, length capped."""
+    return _SECRET.sub("[redacted]", " ".join(text.split()))[:limit]
+
+
+class AttemptCollector:
+    """Collects attempt rows for one run (one run id, one combined model, fixed providers).
+
+    Call :meth:`add` once per finished attempt with codes: ``provider`` is the index into
+    ``providers``, ``outcome`` an :data:`OUTCOME_CODE`, ``decision`` a :data:`DECISION_CODE`,
+    ``error`` an :meth:`error_code`. ``status`` 0 means no HTTP status (transport failure),
+    ``ttft`` / ``retry_after`` NaN mean none. :meth:`frame` returns the DataFrame.
+    """
+
+    __slots__ = ("run_id", "combined_id", "providers", "model_refs", "_rows", "_chunks", "_errors")
+
+    def __init__(self, run_id: str, combined_id: str, providers: Sequence[str], model_refs: Sequence[str]) -> None:
+        self.run_id = run_id
+        self.combined_id = combined_id
+        self.providers = list(providers)
+        self.model_refs = list(model_refs)
+        self._rows: list[tuple] = []
+        self._chunks: list[np.ndarray] = []
+        self._errors: dict[str, int] = {"": 0}
+
+    def error_code(self, text: str) -> int:
+        """The code of an (already redacted) error text; the same text always gets the same code."""
+        code = self._errors.get(text)
+        if code is None:
+            code = self._errors[text] = len(self._errors)
+        return code
+
+    def add(
+        self,
+        request_id: int,
+        attempt: int,
+        provider: int,
+        t_start: float,
+        t_end: float,
+        ttft: float,
+        outcome: int,
+        status: int,
+        retry_after: float,
+        decision: int,
+        wait: float,
+        input_tokens: int,
+        output_tokens: int,
+        cost: float,
+        error: int = 0,
+    ) -> None:
+        """Record one attempt (see the class docstring for the codes)."""
+        rows = self._rows
+        rows.append(
+            (request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after, decision, wait,
+             input_tokens, output_tokens, cost, error)
+        )  # fmt: skip
+        if len(rows) >= _CHUNK:
+            self._flush()
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._chunks) + len(self._rows)
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._chunks.append(np.array(self._rows, dtype=_ROW))
+            self._rows = []
+
+    def frame(self) -> pd.DataFrame:
+        """The attempt log collected so far, with the dtypes of :data:`COLUMNS`."""
+        self._flush()
+        rec = np.concatenate(self._chunks) if self._chunks else np.empty(0, dtype=_ROW)
+        n = len(rec)
+
+        def cat(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
+            return pd.Categorical.from_codes(codes.astype(np.int32, copy=False), categories=list(categories))
+
+        constant = np.zeros(n, dtype=np.int8)
+        status = rec["status"]
+        errors = sorted(self._errors, key=self._errors.__getitem__)
+        data = {
+            "run_id": cat(constant, [self.run_id]),
+            "request_id": rec["request_id"],
+            "attempt": rec["attempt"],
+            "combined_id": cat(constant, [self.combined_id]),
+            "provider": cat(rec["provider"], self.providers),
+            "model_ref": cat(rec["provider"], self.model_refs),
+            "t_start_s": rec["t_start_s"],
+            "t_end_s": rec["t_end_s"],
+            "latency_s": rec["t_end_s"] - rec["t_start_s"],
+            "ttft_s": rec["ttft_s"],
+            "outcome": cat(rec["outcome"], OUTCOMES),
+            "status": pd.arrays.IntegerArray(status.astype(np.int16), status == 0),
+            "retry_after_s": rec["retry_after_s"],
+            "decision": cat(rec["decision"], DECISIONS),
+            "wait_s": rec["wait_s"],
+            "input_tokens": rec["input_tokens"],
+            "output_tokens": rec["output_tokens"],
+            "cost_usd": rec["cost_usd"],
+            "error": cat(rec["error"], errors),
+        }
+        return pd.DataFrame(data, copy=False)
+
+
+def empty() -> pd.DataFrame:
+    """An attempt log with no rows and the right dtypes."""
+    return AttemptCollector("", "", [], []).frame()
+
+
+def concat(logs: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack attempt logs of several runs, keeping every categorical column categorical.
+
+    ``pd.concat`` turns categoricals with different categories into objects; this unions
+    the categories first (order of first appearance; outcome and decision keep theirs).
+    """
+    logs = list(logs)
+    if not logs:
+        return empty()
+    out = pd.concat(logs, ignore_index=True)
+    for column, dtype in COLUMNS.items():
+        if dtype == "category" and out[column].dtype != "category":
+            fixed = {"outcome": list(OUTCOMES), "decision": list(DECISIONS)}.get(column)
+            categories = fixed or list(dict.fromkeys(c for log in logs for c in log[column].cat.categories))
+            out[column] = pd.Categorical(out[column], categories=categories)
+    return out
