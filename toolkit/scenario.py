@@ -1,0 +1,450 @@
+"""Scenarios: the world a failover policy runs in, read from JSON and validated on load.
+
+A scenario says how requests arrive, how large they are, and how each provider behaves:
+latency, error probabilities per class, stateful rate limits and incidents in time
+windows. Provider entries are keyed by provider id, by rank (``rank:0`` is the provider a
+policy tries first) or ``default``, so one file applies to any combined model:
+:meth:`Scenario.resolve` turns it into one :class:`ProviderWorld` per provider of a given
+try order. The simulator and the local mock providers both read scenarios through this
+module, so a field means the same in virtual time and on a real socket. Every field is
+documented in ``docs/failover.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import UserError, closest
+
+ERROR_CLASSES: tuple[str, ...] = (
+    "rate_limit",
+    "overload",
+    "server_error",
+    "timeout",
+    "connection",
+    "auth",
+    "client_error",
+    "context_length",
+)
+"""Classes a scenario can inject, in the order their probability intervals are laid out."""
+
+BUILTIN_PROFILE: dict = {
+    "ttft_s": {"dist": "lognormal", "median": 0.8, "sigma": 0.4},
+    "tokens_per_s": {"dist": "lognormal", "median": 60.0, "sigma": 0.3},
+    "error_latency_s": {"dist": "lognormal", "median": 0.3, "sigma": 0.5},
+    "errors": {},
+    "retry_after_s": None,
+}
+"""Profile fields a scenario leaves out (under ``default`` and everywhere else)."""
+
+BUILTIN_REQUEST: dict = {
+    "input_tokens": {"dist": "lognormal", "median": 8000.0, "sigma": 0.8},
+    "output_tokens": {"dist": "lognormal", "median": 400.0, "sigma": 0.8},
+}
+
+# What an incident changes when it does not say (kind -> fields).
+INCIDENT_DEFAULTS: dict[str, dict] = {
+    "outage": {"errors": {"connection": 1.0}, "latency_factor": 1.0},
+    "overload": {"errors": {"overload": 0.8}, "latency_factor": 1.0},
+    "degraded": {"latency_factor": 4.0},
+    "errors": {"latency_factor": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A non-negative distribution: ``constant`` (a), ``exponential`` (mean a),
+    ``lognormal`` (median a, log-sd b) or ``uniform`` (a to b)."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+
+    @classmethod
+    def parse(cls, value: float | Mapping) -> Dist:
+        """From the JSON form: a bare number (constant) or ``{"dist": ..., ...}``."""
+        if isinstance(value, (int, float)):
+            return cls("constant", float(value))
+        kind = value["dist"]
+        if kind == "constant":
+            return cls(kind, float(value["value"]))
+        if kind == "exponential":
+            return cls(kind, float(value["mean"]))
+        if kind == "lognormal":
+            return cls(kind, float(value["median"]), float(value["sigma"]))
+        return cls(kind, float(value["low"]), float(value["high"]))
+
+    def to_json(self) -> float | dict:
+        """The JSON form (inverse of :meth:`parse`)."""
+        if self.kind == "constant":
+            return self.a
+        if self.kind == "exponential":
+            return {"dist": "exponential", "mean": self.a}
+        if self.kind == "lognormal":
+            return {"dist": "lognormal", "median": self.a, "sigma": self.b}
+        return {"dist": "uniform", "low": self.a, "high": self.b}
+
+    @property
+    def mean(self) -> float:
+        """The expected value."""
+        if self.kind == "lognormal":
+            return self.a * math.exp(self.b * self.b / 2)
+        if self.kind == "uniform":
+            return (self.a + self.b) / 2
+        return self.a
+
+    def scaled(self, factor: float) -> Dist:
+        """The same shape with every value multiplied by ``factor``."""
+        if self.kind == "lognormal":
+            return Dist(self.kind, self.a * factor, self.b)
+        return Dist(self.kind, self.a * factor, self.b * factor)
+
+    def sample(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws as a float64 array (vectorised, for the simulator)."""
+        if self.kind == "constant":
+            return np.full(n, self.a)
+        if self.kind == "exponential":
+            return gen.exponential(self.a, n)
+        if self.kind == "lognormal":
+            return self.a * np.exp(self.b * gen.standard_normal(n))
+        return gen.uniform(self.a, self.b, n)
+
+    def draw(self, rnd: random.Random) -> float:
+        """One draw from a :class:`random.Random` (for code that handles one request at a time)."""
+        if self.kind == "constant":
+            return self.a
+        if self.kind == "exponential":
+            return rnd.expovariate(1.0 / self.a)
+        if self.kind == "lognormal":
+            return self.a * math.exp(self.b * rnd.gauss(0.0, 1.0))
+        return rnd.uniform(self.a, self.b)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one provider behaves (already merged: built-in <- default <- rank <- provider id).
+
+    ``errors`` lists ``(class, probability)`` in :data:`ERROR_CLASSES` order, zero
+    probabilities left out; one uniform draw ``u`` per attempt picks the first class whose
+    cumulative probability exceeds ``u`` (so class ``c`` happens with exactly its
+    probability, independently of every other attempt).
+    """
+
+    ttft_s: Dist
+    tokens_per_s: Dist
+    error_latency_s: Dist
+    errors: tuple[tuple[str, float], ...]
+    retry_after_s: Dist | None
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+
+    def pick_error(self, u: float) -> str | None:
+        """The injected error class for a uniform draw ``u`` in [0, 1), or None (no error)."""
+        edge = 0.0
+        for name, p in self.errors:
+            edge += p
+            if u < edge:
+                return name
+        return None
+
+    @property
+    def error_probability(self) -> float:
+        """Probability that an attempt fails by injection (rate limits and context aside)."""
+        return sum(p for _, p in self.errors)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A time window ``[start_s, end_s)`` in which ``profile`` replaces a provider's own."""
+
+    kind: str
+    start_s: float
+    end_s: float
+    profile: Profile
+
+
+@dataclass(frozen=True)
+class ProviderWorld:
+    """One provider as a scenario resolves it for a given try order."""
+
+    provider: str
+    rank: int
+    profile: Profile
+    incidents: tuple[Incident, ...] = ()
+
+    def profile_at(self, t: float) -> Profile:
+        """The profile in force at time ``t`` (the first listed incident covering ``t`` wins)."""
+        for incident in self.incidents:
+            if incident.start_s <= t < incident.end_s:
+                return incident.profile
+        return self.profile
+
+
+@cache
+def _validator():
+    import jsonschema
+
+    schema = json.loads((resources.files("toolkit") / "data" / "scenario.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_error(data: object, source: str) -> str | None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path) or "top level"
+    return f"scenario {source}: at {where}: {error.message}"
+
+
+def _merge(*layers: Mapping) -> dict:
+    """Profile layers merged in order: ``errors`` per class, every other field replaced whole."""
+    out: dict = {}
+    for layer in layers:
+        for key, value in layer.items():
+            out[key] = {**out.get(key, {}), **value} if key == "errors" else value
+    return out
+
+
+def _profile(fields: Mapping, where: str) -> Profile:
+    errors = tuple((name, float(fields["errors"][name])) for name in ERROR_CLASSES if fields["errors"].get(name))
+    total = sum(p for _, p in errors)
+    if total > 1 + 1e-9:
+        raise UserError(f"{where}: error probabilities add up to {total:g}; make them add up to at most 1")
+    limits = fields.get("rate_limit") or {}
+    ra = fields.get("retry_after_s")
+    return Profile(
+        ttft_s=Dist.parse(fields["ttft_s"]),
+        tokens_per_s=Dist.parse(fields["tokens_per_s"]),
+        error_latency_s=Dist.parse(fields["error_latency_s"]),
+        errors=errors,
+        retry_after_s=None if ra is None else Dist.parse(ra),
+        requests_per_minute=limits.get("requests_per_minute"),
+        tokens_per_minute=limits.get("tokens_per_minute"),
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario; ``data`` is the JSON document it came from (source of truth)."""
+
+    name: str
+    data: dict
+    source: str = "<dict>"
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "<dict>") -> Scenario:
+        """Validate ``data`` against the schema and the cross-field rules; raise UserError if wrong."""
+        data = json.loads(json.dumps(data))  # a private deep copy of plain JSON values
+        message = _schema_error(data, source)
+        if message:
+            raise UserError(message + " (see docs/failover.md, 'Scenario files')")
+        for i, incident in enumerate(data.get("incidents", [])):
+            if incident["end_s"] <= incident["start_s"]:
+                raise UserError(f"scenario {source}: incidents.{i}: end_s must be greater than start_s")
+            if incident["kind"] == "errors" and "errors" not in incident:
+                raise UserError(f"scenario {source}: incidents.{i}: kind 'errors' needs an 'errors' table")
+            if "errors" in incident:
+                _profile(_merge(BUILTIN_PROFILE, {"errors": incident["errors"]}), f"scenario {source}: incidents.{i}")
+        for path, dist in _dists(data):
+            if dist["dist"] == "uniform" and dist["low"] > dist["high"]:
+                raise UserError(f"scenario {source}: at {path}: low must not exceed high")
+        scenario = cls(data["name"], data, source)
+        for key in data["providers"]:  # every named profile must be valid on its own, not only when used
+            _profile(scenario._fields(key), f"scenario {source}: providers.{key}")
+        return scenario
+
+    @classmethod
+    def load(cls, path_or_name: str | os.PathLike) -> Scenario:
+        """Load a scenario file, or a bundled scenario by name (see :func:`bundled`)."""
+        text_path = str(path_or_name)
+        if text_path in bundled():
+            path = Path(str(resources.files("toolkit") / "data" / "scenarios" / f"{text_path}.json"))
+        else:
+            path = Path(text_path)
+            if not path.is_file():
+                raise UserError(
+                    f"no scenario file {text_path!r}; give a path to a .json file or a bundled name"
+                    f"{closest(text_path, bundled())} ({', '.join(bundled())})"
+                )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"scenario {path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict:
+        """The JSON document (a copy)."""
+        return json.loads(json.dumps(self.data))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the scenario as JSON, atomically (a temp file renamed over ``path``)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.data, fh, indent=2)
+                fh.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def arrivals(self) -> dict:
+        """``{"kind": "poisson", "rate_per_s": r}`` or ``{"kind": "sessions", "sessions": n, "think_time_s": Dist}``."""
+        arrivals = dict(self.data["arrivals"])
+        if arrivals["kind"] == "sessions":
+            arrivals["think_time_s"] = Dist.parse(arrivals["think_time_s"])
+        return arrivals
+
+    @property
+    def input_tokens(self) -> Dist:
+        """Prompt size per request (tokens; draws are rounded and at least 1)."""
+        return Dist.parse({**BUILTIN_REQUEST, **self.data.get("request", {})}["input_tokens"])
+
+    @property
+    def output_tokens(self) -> Dist:
+        """Answer size per request (tokens; draws are rounded and at least 1)."""
+        return Dist.parse({**BUILTIN_REQUEST, **self.data.get("request", {})}["output_tokens"])
+
+    def resolve(self, providers: Sequence[str]) -> list[ProviderWorld]:
+        """One :class:`ProviderWorld` per provider of ``providers`` (in try order, rank 0 first).
+
+        A provider's profile is the built-in profile, overlaid by ``default``, then by
+        ``rank:<i>``, then by its provider id. Incidents apply to the providers their
+        ``provider`` selector names (an id, ``rank:<i>`` or ``all``).
+        """
+        worlds = []
+        for rank, provider in enumerate(providers):
+            keys = (f"rank:{rank}", provider)
+            base_fields = self._fields(*keys)
+            profile = _profile(base_fields, f"scenario {self.source}: providers.{provider}")
+            incidents = []
+            for i, raw in enumerate(self.data.get("incidents", [])):
+                if raw["provider"] not in ("all", f"rank:{rank}", provider):
+                    continue
+                fields = {**INCIDENT_DEFAULTS[raw["kind"]], **raw}
+                overlay = dict(base_fields)
+                if "errors" in fields:
+                    overlay["errors"] = fields["errors"]  # an incident's table replaces the profile's
+                if "retry_after_s" in raw:
+                    overlay["retry_after_s"] = raw["retry_after_s"]
+                p = _profile(overlay, f"scenario {self.source}: incidents.{i}")
+                factor = fields["latency_factor"]
+                p = replace(p, ttft_s=p.ttft_s.scaled(factor), tokens_per_s=p.tokens_per_s.scaled(1.0 / factor))
+                incidents.append(Incident(raw["kind"], float(raw["start_s"]), float(raw["end_s"]), p))
+            worlds.append(ProviderWorld(provider, rank, profile, tuple(incidents)))
+        return worlds
+
+    def _fields(self, *keys: str) -> dict:
+        """Profile fields for the given provider keys, layered over the built-in and ``default``."""
+        providers = self.data["providers"]
+        return _merge(BUILTIN_PROFILE, providers.get("default", {}), *(providers[k] for k in keys if k in providers))
+
+    # -- fitting -----------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, log, name: str = "fitted") -> Scenario:
+        """A scenario that reproduces an attempt log (simulated, live or real) as closely as its
+        columns allow: Poisson arrivals at the observed rate, lognormal request sizes, and per
+        provider lognormal TTFT / tokens-per-second / error latency, the observed share of each
+        error class, and the median Retry-After. Rate limits and incidents are not identifiable
+        from a log; their effect shows up as error shares. Every provider in the log is named
+        by id; ``default`` is the pooled behaviour of all of them.
+        """
+        if len(log) == 0:
+            raise UserError("cannot fit a scenario to an empty attempt log")
+        first = log.sort_values(["request_id", "attempt"]).groupby("request_id", observed=True).first()
+        starts = np.sort(first["t_start_s"].to_numpy(dtype=float))
+        span = starts[-1] - starts[0]
+        rate = (len(starts) - 1) / span if len(starts) > 1 and span > 0 else 1.0
+        ok = log[log["outcome"] == "ok"]
+        data = {
+            "name": name,
+            "description": f"fitted to an attempt log of {len(first)} requests",
+            "arrivals": {"kind": "poisson", "rate_per_s": round(rate, 6)},
+            "request": {
+                key: value
+                for key, value in (
+                    ("input_tokens", _fit(first["input_tokens"])),
+                    ("output_tokens", _fit(ok["output_tokens"])),
+                )
+                if value is not None
+            },
+            "providers": {"default": _fit_profile(log)},
+        }
+        for provider, rows in log.groupby("provider", observed=True):
+            data["providers"][str(provider)] = _fit_profile(rows)
+        return cls.from_dict(data, source=f"fit:{name}")
+
+
+def _fit(values) -> dict | float | None:
+    """Lognormal fit (median and log-sd) of the positive values; a constant when they do not vary."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    if len(x) == 0:
+        return None
+    logs = np.log(x)
+    sigma = float(logs.std(ddof=1)) if len(x) > 1 else 0.0
+    if sigma < 1e-9:
+        return round(float(x[0]), 6)
+    return {"dist": "lognormal", "median": round(float(np.exp(logs.mean())), 6), "sigma": round(sigma, 6)}
+
+
+def _fit_profile(rows) -> dict:
+    """Profile fields estimated from the attempt-log rows of one provider (or of all)."""
+    outcome = rows["outcome"].astype(str)
+    real = rows[outcome != "cancelled"]
+    n = len(real)
+    counts = real["outcome"].astype(str).value_counts()
+    profile: dict = {"errors": {c: round(int(counts.get(c, 0)) / n, 6) for c in ERROR_CLASSES if counts.get(c, 0)}}
+    if n == 0:
+        profile["errors"] = {}
+    ok = rows[outcome == "ok"]
+    stream_s = (ok["latency_s"] - ok["ttft_s"]).to_numpy(dtype=float)
+    fitted = {
+        "ttft_s": _fit(ok["ttft_s"]),
+        "tokens_per_s": _fit(ok["output_tokens"].to_numpy(dtype=float) / np.where(stream_s > 0, stream_s, np.nan)),
+        "error_latency_s": _fit(real.loc[~real["outcome"].isin(["ok", "timeout"]), "latency_s"]),
+    }
+    profile.update({k: v for k, v in fitted.items() if v is not None})
+    retry_after = rows["retry_after_s"].dropna()
+    if len(retry_after):
+        profile["retry_after_s"] = round(float(retry_after.median()), 6)
+    return profile
+
+
+def _dists(data: Mapping, path: str = ""):
+    """Every (path, value) pair in ``data`` that is a distribution object."""
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict):
+            if "dist" in value:
+                yield where, value
+            else:
+                yield from _dists(value, where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from _dists(item, f"{where}.{i}")
+
+
+@cache
+def bundled() -> tuple[str, ...]:
+    """Names of the scenarios shipped in ``toolkit/data/scenarios`` (file names without ``.json``)."""
+    folder = resources.files("toolkit") / "data" / "scenarios"
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json")))
