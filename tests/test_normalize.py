@@ -1,0 +1,188 @@
+"""Normalization on the real bundled catalog, on hand-picked spellings, and as properties."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toolkit.catalog import load_catalog
+from toolkit.errors import UserError
+from toolkit.normalize import Overrides, catalog_facts, load_overrides, normalize_id, normalize_models
+
+
+@pytest.fixture(scope="module")
+def normalized():
+    return normalize_models(load_catalog("bundled")).set_index("model_ref")
+
+
+def group_of(normalized, ref: str) -> str:
+    return normalized.loc[ref, "combined_id"]
+
+
+def ids_where(normalized, last_segment: str) -> set[str]:
+    """Canonical ids of every row whose id, without path prefix and case, is ``last_segment``."""
+    tail = normalized["model_id"].str.lower().str.rsplit("/", n=1).str[-1]
+    return set(normalized.loc[tail == last_segment, "combined_id"])
+
+
+CLAUDE_SONNET_4 = [
+    "anthropic/claude-sonnet-4-20250514",
+    "anthropic/claude-sonnet-4-0",
+    "google-vertex-anthropic/claude-sonnet-4@20250514",
+    "openrouter/anthropic/claude-sonnet-4",
+    "github-copilot/claude-sonnet-4",
+]
+CLAUDE_SONNET_4_5 = [
+    "anthropic/claude-sonnet-4-5",
+    "anthropic/claude-sonnet-4-5-20250929",
+    "amazon-bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "google-vertex-anthropic/claude-sonnet-4-5@20250929",
+    "openrouter/anthropic/claude-sonnet-4.5",
+    "github-copilot/claude-sonnet-4.5",
+]
+
+
+@pytest.mark.parametrize(("combined_id", "refs"), [("claude-sonnet-4", CLAUDE_SONNET_4), ("claude-sonnet-4-5", CLAUDE_SONNET_4_5)])
+def test_known_groups_hold_on_the_bundled_catalog(normalized, combined_id, refs):
+    assert {ref: group_of(normalized, ref) for ref in refs} == dict.fromkeys(refs, combined_id)
+
+
+def test_every_bedrock_region_profile_joins_claude_sonnet_4_5(normalized):
+    pattern = re.compile(r"amazon-bedrock/([a-z]+\.)anthropic\.claude-sonnet-4-5-20250929-v1:0")
+    profiles = [ref for ref in normalized.index if pattern.fullmatch(ref)]
+    assert {p.split("/")[1].split(".")[0] for p in profiles} >= {"us", "eu", "global"}
+    assert {group_of(normalized, p) for p in profiles} == {"claude-sonnet-4-5"}
+    assert all("region profile dropped" in normalized.loc[p, "match_rules"] for p in profiles)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20241022"),
+        ("deepseek-r1", "deepseek-r1-0528"),
+        ("deepseek-r1-0528", "deepseek-r1-0528-qwen3-8b"),
+        ("claude-sonnet-4", "claude-sonnet-4-thinking"),
+    ],
+)
+def test_different_models_never_share_a_group(normalized, one, other):
+    ones, others = ids_where(normalized, one), ids_where(normalized, other)
+    assert ones and others
+    assert not ones & others
+
+
+def test_dated_gpt_4o_snapshots_stay_apart(normalized):
+    tails = normalized["model_id"].str.lower().str.rsplit("/", n=1).str[-1]
+    dated = sorted(set(tails[tails.str.fullmatch(r"gpt-4o-\d{4}-\d\d-\d\d")]))
+    assert len(dated) == 3
+    groups = [ids_where(normalized, tail) for tail in dated]
+    assert all(len(g) == 1 for g in groups)
+    assert len(set().union(*groups)) == 3
+    assert not ids_where(normalized, "gpt-4o") & set().union(*groups)
+
+
+def test_undated_alias_of_several_snapshots_stays_apart_and_is_flagged(normalized):
+    facts = catalog_facts(load_catalog("bundled"))
+    assert {"claude-3-5-sonnet", "gpt-4o"} <= facts.several_snapshots
+    assert "claude-sonnet-4" in facts.only_snapshot and "deepseek-r1" not in facts.only_snapshot
+    for base in facts.several_snapshots:
+        undated = normalized[normalized["combined_id"] == base]
+        dated = normalized[normalized["combined_id"].str.startswith(base + "-")]
+        assert not set(undated.index) & set(dated.index)
+        assert undated["match_rules"].str.contains("undated alias of several snapshots").all()
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected", "rule"),
+    [
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5-20250929", "bedrock version dropped"),
+        ("claude-sonnet-4@20250514", "claude-sonnet-4-20250514", "vertex date"),
+        ("claude-sonnet-4-6@default", "claude-sonnet-4-6", "routing suffix dropped"),
+        ("anthropic--claude-4.5-sonnet", "claude-sonnet-4-5", "claude word order"),
+        ("claude-sonnet-3.7", "claude-3-7-sonnet", "claude word order"),
+        ("gpt-4o-2024-05-13", "gpt-4o-20240513", "date split off"),
+        ("meta-llama/Llama-3.3-70B-Instruct:free", "llama-3-3-70b-instruct", "tier suffix dropped"),
+        ("gpt-oss:120b", "gpt-oss-120b", "size tag kept"),
+        ("anthropic/claude-sonnet-4.6:thinking", "claude-sonnet-4-6-thinking", "thinking tag kept"),
+        ("claude-sonnet-4-thinking:8192", "claude-sonnet-4-thinking", "budget suffix dropped"),
+        ("deepseek.r1-v1:0", "deepseek-r1", "vendor prefix kept for a short name"),
+        ("claude-opus-4-0", "claude-opus-4", "zero minor version dropped"),
+        ("qwen3-235b-a22b-instruct-2507", "qwen3-235b-a22b-instruct-2507", "date split off"),
+    ],
+)
+def test_spellings_without_catalog_facts(model_id, expected, rule):
+    result = normalize_id("any", model_id)
+    assert result.canonical_id == expected
+    assert rule in result.rules
+
+
+def test_organisation_prefix_needs_a_known_model(normalized):
+    assert group_of(normalized, "databricks/databricks-claude-sonnet-4") == "claude-sonnet-4"
+    assert "organisation prefix dropped" in normalized.loc["digitalocean/openai-gpt-4o", "match_rules"]
+    assert group_of(normalized, "mistral/mistral-large-latest") == "mistral-large-latest"
+
+
+def test_overrides_win_over_rules(tmp_path):
+    models = load_catalog("bundled")
+    path = tmp_path / "overrides.jsonc"
+    path.write_text(
+        '{// pin a row and drop one\n "aliases": {"openrouter/anthropic/claude-sonnet-4": "my-sonnet"},'
+        ' "exclude": ["github-copilot/claude-sonnet-4"]}'
+    )
+    overrides = load_overrides(path)
+    out = normalize_models(models, overrides).set_index("model_ref")
+    assert (out.loc["openrouter/anthropic/claude-sonnet-4", ["combined_id", "match_rules"]].tolist()
+            == ["my-sonnet", "user alias"])  # fmt: skip
+    assert "github-copilot/claude-sonnet-4" not in out.index
+    assert len(out) == len(models) - 1
+
+
+def test_overrides_naming_unknown_model_refs_are_rejected(tmp_path):
+    models = load_catalog("bundled")
+    with pytest.raises(UserError, match="unknown model_ref in the overrides 'anthropic/claude-sonet-4'"):
+        normalize_models(models, Overrides(exclude=frozenset({"anthropic/claude-sonet-4"})))
+    bad = tmp_path / "o.json"
+    bad.write_text('{"alias": {}}')
+    with pytest.raises(UserError, match="only 'aliases' and 'exclude'"):
+        load_overrides(bad)
+
+
+# Property tests: ids built from tokens that occur in real catalogs, starting with a family
+# name as real ids do (a bare ``r1`` after ``deepseek.`` deliberately keeps its vendor).
+_NAMES = st.sampled_from(["claude", "gpt", "llama", "qwen3", "deepseek", "gemini", "mistral", "glm"])
+_TOKENS = st.sampled_from(
+    ["claude", "sonnet", "opus", "gpt", "4o", "4", "5", "0", "3", "llama", "70b", "instruct", "r1", "mini",
+     "thinking", "20250514", "0528", "2024-05-13", "qwen3", "v2", "latest", "preview", "fp8"]
+)  # fmt: skip
+_SEPARATORS = st.sampled_from(["-", "-", "-", ".", "_"])
+_SUFFIXES = st.sampled_from(["", ":free", ":thinking", ":120b", "-v1:0", "@20250514", "@default", ":1024"])
+
+
+@st.composite
+def model_ids(draw) -> str:
+    text = draw(_NAMES)
+    for token in draw(st.lists(_TOKENS, max_size=5)):
+        text += draw(_SEPARATORS) + token
+    text = text if draw(st.booleans()) else text.upper()
+    return text + draw(_SUFFIXES)
+
+
+@given(model_ids())
+def test_normalization_is_idempotent(model_id):
+    once = normalize_id("p", model_id).canonical_id
+    assert normalize_id("p", once).canonical_id == once
+
+
+@given(model_ids(), st.sampled_from(["anthropic/", "openai/", "accounts/fireworks/models/", "us.anthropic.", "global.meta.", "hf:org/"]))
+def test_provider_prefix_never_changes_the_canonical_id(model_id, prefix):
+    assert normalize_id("a", prefix + model_id).canonical_id == normalize_id("a", model_id).canonical_id
+
+
+FACTS = catalog_facts(load_catalog("bundled"))
+
+
+@given(model_ids(), st.sampled_from(["anthropic", "openrouter", "amazon-bedrock", "x"]))
+def test_provider_never_changes_the_canonical_id(model_id, provider):
+    assert normalize_id(provider, model_id, facts=FACTS) == normalize_id("other", model_id, facts=FACTS)
