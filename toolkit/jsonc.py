@@ -9,6 +9,9 @@ values by offset without disturbing comments elsewhere.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import UserError
@@ -18,11 +21,14 @@ def _blank(text: str) -> str:
     return "".join(ch if ch == "\n" else " " for ch in text)
 
 
-def blank_comments(text: str) -> str:
-    """``text`` with ``//`` and ``/* */`` comments and trailing commas replaced by spaces."""
+def _scan(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """Blank comments and trailing commas; also return the comment spans and trailing-comma offsets."""
     out: list[str] = []
+    comments: list[tuple[int, int]] = []
+    trailing: list[int] = []
     i, n = 0, len(text)
     last_comma = -1  # index in ``out`` of a comma that may turn out to be trailing
+    comma_at = -1  # its offset in ``text``
     prev = ""  # the last significant character kept
     while i < n:
         ch = text[i]
@@ -37,6 +43,7 @@ def blank_comments(text: str) -> str:
             j = text.find("\n", i)
             j = n if j < 0 else j
             out.append(_blank(text[i:j]))
+            comments.append((i, j))
             i = j
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
@@ -44,19 +51,26 @@ def blank_comments(text: str) -> str:
                 line, col = position(text, i)
                 raise ValueError(f"unterminated /* comment at line {line} column {col}")
             out.append(_blank(text[i : j + 2]))
+            comments.append((i, j + 2))
             i = j + 2
         else:
             if ch in "}]" and last_comma >= 0:
                 out[last_comma] = " "
+                trailing.append(comma_at)
             if ch == "," and prev not in ("", ",", ":", "[", "{"):
-                last_comma = len(out)
+                last_comma, comma_at = len(out), i
             elif not ch.isspace():
                 last_comma = -1
             if not ch.isspace():
                 prev = ch
             out.append(ch)
             i += 1
-    return "".join(out)
+    return "".join(out), comments, trailing
+
+
+def blank_comments(text: str) -> str:
+    """``text`` with ``//`` and ``/* */`` comments and trailing commas replaced by spaces."""
+    return _scan(text)[0]
 
 
 def position(text: str, offset: int) -> tuple[int, int]:
@@ -87,3 +101,180 @@ def load(path: str | Path) -> object:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
     return loads(text, str(path))
+
+
+# --- editing the top-level object in place --------------------------------------------------
+# The exporter changes a few top-level keys of a user's opencode.json[c]. Re-serializing the
+# whole file would drop every comment and reformat it; instead the few values are spliced in by
+# offset, and everything else (comments, spacing, key order) stays byte for byte.
+
+
+@dataclass(frozen=True)
+class MemberSpan:
+    """Where one ``"key": value`` pair of the top-level object sits in the text."""
+
+    key: str
+    key_start: int
+    value_start: int
+    value_end: int
+
+
+@dataclass(frozen=True)
+class TopLevel:
+    """The top-level object: offsets of its braces and of its members, in file order."""
+
+    open: int
+    close: int
+    members: tuple[MemberSpan, ...]
+
+
+def top_level_spans(text: str, source: str = "<string>") -> TopLevel:
+    """Locate the top-level object's members; the text must parse (see :func:`loads`)."""
+    value = loads(text, source)
+    if not isinstance(value, dict):
+        raise UserError(f"{source}: the top level must be a JSON object {{...}}, not {type(value).__name__}")
+    blanked = blank_comments(text)
+    decoder = json.JSONDecoder()
+    skip = re.compile(r"\s*")
+    i = skip.match(blanked).end()
+    opened, i = i, i + 1
+    members: list[MemberSpan] = []
+    while True:
+        i = skip.match(blanked, i).end()
+        if blanked[i] == "}":
+            return TopLevel(opened, i, tuple(members))
+        key, after_key = decoder.raw_decode(blanked, i)
+        value_start = skip.match(blanked, skip.match(blanked, after_key).end() + 1).end()
+        _, value_end = decoder.raw_decode(blanked, value_start)
+        members.append(MemberSpan(key, i, value_start, value_end))
+        i = skip.match(blanked, value_end).end()
+        i += blanked[i] == ","
+
+
+@dataclass(frozen=True)
+class Edit:
+    """The result of :func:`edit_top_level`: the new text, and the comments it had to drop."""
+
+    text: str
+    lost_comments: tuple[str, ...]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as JSON (``1``, ``1.0`` and ``true`` differ; key order does not matter)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def render(value: object, indent: str = "", unit: str = "  ") -> str:
+    """JSON for ``value`` as a person would write it: lists of scalars on one line, the rest nested.
+
+    ``indent`` is the indentation of the line the value starts on, ``unit`` one level more.
+    """
+    if isinstance(value, dict) and value:
+        inner = indent + unit
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {render(v, inner, unit)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) and v for v in value):
+        inner = indent + unit
+        return "[\n" + ",\n".join(f"{inner}{render(v, inner, unit)}" for v in value) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _line_start(text: str, offset: int) -> int:
+    """Start of ``offset``'s line if only blanks precede it there, else ``offset`` itself."""
+    start = text.rfind("\n", 0, offset) + 1
+    return start if not text[start:offset].strip() else offset
+
+
+def _splice(text: str, splices: list[tuple[int, int, str]], lost: list[str]) -> str:
+    """Apply non-overlapping ``(start, end, replacement)`` splices; record comments they cut into."""
+    _, comments, _ = _scan(text)
+    lost.extend(text[a:b] for a, b in comments if any(s < b and a < e for s, e, _ in splices))
+    # back to front, so earlier offsets stay valid; of two inserts at one offset, the later-listed goes after
+    for _, (start, end, replacement) in sorted(enumerate(splices), key=lambda s: (s[1][0], s[0]), reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _member(top: TopLevel, key: str, source: str) -> MemberSpan | None:
+    """The member named ``key`` (None if absent); a key written twice is refused, not guessed."""
+    found = [m for m in top.members if m.key == key]
+    if len(found) > 1:
+        raise UserError(f"{source}: key {key!r} appears {len(found)} times at the top level; keep one and retry")
+    return found[0] if found else None
+
+
+def _remove(text: str, key: str, source: str, lost: list[str]) -> str:
+    """``text`` without the top-level member ``key`` and its comma; comments around it stay.
+
+    The member's own line goes (with a comment that ends it); a comment on the line above
+    is left alone, since it may describe the next member as well.
+    """
+    top = top_level_spans(text, source)
+    member = _member(top, key, source)
+    if member is None:
+        return text
+    blanked, _, trailing = _scan(text)
+    space = re.compile(r"[ \t]*")
+    start = _line_start(text, member.key_start)
+    end = re.compile(r"\s*").match(blanked, member.value_end).end()
+    if blanked[end] == ",":
+        end += 1
+    else:
+        end = next((c + 1 for c in trailing if member.value_end <= c < top.close), member.value_end)
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    if start < member.key_start and not blanked[end:line_end].strip():
+        end = min(line_end + 1, len(text))  # the whole line, with a comment that ends it
+    else:  # something else follows on the line: keep the line and its indentation
+        start, end = member.key_start, space.match(text, end).end()
+    splices = [(start, end, "")]
+    index = top.members.index(member)
+    if index == len(top.members) - 1 and index > 0 and blanked[member.value_end : top.close].strip() == "":
+        # the last member without a trailing comma: the comma before it must go too
+        comma = blanked.index(",", top.members[index - 1].value_end)
+        splices.append((comma, comma + 1, ""))
+    return _splice(text, splices, lost)
+
+
+def _update(text: str, updates: Mapping[str, object], source: str, lost: list[str]) -> str:
+    """``text`` with each top-level ``key: value`` of ``updates`` replaced, or added at the end."""
+    top = top_level_spans(text, source)
+    first = top.members[0].key_start if top.members else -1
+    indent = text[_line_start(text, first) : first] if top.members else ""
+    indent = indent if indent and not indent.strip(" \t") else "  "
+    unit = indent if len(set(indent)) == 1 else "  "
+
+    splices: list[tuple[int, int, str]] = []
+    added: list[str] = []
+    for key, value in updates.items():
+        member = _member(top, key, source)
+        if member is None:
+            added.append(f"{indent}{json.dumps(key, ensure_ascii=False)}: {render(value, indent, unit)}")
+        elif not _same(loads(text[member.value_start : member.value_end]), value):
+            splices.append((member.value_start, member.value_end, render(value, indent, unit)))
+    if added:
+        if top.members and not any(top.members[-1].value_end <= c < top.close for c in _scan(text)[2]):
+            splices.append((top.members[-1].value_end, top.members[-1].value_end, ","))
+        body = ",\n".join(added)
+        newline = text.rfind("\n", 0, top.close)
+        if newline > top.open and not text[newline : top.close].strip():
+            splices.append((newline, newline, "\n" + body))  # the closing brace keeps its own line
+        else:
+            splices.append((top.close, top.close, "\n" + body + "\n"))
+    return _splice(text, splices, lost)
+
+
+def edit_top_level(
+    text: str, updates: Mapping[str, object], remove: Iterable[str] = (), source: str = "<string>"
+) -> Edit:
+    """Set (``updates``) and delete (``remove``) top-level keys of a JSONC object text.
+
+    Everything outside the changed members is kept byte for byte. A value already equal to
+    the update is left as written, so applying the same edit twice changes nothing. New keys
+    go last, indented like the first existing key. Comments inside replaced or removed
+    members cannot be kept: they are returned in :attr:`Edit.lost_comments`.
+    """
+    lost: list[str] = []
+    for key in remove:
+        text = _remove(text, key, source, lost)
+    return Edit(_update(text, updates, source, lost), tuple(lost))
