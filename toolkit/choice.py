@@ -1,0 +1,120 @@
+"""The failover settings a user settles on, and what the exporter writes: a :class:`Choice`.
+
+A choice is the seed plugin's four options (``provider_priority``, ``strategy``,
+``max_attempts``, ``min_providers``), optionally the combined model it was tuned for and
+the preset it came from. It is built from a dict (a saved choice file, CLI flags), from a
+:class:`~toolkit.policy.FailoverPolicy` (its ``seed_options()``) or by the sweep's
+recommendation, and it is the one input type of :func:`toolkit.export.export_opencode_config`.
+
+The options are checked against ``data/combined_models.schema.json`` when the value is
+built, so an invalid choice cannot exist and every exported section has passed the schema.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolkit.errors import UserError, check_known
+
+if TYPE_CHECKING:
+    from toolkit.policy import FailoverPolicy
+
+@cache
+def options_schema() -> dict:
+    """The JSON Schema of the plugin's options (``toolkit/data/combined_models.schema.json``)."""
+    return json.loads((resources.files("toolkit") / "data" / "combined_models.schema.json").read_text())
+
+
+def validate_options(options: Mapping[str, object], source: str = "choice") -> None:
+    """Raise a one-line :class:`UserError` naming the first option that breaks the schema."""
+    import jsonschema  # imported here: only building a choice needs it
+
+    base = jsonschema.Draft202012Validator
+    # JSON Schema counts 3.0 as an integer; the plugin's counters are whole numbers, so only int passes
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _, value: type(value) is int)
+    validator = jsonschema.validators.extend(base, type_checker=checker)(options_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(options))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "options"
+        raise UserError(f"{source}: {where}: {error.message}")
+
+
+def _check(values: Mapping[str, object], source: str) -> None:
+    """Validate a choice's fields (as plain JSON values) before a :class:`Choice` holds them."""
+    validate_options({k: values[k] for k in ("provider_priority", "min_providers", "strategy", "max_attempts")}, source)
+    for name in ("combined_id", "preset"):
+        value = values[name]
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise UserError(f"{source}: {name}: must be a non-empty string or null, not {value!r}")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One failover configuration, ready to export. Defaults are the seed plugin's."""
+
+    provider_priority: tuple[str, ...] = ()
+    strategy: str = "on_error"
+    max_attempts: int = 3
+    min_providers: int = 2
+    combined_id: str | None = None
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.provider_priority, list):  # accept a list, keep the value hashable
+            object.__setattr__(self, "provider_priority", tuple(self.provider_priority))
+        _check(self.to_dict(), "choice")
+
+    def options(self) -> dict[str, object]:
+        """The plugin's four options, in the seed README's order (what the exporter writes)."""
+        return {
+            "provider_priority": list(self.provider_priority),
+            "min_providers": self.min_providers,
+            "strategy": self.strategy,
+            "max_attempts": self.max_attempts,
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """Every field as plain JSON values (the saved-choice file format)."""
+        priority = self.provider_priority
+        return {**asdict(self), "provider_priority": list(priority) if isinstance(priority, tuple) else priority}
+
+    def with_overrides(self, **overrides: object) -> Choice:
+        """A copy with the given fields replaced; ``None`` values mean "keep" (unset CLI flags)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], source: str = "choice") -> Choice:
+        """Build from a dict such as a saved choice file; unknown keys are refused with a hint."""
+        if not isinstance(data, Mapping):
+            raise UserError(f"{source}: a choice must be a JSON object, not {type(data).__name__}")
+        check_known(f"field in {source}:", data, [f.name for f in fields(cls)])
+        _check({**cls().to_dict(), **data}, source)
+        return cls(**data)
+
+    @classmethod
+    def from_policy(
+        cls, policy: FailoverPolicy, combined_id: str | None = None, preset: str | None = None
+    ) -> Choice:
+        """The seed-plugin part of a failover policy (the rest of the policy has no plugin option)."""
+        return cls.from_dict({**policy.seed_options(), "combined_id": combined_id, "preset": preset})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Choice:
+        """Read a saved choice file (JSON; errors name the file, line and column)."""
+        from toolkit import jsonc
+
+        return cls.from_dict(jsonc.load(path), str(path))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the choice as JSON, atomically; returns the path."""
+        from toolkit.export import write_text_atomic
+
+        path = Path(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
