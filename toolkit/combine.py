@@ -1,0 +1,134 @@
+"""The combined table: one row per provider per combined model, in failover order.
+
+A provider often lists one model several times (Bedrock region profiles, ``:free`` tiers,
+undated aliases). It is still one member: the **preferred id** is the one with the fewest
+variant rules (no region profile, tier, routing suffix or undated alias; see
+``toolkit.normalize.VARIANT_RULES``), then the shortest id, then the alphabetically first;
+the others go to ``alternates``. For Bedrock this picks the plain ``anthropic....`` id,
+which OpenCode itself prefixes with the user's region.
+
+Each group also carries its spread (max/min of context, output and input price over its
+members) and ``flags`` for groups worth a look: ``context_spread`` / ``output_spread``
+(limits differ by more than 2x), ``price_spread`` (input price by more than 3x, free
+members ignored), ``names_disagree`` (the version numbers in the display names differ),
+``undated_alias`` (an undated id kept apart because several snapshots exist).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from toolkit.combined_model import priority_order
+from toolkit.errors import UserError, check_known
+from toolkit.normalize import Overrides, normalize_models
+
+LIMIT_SPREAD = 2.0  # flag a group whose context or output limits differ by more than this factor
+PRICE_SPREAD = 3.0  # flag a group whose input prices differ by more than this factor
+
+GROUP_COLUMNS = [
+    "combined_id", "rank", "n_providers", "alternates", "match_rules",
+    "combined_context_limit", "combined_output_limit",
+    "context_spread", "output_spread", "price_spread", "flags",
+]  # fmt: skip
+
+_PARENS = re.compile(r"\([^)]*\)")
+_DIGITS = re.compile(r"\d+")
+
+
+def _name_version(name: object) -> str:
+    """The version digits of a display name: ``Claude Sonnet 4.5 (latest)`` -> ``45``.
+
+    Parentheses (``(US)``, ``(20250929)``, ``(8K)``) and dates (6+ digits) are ignored, so
+    only a real disagreement (``Sonnet 4`` vs ``Sonnet 4.5``) shows.
+    """
+    if not isinstance(name, str):
+        return ""
+    return "".join(d for d in _DIGITS.findall(_PARENS.sub(" ", name)) if len(d) < 6)
+
+
+def _ratio(values: pd.Series, keys: pd.Series) -> pd.Series:
+    """max/min of ``values`` per group (NaN when a group has no positive value)."""
+    positive = values.where(values > 0)
+    grouped = positive.groupby(keys)
+    return (grouped.max() / grouped.min()).astype("float64")
+
+
+def _pick_members(normalized: pd.DataFrame) -> pd.DataFrame:
+    """One row per (combined_id, provider): the preferred id, with the others in ``alternates``."""
+    ordered = normalized.assign(_len=normalized["model_id"].str.len()).sort_values(
+        ["combined_id", "provider", "variant_rules", "_len", "model_id"], kind="stable"
+    )
+    key = ["combined_id", "provider"]
+    first = ~ordered.duplicated(key)
+    others = ordered[~first].groupby(key, sort=False)["model_ref"].agg(",".join)
+    members = ordered[first].drop(columns="_len").set_index(key)
+    members["alternates"] = others.reindex(members.index).fillna("")
+    return members.reset_index()
+
+
+def _group_checks(members: pd.DataFrame) -> pd.DataFrame:
+    """Per combined id: minimum limits, spreads and flags."""
+    keys = members["combined_id"]
+    checks = pd.DataFrame(
+        {
+            "combined_context_limit": members["context_limit"].groupby(keys).min(),
+            "combined_output_limit": members["output_limit"].groupby(keys).min(),
+            "context_spread": _ratio(members["context_limit"].astype("float64"), keys),
+            "output_spread": _ratio(members["output_limit"].astype("float64"), keys),
+            "price_spread": _ratio(members["cost_input"], keys),
+        }
+    )
+    versions = members["name"].map(_name_version)
+    names_disagree = versions.where(versions != "").groupby(keys).nunique() > 1
+    alias = members["match_rules"].str.contains("undated alias of several", regex=False).groupby(keys).any()
+    flag_columns = {
+        "context_spread": checks["context_spread"] > LIMIT_SPREAD,
+        "output_spread": checks["output_spread"] > LIMIT_SPREAD,
+        "price_spread": checks["price_spread"] > PRICE_SPREAD,
+        "names_disagree": names_disagree.reindex(checks.index, fill_value=False),
+        "undated_alias": alias.reindex(checks.index, fill_value=False),
+    }
+    flags = pd.DataFrame(flag_columns).to_numpy()
+    names = np.array(list(flag_columns))
+    checks["flags"] = [",".join(names[row]) for row in flags]
+    return checks
+
+
+def combined_table(
+    models: pd.DataFrame,
+    *,
+    providers: Sequence[str] | None = None,
+    priority: Sequence[str] = (),
+    min_providers: int = 2,
+    overrides: Overrides | None = None,
+) -> pd.DataFrame:
+    """Group ``models`` (from ``load_catalog``) into combined models; one row per member.
+
+    ``providers`` keeps only those providers (the ones the user has); ``priority`` orders
+    members (listed providers first, the rest alphabetically; ``rank`` 0 is tried first);
+    ``min_providers`` keeps groups offered by at least that many distinct providers (1
+    keeps every model). Normalization sees the whole catalog, so a group's id does not
+    change with the providers chosen.
+    """
+    if min_providers < 1:
+        raise UserError(f"min_providers must be at least 1 (got {min_providers})")
+    known = sorted(models["provider"].unique())
+    check_known("provider", providers or (), known)
+    check_known("provider in the priority", priority, known)
+    normalized = normalize_models(models, overrides)
+    if providers is not None:
+        normalized = normalized[normalized["provider"].isin(set(providers))]
+    members = _pick_members(normalized)
+    n_providers = members.groupby("combined_id")["provider"].transform("size")
+    members = members[n_providers >= min_providers].assign(n_providers=n_providers[n_providers >= min_providers])
+    checks = _group_checks(members)
+    table = members.join(checks, on="combined_id")
+    order = {p: i for i, p in enumerate(priority_order(known, priority))}
+    table["rank"] = table["provider"].map(order).groupby(table["combined_id"]).rank(method="first").astype("int64") - 1
+    table = table.sort_values(["combined_id", "rank"], kind="stable").reset_index(drop=True)
+    columns = [c for c in models.columns] + GROUP_COLUMNS
+    return table[columns]
