@@ -1,0 +1,32 @@
+"""Who shares what: provider x provider and model x provider views of a combined table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def availability_matrix(table: pd.DataFrame, *, top: int | None = None) -> pd.DataFrame:
+    """Combined id x provider, True where the provider offers the combined model.
+
+    Rows are ordered by the number of providers (most shared first, then by id); columns
+    by how many combined models each provider offers. ``top`` keeps the first rows.
+    """
+    matrix = pd.crosstab(table["combined_id"], table["provider"]).astype(bool)
+    matrix = matrix.loc[sorted(matrix.index, key=lambda cid: (-matrix.loc[cid].sum(), cid))]
+    matrix = matrix[sorted(matrix.columns, key=lambda p: (-matrix[p].sum(), p))]
+    matrix.index.name, matrix.columns.name = "combined_id", "provider"
+    return matrix if top is None else matrix.head(top)
+
+
+def overlap_matrix(table: pd.DataFrame, *, providers: list[str] | None = None) -> pd.DataFrame:
+    """Provider x provider: how many combined models both offer (the diagonal: how many each offers).
+
+    ``providers`` picks and orders the rows/columns (default: every provider in the table,
+    busiest first).
+    """
+    incidence = availability_matrix(table).astype("int64")
+    if providers is not None:
+        incidence = incidence.reindex(columns=providers, fill_value=0)
+    shared = incidence.T @ incidence
+    shared.index.name, shared.columns.name = "provider", "provider"
+    return shared
