@@ -1,0 +1,90 @@
+"""``combined-models export``: write the chosen failover settings into opencode.json[c]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from toolkit.cli._common import add_config, add_source, csv_list
+from toolkit.errors import UserError
+
+HELP = "write provider priority, strategy and attempts into opencode.json (atomic, with a backup)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+    add_source(parser)
+    parser.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON) to start from")
+    parser.add_argument("--priority", type=csv_list, metavar="A,B,C", help="providers in try order")
+    parser.add_argument("--strategy", help="on_error, on_rate_limit or on_overload")
+    parser.add_argument("--max-attempts", metavar="N", help="tries on one provider per request (>= 1)")
+    parser.add_argument("--min-providers", metavar="N", help="providers a model needs to be combined (>= 1)")
+    parser.add_argument(
+        "--layout",
+        default="combined_models",
+        help="combined_models (top-level section, the default) or plugin (options in the plugin entry, "
+        "loads on every OpenCode release)",
+    )
+    parser.add_argument("--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)")
+    parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
+    parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
+    parser.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
+    parser.add_argument("--force", action="store_true", help="write even if comments inside replaced values are lost")
+
+
+def _whole_number(flag: str, value: str | None) -> int | None:
+    """Parse a count given on the command line (None when the flag was not given)."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"{flag} takes a whole number, not {value!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolkit.choice import Choice
+    from toolkit.export import plan_export
+
+    if not args.config:
+        raise UserError("export needs --config FILE: the opencode.json or opencode.jsonc to write")
+    base = Choice.load(args.from_file) if args.from_file else Choice()
+    choice = base.with_overrides(
+        provider_priority=args.priority,
+        strategy=args.strategy,
+        max_attempts=_whole_number("--max-attempts", args.max_attempts),
+        min_providers=_whole_number("--min-providers", args.min_providers),
+    )
+    path = Path(args.config).expanduser()
+    combined = _combined_table(args.source, path)
+    plan = plan_export(
+        path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined
+    )
+    for message in plan.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    if args.diff or args.dry_run:
+        if plan.lost_comments and not args.force:
+            print(f"warning: writing would drop {len(plan.lost_comments)} comment(s); see --force", file=sys.stderr)
+        if args.diff:
+            print(plan.diff(), end="")
+        if args.dry_run or not plan.changed:
+            print(f"{plan.path}: {'would change' if plan.changed else 'already up to date'}; nothing written")
+        return 0
+    backup = plan.write(drop_comments=args.force)
+    if not plan.changed:
+        print(f"{plan.path} is already up to date; nothing written")
+    elif backup is None:
+        print(f"created {plan.path}")
+    else:
+        print(f"wrote {plan.path} (previous version saved as {backup})")
+    return 0
+
+
+def _combined_table(source: str, config: Path):
+    """The combined table (every provider, ``min_providers=1``) the choice is checked against."""
+    from toolkit.catalog import load_catalog
+    from toolkit.combine import combined_table
+
+    models = load_catalog(source, config=config if config.is_file() else None)
+    return combined_table(models, min_providers=1)
