@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING
 
-from toolkit.cli._common import add_config, add_source, csv_list
+from toolkit.cli._common import csv_list
+from toolkit.cli.catalog import add_catalog_arguments, load_models
+
+if TYPE_CHECKING:  # pandas loads only when a command runs
+    import pandas as pd
 
 HELP = "group the same model across providers and write the combined table (CSV, JSON or Parquet)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source(parser)
-    add_config(parser)
+    add_catalog_arguments(parser)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--providers", type=csv_list, metavar="A,B,C", help="only these providers (default: all)")
     which.add_argument(
@@ -25,11 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-providers", type=int, default=2, metavar="N", help="distinct providers a combined "
                         "model needs (default 2; 1 keeps every model)")  # fmt: skip
     parser.add_argument("--overrides", metavar="FILE", help='JSON(C) file {"aliases": {model_ref: id}, "exclude": [...]}')
-    parser.add_argument("--timeout", type=float, default=3.0, help="network timeout in seconds (default 3)")
-    parser.add_argument("--out", metavar="FILE", help="write the table here (.csv, .json or .parquet)")
 
 
-def summary(table, models) -> list[str]:
+def summary(table: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """A few lines describing the combined table: sizes, most-shared models, flagged groups."""
     groups = table.drop_duplicates("combined_id")
     if groups.empty:
@@ -45,18 +46,15 @@ def summary(table, models) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolkit.catalog import CatalogUnavailable, load_catalog, write_table
+    from toolkit.catalog import write_table
     from toolkit.combine import combined_table
     from toolkit.normalize import load_overrides
     from toolkit.opencode_config import connected_providers, read_config
 
     overrides = load_overrides(args.overrides) if args.overrides else None
-    try:
-        models = load_catalog(args.source, config=args.config, timeout=args.timeout)
-    except CatalogUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    models = load_models(args)
+    if models is None:
         return 1
-    print(f"source: {models.attrs['source']}")
     providers = args.providers
     if args.connected:
         providers = connected_providers(models, config=read_config(args.config) if args.config else None)
