@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from toolkit.mock_providers import HOST, MockProviders, Reply
+from toolkit.mock_providers import HOST, Incoming, MockProviders, Reply, ScenarioDecider
+from toolkit.scenario import Scenario
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "one two three"}], "max_tokens": 4}
 
@@ -151,3 +152,78 @@ def test_opencode_section_points_at_the_ports(mock_providers):
     assert section["a"]["options"]["baseURL"] == mock.endpoints["a"]
     assert section["b"]["npm"] == "@ai-sdk/anthropic"
     assert section["a"]["models"] == {"m": {"name": "m"}}
+
+
+# --- scenario-driven replies --------------------------------------------------------------
+
+
+
+def _scenario(providers: dict, incidents: list | None = None) -> Scenario:
+    data = {"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 1.0}, "providers": providers}
+    if incidents:
+        data["incidents"] = incidents
+    return Scenario.from_dict(data)
+
+
+def _incoming(provider: str, t: float, input_tokens: int = 10, max_tokens: int = 10) -> Incoming:
+    return Incoming(provider, "openai", "m", True, input_tokens, max_tokens, t)
+
+
+@pytest.mark.parametrize(
+    ("error_class", "kind"),
+    [("timeout", "hang"), ("connection", "reset"), ("overload", "overload"), ("auth", "auth")],
+)
+def test_decider_injects_each_class_on_its_rank(error_class, kind):
+    decide = ScenarioDecider(_scenario({"rank:1": {"errors": {error_class: 1.0}}}), ["a", "b"])
+    assert decide(_incoming("a", 0.0)).kind == "ok"
+    reply = decide(_incoming("b", 0.0))
+    assert reply.kind == kind
+    if kind == "reset":
+        assert reply.reset_after_tokens == 0  # a scenario's connection error never answers
+
+
+def test_decider_rate_limit_bucket_gives_exact_retry_after():
+    decide = ScenarioDecider(_scenario({"rank:0": {"rate_limit": {"requests_per_minute": 2}}}), ["a"])
+    assert [decide(_incoming("a", 0.0)).kind for _ in range(2)] == ["ok", "ok"]
+    refused = decide(_incoming("a", 6.0))  # 6 s refill 0.2 requests: 24 s to go for a whole one
+    assert (refused.kind, refused.retry_after_s) == ("rate_limit", 24.0)
+    assert decide(_incoming("a", 30.0)).kind == "ok"  # refused attempts take nothing
+
+
+def test_decider_tokens_per_minute_and_context_limit():
+    decide = ScenarioDecider(
+        _scenario({"default": {"rate_limit": {"tokens_per_minute": 600}}}), ["a"], context_limits={"a": 500}
+    )
+    assert decide(_incoming("a", 0.0, input_tokens=450, max_tokens=100)).kind == "context_length"
+    assert decide(_incoming("a", 0.0, input_tokens=300, max_tokens=100)).kind == "ok"
+    refused = decide(_incoming("a", 0.0, input_tokens=300, max_tokens=100))
+    assert (refused.kind, refused.retry_after_s) == ("rate_limit", 20.0)  # 200 more tokens at 10/s
+
+
+def test_decider_incident_window():
+    scenario = _scenario({}, [{"provider": "rank:0", "kind": "outage", "start_s": 10, "end_s": 20}])
+    decide = ScenarioDecider(scenario, ["a", "b"])
+    kinds = [decide(_incoming(p, t)).kind for p, t in [("a", 9.9), ("a", 10.0), ("b", 15.0), ("a", 20.0)]]
+    assert kinds == ["ok", "reset", "ok", "ok"]
+
+
+def test_decider_draws_latency_from_the_profile():
+    scenario = _scenario({"default": {"ttft_s": 1.5, "tokens_per_s": 40, "error_latency_s": 0.2}})
+    decide = ScenarioDecider(scenario, ["a"])
+    assert decide(_incoming("a", 0.0)) == Reply(ttft_s=1.5, tokens_per_s=40.0)
+
+
+def test_cli_prints_endpoints_and_opencode_section(cli):
+    result = cli("mock-providers", "--scenario", "calm-day", "--providers", "p,q", "--anthropic", "q", "--duration", "0")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    endpoints = dict(line.split("\t") for line in lines[:2])
+    section = json.loads("\n".join(lines[2:]))["provider"]
+    assert list(endpoints) == ["p", "q"]
+    assert {p: s["options"]["baseURL"] for p, s in section.items()} == endpoints
+    assert (section["p"]["npm"], section["q"]["npm"]) == ("@ai-sdk/openai-compatible", "@ai-sdk/anthropic")
+
+
+def test_cli_rejects_unknown_anthropic_provider(cli):
+    result = cli("mock-providers", "--scenario", "calm-day", "--providers", "p", "--anthropic", "x", "--duration", "0")
+    assert (result.code, result.err.strip()) == (2, "error: --anthropic names 'x', which is not in --providers")

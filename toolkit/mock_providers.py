@@ -13,8 +13,8 @@ token at a token pace, answer an error with the body real providers send (429 wi
 ``retry-after`` / ``retry-after-ms``, ``insufficient_quota``, 529 ``overloaded_error``,
 503, 500, context length, 401), hang until the client gives up, reset the TCP connection
 mid-stream, or put an error event inside a 200 stream. Replies come from a scripted queue
-(tests) and otherwise from a *decider*: :class:`toolkit.mock_faults.ScenarioDecider` turns
-a scenario file into replies with the simulator's meaning.
+(tests) and otherwise from a *decider*: :class:`ScenarioDecider` turns a scenario file into
+replies with the simulator's meaning (``docs/failover.md``), rate-limit buckets included.
 
 All durations in a :class:`Reply` and in headers are *scenario seconds*; the server
 sleeps ``duration / time_scale`` real seconds, so a scenario runs ``time_scale`` times
@@ -32,6 +32,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import socket
 import struct
 import threading
@@ -47,6 +48,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from toolkit.scenario import Scenario
 
 HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
 
@@ -296,6 +299,98 @@ _FRAMES = {"openai": _OpenAIFrames, "anthropic": _AnthropicFrames}
 
 
 # ---------------------------------------------------------------------------------------
+# Replies from a scenario
+
+# Injected scenario class -> what the server does on the socket (docs/failover.md,
+# "On a real socket"): a timeout never answers, a connection error closes without an answer.
+_KIND_OF_CLASS = {
+    "rate_limit": "rate_limit",
+    "overload": "overload",
+    "server_error": "server_error",
+    "timeout": "hang",
+    "connection": "reset",
+    "auth": "auth",
+    "client_error": "client_error",
+    "context_length": "context_length",
+}
+
+
+class _Bucket:
+    """A token bucket of ``capacity`` refilled continuously over a minute, starting full."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.capacity, self.rate, self.level, self.t = per_minute, per_minute / 60.0, per_minute, 0.0
+
+    def wait_for(self, amount: float, t: float) -> float:
+        """Refill to time ``t``; seconds until ``amount`` is available (0 when it is now)."""
+        self.level = min(self.capacity, self.level + (t - self.t) * self.rate)
+        self.t = t
+        return max(0.0, (amount - self.level) / self.rate)
+
+
+class ScenarioDecider:
+    """Replies drawn from a scenario with the simulator's meaning (docs/failover.md).
+
+    ``providers`` is the try order (it resolves ``rank:N``); ``context_limits`` the members'
+    catalog context windows, when known. Each provider draws from its own seeded stream, so
+    one provider's traffic does not change another's draws.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        providers: Sequence[str],
+        seed: int = 0,
+        context_limits: Mapping[str, float | None] | None = None,
+    ) -> None:
+        self.worlds = {w.provider: w for w in scenario.resolve(providers)}
+        self.context_limits = dict(context_limits or {})
+        self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
+        self.buckets: dict[str, tuple[_Bucket | None, _Bucket | None]] = {}
+        for world in self.worlds.values():
+            rpm, tpm = world.profile.requests_per_minute, world.profile.tokens_per_minute
+            self.buckets[world.provider] = (rpm and _Bucket(rpm), tpm and _Bucket(tpm))
+        self.lock = threading.Lock()
+
+    def _rate_limited(self, provider: str, tokens: int, t: float) -> float | None:
+        """Retry-After (ms-rounded up) when a bucket is short, else None after debiting both."""
+        needs = [(bucket, amount) for bucket, amount in zip(self.buckets[provider], (1, tokens)) if bucket]
+        wait = max((bucket.wait_for(amount, t) for bucket, amount in needs), default=0.0)
+        if wait > 0:
+            return math.ceil(wait * 1000) / 1000
+        for bucket, amount in needs:
+            bucket.level -= amount
+        return None
+
+    def __call__(self, request: Incoming) -> Reply:
+        world = self.worlds.get(request.provider)
+        if world is None:
+            return Reply()
+        with self.lock:  # the servers run on one loop, but a decider may be shared with a thread
+            rnd = self.random[request.provider]
+            profile = world.profile_at(request.t_s)
+            tokens = request.input_tokens + request.max_tokens
+            limit = self.context_limits.get(request.provider)
+            if limit is not None and tokens > limit:
+                return Reply("context_length", ttft_s=profile.error_latency_s.draw(rnd))
+            retry_after = self._rate_limited(request.provider, tokens, request.t_s)
+            if retry_after is not None:
+                return Reply("rate_limit", ttft_s=profile.error_latency_s.draw(rnd), retry_after_s=retry_after)
+            injected = profile.pick_error(rnd.random())
+            if injected is None:
+                return Reply(ttft_s=profile.ttft_s.draw(rnd), tokens_per_s=profile.tokens_per_s.draw(rnd))
+            retry = None
+            if profile.retry_after_s is not None and injected in ("rate_limit", "overload"):
+                retry = profile.retry_after_s.draw(rnd)
+            return Reply(
+                _KIND_OF_CLASS[injected],
+                ttft_s=profile.error_latency_s.draw(rnd),
+                retry_after_s=retry,
+                reset_after_tokens=0,
+            )
+
+
+# ---------------------------------------------------------------------------------------
 # The application
 
 
@@ -474,6 +569,22 @@ class MockProviders:
         self._log = None
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
+
+    @classmethod
+    def from_scenario(
+        cls,
+        scenario: Scenario | str,
+        providers: Sequence[str],
+        *,
+        seed: int = 0,
+        context_limits: Mapping[str, float | None] | None = None,
+        **options: Any,
+    ) -> MockProviders:
+        """Mock providers that behave as ``scenario`` says (``providers`` in try order)."""
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario.load(scenario)
+        decider = ScenarioDecider(scenario, providers, seed=seed, context_limits=context_limits)
+        return cls(providers, decider=decider, **options)
 
     # clock -------------------------------------------------------------------------
     def now_s(self) -> float:
