@@ -41,7 +41,7 @@ VARIANT_RULES = frozenset(
 # An undated id names the single known snapshot unless its rows were released this much earlier.
 DATE_SLACK = pd.Timedelta(days=45)
 
-_DOTTED_PREFIX = re.compile(r"^([a-z][a-z-]*)\.(?=[a-z])")
+_DOTTED_PREFIX = re.compile(r"^([a-z][a-z0-9]*)\.(?=[a-z])")  # no dash: a prefix is one word
 _SIZE_TAG = re.compile(r"^\d+(\.\d+)?[bmkt](-[a-z0-9-]+)?$")
 _BEDROCK_VERSION = re.compile(r"-v\d+$")
 _VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
