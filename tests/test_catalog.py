@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -85,6 +86,8 @@ def test_malformed_api_json_is_one_clear_line(tmp_path, text, message):
 def test_unknown_source_names_the_known_ones(tmp_path):
     with pytest.raises(UserError, match="bundle.*neither a known source.*did you mean bundled"):
         load_catalog("bundle")
+    with pytest.raises(UserError, match="is a directory, not a catalog file"):
+        load_catalog(str(tmp_path))
 
 
 def test_opencode_cache_honours_xdg_cache_home(tmp_path, monkeypatch):
@@ -216,6 +219,14 @@ def test_write_table_round_trips(tmp_path, suffix):
     back = reader(path)
     assert back["model_ref"].tolist() == models["model_ref"].tolist()
     assert back["context_limit"].iloc[0] == 1000
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_write_table_refuses_unknown_format_and_missing_pyarrow(tmp_path, monkeypatch):
