@@ -1,0 +1,328 @@
+"""The failover engine's decisions, driven by hand on a fake clock (exact expectations)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from toolkit.classify import TRANSIENT
+from toolkit.engine import FailoverEngine
+from toolkit.policy import FailoverPolicy, preset
+
+CLASSES = ("rate_limit", "overload", "server_error", "timeout", "connection", "auth", "client_error", "context_length")
+FAILOVER_SET = {
+    "on_error": {"rate_limit", "overload", "server_error", "timeout", "connection", "auth"},
+    "on_rate_limit": {"rate_limit"},
+    "on_overload": {"overload"},
+}
+
+
+def engine(n: int = 3, limits=None, seed: int = 0, **fields) -> FailoverEngine:
+    fields.setdefault("jitter", "none")
+    policy = FailoverPolicy(**fields)
+    return FailoverEngine(policy, [f"p{i}" for i in range(n)], random.Random(seed), limits)
+
+
+def attempt(eng: FailoverEngine, req, decision, outcome: str, duration: float = 1.0, retry_after=None):
+    """Begin the planned attempt at its start time and report ``outcome`` after ``duration``."""
+    assert eng.begin(req, decision.provider, decision.at) is None
+    return eng.report(req, decision.provider, outcome, decision.at + duration, retry_after)
+
+
+def expected_action(strategy: str, outcome: str, max_attempts: int) -> str:
+    moves = outcome in FAILOVER_SET[strategy]
+    if outcome in TRANSIENT and max_attempts > 1:
+        return "retry_same"
+    return "next_provider" if moves else "give_up"
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2])
+@pytest.mark.parametrize("outcome", CLASSES)
+@pytest.mark.parametrize("strategy", list(FAILOVER_SET))
+def test_each_strategy_and_class(strategy, outcome, max_attempts):
+    eng = engine(strategy=strategy, max_attempts=max_attempts)
+    req, d = eng.start(0.0)
+    assert (d.action, d.provider, d.at) == ("start", 0, 0.0)
+    d = attempt(eng, req, d, outcome)
+    assert d.action == expected_action(strategy, outcome, max_attempts)
+    if d.action == "next_provider":
+        assert (d.provider, d.at) == (1, 1.0)
+    if d.action == "retry_same":
+        assert (d.provider, d.at) == (0, 2.0)  # backoff_base_s 1, no jitter
+
+
+def test_ok_is_done():
+    eng = engine()
+    req, d = eng.start(0.0)
+    assert attempt(eng, req, d, "ok").action == "done"
+
+
+@pytest.mark.parametrize(("providers", "max_attempts"), [(1, 1), (2, 3), (3, 2), (3, 4)])
+def test_max_attempts_counts_tries_per_provider_first_included(providers, max_attempts):
+    eng = engine(n=providers, min_providers=1, max_attempts=max_attempts)
+    req, d = eng.start(0.0)
+    actions, used = [], []
+    while d.action not in ("done", "give_up"):
+        used.append(d.provider)
+        d = attempt(eng, req, d, "server_error")
+        actions.append(d.action)
+    assert used == [p for p in range(providers) for _ in range(max_attempts)]
+    assert actions.count("retry_same") == providers * (max_attempts - 1)
+    assert actions.count("next_provider") == providers - 1
+    assert actions[-1] == "give_up"
+
+
+def test_transient_outside_the_failover_set_never_fails_over():
+    eng = engine(strategy="on_rate_limit", max_attempts=3)
+    req, d = eng.start(0.0)
+    used = []
+    while d.action not in ("done", "give_up"):
+        used.append(d.provider)
+        d = attempt(eng, req, d, "overload")
+    assert used == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("jitter", "amount", "expected"),
+    [
+        ("none", 0.25, [1.0, 2.0, 4.0, 5.0, 5.0]),
+        ("full", 0.25, "u*d"),
+        ("equal", 0.25, "d/2+u*d/2"),
+        ("proportional", 0.25, "d*(1+0.25u)"),
+        ("additive", 0.75, "d+0.75u"),
+    ],
+)
+def test_backoff_and_jitter_formulas(jitter, amount, expected):
+    eng = engine(n=1, min_providers=1, max_attempts=6, backoff_cap_s=5.0, jitter=jitter, jitter_amount=amount, seed=7)
+    req, d = eng.start(0.0)
+    waits = []
+    while d.action == "start" or d.action == "retry_same":
+        d = attempt(eng, req, d, "server_error", duration=0.0)
+        if d.action == "retry_same":
+            waits.append(d.wait)
+    base = [1.0, 2.0, 4.0, 5.0, 5.0]
+    rnd = random.Random(7)
+    formulas = {
+        "u*d": lambda d: rnd.random() * d,
+        "d/2+u*d/2": lambda d: d / 2 + d / 2 * rnd.random(),
+        "d*(1+0.25u)": lambda d: d * (1 + 0.25 * rnd.random()),
+        "d+0.75u": lambda d: d + 0.75 * rnd.random(),
+    }
+    want = expected if isinstance(expected, list) else [formulas[expected](d) for d in base]
+    assert waits == pytest.approx(want, abs=1e-12)
+
+
+def test_retry_after_wins_over_shorter_backoff_and_blocks_every_request():
+    eng = engine(max_attempts=2)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", duration=1.0, retry_after=7.0)
+    assert (d.action, d.provider, d.at) == ("retry_same", 0, 8.0)
+    other, d2 = eng.start(3.0)  # another request: p0 is blocked until 8, so it starts on p1
+    assert (d2.provider, d2.at) == (1, 3.0)
+    assert eng.available_at(0, 3.0) == 8.0
+
+
+def test_retry_after_not_honoured_when_the_policy_says_so():
+    eng = engine(max_attempts=2, honor_retry_after=False)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", retry_after=7.0)
+    assert (d.action, d.at) == ("retry_same", 2.0)
+
+
+def test_begin_refuses_a_provider_blocked_since_the_plan():
+    eng = engine(max_attempts=2)
+    a, da = eng.start(0.0)
+    b, db = eng.start(0.0)
+    assert eng.begin(a, 0, 0.0) is None
+    eng.report(a, 0, "rate_limit", 0.5, 10.0)  # blocks p0 until 10.5
+    again = eng.begin(b, 0, 0.5)
+    assert (again.action, again.provider, again.at) == ("next_provider", 1, 0.5)
+
+
+def test_a_long_retry_after_moves_on_at_once():
+    eng = engine(max_attempts=3, max_retry_after_s=5.0)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", retry_after=30.0)
+    assert (d.action, d.provider, d.at) == ("next_provider", 1, 1.0)
+    short = engine(max_attempts=3, max_retry_after_s=5.0)
+    req, d = short.start(0.0)
+    d = attempt(short, req, d, "rate_limit", retry_after=4.0)
+    assert (d.action, d.provider, d.at) == ("retry_same", 0, 5.0)
+
+
+def test_a_long_retry_after_waits_when_nothing_else_is_left():
+    eng = engine(n=1, min_providers=1, max_attempts=2, max_retry_after_s=5.0)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", retry_after=30.0)
+    assert (d.action, d.at) == ("retry_same", 31.0)
+
+
+def test_cooldown_is_shared_and_expires():
+    eng = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=("overload",))
+    req, d = eng.start(0.0)
+    attempt(eng, req, d, "overload", duration=1.0)  # p0 cooled down until 6
+    assert eng.start(2.0)[1].provider == 1
+    assert eng.start(6.0)[1].provider == 0
+    eng2 = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=("overload",))
+    req, d = eng2.start(0.0)
+    attempt(eng2, req, d, "server_error")  # not in cooldown_on
+    assert eng2.start(2.0)[1].provider == 0
+
+
+def test_when_every_provider_is_blocked_the_request_waits_for_the_soonest():
+    eng = engine(n=2, max_attempts=1, cooldown_s=10.0)
+    for p, t in ((0, 0.0), (1, 2.0)):
+        req, d = eng.start(t)
+        assert d.provider == p
+        attempt(eng, req, d, "rate_limit", duration=0.0)
+    req, d = eng.start(3.0)
+    assert (d.action, d.provider, d.at, d.wait) == ("start", 0, 10.0, 7.0)
+
+
+def test_breaker_opens_half_opens_and_closes_at_the_stated_points():
+    eng = engine(max_attempts=1, breaker_failures=3, breaker_open_s=30.0, breaker_probes=2)
+    for t in (0.0, 1.0, 2.0):  # three consecutive failures on p0
+        req, d = eng.start(t)
+        assert d.provider == 0
+        attempt(eng, req, d, "server_error", duration=0.5)
+    assert eng.breaker_state(0) == "open"
+    assert eng.transitions == [(2.5, "p0", "open")]
+    assert eng.start(32.0)[1].provider == 1  # still open until 32.5
+    probe, d = eng.start(32.5)
+    assert (d.provider, d.at) == (0, 32.5)
+    assert eng.begin(probe, 0, 32.5) is None
+    assert eng.breaker_state(0) == "half_open"
+    assert eng.start(33.0)[1].provider == 1  # one probe at a time
+    eng.report(probe, 0, "ok", 34.0)
+    assert eng.breaker_state(0) == "half_open"  # needs two probes
+    second, d = eng.start(34.0)
+    assert d.provider == 0
+    attempt(eng, second, d, "ok", duration=1.0)
+    assert eng.breaker_state(0) == "closed"
+    assert eng.transitions == [(2.5, "p0", "open"), (32.5, "p0", "half_open"), (35.0, "p0", "closed")]
+
+
+def test_a_failed_probe_reopens_and_success_resets_the_count():
+    eng = engine(max_attempts=1, breaker_failures=2, breaker_open_s=10.0)
+    for t, outcome in ((0.0, "server_error"), (1.0, "ok"), (2.0, "server_error"), (3.0, "client_error")):
+        req, d = eng.start(t)
+        attempt(eng, req, d, outcome, duration=0.1)
+    assert eng.breaker_state(0) == "closed"  # ok reset the count; client_error does not count
+    req, d = eng.start(4.0)
+    attempt(eng, req, d, "timeout", duration=0.1)
+    assert eng.breaker_state(0) == "open"
+    probe, d = eng.start(14.1)
+    attempt(eng, probe, d, "overload", duration=1.0)
+    assert eng.transitions == [(4.1, "p0", "open"), (14.1, "p0", "half_open"), (15.1, "p0", "open")]
+
+
+def test_deadline_stops_retries_that_would_start_too_late():
+    eng = engine(n=1, min_providers=1, max_attempts=5, deadline_s=10.0, backoff_base_s=4.0, backoff_multiplier=1.0)
+    req, d = eng.start(0.0)
+    assert req.deadline == 10.0
+    starts = []
+    while d.action not in ("done", "give_up"):
+        starts.append(d.at)
+        d = attempt(eng, req, d, "server_error", duration=1.0)
+    assert starts == [0.0, 5.0]  # the third would start at 10.0, the deadline
+
+
+def test_retry_budget_limits_same_provider_retries_across_requests():
+    eng = engine(n=1, min_providers=1, max_attempts=3, retry_budget=0.0, retry_budget_min=1)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "server_error")
+    assert d.action == "retry_same"
+    d = attempt(eng, req, d, "server_error")
+    assert d.action == "give_up"  # budget of one retry spent
+    assert eng.retries == 1
+
+
+def test_max_total_attempts_caps_the_request():
+    eng = engine(max_attempts=3, max_total_attempts=4)
+    req, d = eng.start(0.0)
+    n = 0
+    while d.action not in ("done", "give_up"):
+        d = attempt(eng, req, d, "server_error")
+        n += 1
+    assert n == 4
+
+
+@pytest.mark.parametrize(
+    ("limits", "failing", "expected"),
+    [
+        ([100, 200, 150], 0, ("next_provider", 1)),
+        ([100, 90, 150], 0, ("next_provider", 2)),
+        ([200, 100, 150], 0, ("give_up", -1)),
+        ([None, 200, 150], 0, ("give_up", -1)),
+    ],
+)
+def test_context_failover_goes_to_a_larger_window(limits, failing, expected):
+    eng = engine(limits=limits, context_failover=True)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "context_length")
+    assert (d.action, d.provider) == expected
+    plain = engine(limits=limits)
+    req, d = plain.start(0.0)
+    assert attempt(plain, req, d, "context_length").action == "give_up"
+
+
+def test_switch_first_goes_round_the_providers_like_litellm():
+    eng = FailoverEngine(preset("litellm-like"), ["a", "b"], random.Random(0))
+    req, d = eng.start(0.0)
+    path = []
+    while d.action not in ("done", "give_up"):
+        path.append((d.provider, d.at))
+        d = attempt(eng, req, d, "server_error", duration=1.0)
+    assert path == [(0, 0.0), (1, 1.0), (0, 2.0)]  # 3 calls (num_retries=2), siblings at once
+
+
+def test_switch_first_backs_off_when_only_the_same_provider_is_left():
+    eng = engine(n=1, min_providers=1, switch_first=True, max_attempts=2, backoff_base_s=0.5)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "server_error", duration=1.0)
+    assert (d.action, d.at) == ("retry_same", 1.5)
+
+
+def test_hedging():
+    eng = engine(hedge_after_s=2.0)
+    req, d = eng.start(0.0)
+    assert eng.begin(req, 0, 0.0) is None
+    h = eng.hedge(req, 2.0)
+    assert (h.action, h.provider, h.at) == ("next_provider", 1, 2.0)
+    assert eng.begin(req, 1, 2.0) is None
+    assert eng.hedge(req, 3.0) is None  # one hedge per request
+    assert eng.report(req, 1, "server_error", 3.0).action == "give_up"  # the other branch runs on
+    assert eng.report(req, 0, "ok", 4.0).action == "done"
+    assert (req.inflight, req.done) == (0, True)
+    off = engine()
+    req, d = off.start(0.0)
+    off.begin(req, 0, 0.0)
+    assert off.hedge(req, 5.0) is None
+
+
+def test_cancel_frees_a_probe_slot():
+    eng = engine(max_attempts=1, breaker_failures=1, breaker_open_s=1.0, hedge_after_s=1.0)
+    req, d = eng.start(0.0)
+    attempt(eng, req, d, "server_error")  # opens p0 until 2
+    probe, d = eng.start(2.0)
+    assert eng.begin(probe, 0, 2.0) is None
+    assert eng.available_at(0, 2.5) > 2.5
+    eng.cancel(probe, 0, 2.5)
+    assert eng.available_at(0, 2.5) == 2.5
+
+
+def test_the_engine_reads_no_clock_and_uses_only_its_rng():
+    a = engine(jitter="full", seed=3, n=1, min_providers=1, max_attempts=5)
+    b = engine(jitter="full", seed=3, n=1, min_providers=1, max_attempts=5)
+    runs = []
+    for eng in (a, b):
+        req, d = eng.start(100.0)
+        ats = []
+        while d.action not in ("done", "give_up"):
+            ats.append(d.at)
+            d = attempt(eng, req, d, "overload", duration=0.25)
+        runs.append(ats)
+    assert runs[0] == runs[1]
+    assert all(math.isfinite(t) for t in runs[0])
