@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from toolkit.catalog import api_to_models, load_catalog
-from toolkit.combine import GROUP_COLUMNS, combined_table
+from toolkit.combine import GROUP_COLUMNS, _name_version, combined_table
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 
@@ -57,6 +57,19 @@ def test_names_that_disagree_are_flagged():
     api = json.loads(json.dumps(SMALL))
     api["alpha"]["models"]["widget-2"]["name"] = "Widget 3"
     assert "names_disagree" in combined_table(api_to_models(api))["flags"].iloc[0].split(",")
+
+
+@pytest.mark.parametrize(
+    ("names", "version"),
+    [
+        (["Claude Sonnet 4.5 (latest)", "claude-sonnet-4-5-20250929", "Claude 4.5 Sonnet", "Claude-Sonnet-4.5"], "4.5"),
+        (["Meta-Llama-3.1-8B-Instruct", "Llama 3.1 8B"], "3.1"),
+        (["Claude 4.0 Opus", "GPT-4o (2024-11-20)", "THUDM/GLM-4-9B-0414"], "4"),
+        (["Mistral Large 2411", "Nano Banana"], ""),
+    ],
+)
+def test_name_versions_agree_across_spellings(names, version):
+    assert {_name_version(n) for n in names} == {version}
 
 
 def test_min_providers_counts_distinct_providers(bundled):

@@ -10,7 +10,7 @@ which OpenCode itself prefixes with the user's region.
 Each group also carries its spread (max/min of context, output and input price over its
 members) and ``flags`` for groups worth a look: ``context_spread`` / ``output_spread``
 (limits differ by more than 2x), ``price_spread`` (input price by more than 3x, free
-members ignored), ``names_disagree`` (the version numbers in the display names differ),
+members ignored), ``names_disagree`` (the first version number in the display names differs),
 ``undated_alias`` (an undated id kept apart because several snapshots exist).
 """
 
@@ -36,18 +36,31 @@ GROUP_COLUMNS = [
 ]  # fmt: skip
 
 _PARENS = re.compile(r"\([^)]*\)")
-_DIGITS = re.compile(r"\d+")
+_ID_VERSION_DASH = re.compile(r"(?<=\d)-(?=\d(?![\da-z]))", re.IGNORECASE)  # ``4-5`` in id-like names means 4.5
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
 
 
 def _name_version(name: object) -> str:
-    """The version digits of a display name: ``Claude Sonnet 4.5 (latest)`` -> ``45``.
+    """The first version number in a display name: ``Claude Sonnet 4.5 (latest)`` -> ``4.5``.
 
-    Parentheses (``(US)``, ``(20250929)``, ``(8K)``) and dates (6+ digits) are ignored, so
-    only a real disagreement (``Sonnet 4`` vs ``Sonnet 4.5``) shows.
+    Parentheses (``(US)``, ``(20250929)``) are ignored, a number stops at a date-like part
+    of 4+ digits and a trailing ``.0`` goes, so ``claude-sonnet-4-5-20250929``, ``Claude
+    Sonnet 4.5`` and ``Claude 4.5 Sonnet`` agree while ``Claude Sonnet 4`` does not.
     """
     if not isinstance(name, str):
         return ""
-    return "".join(d for d in _DIGITS.findall(_PARENS.sub(" ", name)) if len(d) < 6)
+    text = _ID_VERSION_DASH.sub(".", _PARENS.sub(" ", name))
+    for match in _NUMBER.finditer(text):
+        parts = []
+        for part in match.group().split("."):
+            if len(part) >= 4:
+                break
+            parts.append(part)
+        while len(parts) > 1 and parts[-1] == "0":
+            parts.pop()
+        if parts:
+            return ".".join(parts)
+    return ""
 
 
 def _ratio(values: pd.Series, keys: pd.Series) -> pd.Series:
