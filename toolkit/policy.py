@@ -217,7 +217,7 @@ PRESETS: dict[str, FailoverPolicy] = {
             breaker_probes=1,
             retry_budget=0.2,
             retry_budget_min=10,
-            deadline_s=120.0,
+            deadline_s=300.0,
             attempt_timeout_s=30.0,
             context_failover=True,
         ),
