@@ -28,6 +28,15 @@ def test_openai_json_and_models(mock_providers):
     assert [m["id"] for m in models["data"]] == ["m1", "m2"]
 
 
+def test_tokens_due_together_share_an_event_and_pacing_holds(mock_providers):
+    # 4 tokens at 20 tokens/s: 50 ms apart, far above the 5 ms write gap: four events, >= 150 ms
+    url = mock_providers(["a"], script={"a": [Reply(tokens_per_s=20)]}).endpoints["a"]
+    start = time.monotonic()
+    with httpx.stream("POST", f"{url}/chat/completions", json={**CHAT, "stream": True}) as response:
+        contents = [line for line in _events(response) if '"content":"w' in line]
+    assert len(contents) == 4 and time.monotonic() - start >= 0.15
+
+
 def test_openai_stream_ends_with_usage_then_done(mock_providers):
     url = mock_providers(["a"]).endpoints["a"]
     with httpx.stream("POST", f"{url}/chat/completions", json={**CHAT, "stream": True}) as response:
@@ -40,7 +49,8 @@ def test_openai_stream_ends_with_usage_then_done(mock_providers):
 
 
 def test_anthropic_json_and_event_stream(mock_providers):
-    url = mock_providers(["a"]).endpoints["a"]
+    # 50 tokens/s: one token every 20 ms, so each goes out in its own event
+    url = mock_providers(["a"], script={"a": [Reply(), Reply(tokens_per_s=50)]}).endpoints["a"]
     body = httpx.post(f"{url}/messages", json=CHAT).json()
     assert body["type"] == "message" and body["content"][0]["text"] == "w0 w1 w2 w3 "
     assert body["usage"] == {"input_tokens": 3, "output_tokens": 4}
@@ -91,7 +101,7 @@ def test_reset_mid_stream_after_some_tokens(mock_providers):
             for line in response.iter_lines():
                 received.append(line)
     tokens = [json.loads(x[6:])["choices"][0]["delta"].get("content") for x in received if x.startswith("data")]
-    assert tokens == ["", "w0 ", "w1 "]
+    assert tokens == ["", "w0 w1 "]  # tokens due together go out in one event
 
 
 def test_error_event_inside_a_200_stream(mock_providers):

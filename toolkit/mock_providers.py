@@ -49,9 +49,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from toolkit import simulator
 from toolkit.scenario import Scenario
 
 HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
+_MIN_WRITE_GAP_S = 0.005  # real seconds between two stream writes (tokens due meanwhile are batched)
 
 #: What a mock provider can do with one request.
 KINDS = (
@@ -315,19 +317,6 @@ _KIND_OF_CLASS = {
 }
 
 
-class _Bucket:
-    """A token bucket of ``capacity`` refilled continuously over a minute, starting full."""
-
-    def __init__(self, per_minute: float) -> None:
-        self.capacity, self.rate, self.level, self.t = per_minute, per_minute / 60.0, per_minute, 0.0
-
-    def wait_for(self, amount: float, t: float) -> float:
-        """Refill to time ``t``; seconds until ``amount`` is available (0 when it is now)."""
-        self.level = min(self.capacity, self.level + (t - self.t) * self.rate)
-        self.t = t
-        return max(0.0, (amount - self.level) / self.rate)
-
-
 class ScenarioDecider:
     """Replies drawn from a scenario with the simulator's meaning (docs/failover.md).
 
@@ -346,21 +335,9 @@ class ScenarioDecider:
         self.worlds = {w.provider: w for w in scenario.resolve(providers)}
         self.context_limits = dict(context_limits or {})
         self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
-        self.buckets: dict[str, tuple[_Bucket | None, _Bucket | None]] = {}
-        for world in self.worlds.values():
-            rpm, tpm = world.profile.requests_per_minute, world.profile.tokens_per_minute
-            self.buckets[world.provider] = (rpm and _Bucket(rpm), tpm and _Bucket(tpm))
+        # The simulator's own rate-limit buckets, so a 429 happens at the same point in both.
+        self.buckets = {w.provider: simulator._bucket(w.profile) for w in self.worlds.values()}
         self.lock = threading.Lock()
-
-    def _rate_limited(self, provider: str, tokens: int, t: float) -> float | None:
-        """Retry-After (ms-rounded up) when a bucket is short, else None after debiting both."""
-        needs = [(bucket, amount) for bucket, amount in zip(self.buckets[provider], (1, tokens)) if bucket]
-        wait = max((bucket.wait_for(amount, t) for bucket, amount in needs), default=0.0)
-        if wait > 0:
-            return math.ceil(wait * 1000) / 1000
-        for bucket, amount in needs:
-            bucket.level -= amount
-        return None
 
     def __call__(self, request: Incoming) -> Reply:
         world = self.worlds.get(request.provider)
@@ -373,8 +350,9 @@ class ScenarioDecider:
             limit = self.context_limits.get(request.provider)
             if limit is not None and tokens > limit:
                 return Reply("context_length", ttft_s=profile.error_latency_s.draw(rnd))
-            retry_after = self._rate_limited(request.provider, tokens, request.t_s)
-            if retry_after is not None:
+            bucket = self.buckets[request.provider]
+            retry_after = simulator._take(bucket, request.t_s, tokens) if bucket is not None else 0.0
+            if retry_after > 0:
                 return Reply("rate_limit", ttft_s=profile.error_latency_s.draw(rnd), retry_after_s=retry_after)
             injected = profile.pick_error(rnd.random())
             if injected is None:
@@ -495,12 +473,15 @@ class _Provider:
         stop_at = len(words)
         if reply.kind in ("reset", "stream_error"):
             stop_at = min(reply.reset_after_tokens, len(words))
-        for i, word in enumerate(words[:stop_at]):
-            due = start + i * pace
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            yield frames.token(word)
+        sent = 0
+        while sent < stop_at:
+            # Every token due by now goes out in one event, as real providers batch under load;
+            # the next write waits at least _MIN_WRITE_GAP_S, so a fast scenario cannot flood the loop.
+            due = stop_at if pace == 0 else min(stop_at, int((time.monotonic() - start) / pace) + 1)
+            yield frames.token("".join(words[sent:due]))
+            sent = due
+            if sent < stop_at:
+                await asyncio.sleep(max(_MIN_WRITE_GAP_S, start + sent * pace - time.monotonic()))
         if reply.kind == "reset":
             await asyncio.sleep(0)  # let the tokens reach the socket before the reset
             self._reset(request)
