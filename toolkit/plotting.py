@@ -2,20 +2,44 @@
 
 Every function takes a table (or matrix), draws on ``ax=`` (a new figure when omitted)
 and returns the axes, so charts compose into a notebook's own layouts. Shared choices
-live here once: the colour maps, the tick-label size, and ``_axes`` for the figure.
+live here once: the colour maps, one colour per attempt outcome, the tick-label size,
+and ``_axes`` / ``_chart`` for the figure.
+
+Two families of input: the catalog charts take an overlap or availability matrix
+(:mod:`toolkit.overlap`); the failover charts take an attempt log (one row per attempt,
+several runs told apart by ``run_id``) or a metrics table (one row per configuration,
+from :func:`toolkit.sweep.aggregate` or :func:`toolkit.metrics.summarize`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter, StrMethodFormatter
 
 SEQUENTIAL = "viridis"  # counts and magnitudes
 BINARY = ("#f2f2f2", "#2c7fb8")  # absent / present
 TICK_SIZE = 7  # provider and model ids are long; small labels keep large matrices readable
 MAX_LABELS = 60  # beyond this many rows or columns, labels overlap: the caller should pass ``top``
+CHART_SIZE = (7.0, 4.0)  # inches; the failover charts share one size so a report's images line up
+SERIES = plt.get_cmap("tab10").colors  # one colour per run / configuration, in order
+# Fixed colour per outcome class, so "red = rate limit" means the same thing on every chart.
+OUTCOME_COLORS: dict[str, str] = {
+    "ok": "#4daf4a",
+    "rate_limit": "#ff7f00",
+    "overload": "#e41a1c",
+    "server_error": "#984ea3",
+    "timeout": "#a65628",
+    "connection": "#000000",
+    "client_error": "#999999",
+    "auth": "#f781bf",
+    "context_length": "#377eb8",
+}
+HIGHLIGHT = "#d62728"  # the recommended configuration
 
 
 def _axes(ax: Axes | None, rows: int, cols: int) -> Axes:
@@ -63,3 +87,171 @@ def plot_availability(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
               interpolation="nearest")  # fmt: skip
     _label_matrix(ax, matrix, "Combined models by provider")
     return ax
+
+
+# --- failover charts --------------------------------------------------------------------------
+
+
+def _chart(ax: Axes | None) -> Axes:
+    """``ax``, or a new one of the shared chart size."""
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=CHART_SIZE, layout="constrained")
+    return ax
+
+
+def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Axes:
+    """The shared finish: title, axis names, a light grid behind the data, a legend if asked."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.set_axisbelow(True)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=TICK_SIZE + 1, frameon=False)
+    return ax
+
+
+def per_request(log: pd.DataFrame) -> pd.DataFrame:
+    """One row per request of an attempt log: ``run_id``, ``request_id``, ``attempts``, ``ok``, ``latency_s``.
+
+    ``latency_s`` is end to end: from the start of the first attempt to the end of the last
+    (waits and failed attempts included), which is what the user of an agent feels.
+    """
+    grouped = log.groupby(["run_id", "request_id"], sort=False, observed=True)
+    table = grouped.agg(
+        attempts=("attempt", "size"), start=("t_start_s", "min"), end=("t_end_s", "max"),
+        ok=("outcome", lambda s: bool((s == "ok").any())),
+    )  # fmt: skip
+    table["latency_s"] = table.pop("end") - table.pop("start")
+    return table.reset_index()
+
+
+def _runs(log: pd.DataFrame) -> list[str]:
+    """Run ids in the order they first appear (the caller's order, not alphabetical)."""
+    return [str(r) for r in pd.unique(log["run_id"].astype(str))]
+
+
+def plot_latency_cdf(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Cumulative share of successful requests by end-to-end latency: one line per run (``run_id``).
+
+    Failed requests are left out of the curve (the success rate tells their story), so a
+    line that stops below 100 % does not mean missing data. Log-scaled x: latency tails
+    span orders of magnitude.
+    """
+    ax = _chart(ax)
+    requests = per_request(log)
+    requests["run_id"] = requests["run_id"].astype(str)
+    for i, run in enumerate(_runs(log)):
+        latency = np.sort(requests.loc[requests["run_id"].eq(run) & requests["ok"], "latency_s"].to_numpy())
+        share = np.arange(1, len(latency) + 1) / max(len(latency), 1)
+        ax.step(latency, share, where="post", color=SERIES[i % len(SERIES)], label=run)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    return _finish(ax, "Latency of successful requests", "end-to-end latency (s, log scale)", "share of requests")
+
+
+def plot_attempts_histogram(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """How many attempts requests needed: one group of bars per run (``run_id``), one bar per count."""
+    ax = _chart(ax)
+    requests = per_request(log)
+    requests["run_id"] = requests["run_id"].astype(str)
+    runs = _runs(log)
+    counts = requests.groupby(["run_id", "attempts"]).size().unstack(fill_value=0).reindex(runs).fillna(0)
+    width = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        x = counts.columns.to_numpy() + (i - (len(runs) - 1) / 2) * width
+        ax.bar(x, counts.loc[run].to_numpy(), width=width, color=SERIES[i % len(SERIES)], label=run)
+    ax.set_xticks(counts.columns.to_numpy())
+    return _finish(ax, "Attempts per request", "attempts", "requests")
+
+
+def plot_timeline(
+    log: pd.DataFrame, *, ax: Axes | None = None, incidents: Sequence[Mapping] = (), seed: int = 0
+) -> Axes:
+    """Every attempt as a dot at its start time, one row per provider, coloured by outcome.
+
+    Shows an incident and how traffic moved around it: the primary's row turns red or black
+    and the next provider's row fills up. ``incidents`` (dicts with ``start_s``, ``end_s``
+    and optionally ``kind`` and ``provider``, as in a scenario file) are shaded. Dots get
+    a small vertical jitter (``seed`` fixes it) so dense stretches show their density.
+    """
+    ax = _chart(ax)
+    providers = [str(p) for p in pd.unique(log.sort_values(["request_id", "attempt"])["provider"].astype(str))]
+    row = {p: i for i, p in enumerate(providers)}
+    y = log["provider"].astype(str).map(row).to_numpy(dtype=float)
+    y = y + np.random.default_rng(seed).uniform(-0.3, 0.3, len(y))
+    outcomes = log["outcome"].astype(str)
+    for outcome, color in OUTCOME_COLORS.items():
+        mask = (outcomes == outcome).to_numpy()
+        if mask.any():
+            ax.scatter(log["t_start_s"].to_numpy()[mask], y[mask], s=4, color=color, alpha=0.6,
+                       linewidths=0, label=f"{outcome} ({mask.sum()})")  # fmt: skip
+    for incident in incidents:
+        label = " ".join(str(incident[k]) for k in ("kind", "provider") if k in incident) or "incident"
+        ax.axvspan(incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35, label=label)
+    ax.set_yticks(range(len(providers)), providers, fontsize=TICK_SIZE + 1)
+    ax.set_ylim(len(providers) - 0.5, -0.5)  # first provider tried on top
+    _finish(ax, "Attempts over time by provider", "time (s)", "", legend=False)
+    ax.legend(fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=3)
+    return ax
+
+
+def plot_tradeoff(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    recommended: Mapping | pd.Series | None = None,
+    label: str = "preset",
+) -> Axes:
+    """Success rate against p95 latency, one dot per configuration, with the Pareto frontier.
+
+    ``table`` has one row per configuration with ``success_rate`` and ``latency_p95_s``
+    (for example :func:`toolkit.sweep.aggregate`). The frontier is drawn through the
+    configurations no other beats on both axes (:func:`toolkit.sweep.pareto` on these two
+    objectives); ``recommended`` (a row with the same two columns) is marked with a star.
+    Dots are coloured by the ``label`` column (default: the preset).
+    """
+    from toolkit.sweep import pareto
+
+    ax = _chart(ax)
+    groups = [str(g) for g in pd.unique(table[label].astype(str))] if label in table else ["configurations"]
+    for i, group in enumerate(groups):
+        rows = table[table[label].astype(str) == group] if label in table else table
+        ax.scatter(rows["latency_p95_s"], rows["success_rate"], s=18, color=SERIES[i % len(SERIES)],
+                   alpha=0.8, label=group)  # fmt: skip
+    front = pareto(table, {"success_rate": "max", "latency_p95_s": "min"})
+    front = front[front["pareto"]].sort_values(["latency_p95_s", "success_rate"])
+    ax.step(front["latency_p95_s"], front["success_rate"], where="post", color="black", linewidth=1,
+            label="Pareto frontier")  # fmt: skip
+    if recommended is not None:
+        ax.scatter([recommended["latency_p95_s"]], [recommended["success_rate"]], marker="*", s=260,
+                   color=HIGHLIGHT, edgecolors="black", zorder=5, label="recommended")  # fmt: skip
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    return _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate")
+
+
+def plot_cost_per_success(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    label: str | Sequence[str] = ("preset", "strategy", "max_attempts", "priority"),
+    recommended: Mapping | pd.Series | None = None,
+) -> Axes:
+    """Cost per successful request, one horizontal bar per configuration (row of ``table``).
+
+    Bar labels join the ``label`` columns; a ``cost_per_success_usd_ci`` column (from
+    :func:`toolkit.sweep.aggregate`) becomes error bars; the bar of ``recommended`` (a
+    row with the same label columns) is drawn in the highlight colour.
+    """
+    ax = _chart(ax)
+    columns = [label] if isinstance(label, str) else list(label)
+    names = table[columns].astype(str).agg(" ".join, axis=1).tolist()
+    chosen = " ".join(str(recommended[c]) for c in columns) if recommended is not None else None
+    colors = [HIGHLIGHT if name == chosen else SERIES[0] for name in names]
+    errors = table["cost_per_success_usd_ci"].to_numpy() if "cost_per_success_usd_ci" in table else None
+    ax.barh(range(len(names)), table["cost_per_success_usd"].to_numpy(), xerr=errors, color=colors)
+    ax.set_yticks(range(len(names)), names, fontsize=TICK_SIZE)
+    ax.set_ylim(len(names) - 0.5, -0.5)  # first row on top
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:.4f}"))
+    return _finish(ax, "Cost per successful request", "USD per successful request", "", legend=False)
