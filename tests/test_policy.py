@@ -78,6 +78,9 @@ def test_preset_overrides_and_names():
     assert policy.breaker_failures == PRESETS["resilient"].breaker_failures
     assert policy.name == "resilient+max_attempts=4"
     assert preset("resilient").name == "resilient"
+    assert preset("seed-on-error", provider_priority=("b", "a"), max_attempts=2).name == (
+        "seed-on-error+provider_priority=b,a max_attempts=2"
+    )
     with pytest.raises(UserError, match="unknown preset 'resilent' \\(did you mean resilient"):
         preset("resilent")
     with pytest.raises(UserError, match="unknown policy field 'max_attempt'"):

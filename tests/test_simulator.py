@@ -271,3 +271,47 @@ def test_fit_reproduces_a_log():
 def test_requests_must_be_positive():
     with pytest.raises(ValueError):
         simulate(MODEL, PRESETS["resilient"], Scenario.load("calm-day"), 0)
+
+
+CLI_MODEL = ["--combined", "claude-sonnet-4-5", "--source", "bundled", "--providers", "anthropic,openrouter,amazon-bedrock"]
+
+
+def test_cli_prints_metrics_and_writes_the_log(cli, tmp_path):
+    path = tmp_path / "log.csv"
+    result = cli("simulate", "--scenario", "busy-team-rate-limit", *CLI_MODEL, "--priority", "openrouter",
+                 "--preset", "resilient", "--requests", "400", "--seed", "3", "--log", str(path))  # fmt: skip
+    assert result.code == 0, result.err
+    assert "claude-sonnet-4-5 via openrouter, amazon-bedrock, anthropic" in result.out
+    assert "policy resilient+provider_priority=openrouter" in result.out
+    assert "success_rate" in result.out and "share_openrouter" in result.out
+    log = pd.read_csv(path)
+    assert list(log.columns) == list(COLUMNS)
+    assert log["request_id"].nunique() == 400
+    assert f"wrote {len(log)} attempts to {path}" in result.out
+
+
+def test_cli_flags_override_the_preset_and_json_is_machine_readable(cli):
+    import json
+
+    result = cli("simulate", "--scenario", "calm-day", *CLI_MODEL, "--strategy", "on_overload",
+                 "--max-attempts", "2", "--requests", "200", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    metrics = json.loads(result.out)
+    assert metrics["run_id"] == "seed-on-error+strategy=on_overload max_attempts=2|calm-day|0"
+    assert metrics["requests"] == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "calm-dya"], "error: no scenario file 'calm-dya'"),
+        (["--scenario", "calm-day", "--preset", "resilent"], "error: unknown preset 'resilent'"),
+        (["--scenario", "calm-day", "--requests", "0"], "error: --requests must be at least 1"),
+        (["--scenario", "calm-day", "--max-attempts", "0"], "error: max_attempts must be a whole number >= 1"),
+    ],
+)
+def test_cli_user_errors_are_one_line(cli, args, message):
+    result = cli("simulate", *args, *CLI_MODEL)
+    assert result.code == 2
+    assert result.err.startswith(message)
+    assert "Traceback" not in result.err

@@ -233,5 +233,6 @@ def preset(name: str, **overrides: object) -> FailoverPolicy:
     known = {f.name for f in fields(FailoverPolicy)}
     check_known("policy field", overrides, known)
     if overrides and "name" not in overrides:  # say what differs from the preset
-        overrides["name"] = name + "+" + ",".join(f"{k}={v}" for k, v in overrides.items())
+        shown = {k: ",".join(v) if isinstance(v, (tuple, list)) else v for k, v in overrides.items()}
+        overrides["name"] = name + "+" + " ".join(f"{k}={v}" for k, v in shown.items())
     return replace(PRESETS[name], **overrides)
