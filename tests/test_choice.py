@@ -8,6 +8,7 @@ import pytest
 
 from toolkit.choice import Choice, options_schema, validate_options
 from toolkit.errors import UserError
+from toolkit.policy import preset
 
 
 def test_defaults_are_the_seed_plugins():
@@ -90,15 +91,9 @@ def test_overrides_ignore_unset_flags():
     )
 
 
-class _Policy:
-    """Stands in for FailoverPolicy: only ``seed_options()`` is used."""
-
-    def seed_options(self) -> dict:
-        return {"provider_priority": ["x", "y"], "min_providers": 2, "strategy": "on_rate_limit", "max_attempts": 1}
-
-
 def test_from_policy_takes_its_seed_options():
-    assert Choice.from_policy(_Policy(), combined_id="m", preset="p") == Choice(("x", "y"), "on_rate_limit", 1, 2, "m", "p")
+    policy = preset("seed-on-rate-limit", provider_priority=("x", "y"), max_attempts=1)
+    assert Choice.from_policy(policy, combined_id="m", preset="p") == Choice(("x", "y"), "on_rate_limit", 1, 2, "m", "p")
 
 
 def test_schema_allows_exactly_the_four_options():

@@ -349,6 +349,16 @@ def test_cli_starts_from_a_saved_choice(cli, tmp_path, catalog_file):
     }  # fmt: skip
 
 
+def test_cli_starts_from_a_preset(cli, tmp_path, catalog_file):
+    path = tmp_path / "opencode.json"
+    result = cli("export", "--config", str(path), "--source", str(catalog_file), "--preset", "seed-on-overload",
+                 "--priority", "openrouter")  # fmt: skip
+    assert result.code == 0
+    assert json.loads(path.read_text())[SECTION] == {
+        "provider_priority": ["openrouter"], "min_providers": 2, "strategy": "on_overload", "max_attempts": 3
+    }  # fmt: skip
+
+
 def test_cli_never_writes_a_key_from_the_environment(cli, tmp_path, catalog_file, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
     path = tmp_path / "opencode.json"
@@ -377,6 +387,8 @@ BAD_INPUT = [
     ("layout", "{}", ["--layout", "plugins"], r"unknown layout 'plugins' \(did you mean plugin\?\)"),
     ("duplicate key", '{"plugin": [], "plugin": []}', [], r"key 'plugin' appears 2 times"),
     ("empty plugin", "{}", ["--plugin", " "], r"--plugin must name the plugin"),
+    ("unknown preset", "{}", ["--preset", "seed-on-eror"], r"unknown preset 'seed-on-eror' \(did you mean seed-on-error"),
+    ("bad saved choice", "{}", ["--from", "/nonexistent/choice.json"], r"/nonexistent/choice\.json does not exist"),
 ]  # fmt: skip
 
 

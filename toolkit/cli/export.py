@@ -15,7 +15,9 @@ HELP = "write provider priority, strategy and attempts into opencode.json (atomi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
     add_source(parser)
-    parser.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON) to start from")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON) to start from")
+    start.add_argument("--preset", metavar="NAME", help="start from a failover preset's plugin options")
     parser.add_argument("--priority", type=csv_list, metavar="A,B,C", help="providers in try order")
     parser.add_argument("--strategy", help="on_error, on_rate_limit or on_overload")
     parser.add_argument("--max-attempts", metavar="N", help="tries on one provider per request (>= 1)")
@@ -49,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.config:
         raise UserError("export needs --config FILE: the opencode.json or opencode.jsonc to write")
-    base = Choice.load(args.from_file) if args.from_file else Choice()
+    if args.from_file:
+        base = Choice.load(args.from_file)
+    elif args.preset:
+        from toolkit.policy import preset
+
+        base = Choice.from_policy(preset(args.preset), preset=args.preset)
+    else:
+        base = Choice()
     choice = base.with_overrides(
         provider_priority=args.priority,
         strategy=args.strategy,
