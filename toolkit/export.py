@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit import jsonc
 from toolkit.choice import Choice
@@ -268,22 +268,15 @@ def plan_export(
 
 
 def export_opencode_config(
-    path: str | Path,
-    choice: Choice,
-    *,
-    layout: str = "combined_models",
-    plugin: str | None = None,
-    set_model: str | None = None,
-    combined: pd.DataFrame | None = None,
-    drop_comments: bool = False,
-    dry_run: bool = False,
+    path: str | Path, choice: Choice, *, drop_comments: bool = False, dry_run: bool = False, **options: Any
 ) -> ExportPlan:
     """Export ``choice`` into ``path`` (see the module docs); returns the plan that was applied.
 
-    Warnings (such as the layout's OpenCode-version caveat) are issued as
+    ``options`` are :func:`plan_export`'s (``layout``, ``plugin``, ``set_model``,
+    ``combined``). Warnings (such as the layout's OpenCode-version caveat) are issued as
     :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing.
     """
-    plan = plan_export(path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined)
+    plan = plan_export(path, choice, **options)
     for message in plan.warnings:
         warnings.warn(message, ExportWarning, stacklevel=2)
     if not dry_run:
