@@ -1,0 +1,232 @@
+"""Sweeps, Pareto marking and recommendations."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from toolkit.choice import Choice
+from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
+from toolkit.metrics import summarize
+from toolkit.scenario import Scenario
+from toolkit.simulator import simulate
+from toolkit.sweep import SweepPoint, _SerialExecutor, grid, pareto, priority_orders, recommend, sweep, t_quantile
+
+MODEL = CombinedModel.of(["alpha", "beta", "gamma"], cost_input=3.0, cost_output=15.0, context_limit=200000)
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> list[Scenario]:
+    return [Scenario.load("busy-team-rate-limit"), Scenario.load("provider-outage")]
+
+
+# --- grid ------------------------------------------------------------------------------------
+
+
+def test_all_orders_up_to_five_providers_then_sampled():
+    assert len(priority_orders(["a", "b", "c"])) == 6
+    assert len(priority_orders(list("abcde"))) == 120
+    sampled = priority_orders(list("abcdefg"), limit=10)
+    assert len(sampled) == len(set(sampled)) == 10
+    assert sampled[0] == tuple("abcdefg")  # the given order is always in the grid
+    assert all(sorted(order) == list("abcdefg") for order in sampled)
+
+
+def test_grid_size_and_overrides(scenarios):
+    points = grid(
+        MODEL, scenarios, presets=["seed-on-error", "litellm-like"], strategies=["on_error", "on_rate_limit"],
+        max_attempts=[1, 3], seeds=2,
+    )  # fmt: skip
+    assert len(points) == 2 * 2 * 2 * 6 * 2 * 2
+    assert len({p.key for p in points}) == len(points)
+    policy = SweepPoint("litellm-like", "on_rate_limit", ("gamma", "alpha", "beta"), 1, "x", 0).policy()
+    assert (policy.strategy, policy.max_attempts, tuple(policy.provider_priority)) == (
+        "on_rate_limit", 1, ("gamma", "alpha", "beta"),
+    )  # fmt: skip
+
+
+def test_grid_rejects_bad_input(scenarios):
+    with pytest.raises(UserError, match="unknown preset 'resilent'.*resilient"):
+        grid(MODEL, scenarios, presets=["resilent"])
+    with pytest.raises(UserError, match="does not offer"):
+        grid(MODEL, scenarios, priorities=[("alpha", "delta")])
+    with pytest.raises(UserError, match="seeds must be at least 1"):
+        grid(MODEL, scenarios, seeds=0)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _by_hand(point: SweepPoint, scenarios: list[Scenario], requests: int) -> pd.Series:
+    scenario = {s.name: s for s in scenarios}[point.scenario]
+    log = simulate(MODEL.ordered(point.priority), point.policy(), scenario, requests=requests, seed=point.seed)
+    return summarize(log).iloc[0]
+
+
+def test_sweep_matches_running_each_configuration_by_hand(scenarios):
+    results = sweep(
+        MODEL, scenarios, presets=["seed-on-error", "resilient"], max_attempts=[1, 2],
+        priorities=[("alpha", "beta", "gamma"), ("beta", "alpha", "gamma")], seeds=2, requests=300,
+        executor="serial", progress=False,
+    )  # fmt: skip
+    assert len(results) == 2 * 2 * 2 * 2 * 2
+    for row in results.sample(6, random_state=1).itertuples():
+        point = SweepPoint(row.preset, row.strategy, tuple(row.priority.split(">")), row.max_attempts,
+                           row.scenario, row.seed)  # fmt: skip
+        expected = _by_hand(point, scenarios, 300)
+        for metric in ("success_rate", "latency_p95_s", "attempts_mean", "cost_per_success_usd"):
+            assert getattr(row, metric) == pytest.approx(expected[metric], nan_ok=True), metric
+
+
+def test_process_pool_matches_serial(scenarios):
+    kwargs = dict(presets=["seed-on-rate-limit"], max_attempts=[2], seeds=2, requests=200, progress=False)
+    serial = sweep(MODEL, scenarios, executor="serial", **kwargs)
+    pooled = sweep(MODEL, scenarios, executor="processes", workers=2, **kwargs)
+    pd.testing.assert_frame_equal(serial, pooled)
+
+
+def test_resume_after_interruption_gives_the_same_table(tmp_path, scenarios):
+    kwargs = dict(presets=["seed-on-error"], max_attempts=[1, 2], seeds=2, requests=200, progress=False)
+    full = sweep(MODEL, scenarios, executor="serial", **kwargs)
+    out = tmp_path / "sweep.csv"
+    sweep(MODEL, scenarios, executor="serial", out=out, **kwargs)
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[: len(lines) // 2]) + "\n")  # as if killed half-way
+    kept = len(lines) // 2 - 1
+
+    ran = []
+
+    class Counting(_SerialExecutor):
+        """Runs in this process and remembers which points it was asked to run."""
+
+        def submit(self, fn, model, scen, points, requests):
+            ran.extend(points)
+            return super().submit(fn, model, scen, points, requests)
+
+    resumed = sweep(MODEL, scenarios, executor=Counting(), out=out, **kwargs)
+    assert len(ran) == len(full) - kept
+    pd.testing.assert_frame_equal(resumed.reset_index(drop=True), full, check_dtype=False)
+
+
+def test_dask_local_cluster_matches_local(scenarios):
+    distributed = pytest.importorskip("distributed")
+    kwargs = dict(presets=["resilient"], max_attempts=[2], seeds=1, requests=200, progress=False)
+    local = sweep(MODEL, scenarios, executor="serial", **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:  # fmt: skip
+        remote = sweep(MODEL, scenarios, executor=client, **kwargs)
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        by_address = sweep(MODEL, scenarios, executor=f"dask://{address}", **kwargs)
+    pd.testing.assert_frame_equal(local, remote)
+    pd.testing.assert_frame_equal(local, by_address)
+
+
+# --- choosing --------------------------------------------------------------------------------
+
+
+def _results(rows: list[tuple]) -> pd.DataFrame:
+    """Hand-made sweep results: (preset, priority, seed, success, p95, cost)."""
+    return pd.DataFrame(
+        [
+            {"combined_id": "m", "preset": p, "strategy": "on_error", "priority": prio, "max_attempts": 2,
+             "scenario": "s", "seed": seed, "success_rate": ok, "latency_p95_s": p95, "cost_per_success_usd": cost}
+            for p, prio, seed, ok, p95, cost in rows
+        ]
+    )  # fmt: skip
+
+
+def test_pareto_marks_the_non_dominated():
+    table = pd.DataFrame(
+        {
+            "success_rate": [0.99, 0.98, 0.99, 0.97, 1.00],
+            "latency_p95_s": [2.0, 1.0, 3.0, 1.0, 5.0],
+            "cost_per_success_usd": [0.01, 0.01, 0.01, 0.02, 0.01],
+        }
+    )
+    # 0: front; 1: front (fastest); 2: dominated by 0; 3: dominated by 1; 4: front (most successful)
+    assert pareto(table)["pareto"].tolist() == [True, True, False, False, True]
+
+
+def test_pareto_averages_seeds_first():
+    results = _results([("a", "x>y", 0, 1.0, 1.0, 0.1), ("a", "x>y", 1, 0.9, 3.0, 0.1),
+                        ("b", "y>x", 0, 0.97, 2.0, 0.1), ("b", "y>x", 1, 0.97, 2.0, 0.1)])  # fmt: skip
+    front = pareto(results)
+    assert front["seeds"].tolist() == [2, 2]
+    assert front["latency_p95_s"].tolist() == [2.0, 2.0]
+    assert front["pareto"].tolist() == [False, True]  # same p95 and cost, b more successful on average
+
+
+def test_t_quantile():
+    assert t_quantile(1) == 12.706
+    assert t_quantile(2) == 4.303
+    assert t_quantile(1000) == 1.96
+
+
+def test_recommend_picks_the_clear_winner_and_returns_a_choice():
+    results = _results(
+        [("fast", "x>y", s, 1.0, 1.0 + 0.01 * s, 0.1) for s in range(3)]
+        + [("slow", "y>x", s, 1.0, 2.0 + 0.01 * s, 0.1) for s in range(3)]
+        + [("failing", "x>y", s, 0.90, 0.5, 0.1) for s in range(3)]
+    )
+    rec = recommend(results, min_success=0.99)
+    assert not rec.tie
+    assert rec.choice == Choice(provider_priority=("x", "y"), strategy="on_error", max_attempts=2,
+                                min_providers=2, combined_id="m", preset="fast")  # fmt: skip
+    assert rec.leaders["preset"].tolist() == ["fast"]
+    assert rec.ranked["preset"].tolist() == ["fast", "slow"]  # "failing" misses the constraint
+
+
+def test_recommend_reports_a_tie_when_intervals_overlap():
+    results = _results(
+        [("a", "x>y", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.0, 2.0, 3.0])]
+        + [("b", "y>x", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.1, 2.1, 3.1])]
+    )
+    rec = recommend(results, min_success=0.99)
+    assert rec.tie
+    assert sorted(rec.leaders["preset"]) == ["a", "b"]
+    assert rec.reason.startswith("tie: 2 configurations")
+
+
+def test_recommend_breaks_a_latency_tie_on_cost():
+    results = _results(
+        [("a", "x>y", s, 1.0, p95, 0.20 + 0.001 * s) for s, p95 in enumerate([1.0, 2.0, 3.0])]
+        + [("b", "y>x", s, 1.0, p95, 0.10 + 0.001 * s) for s, p95 in enumerate([1.1, 2.1, 3.1])]
+    )
+    rec = recommend(results, min_success=0.99)
+    assert not rec.tie
+    assert rec.choice.preset == "b"
+
+
+def test_recommend_with_nothing_feasible():
+    rec = recommend(_results([("a", "x>y", 0, 0.9, 1.0, 0.1)]), min_success=0.99)
+    assert rec.choice is None
+    assert "no configuration reaches 99.00% success (best: 90.00%)" in rec.reason
+
+
+def test_recommend_rejects_bad_arguments():
+    results = _results([("a", "x>y", 0, 0.9, 1.0, 0.1)])
+    with pytest.raises(UserError, match="between 0 and 1"):
+        recommend(results, min_success=99.5)
+    with pytest.raises(UserError, match="unknown objective 'speed'"):
+        recommend(results, objectives=["speed"])
+
+
+def test_recommendation_is_exportable(tmp_path):
+    import json
+
+    from toolkit.export import export_opencode_config
+
+    results = _results([("fast", "y>x", s, 1.0, 1.0, 0.1) for s in range(2)])
+    choice = recommend(results, min_success=0.99).choice
+    saved = choice.save(tmp_path / "choice.json")
+    assert Choice.load(saved) == choice
+    config = tmp_path / "opencode.json"
+    export_opencode_config(config, Choice.load(saved), layout="plugin", plugin="opencode-combined-models")
+    written = json.loads(config.read_text())
+    assert written["plugin"] == [
+        ["opencode-combined-models",
+         {"provider_priority": ["y", "x"], "min_providers": 2, "strategy": "on_error", "max_attempts": 2}]
+    ]  # fmt: skip

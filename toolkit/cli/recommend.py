@@ -1,0 +1,40 @@
+"""``combined-models recommend``: choose a configuration from sweep results, with evidence."""
+
+from __future__ import annotations
+
+import argparse
+
+from toolkit.cli._common import csv_list
+
+HELP = "pick the configuration to run from sweep results (constraints, objectives, confidence intervals)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, metavar="FILE", help="CSV written by combined-models sweep")
+    parser.add_argument("--min-success", type=float, default=0.995, help="required success rate (default 0.995)")
+    parser.add_argument(
+        "--objective", type=csv_list, default=["latency_p95_s", "cost_per_success_usd"], metavar="A,B",
+        help="what to minimize, in order (default latency_p95_s,cost_per_success_usd)",
+    )  # fmt: skip
+    parser.add_argument("--min-providers", type=int, default=2, help="min_providers written into the choice")
+    parser.add_argument("--save", metavar="FILE", help="save the choice as JSON (input of export --from)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from toolkit.errors import UserError
+    from toolkit.sweep import recommend
+
+    try:
+        results = pd.read_csv(args.results)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read sweep results {args.results}: {exc}") from None
+    rec = recommend(results, min_success=args.min_success, objectives=args.objective, min_providers=args.min_providers)
+    print(rec.reason)
+    if rec.choice is None:
+        return 1
+    if args.save:
+        rec.choice.save(args.save)
+        print(f"choice saved to {args.save} (export it with: combined-models export --from {args.save} --config ...)")
+    return 0
