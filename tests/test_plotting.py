@@ -17,7 +17,6 @@ from toolkit import plotting  # noqa: E402
 from toolkit.plotting import (  # noqa: E402
     HIGHLIGHT,
     OUTCOME_COLORS,
-    per_request,
     plot_attempts_histogram,
     plot_cost_per_success,
     plot_latency_cdf,
@@ -39,6 +38,8 @@ _ROWS = [
     ("b", 1, 1, "q", 1.0, 1.5, "ok"),
 ]
 LOG = pd.DataFrame(_ROWS, columns=["run_id", "request_id", "attempt", "provider", "t_start_s", "t_end_s", "outcome"])
+LOG["ttft_s"] = 0.1
+LOG["cost_usd"] = 0.0
 LOG["run_id"] = LOG["run_id"].astype("category")
 LOG["outcome"] = LOG["outcome"].astype("category")
 
@@ -63,19 +64,12 @@ def _close_figures():
     plt.close("all")
 
 
-def test_per_request_counts_attempts_and_end_to_end_latency():
-    table = per_request(LOG)
-    assert table["attempts"].tolist() == [1, 2, 3, 1, 1]
-    assert table["ok"].tolist() == [True, True, False, True, True]
-    assert table["latency_s"].round(6).tolist() == [1.0, 1.1, 3.0, 2.0, 0.5]
-
-
-def test_latency_cdf_one_line_per_run_over_successful_requests():
+def test_latency_cdf_one_line_per_run_levelling_off_at_the_success_rate():
     ax = plot_latency_cdf(LOG)
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["a", "b"]
-    assert lines[0].get_xdata().tolist() == pytest.approx([1.0, 1.1])  # the failed request is left out
-    assert lines[0].get_ydata().tolist() == [0.5, 1.0]
+    assert lines[0].get_xdata().tolist() == pytest.approx([1.0, 1.1])  # the failed request is never answered
+    assert lines[0].get_ydata().tolist() == pytest.approx([1 / 3, 2 / 3])
     assert lines[1].get_xdata().tolist() == [0.5, 2.0]
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]

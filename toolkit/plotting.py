@@ -38,6 +38,7 @@ OUTCOME_COLORS: dict[str, str] = {
     "client_error": "#999999",
     "auth": "#f781bf",
     "context_length": "#377eb8",
+    "cancelled": "#dddddd",  # a hedged attempt abandoned because another answered first
 }
 HIGHLIGHT = "#d62728"  # the recommended configuration
 
@@ -112,19 +113,13 @@ def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: bool = True)
     return ax
 
 
-def per_request(log: pd.DataFrame) -> pd.DataFrame:
-    """One row per request of an attempt log: ``run_id``, ``request_id``, ``attempts``, ``ok``, ``latency_s``.
+def _requests(log: pd.DataFrame) -> pd.DataFrame:
+    """:func:`toolkit.metrics.per_request` with ``run_id`` as a plain text column."""
+    from toolkit.metrics import per_request
 
-    ``latency_s`` is end to end: from the start of the first attempt to the end of the last
-    (waits and failed attempts included), which is what the user of an agent feels.
-    """
-    grouped = log.groupby(["run_id", "request_id"], sort=False, observed=True)
-    table = grouped.agg(
-        attempts=("attempt", "size"), start=("t_start_s", "min"), end=("t_end_s", "max"),
-        ok=("outcome", lambda s: bool((s == "ok").any())),
-    )  # fmt: skip
-    table["latency_s"] = table.pop("end") - table.pop("start")
-    return table.reset_index()
+    requests = per_request(log).reset_index()
+    requests["run_id"] = requests["run_id"].astype(str)
+    return requests
 
 
 def _runs(log: pd.DataFrame) -> list[str]:
@@ -133,31 +128,31 @@ def _runs(log: pd.DataFrame) -> list[str]:
 
 
 def plot_latency_cdf(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Cumulative share of successful requests by end-to-end latency: one line per run (``run_id``).
+    """Share of all requests answered within a given end-to-end latency: one line per run (``run_id``).
 
-    Failed requests are left out of the curve (the success rate tells their story), so a
-    line that stops below 100 % does not mean missing data. Log-scaled x: latency tails
-    span orders of magnitude.
+    Failed requests are never answered, so each line levels off at its run's success rate:
+    one chart shows speed and reliability together. Log-scaled x: latency tails span
+    orders of magnitude.
     """
     ax = _chart(ax)
-    requests = per_request(log)
-    requests["run_id"] = requests["run_id"].astype(str)
+    requests = _requests(log)
     for i, run in enumerate(_runs(log)):
-        latency = np.sort(requests.loc[requests["run_id"].eq(run) & requests["ok"], "latency_s"].to_numpy())
-        share = np.arange(1, len(latency) + 1) / max(len(latency), 1)
+        mine = requests[requests["run_id"].eq(run)]
+        latency = np.sort(mine.loc[mine["ok"], "latency_s"].to_numpy())
+        share = np.arange(1, len(latency) + 1) / max(len(mine), 1)
         ax.step(latency, share, where="post", color=SERIES[i % len(SERIES)], label=run)
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    return _finish(ax, "Latency of successful requests", "end-to-end latency (s, log scale)", "share of requests")
+    return _finish(ax, "Requests answered within a given time", "end-to-end latency (s, log scale)",
+                   "share of requests answered")
 
 
 def plot_attempts_histogram(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """How many attempts requests needed: one group of bars per run (``run_id``), one bar per count."""
     ax = _chart(ax)
-    requests = per_request(log)
-    requests["run_id"] = requests["run_id"].astype(str)
+    requests = _requests(log)
     runs = _runs(log)
-    counts = requests.groupby(["run_id", "attempts"]).size().unstack(fill_value=0).reindex(runs).fillna(0)
+    counts = requests.groupby(["run_id", "calls"]).size().unstack(fill_value=0).reindex(runs).fillna(0)
     width = 0.8 / len(runs)
     for i, run in enumerate(runs):
         x = counts.columns.to_numpy() + (i - (len(runs) - 1) / 2) * width
@@ -227,6 +222,8 @@ def plot_tradeoff(
     if recommended is not None:
         ax.scatter([recommended["latency_p95_s"]], [recommended["success_rate"]], marker="*", s=260,
                    color=HIGHLIGHT, edgecolors="black", zorder=5, label="recommended")  # fmt: skip
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, min(high, 1.005))  # no success rate exceeds 100 %: do not show such ticks
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     return _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate")
 

@@ -1,0 +1,52 @@
+"""``combined-models report``: the whole pipeline in one command, written to one folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from toolkit.cli._common import add_config, csv_list
+
+HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-contained HTML report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="report", metavar="DIR", help="folder for the report (default: report)")
+    parser.add_argument(
+        "--source", default="bundled",
+        help="catalog source (default bundled: reproducible and offline); also auto, models.dev, "
+        "opencode-cache, or a path/URL to an api.json",
+    )  # fmt: skip
+    add_config(parser)
+    parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
+    parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
+                        help="providers tried first (default: the providers offering the most models)")  # fmt: skip
+    parser.add_argument("--models", type=int, default=2, metavar="N", help="most-shared combined models to sweep (default 2)")
+    parser.add_argument("--max-providers", type=int, default=3, metavar="N",
+                        help="providers per swept model, first in try order (default 3: 6 priority orders)")  # fmt: skip
+    parser.add_argument("--scenario", nargs="+", metavar="FILE", help="scenario files or bundled names (default: all bundled)")
+    parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per configuration (default 3)")
+    parser.add_argument("--requests", type=int, default=1000, help="simulated requests per run (default 1000)")
+    parser.add_argument("--min-success", type=float, default=0.995, metavar="X",
+                        help="success rate the recommendation must reach (default 0.995)")  # fmt: skip
+    parser.add_argument("--layout", choices=["combined_models", "plugin"], default="combined_models",
+                        help="layout of the exported opencode.json (see 'combined-models export --help')")  # fmt: skip
+    parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolkit.report import build_report
+
+    report = build_report(
+        args.out, source=args.source, config=args.config, providers=args.providers, priority=args.priority,
+        models=args.models, max_providers=args.max_providers, scenarios=args.scenario, presets=args.presets,
+        seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
+        executor=args.executor,
+    )  # fmt: skip
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.recommendation is not None:
+        print(f"recommendation: {report.recommendation.reason}")
+    print(f"swept {', '.join(report.models)} in {report.seconds:.0f} s")
+    print(f"wrote {report.html} (open it in a browser) and {len(report.files) - 1} more files in {report.out_dir}")
+    return 0

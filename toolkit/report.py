@@ -1,0 +1,372 @@
+"""The one-command report: catalog -> combined table -> sweep -> recommendation -> charts -> HTML.
+
+:func:`build_report` runs the whole pipeline on a catalog source (the bundled snapshot by
+default, so the report is reproducible offline) and writes into one folder:
+
+``report.html``
+    one self-contained page (tables inline, charts as base64 PNGs, no external resource),
+    readable offline and safe to mail around;
+``charts/*.png``
+    the same charts as files;
+``combined.csv``, ``sweep.csv``, ``configurations.csv``, ``showcase.csv``
+    the combined table, every sweep run, the configurations averaged over scenarios and
+    seeds (with 95 % intervals) and the metrics of the showcase runs;
+``choice.json``, ``opencode.json``
+    the recommended configuration, and a config with it exported. With ``config`` the
+    user's file is *copied* into the folder first and the copy is edited: the real config
+    is never touched by a report.
+
+The sweep covers the most-shared combined models (``models`` of them), each restricted to
+its first ``max_providers`` members in try order, every preset, every priority order of
+those members and every bundled scenario. Without ``priority`` the providers offering the
+most models come first: a data-derived default that puts broad, well-known providers in
+front instead of the alphabet's first names.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from toolkit.catalog import write_bytes_atomic
+from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
+
+SHOWCASE = "provider-outage"
+"""Scenario whose attempt logs feed the latency, attempts and timeline charts (an incident shows most)."""
+BASELINE = "seed-on-error"
+"""The preset the recommended configuration's timeline is drawn against (the seed plugin's default)."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`build_report` wrote and concluded."""
+
+    out_dir: Path
+    html: Path
+    files: dict[str, Path]
+    recommendation: object | None  # toolkit.sweep.Recommendation (typed loosely: sweep imports lazily)
+    models: list[str]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def busiest_providers(table: pd.DataFrame) -> list[str]:
+    """Provider ids ordered by how many combined models each offers (most first, then by id)."""
+    counts = table.groupby("provider", observed=True)["combined_id"].nunique()
+    return sorted(counts.index, key=lambda p: (-counts[p], p))
+
+
+def most_shared(table: pd.DataFrame, count: int, max_providers: int) -> list[CombinedModel]:
+    """The ``count`` combined models offered by the most providers, each cut to its first ``max_providers`` members."""
+    groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
+    picked = [CombinedModel.from_table(table, cid) for cid in groups["combined_id"].head(count)]
+    return [replace(model, members=model.members[:max_providers]) for model in picked]
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed: reports draw many)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _write(path: Path, data: str | bytes) -> Path:
+    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def _config_means(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration: metrics averaged over scenarios, then over seeds with 95 % intervals."""
+    from toolkit.sweep import OBJECTIVES, _across_scenarios, aggregate
+
+    return aggregate(_across_scenarios(results, None), list(OBJECTIVES))
+
+
+def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:
+    """Every chart of the report as PNG bytes, by file stem (in reading order)."""
+    import matplotlib.pyplot as plt
+
+    from toolkit import plotting
+    from toolkit.overlap import availability_matrix, overlap_matrix
+
+    top = busiest_providers(table)[:15]
+    charts = {}
+    ax = plotting.plot_overlap(overlap_matrix(table[table["provider"].isin(top)], providers=top))
+    charts["overlap"] = figure_png(ax.figure)
+    ax = plotting.plot_availability(availability_matrix(table[table["provider"].isin(top)], top=30))
+    charts["availability"] = figure_png(ax.figure)
+    chosen = rec.leaders.iloc[0] if rec is not None and rec.choice is not None else None
+    charts["tradeoff"] = figure_png(plotting.plot_tradeoff(configs, recommended=chosen).figure)
+    cheapest = configs.sort_values("cost_per_success_usd").head(12) if chosen is None else pd.concat(
+        [rec.ranked.head(12), rec.leaders.head(1)]
+    ).drop_duplicates(subset=["preset", "strategy", "max_attempts", "priority"])  # fmt: skip
+    ax = plotting.plot_cost_per_success(cheapest, recommended=chosen)
+    ax.figure.set_size_inches(plotting.CHART_SIZE[0], 1.5 + 0.3 * len(cheapest))
+    charts["cost"] = figure_png(ax.figure)
+    charts["latency"] = figure_png(plotting.plot_latency_cdf(logs).figure)
+    charts["attempts"] = figure_png(plotting.plot_attempts_histogram(logs).figure)
+    runs = [str(r) for r in pd.unique(logs["run_id"].astype(str))]
+    fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 1.5, 6), layout="constrained",
+                             sharex=True, squeeze=False)  # fmt: skip
+    for ax, run in zip(axes[:, 0], runs[:2]):
+        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=showcase.data.get("incidents", []))
+        ax.set_title(f"{run}: attempts over time by provider ({showcase.name})")
+    charts["timeline"] = figure_png(fig)
+    return charts
+
+
+def build_report(
+    out_dir: str | Path,
+    *,
+    source: str = "bundled",
+    config: str | Path | None = None,
+    providers: Sequence[str] | None = None,
+    priority: Sequence[str] = (),
+    models: int = 2,
+    max_providers: int = 3,
+    scenarios: Sequence[str] | None = None,
+    presets: Sequence[str] | None = None,
+    seeds: int = 3,
+    requests: int = 1000,
+    min_success: float = 0.995,
+    layout: str = "combined_models",
+    executor: object | None = None,
+    progress: bool = True,
+) -> Report:
+    """Run the pipeline and write the report folder (see the module docs); returns what was written.
+
+    ``scenarios`` are bundled names or files (default: every bundled scenario); ``executor``
+    is passed to :func:`toolkit.sweep.sweep` (processes on this machine by default).
+    """
+    from tqdm.auto import tqdm
+
+    from toolkit.catalog import load_catalog
+    from toolkit.combine import combined_table
+    from toolkit.scenario import Scenario, bundled
+    from toolkit.sweep import recommend, sweep
+
+    started = time.perf_counter()
+    if models < 1 or max_providers < 2:
+        raise UserError("a report needs --models >= 1 and --max-providers >= 2 (failover needs two providers)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; --out takes a folder for the report")
+    (out / "charts").mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    steps = tqdm(total=5, desc="report", unit="step", disable=not progress)
+
+    steps.set_postfix_str("catalog")
+    catalog = load_catalog(source, config=config)
+    notes += [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
+    everything = combined_table(catalog, providers=providers, min_providers=1)
+    order = list(priority) + [p for p in busiest_providers(everything) if p not in priority]
+    table = combined_table(catalog, providers=providers, priority=order, min_providers=2)
+    if table.empty:
+        raise UserError("no model is offered by two of the chosen providers; add providers (--providers)")
+    files["combined"] = _write(out / "combined.csv", table.to_csv(index=False))
+    steps.update()
+
+    steps.set_postfix_str("sweep")
+    worlds = [Scenario.load(s) for s in (scenarios or bundled())]
+    picked = most_shared(table, models, max_providers)
+    results = pd.concat(
+        [sweep(m, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor, progress=progress)
+         for m in picked], ignore_index=True,
+    )  # fmt: skip
+    files["sweep"] = _write(out / "sweep.csv", results.to_csv(index=False))
+    steps.update()
+
+    steps.set_postfix_str("recommend")
+    first = results[results["combined_id"] == picked[0].combined_id]
+    rec = recommend(first, min_success=min_success)
+    configs = _config_means(first)
+    files["configurations"] = _write(out / "configurations.csv", configs.to_csv(index=False))
+    exported = None
+    if rec.choice is not None:
+        files["choice"] = rec.choice.save(out / "choice.json")
+        exported = _export(out, rec.choice, config, layout, everything, notes)
+        files["opencode"] = exported
+    steps.update()
+
+    steps.set_postfix_str("showcase runs")
+    showcase, logs, metrics = _showcase(picked[0], rec, worlds, presets, requests)
+    files["showcase"] = _write(out / "showcase.csv", metrics.to_csv(index=False))
+    steps.update()
+
+    steps.set_postfix_str("charts")
+    charts = _charts(table, configs, rec, logs, showcase)
+    for name, png in charts.items():
+        files[f"chart:{name}"] = _write(out / "charts" / f"{name}.png", png)
+    seconds = time.perf_counter() - started
+    page = render_html(
+        table=table, picked=picked, rec=rec, configs=configs, metrics=metrics, charts=charts,
+        exported=exported, notes=notes, settings={
+            "source": catalog.attrs.get("source", source), "models": models, "providers per model": max_providers,
+            "scenarios": ", ".join(s.name for s in worlds), "presets": ", ".join(presets or []) or "all",
+            "seeds": seeds, "requests per run": requests, "runs": len(results), "seconds": round(seconds, 1),
+        },
+    )  # fmt: skip
+    files["html"] = _write(out / "report.html", page)
+    steps.update()
+    steps.close()
+    return Report(out, files["html"], files, rec, [m.combined_id for m in picked], seconds, notes)
+
+
+def _export(out: Path, choice, config, layout: str, combined: pd.DataFrame, notes: list[str]) -> Path:
+    """Export ``choice`` into a copy of the user's config (or a new file) inside ``out``."""
+    from toolkit.export import export_opencode_config
+
+    target = out / "opencode.json"
+    if config is not None:
+        source = Path(config).expanduser()
+        target = out / ("opencode.jsonc" if source.suffix == ".jsonc" else "opencode.json")
+        if source.is_file():
+            shutil.copyfile(source, target)  # the report edits its own copy, never the user's file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_opencode_config(target, choice, layout=layout, combined=combined)
+    notes += [f"export: {w.message}" for w in caught]
+    return target
+
+
+def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
+    """Attempt logs of every preset on the showcase scenario, at the recommended priority order.
+
+    The recommended preset (or the baseline when there is none) comes first, the seed's
+    default second, so the timeline chart compares the two.
+    """
+    from toolkit.attempt_log import concat
+    from toolkit.metrics import summarize
+    from toolkit.policy import PRESETS, preset
+    from toolkit.simulator import simulate
+
+    scenario = next((s for s in worlds if s.name == SHOWCASE), worlds[0])
+    choice = rec.choice
+    order = tuple(choice.provider_priority) if choice is not None else tuple(model.providers)
+    names = list(presets or PRESETS)
+    first = choice.preset if choice is not None and choice.preset else BASELINE
+    names = list(dict.fromkeys([first, BASELINE, *names]))
+    logs = []
+    for name in names:
+        overrides = {"provider_priority": order}
+        if choice is not None and name == first:
+            overrides |= {"strategy": choice.strategy, "max_attempts": choice.max_attempts}
+        label = f"{name} (recommended)" if choice is not None and name == first else name
+        logs.append(simulate(model.ordered(order), preset(name, **overrides), scenario, requests=requests, seed=0,
+                             run_id=label))  # fmt: skip
+    log = concat(logs)
+    return scenario, log, summarize(log)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+img.broken { outline: 3px solid red; min-height: 2em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.verdict { font-size: 1.1em; background: #eef6ee; border-left: 4px solid #4daf4a; padding: 0.6em 1em; }
+.note { color: #8a5a00; }
+"""
+
+# Marks images that failed to load (red outline) and records the count on <html data-images>,
+# so a reader sees a broken chart at once and a headless browser can check the page.
+_CHECK_IMAGES = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (img) { return !img.complete || img.naturalWidth === 0; });
+  broken.forEach(function (img) { img.classList.add("broken"); });
+  document.documentElement.setAttribute("data-images", (images.length - broken.length) + " loaded, " + broken.length + " broken");
+});
+"""
+
+_CAPTIONS = {
+    "tradeoff": "Every configuration of the sweep, averaged over scenarios and seeds: up and left is better. "
+    "The line joins the configurations nothing beats on both axes; the star is the recommendation.",
+    "cost": "What a successful request costs (failed attempts that are billed included), for the best "
+    "configurations meeting the success bar; the recommendation in red, 95 % intervals as whiskers.",
+    "latency": "Share of successful requests answered within a given time, one line per preset, during the "
+    "showcase scenario. Lines further left are faster; a long tail to the right is waiting and retrying.",
+    "attempts": "How many calls each request needed. Everything beyond one is failover or retry work.",
+    "timeline": "Each dot is one attempt, one row per provider, coloured by its outcome; the grey band is the "
+    "incident. A policy that routes around it moves its dots to the next row.",
+    "overlap": "How many combined models each pair of the busiest providers shares (diagonal: models each offers).",
+    "availability": "The most-shared combined models and which of the busiest providers offer them.",
+}
+
+
+def _configurations_html(frame: pd.DataFrame) -> str:
+    """Configurations with each objective as ``mean ± 95 % half-width`` (what a reader compares)."""
+    shown = frame[["preset", "strategy", "max_attempts", "priority", "seeds"]].copy()
+    for metric, fmt in [("success_rate", "{:.2%}"), ("latency_p95_s", "{:.2f}"), ("cost_per_success_usd", "{:.5f}")]:
+        shown[metric] = [f"{fmt.format(m)} ± {fmt.format(c)}" for m, c in zip(frame[metric], frame[f"{metric}_ci"])]
+    return _table_html(shown)
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=lambda v: f"{v:.4g}")
+
+
+def _figure(name: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    caption = html.escape(_CAPTIONS.get(name, ""))
+    return f'<figure><img alt="{name} chart" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
+
+
+def render_html(*, table, picked, rec, configs, metrics, charts, exported, notes, settings) -> str:
+    """The report page: verdict first, then evidence, then the tables behind it; everything inline."""
+    esc = html.escape
+    verdict = esc(rec.reason) if rec is not None else "no recommendation"
+    groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
+    shared = groups[["combined_id", "n_providers", "combined_context_limit", "combined_output_limit", "price_spread",
+                     "flags"]].head(15)  # fmt: skip
+    members = pd.DataFrame(
+        [{"combined_id": m.combined_id, "tried in sweep": " > ".join(m.providers)} for m in picked]
+    )
+    metric_cols = [c for c in metrics.columns if not c.startswith("share_")]
+    best = (rec.leaders if rec is not None and rec.choice is not None else configs).head(10)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>combined-models report</title><style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>",
+        "<h1>combined-models report</h1>",
+        f"<p class='verdict'><strong>Recommendation for {esc(picked[0].combined_id)}:</strong> {verdict}</p>",
+        *(f"<p class='note'>{esc(n)}</p>" for n in notes),
+        "<h2>Which configuration to run</h2>",
+        _figure("tradeoff", charts["tradeoff"]),
+        "<h3>Leading configurations</h3>" + _configurations_html(best),
+        _figure("cost", charts["cost"]),
+        f"<h2>What happens during an incident ({esc(str(metrics['run_id'].iloc[0]))} and others)</h2>",
+        _figure("timeline", charts["timeline"]),
+        _figure("latency", charts["latency"]),
+        _figure("attempts", charts["attempts"]),
+        "<h3>Metrics of these runs</h3>" + _table_html(metrics[metric_cols]),
+        "<h2>Provider overlap</h2>",
+        "<h3>Most-shared combined models</h3>" + _table_html(shared),
+        "<h3>Swept</h3>" + _table_html(members),
+        _figure("overlap", charts["overlap"]),
+        _figure("availability", charts["availability"]),
+    ]
+    if exported is not None:
+        parts.append(f"<h2>Exported config ({esc(exported.name)}, inside the report folder)</h2>")
+        parts.append(f"<pre>{esc(exported.read_text(encoding='utf-8'))}</pre>")
+    parts.append("<h2>Settings</h2>" + _table_html(pd.DataFrame([{"setting": k, "value": str(v)} for k, v in settings.items()])))
+    parts.append("<p>Files next to this page: combined.csv, sweep.csv, configurations.csv, showcase.csv, "
+                 "choice.json, charts/*.png.</p></body></html>")  # fmt: skip
+    return "\n".join(parts)
