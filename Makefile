@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 report: install
-	$(BIN)/combined-models combine --source bundled --out report/combined.csv
+	$(BIN)/combined-models report --out report
 
 test: install
 	$(BIN)/python -m pytest
