@@ -433,11 +433,11 @@ choices = st.builds(
 
 
 def render_config(config: dict, comments: bool) -> str:
-    """``config`` as JSON text, or as JSONC with a comment before each member and a block comment after."""
+    """``config`` as JSON text, or as JSONC: a comment before and after each member, a trailing comma."""
     if not comments:
         return json.dumps(config, indent=2)
     members = [f"  // about {k}\n  {json.dumps(k)}: {json.dumps(v)} /* end {k} */" for k, v in config.items()]
-    return "{\n" + ",\n".join(members) + "\n  // the end\n}\n"
+    return "{\n" + ",\n".join(members) + ",\n  // the end\n}\n"
 
 
 @settings(max_examples=60, deadline=None)
