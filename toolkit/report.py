@@ -88,7 +88,7 @@ def _write(path: Path, data: str | bytes) -> Path:
     return path
 
 
-def _config_means(results: pd.DataFrame) -> pd.DataFrame:
+def configurations(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: metrics averaged over scenarios, then over seeds with 95 % intervals."""
     from toolkit.sweep import OBJECTIVES, _across_scenarios, aggregate
 
@@ -193,7 +193,7 @@ def build_report(
     steps.set_postfix_str("recommend")
     first = results[results["combined_id"] == picked[0].combined_id]
     rec = recommend(first, min_success=min_success)
-    configs = _config_means(first)
+    configs = configurations(first)
     files["configurations"] = _write(out / "configurations.csv", configs.to_csv(index=False))
     exported = None
     if rec.choice is not None:

@@ -1,0 +1,145 @@
+"""The logic behind the notebook's failover controls, usable (and tested) without a browser.
+
+:class:`Explorer` holds a combined model and a few scenarios. Its plain methods do the
+work: :meth:`Explorer.run` simulates one configuration (priority order, strategy, attempts
+per provider, scenario, preset) and :meth:`Explorer.draw` charts it. :meth:`Explorer.widget`
+only wires ipywidgets controls to those two methods, so everything a control can do is
+also a function call, and :meth:`Explorer.choice` hands the current setting to the exporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from toolkit.choice import Choice
+from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
+from toolkit.policy import PRESETS, STRATEGIES, FailoverPolicy, preset
+from toolkit.scenario import Scenario
+
+ORDER_SEPARATOR = " > "
+MAX_ATTEMPTS_RANGE = (1, 6)  # the slider's bounds: beyond 6 tries per provider nothing changes but the wait
+
+
+@dataclass(frozen=True)
+class ExplorerRun:
+    """One simulated configuration: the policy, its attempt log and its metrics row."""
+
+    policy: FailoverPolicy
+    scenario: str
+    log: pd.DataFrame
+    metrics: pd.DataFrame
+    choice: Choice
+
+
+class Explorer:
+    """Re-simulate and redraw one combined model under settings a user picks.
+
+    ``requests`` and ``seed`` fix the size and the random draws of every run, so two runs
+    differ only by the settings (the same scenario events hit both).
+    """
+
+    def __init__(
+        self, model: CombinedModel, scenarios: Sequence[Scenario], *, requests: int = 500, seed: int = 0
+    ) -> None:
+        if len(model.members) < 2:
+            raise UserError(f"{model.combined_id} has one provider; failover needs a model with two or more")
+        if not scenarios:
+            raise UserError("give the explorer at least one scenario")
+        self.model = model
+        self.scenarios = {s.name: s for s in scenarios}
+        self.requests = requests
+        self.seed = seed
+        self.last: ExplorerRun | None = None
+
+    def priority_options(self) -> list[str]:
+        """Every try order of the model's providers, as ``a > b > c`` labels (sampled beyond 5 providers)."""
+        from toolkit.sweep import priority_orders
+
+        return [ORDER_SEPARATOR.join(order) for order in priority_orders(self.model.providers)]
+
+    def run(
+        self,
+        priority: str | Sequence[str],
+        strategy: str,
+        max_attempts: int,
+        scenario: str,
+        preset_name: str = "seed-on-error",
+    ) -> ExplorerRun:
+        """Simulate one configuration (the preset with the seed's three options replaced); kept as :attr:`last`."""
+        from toolkit.metrics import summarize
+        from toolkit.simulator import simulate
+
+        order = tuple(p.strip() for p in (priority.split(">") if isinstance(priority, str) else priority))
+        if scenario not in self.scenarios:
+            raise UserError(f"unknown scenario {scenario!r}; the explorer has {', '.join(self.scenarios)}")
+        policy = preset(preset_name, provider_priority=order, strategy=strategy, max_attempts=int(max_attempts))
+        run_id = f"{preset_name} {strategy} x{max_attempts} {ORDER_SEPARATOR.join(order)}"
+        log = simulate(self.model.ordered(order), policy, self.scenarios[scenario], requests=self.requests,
+                       seed=self.seed, run_id=run_id)  # fmt: skip
+        choice = Choice.from_policy(policy, combined_id=self.model.combined_id, preset=preset_name)
+        self.last = ExplorerRun(policy, scenario, log, summarize(log), choice)
+        return self.last
+
+    def draw(self, run: ExplorerRun | None = None, fig=None):
+        """Timeline on top, latency and attempts below, for ``run`` (default: the last one); returns the figure."""
+        import matplotlib.pyplot as plt
+
+        from toolkit import plotting
+
+        run = run or self.last
+        if run is None:
+            raise UserError("nothing to draw yet: call run(...) first")
+        fig = fig or plt.figure(figsize=(10, 7), layout="constrained")
+        fig.clear()
+        grid = fig.add_gridspec(2, 2)
+        incidents = self.scenarios[run.scenario].data.get("incidents", [])
+        plotting.plot_timeline(run.log, ax=fig.add_subplot(grid[0, :]), incidents=incidents)
+        plotting.plot_latency_cdf(run.log, ax=fig.add_subplot(grid[1, 0]))
+        plotting.plot_attempts_histogram(run.log, ax=fig.add_subplot(grid[1, 1]))
+        return fig
+
+    def choice(self) -> Choice:
+        """The configuration last run, as the exporter takes it."""
+        if self.last is None:
+            raise UserError("no configuration chosen yet: run one (or move a control) first")
+        return self.last.choice
+
+    def controls(self) -> dict:
+        """The ipywidgets controls, by the :meth:`run` argument each one sets (initial values: the model's order)."""
+        import ipywidgets as w
+
+        return {
+            "priority": w.Dropdown(options=self.priority_options(), description="priority"),
+            "strategy": w.ToggleButtons(options=list(STRATEGIES), description="strategy"),
+            "max_attempts": w.IntSlider(value=2, min=MAX_ATTEMPTS_RANGE[0], max=MAX_ATTEMPTS_RANGE[1],
+                                        description="attempts"),  # fmt: skip
+            "scenario": w.Dropdown(options=list(self.scenarios), description="scenario"),
+            "preset_name": w.Dropdown(options=list(PRESETS), value="seed-on-error", description="preset"),
+        }
+
+    def widget(self):
+        """Controls plus an output area; every change re-simulates and redraws (one run at start)."""
+        import ipywidgets as w
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        controls = self.controls()
+        output = w.Output()
+
+        def update(_change=None) -> None:
+            run = self.run(**{name: control.value for name, control in controls.items()})
+            with output:
+                output.clear_output(wait=True)
+                fig = self.draw(run)
+                display(run.metrics[["success_rate", "latency_p95_s", "attempts_mean", "cost_per_success_usd"]])
+                display(fig)
+                plt.close(fig)
+
+        for control in controls.values():
+            control.observe(update, names="value")
+        update()
+        return w.VBox([*controls.values(), output])
