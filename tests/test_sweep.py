@@ -230,3 +230,49 @@ def test_recommendation_is_exportable(tmp_path):
         ["opencode-combined-models",
          {"provider_priority": ["y", "x"], "min_providers": 2, "strategy": "on_error", "max_attempts": 2}]
     ]  # fmt: skip
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def test_sweep_and_recommend_commands(cli, tmp_path):
+    out = tmp_path / "sweep.csv"
+    result = cli(
+        "sweep", "--combined", "claude-sonnet-4", "--source", "bundled",
+        "--providers", "anthropic,openrouter,github-copilot", "--scenario", "busy-team-rate-limit",
+        "--presets", "seed-on-error,resilient", "--max-attempts", "1,2", "--seeds", "2", "--requests", "200",
+        "--executor", "serial", "--out", str(out),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    results = pd.read_csv(out)
+    assert len(results) == 2 * 2 * 6 * 2
+    assert set(results["combined_id"]) == {"claude-sonnet-4"}
+    assert f"{len(results)} runs of 24 configurations written to {out}" in result.out
+
+    choice_file = tmp_path / "choice.json"
+    result = cli("recommend", "--results", str(out), "--min-success", "0.5", "--save", str(choice_file))
+    assert result.code == 0, result.err
+    choice = Choice.load(choice_file)
+    assert choice.combined_id == "claude-sonnet-4"
+    assert sorted(choice.provider_priority) == ["anthropic", "github-copilot", "openrouter"]
+    assert choice.preset in ("seed-on-error", "resilient")
+
+
+def test_recommend_exit_code_when_nothing_qualifies(cli, tmp_path):
+    out = tmp_path / "r.csv"
+    _results([("a", "x>y", 0, 0.5, 1.0, 0.1)]).to_csv(out, index=False)
+    result = cli("recommend", "--results", str(out))
+    assert result.code == 1
+    assert result.out.startswith("no configuration reaches 99.50% success")
+
+
+def test_sweep_command_user_errors(cli, tmp_path):
+    base = ["sweep", "--combined", "claude-sonnet-4", "--source", "bundled", "--scenario", "calm-day",
+            "--out", str(tmp_path / "x.csv"), "--executor", "serial"]  # fmt: skip
+    result = cli(*base, "--presets", "nope")
+    assert (result.code, result.err.splitlines()[-1][:24]) == (2, "error: unknown preset 'n")
+    result = cli(*base, "--executor", "threads")
+    assert result.code == 2 and "unknown executor 'threads'" in result.err
+    result = cli("recommend", "--results", str(tmp_path / "missing.csv"))
+    assert result.code == 2 and "cannot read sweep results" in result.err
+    assert not (tmp_path / "x.csv").exists()
