@@ -10,7 +10,7 @@ ends as categoricals and numeric arrays (about 90 bytes per attempt).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -130,13 +130,24 @@ class AttemptCollector:
         if len(rows) >= _CHUNK:
             self._flush()
 
+    @property
+    def append(self) -> Callable[[tuple], None]:
+        """For hot loops: the raw ``append`` taking one tuple in :meth:`add`'s argument order
+        (all 15 values). Call :meth:`spill` every so often so memory stays bounded."""
+        return self._rows.append
+
+    def spill(self) -> None:
+        """Pack the pending rows into a numeric chunk once a chunk's worth has gathered."""
+        if len(self._rows) >= _CHUNK:
+            self._flush()
+
     def __len__(self) -> int:
         return sum(len(c) for c in self._chunks) + len(self._rows)
 
     def _flush(self) -> None:
         if self._rows:
             self._chunks.append(np.array(self._rows, dtype=_ROW))
-            self._rows = []
+            self._rows.clear()  # the same list, so a held ``append`` stays valid
 
     def frame(self) -> pd.DataFrame:
         """The attempt log collected so far, with the dtypes of :data:`COLUMNS`."""

@@ -201,6 +201,9 @@ class FailoverEngine:
         self._next_id = request_id + 1
         self.requests += 1
         req = Request(request_id, now, now + self._deadline, self._n, input_tokens, output_tokens)
+        first = self.states[0]
+        if first.state is CLOSED and first.blocked_until <= now:  # the common case, without a search
+            return req, Decision(START, 0, now, 0.0)
         return req, self._route(req, now, self._from[0], START)
 
     def begin(self, req: Request, provider: int, now: float) -> Decision | None:
@@ -208,9 +211,10 @@ class FailoverEngine:
         when the provider became unavailable since the plan (another request's Retry-After,
         cooldown, an opened breaker, a half-open probe in flight)."""
         s = self.states[provider]
-        busy_probe = s.state == HALF_OPEN and s.probe_owner is not None and now < s.probe_until
-        if busy_probe or self._available_at(provider, now) > now:
-            return self._route(req, now, self._from[provider], None)
+        if s.state is not CLOSED or s.blocked_until > now:  # the common case skips these checks
+            busy_probe = s.state == HALF_OPEN and s.probe_owner is not None and now < s.probe_until
+            if busy_probe or self._available_at(provider, now) > now:
+                return self._route(req, now, self._from[provider], None)
         if s.state == OPEN:
             s.state = HALF_OPEN
             self.transitions.append((now, self.providers[provider], HALF_OPEN))

@@ -17,6 +17,7 @@ still the engine's. The same seed gives the same log.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -60,16 +61,11 @@ def _stream(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
         yield from draw(_CHUNK).tolist()
 
 
-def _sampler(dist: Dist, uniforms: Iterator[float], normals: Iterator[float]) -> Callable[[], float]:
-    """A zero-argument function drawing from ``dist`` off the shared variate streams."""
-    a, b = dist.a, dist.b
+def _sampler(dist: Dist, gen: np.random.Generator) -> Iterator[float]:
+    """An endless iterator of draws from ``dist`` (vectorised in chunks; ``next`` is all the loop pays)."""
     if dist.kind == "constant":
-        return lambda: a
-    if dist.kind == "exponential":
-        return lambda: -a * math.log(1.0 - next(uniforms))
-    if dist.kind == "lognormal":
-        return lambda: a * math.exp(b * next(normals))
-    return lambda: a + (b - a) * next(uniforms)
+        return itertools.repeat(dist.a)
+    return _stream(lambda n: dist.sample(gen, n))
 
 
 class _Compiled:
@@ -77,16 +73,16 @@ class _Compiled:
 
     __slots__ = ("edges", "ttft", "tps", "elat", "ra")
 
-    def __init__(self, profile: Profile, uniforms: Iterator[float], normals: Iterator[float]) -> None:
+    def __init__(self, profile: Profile, gen: np.random.Generator) -> None:
         edges, edge = [], 0.0
         for name, p in profile.errors:
             edge += p
             edges.append((edge, OUTCOME_CODE[name]))
         self.edges = tuple(edges)
-        self.ttft = _sampler(profile.ttft_s, uniforms, normals)
-        self.tps = _sampler(profile.tokens_per_s, uniforms, normals)
-        self.elat = _sampler(profile.error_latency_s, uniforms, normals)
-        self.ra = None if profile.retry_after_s is None else _sampler(profile.retry_after_s, uniforms, normals)
+        self.ttft = _sampler(profile.ttft_s, gen)
+        self.tps = _sampler(profile.tokens_per_s, gen)
+        self.elat = _sampler(profile.error_latency_s, gen)
+        self.ra = None if profile.retry_after_s is None else _sampler(profile.retry_after_s, gen)
 
 
 def _tokens(dist: Dist, gen: np.random.Generator, n: int) -> list[int]:
@@ -118,9 +114,9 @@ def simulate(
     engine = FailoverEngine(policy, providers, random.Random(seed), [m.context_limit for m in members])
     log = AttemptCollector(run_id or f"{policy.name}|{scenario.name}|{seed}", model.combined_id, providers,
                            [m.model_ref for m in members])  # fmt: skip
-    uniforms, normals = _stream(gen.random), _stream(gen.standard_normal)
-    base = [_Compiled(w.profile, uniforms, normals) for w in worlds]
-    incidents = [[(i.start_s, i.end_s, _Compiled(i.profile, uniforms, normals)) for i in w.incidents] for w in worlds]
+    uniforms = _stream(gen.random)
+    base = [_Compiled(w.profile, gen) for w in worlds]
+    incidents = [[(i.start_s, i.end_s, _Compiled(i.profile, gen)) for i in w.incidents] for w in worlds]
     buckets = [_bucket(w.profile) for w in worlds]
     limits = [m.context_limit for m in members]
     price_in = [(m.cost_input or 0.0) / 1e6 for m in members]
@@ -132,7 +128,7 @@ def simulate(
     timeout = policy.attempt_timeout_s
     hedge_after = policy.hedge_after_s
     begin, report, start, cancel = engine.begin, engine.report, engine.start, engine.cancel
-    add = log.add
+    append, spill = log.append, log.spill
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
@@ -147,16 +143,18 @@ def simulate(
     def request_over(t: float) -> None:
         nonlocal finished, seq
         finished += 1
-        if bar is not None and finished % 4096 == 0:
-            bar.update(4096)
+        if not finished & 4095:  # every 4096 requests: bound the pending rows, move the bar
+            spill()
+            if bar is not None:
+                bar.update(4096)
         if sessions and issued < requests:
             seq += 1
-            push(heap, (t + think(), seq, _SESSION, None))
+            push(heap, (t + next(think), seq, _SESSION, None))
 
     def no_call(req, provider: int, t: float) -> None:
         """A request that gives up without making the call it planned."""
-        add(req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
-            req.input_tokens, 0, 0.0, no_call_error)  # fmt: skip
+        append((req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
+                req.input_tokens, 0, 0.0, no_call_error))  # fmt: skip
         if req.inflight == 0:
             request_over(t)
 
@@ -188,13 +186,13 @@ def simulate(
         limit = limits[p]
         oc = -1
         if limit is not None and n_in + n_out > limit:
-            oc, dur = _CTX, prof.elat()
+            oc, dur = _CTX, next(prof.elat)
         else:
             bucket = buckets[p]
             if bucket is not None:
                 ra = _take(bucket, t, n_in + n_out)
                 if ra > 0.0:
-                    oc, dur, err = _RL, prof.elat(), bucket_error
+                    oc, dur, err = _RL, next(prof.elat), bucket_error
                 else:
                     ra = nan
             if oc < 0:
@@ -204,11 +202,11 @@ def simulate(
                         oc = code
                         break
                 if oc < 0:
-                    ttft = prof.ttft()
+                    ttft = next(prof.ttft)
                     if ttft > cut:
                         oc, dur, ttft = _TIMEOUT, cut, nan
                     else:
-                        tps = prof.tps()
+                        tps = next(prof.tps)
                         dur = ttft + n_out / tps
                         if dur > remaining:
                             oc, dur = _TIMEOUT, remaining
@@ -218,9 +216,9 @@ def simulate(
                 elif oc == _TIMEOUT:
                     dur = cut
                 else:
-                    dur = prof.elat()
+                    dur = next(prof.elat)
                     if (oc == _RL or oc == _OVL) and prof.ra is not None:
-                        ra = prof.ra()
+                        ra = next(prof.ra)
         if oc != _OK and dur > remaining:  # the deadline cuts a slow error answer too
             oc, dur, ra, err = _TIMEOUT, remaining, nan, 0
         if err == 0:
@@ -236,29 +234,6 @@ def simulate(
                 seq += 1
                 push(heap, (t + hedge_after, seq, _HEDGE, attempt))
 
-    def end(attempt: list, t: float) -> None:
-        nonlocal seq
-        req, p, ts, ttft, oc, ra, produced, cost, err, number = attempt[:10]
-        attempt[11] = False
-        d = report(req, p, OUTCOMES[oc], t, None if ra != ra else ra)
-        add(req.request_id, number, p, ts, t, ttft, oc, _STATUS[oc], ra, decision_code[d.action], d.wait,
-            req.input_tokens, produced, cost, err)  # fmt: skip
-        if req.tag is not None:
-            req.tag.remove(attempt)
-            if oc == _OK:
-                for other in req.tag:
-                    cancelled(other, t)
-                req.tag.clear()
-        action = d.action
-        if action is DONE or action is GIVE_UP:
-            if req.inflight == 0:
-                request_over(t)
-        elif d.at <= t:
-            launch(req, d.provider, t)
-        else:
-            seq += 1
-            push(heap, (d.at, seq, _START, (req, d.provider)))
-
     def cancelled(attempt: list, t: float) -> None:
         """Log a hedge that lost; it is billed for what it streamed before the cancel."""
         attempt[11] = False
@@ -269,8 +244,9 @@ def simulate(
             streamed = min(req.output_tokens, int((t - ts - ttft) * tps))
         else:
             ttft = nan
-        add(req.request_id, number, p, ts, t, ttft, _CANCELLED, 0, nan, done_code, 0.0, req.input_tokens, streamed,
-            req.input_tokens * price_in[p] + streamed * price_out[p] if oc == _OK else 0.0, error_code[_CANCELLED])  # fmt: skip
+        append((req.request_id, number, p, ts, t, ttft, _CANCELLED, 0, nan, done_code, 0.0, req.input_tokens, streamed,
+                req.input_tokens * price_in[p] + streamed * price_out[p] if oc == _OK else 0.0,
+                error_code[_CANCELLED]))  # fmt: skip
 
     def arrive(i: int, t: float) -> None:
         nonlocal seq
@@ -284,10 +260,10 @@ def simulate(
             push(heap, (d.at, seq, _START, (req, d.provider)))
 
     if sessions:
-        think = _sampler(arrivals_spec["think_time_s"], uniforms, normals)
+        think = _sampler(arrivals_spec["think_time_s"], gen)
         for _ in range(min(arrivals_spec["sessions"], requests)):
             seq += 1
-            push(heap, (think(), seq, _SESSION, None))
+            push(heap, (next(think), seq, _SESSION, None))
         arrival_times: list[float] = []
     else:
         arrival_times = np.cumsum(gen.exponential(1.0 / arrivals_spec["rate_per_s"], requests)).tolist()
@@ -297,9 +273,29 @@ def simulate(
     while True:
         if heap and heap[0][0] < next_arrival:
             t, _, kind, payload = pop(heap)
-            if kind == _END:
-                if payload[11]:
-                    end(payload, t)
+            if kind == _END:  # an attempt answered: report it, log it, follow the decision
+                if not payload[11]:
+                    continue  # a hedge cancelled earlier
+                req, p, ts, ttft, oc, ra, produced, cost, err, number = payload[:10]
+                payload[11] = False
+                d = report(req, p, OUTCOMES[oc], t, None if ra != ra else ra)
+                append((req.request_id, number, p, ts, t, ttft, oc, _STATUS[oc], ra, decision_code[d.action],
+                        d.wait, req.input_tokens, produced, cost, err))  # fmt: skip
+                if req.tag is not None:
+                    req.tag.remove(payload)
+                    if oc == _OK:
+                        for other in req.tag:
+                            cancelled(other, t)
+                        req.tag.clear()
+                action = d.action
+                if action is DONE or action is GIVE_UP:
+                    if req.inflight == 0:
+                        request_over(t)
+                elif d.at <= t:
+                    launch(req, d.provider, t)
+                else:
+                    seq += 1
+                    push(heap, (d.at, seq, _START, (req, d.provider)))
             elif kind == _START:
                 launch(payload[0], payload[1], t)
             elif kind == _HEDGE:  # the attempt that set the timer is still running alone

@@ -1,0 +1,140 @@
+"""Simulator speed against a straightforward SimPy model of the same scenario, in one run.
+
+Scenario: ``busy-team-rate-limit`` with three providers (the primary rate-limited by a
+shared bucket, 429 with Retry-After; injected errors everywhere), policy
+``seed-on-error`` (3 attempts per provider, Retry-After honoured, full-jitter backoff).
+Both sides produce an attempt-log DataFrame. The baseline is written the way SimPy is
+usually used: one process per request, ``env.timeout`` for every wait and attempt,
+the same world rules (buckets, error draws, latencies) and the same decisions in plain
+code, rows appended to a list. Prints medians of repeated runs and the ratio, plus
+the memory of a 1,000,000-request attempt log.
+
+    python benchmarks/bench_simulator.py [--requests 100000] [--repeat 5] [--log-requests 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import random
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from toolkit.combined_model import CombinedModel
+from toolkit.policy import PRESETS
+from toolkit.scenario import Scenario
+from toolkit.simulator import _bucket, _take, simulate
+
+MODEL = CombinedModel.of(["a", "b", "c"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
+POLICY = PRESETS["seed-on-error"]
+SCENARIO = Scenario.load("busy-team-rate-limit")
+
+
+def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
+    """The same scenario and policy as a plain SimPy model (one process per request)."""
+    rng = random.Random(seed)
+    worlds = SCENARIO.resolve(MODEL.providers)
+    buckets = [_bucket(w.profile) for w in worlds]
+    blocked = [0.0] * len(worlds)
+    rows: list[tuple] = []
+    env = simpy.Environment()
+    arrivals = SCENARIO.arrivals
+    sizes_in, sizes_out = SCENARIO.input_tokens, SCENARIO.output_tokens
+
+    def attempt(p: int, now: float, n_in: int, n_out: int) -> tuple[str, float, float]:
+        profile = worlds[p].profile_at(now)
+        bucket = buckets[p]
+        if bucket is not None:
+            ra = _take(bucket, now, n_in + n_out)
+            if ra > 0:
+                return "rate_limit", profile.error_latency_s.draw(rng), ra
+        error = profile.pick_error(rng.random())
+        if error is not None:
+            return error, profile.error_latency_s.draw(rng), math.nan
+        return "ok", profile.ttft_s.draw(rng) + n_out / profile.tokens_per_s.draw(rng), math.nan
+
+    def request(i: int):
+        n_in = max(1, round(sizes_in.draw(rng)))
+        n_out = max(1, round(sizes_out.draw(rng)))
+        number = 0
+        # like the engine: start on the first provider not blocked by a Retry-After (else the
+        # one free soonest), retry there, then move on to the providers after it
+        free = [p for p in range(len(worlds)) if blocked[p] <= env.now]
+        first = free[0] if free else min(range(len(worlds)), key=lambda p: blocked[p])
+        for p in range(first, len(worlds)):
+            for k in range(1, POLICY.max_attempts + 1):
+                if blocked[p] > env.now:
+                    yield env.timeout(blocked[p] - env.now)
+                start = env.now
+                outcome, duration, ra = attempt(p, start, n_in, n_out)
+                yield env.timeout(duration)
+                number += 1
+                if ra == ra:
+                    blocked[p] = max(blocked[p], env.now + ra)
+                rows.append((i, number, p, start, env.now, outcome, ra))
+                if outcome == "ok":
+                    return
+                if k < POLICY.max_attempts:
+                    delay = rng.random() * min(POLICY.backoff_cap_s, POLICY.backoff_base_s * 2 ** (k - 1))
+                    yield env.timeout(max(delay, ra if ra == ra else 0.0))
+
+    def source():
+        for i in range(requests):
+            yield env.timeout(rng.expovariate(arrivals["rate_per_s"]))
+            env.process(request(i))
+
+    env.process(source())
+    env.run()
+    log = pd.DataFrame(rows, columns=["request_id", "attempt", "provider", "t_start_s", "t_end_s", "outcome",
+                                      "retry_after_s"])  # fmt: skip
+    log["outcome"] = log["outcome"].astype("category")
+    return log
+
+
+def timed(fn, *args) -> tuple[float, object]:
+    gc.collect()  # start each run without the previous run's garbage
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--log-requests", type=int, default=1_000_000)
+    args = parser.parse_args()
+    n = args.requests
+    ours, theirs = [], []
+    for seed in range(args.repeat):  # interleaved, so background load hits both alike
+        dt, log = timed(simulate, MODEL, POLICY, SCENARIO, n, seed)
+        ours.append(n / dt)
+        dt, base = timed(simpy_baseline, n, seed)
+        theirs.append(n / dt)
+    ok_ours = log.groupby("request_id")["outcome"].apply(lambda s: (s == "ok").any()).mean()
+    ok_base = base.groupby("request_id")["outcome"].apply(lambda s: (s == "ok").any()).mean()
+    print(f"scenario {SCENARIO.name}, 3 providers, policy {POLICY.name}, {n:,} requests x {args.repeat} runs")
+    print(f"  simulate (attempt log included): median {statistics.median(ours):>10,.0f} requests/s  "
+          f"({len(log) / n:.2f} attempts/request, success {ok_ours:.4f})")  # fmt: skip
+    print(f"  SimPy baseline (same world):     median {statistics.median(theirs):>10,.0f} requests/s  "
+          f"({len(base) / n:.2f} attempts/request, success {ok_base:.4f})")  # fmt: skip
+    ratio = statistics.median(o / t for o, t in zip(ours, theirs))
+    print(f"  ratio simulate / SimPy (median of paired runs): {ratio:.2f}x  (target >= 2x)")
+    print(f"  target 300,000 requests/s: {'met' if statistics.median(ours) >= 300_000 else 'missed'}")
+    dt, big = timed(simulate, MODEL, POLICY, SCENARIO, args.log_requests, 0)
+    mb = big.memory_usage(deep=True).sum() / 1e6
+    print(f"  {args.log_requests:,}-request attempt log: {len(big):,} rows, {mb:.0f} MB "
+          f"({mb * 1e6 / len(big):.0f} bytes/row; target < 300 MB), built in {dt:.1f} s "
+          f"({args.log_requests / dt:,.0f} requests/s)")  # fmt: skip
+    del big
+    print(f"  python {'.'.join(map(str, __import__('sys').version_info[:3]))}, numpy {np.__version__}, "
+          f"pandas {pd.__version__}, simpy {simpy.__version__}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
