@@ -590,6 +590,7 @@ class MockProviders:
             **asdict(incoming),
             "request_id": request_id,
             "kind": reply.kind,
+            "answer_after_s": reply.ttft_s,  # when the server answers (or starts streaming)
             "retry_after_s": reply.retry_after_s,
             "authorized": authorized,
         }

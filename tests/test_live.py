@@ -1,0 +1,280 @@
+"""The live runner over real loopback sockets: classification, Retry-After, resets, timeouts, keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import pytest
+
+from toolkit.classify import OUTCOMES
+from toolkit.combined_model import CombinedModel, Member
+from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoint
+from toolkit.errors import UserError
+from toolkit.live import Timeouts, estimate_cost, read_log, run_live
+from toolkit.mock_providers import Reply
+from toolkit.policy import FailoverPolicy
+from toolkit.scenario import ERROR_CLASSES, Scenario
+from toolkit.simulator import simulate
+
+ANTHROPIC, COMPATIBLE = "@ai-sdk/anthropic", "@ai-sdk/openai-compatible"
+KEY = "sk-planted-live-key-7f3a9c2e51d04b68"
+
+
+def _scenario(providers: dict | None = None, **fields) -> Scenario:
+    data = {"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 50.0}, "providers": providers or {}}
+    data["request"] = {"input_tokens": 20, "output_tokens": 8}
+    return Scenario.from_dict({**data, **fields})
+
+
+def _one_provider(**fields) -> FailoverPolicy:
+    return FailoverPolicy(**{"min_providers": 1, "max_providers": 1, "max_attempts": 1, **fields})
+
+
+def _mocked(mock, model: CombinedModel) -> dict[str, Endpoint]:
+    return local_endpoints(mock.endpoints, {m.provider: "anthropic" if m.provider_npm == ANTHROPIC else "openai"
+                                            for m in model.members})  # fmt: skip
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+def test_config_base_url_and_env_key_win_over_the_catalog(monkeypatch):
+    monkeypatch.setenv("MY_KEY", KEY)
+    member = Member("acme", "acme/m", provider_api="https://catalog.example/v1", provider_npm=COMPATIBLE,
+                    provider_env=("ACME_API_KEY",))  # fmt: skip
+    config = {"provider": {"acme": {"options": {"baseURL": "https://gateway.example/v1/", "apiKey": "{env:MY_KEY}"}}}}
+    endpoint = resolve_endpoint(member, config)
+    assert (endpoint.base_url, endpoint.protocol, endpoint.key_source) == (
+        "https://gateway.example/v1", "openai", "env:MY_KEY"
+    )
+    assert endpoint.headers()["authorization"] == f"Bearer {KEY}"
+    assert KEY not in repr(endpoint)
+
+
+def test_catalog_env_and_sdk_default_url(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    endpoint = resolve_endpoint(Member("anthropic", "anthropic/c", provider_npm=ANTHROPIC,
+                                       provider_env=("ANTHROPIC_API_KEY",)))  # fmt: skip
+    assert (endpoint.base_url, endpoint.path, endpoint.key_source) == (
+        "https://api.anthropic.com/v1", "/messages", "env:ANTHROPIC_API_KEY"
+    )
+    assert endpoint.headers()["x-api-key"] == KEY
+
+
+def test_missing_key_names_the_variable_and_unknown_npm_is_refused():
+    member = Member("acme", "acme/m", provider_api="https://x.example/v1", provider_env=("ACME_API_KEY",))
+    with pytest.raises(UserError, match="no API key for provider 'acme': set ACME_API_KEY"):
+        resolve_endpoint(member)
+    with pytest.raises(UserError, match="uses @ai-sdk/amazon-bedrock, which the live runner cannot speak"):
+        resolve_endpoint(Member("aws", "aws/m", provider_npm="@ai-sdk/amazon-bedrock"))
+
+
+def test_literal_key_in_config_is_used_but_never_shown():
+    member = Member("acme", "acme/m", provider_api="https://x.example/v1")
+    endpoint = resolve_endpoint(member, {"provider": {"acme": {"options": {"apiKey": KEY}}}})
+    assert endpoint.api_key == KEY and endpoint.key_source == "opencode.json options.apiKey"
+    assert KEY not in repr(endpoint)
+
+
+# --- each fault over a real socket is classified as the simulator would ---------------------------
+
+
+@pytest.mark.parametrize("npm", [COMPATIBLE, ANTHROPIC])
+@pytest.mark.parametrize("error_class", ERROR_CLASSES)
+def test_each_scenario_class_reaches_the_same_outcome_live_and_simulated(error_class, npm):
+    model = CombinedModel.of(["a"], provider_npm=npm, context_limit=1000.0)
+    scenario = _scenario({"rank:0": {"errors": {error_class: 1.0}, "error_latency_s": 0.01, "ttft_s": 0.01}})
+    policy = _one_provider(attempt_timeout_s=0.3)
+    live = run_live(model, policy, scenario, requests=1)
+    simulated = simulate(model, policy, scenario, requests=1)
+    assert live["outcome"].tolist() == simulated["outcome"].tolist() == [error_class]
+
+
+@pytest.mark.parametrize("npm", [COMPATIBLE, ANTHROPIC])
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        (Reply("quota"), "rate_limit"),
+        (Reply("unavailable"), "overload"),
+        (Reply("reset", reset_after_tokens=3), "connection"),
+        (Reply("stream_error", reset_after_tokens=2), "overload"),
+    ],
+)
+def test_faults_beyond_the_scenario_classes(mock_providers, reply, outcome, npm):
+    model = CombinedModel.of(["a"], provider_npm=npm)
+    mock = mock_providers(["a"], script={"a": [reply]})
+    log = run_live(model, _one_provider(), _scenario(), requests=1, endpoints=_mocked(mock, model))
+    assert log["outcome"].tolist() == [outcome]
+
+
+# --- Retry-After, resets, timeouts ------------------------------------------------------------
+
+
+def test_retry_after_is_never_violated_by_the_server_s_own_clock(mock_providers):
+    model = CombinedModel.of(["a"])
+    script = [Reply("rate_limit", retry_after_s=0.4), Reply("rate_limit", retry_after_s=0.25), Reply()]
+    mock = mock_providers(["a"], script={"a": script})
+    policy = _one_provider(max_attempts=3, backoff_base_s=0.001)
+    log = run_live(model, policy, _scenario(), requests=1, endpoints=_mocked(mock, model))
+    assert log["outcome"].tolist() == ["rate_limit", "rate_limit", "ok"]
+    t = [r["t_s"] for r in mock.requests]
+    assert t[1] - t[0] >= 0.4 and t[2] - t[1] >= 0.25
+    assert log["retry_after_s"].tolist()[:2] == [0.4, 0.25]
+
+
+def _early_calls(policy: FailoverPolicy, path) -> tuple[int, int]:
+    """(429s sent, calls that reached the limited provider before its Retry-After expired) in
+    busy-team-rate-limit, time-scaled, 32 requests in flight.
+
+    The server's own log says which calls reached the provider and which Retry-After each
+    429 carried; each call's ``x-request-id`` finds its attempt in the attempt log (same
+    clock), so a call already on its way when the 429 arrived is told apart from one
+    started after it: only the latter is early.
+    """
+    model = CombinedModel.of(["a", "b"])
+    log = run_live(model, policy, "busy-team-rate-limit", requests=150, concurrency=32, time_scale=20.0,
+                   mock_log_path=path)  # fmt: skip
+    attempts = log.set_index(["request_id", "attempt"])
+    served = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in served:
+        request_id, attempt = map(int, r["request_id"].split("-"))
+        r["started"], r["received"] = attempts.loc[(request_id, attempt), ["t_start_s", "t_end_s"]]
+    limited = [r for r in served if r["kind"] == "rate_limit"]
+    early = sum(
+        1
+        for r429 in limited
+        for r in served
+        if r["provider"] == r429["provider"] and 0 <= r["started"] - r429["received"] < r429["retry_after_s"]
+    )
+    return len(limited), early
+
+
+def test_retry_after_holds_under_a_busy_rate_limited_scenario(tmp_path):
+    limited, early = _early_calls(FailoverPolicy(strategy="on_overload", max_attempts=4), tmp_path / "m.jsonl")
+    assert limited > 5 and early == 0  # the scenario did bite, and no call came early
+
+
+def test_the_early_call_check_catches_a_policy_that_ignores_retry_after(tmp_path):
+    policy = FailoverPolicy(strategy="on_overload", max_attempts=4, honor_retry_after=False, backoff_base_s=0.1)
+    limited, early = _early_calls(policy, tmp_path / "m.jsonl")
+    assert limited > 5 and early > 0
+
+
+def test_reset_mid_stream_fails_over_without_duplicating_output(mock_providers):
+    model = CombinedModel.of(["a", "b"])
+    mock = mock_providers(["a", "b"], script={"a": [Reply("reset", reset_after_tokens=3, tokens_per_s=200)]})
+    log = run_live(model, FailoverPolicy(max_attempts=1), _scenario(), requests=1, endpoints=_mocked(mock, model))
+    assert list(zip(log["provider"], log["outcome"])) == [("a", "connection"), ("b", "ok")]
+    assert log.attrs["answers"] == {0: "w0 w1 w2 w3 w4 w5 w6 w7 "}
+
+
+@pytest.mark.parametrize(
+    ("reply", "timeouts", "expected"),
+    [
+        (Reply("hang"), Timeouts(first_token_s=0.4), 0.4),  # no first token
+        (Reply(tokens_per_s=4.0), Timeouts(total_s=0.5), 0.5),  # tokens flow, too slowly
+    ],
+)
+def test_timeouts_fire_at_the_configured_point(mock_providers, reply, timeouts, expected):
+    model = CombinedModel.of(["a"])
+    mock = mock_providers(["a"], script={"a": [reply]})
+    log = run_live(model, _one_provider(), _scenario(), requests=1, endpoints=_mocked(mock, model), timeouts=timeouts)
+    assert log["outcome"].tolist() == ["timeout"]
+    assert expected <= log["latency_s"].iloc[0] < expected + 0.25
+
+
+def test_hedge_that_loses_is_cancelled_and_logged(mock_providers):
+    model = CombinedModel.of(["a", "b"])
+    mock = mock_providers(["a", "b"], script={"a": [Reply(ttft_s=1.0)]})
+    policy = FailoverPolicy(hedge_after_s=0.1)
+    log = run_live(model, policy, _scenario(), requests=1, endpoints=_mocked(mock, model))
+    rows = sorted(zip(log["provider"], log["outcome"], log["decision"]))
+    assert rows == [("a", "cancelled", "done"), ("b", "ok", "done")]
+
+
+# --- the log -----------------------------------------------------------------------------------
+
+
+def test_attempt_log_json_lines_match_the_frame(tmp_path):
+    path = tmp_path / "attempts.jsonl"
+    model = CombinedModel.of(["a", "b"], cost_input=3.0, cost_output=15.0)
+    scenario = _scenario({"rank:0": {"errors": {"server_error": 0.5}, "error_latency_s": 0.01, "ttft_s": 0.01}})
+    log = run_live(model, FailoverPolicy(max_attempts=1), scenario, requests=12, log_path=path, run_id="r1")
+    back = read_log(path, "r1")
+    assert len(path.read_text().splitlines()) == len(log) == len(back)
+    columns = ["request_id", "attempt", "provider", "outcome", "decision", "input_tokens", "output_tokens"]
+    key = ["request_id", "attempt"]
+    assert back[columns].sort_values(key).astype(str).values.tolist() == (
+        log[columns].sort_values(key).astype(str).values.tolist()
+    )
+    ok = log[log["outcome"] == "ok"]
+    assert ok["cost_usd"].tolist() == pytest.approx((ok["input_tokens"] * 3 + ok["output_tokens"] * 15) / 1e6)
+    assert set(log["outcome"].cat.categories) == set(OUTCOMES)
+
+
+def test_estimate_cost_uses_the_priciest_member():
+    members = [Member("a", "a/m", cost_input=1.0, cost_output=2.0), Member("b", "b/m", cost_input=3.0, cost_output=15.0)]
+    assert estimate_cost(members, _scenario(), 100) == pytest.approx(100 * (20 * 3 + 8 * 15) / 1e6)
+
+
+# --- security and the command -------------------------------------------------------------------
+
+
+def _real_config(tmp_path, mock) -> str:
+    config = {
+        "provider": {
+            name: {
+                "npm": COMPATIBLE if name == "mock-a" else ANTHROPIC,
+                "name": name,
+                "options": {"baseURL": url, "apiKey": "{env:PLANTED_KEY}"},
+                "models": {"claude-sonnet-4-5": {"name": "Claude Sonnet 4.5", "limit": {"context": 200000, "output": 64000}}},
+            }
+            for name, url in mock.endpoints.items()
+        }
+    }
+    path = tmp_path / "opencode.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_planted_key_never_appears_in_any_output(tmp_path, cli, mock_providers, monkeypatch, caplog):
+    monkeypatch.setenv("PLANTED_KEY", KEY)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # ignored: requests go to the endpoints only
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    echo = Reply("auth", message=f"Incorrect API key provided: {KEY}. Bearer {KEY}")  # a provider echoing the key
+    mock = mock_providers(["mock-a", "mock-b"], api_key=KEY, log_path=tmp_path / "mock.jsonl",
+                          script={"mock-a": [echo, Reply("server_error")]})  # fmt: skip
+    log_path = tmp_path / "attempts.jsonl"
+    caplog.set_level(logging.DEBUG)
+    result = cli("live", "--real", "--yes", "--config", _real_config(tmp_path, mock), "--source", "bundled",
+                 "--combined", "claude-sonnet-4-5", "--providers", "mock-a,mock-b", "--priority", "mock-a,mock-b",
+                 "--requests", "4", "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
+    assert result.code == 0, result.err
+    attempts = read_log(log_path)
+    assert len(mock.requests) == len(attempts) and all(r["authorized"] for r in mock.requests)
+    assert "auth" in attempts["outcome"].tolist()
+    outputs = [result.out, result.err, log_path.read_text(), (tmp_path / "mock.jsonl").read_text(), caplog.text,
+               attempts.to_csv()]  # fmt: skip
+    assert all(KEY not in text for text in outputs)
+
+
+def test_real_run_without_yes_asks_and_sends_nothing(tmp_path, cli, mock_providers, monkeypatch):
+    monkeypatch.setenv("PLANTED_KEY", KEY)
+    mock = mock_providers(["mock-a", "mock-b"])
+    result = cli("live", "--real", "--config", _real_config(tmp_path, mock), "--source", "bundled",
+                 "--combined", "claude-sonnet-4-5", "--providers", "mock-a,mock-b", "--requests", "3")  # fmt: skip
+    assert result.code == 2
+    assert "estimated cost up to $" in result.err
+    assert result.err.strip().endswith("error: real providers cost money: add --yes to send without a prompt")
+    assert mock.requests == []
+
+
+def test_live_command_on_mock_providers_prints_metrics(cli, tmp_path):
+    result = cli("live", "--combined", "claude-sonnet-4-5", "--source", "bundled", "--providers", "anthropic,openrouter",
+                 "--scenario", "calm-day", "--time-scale", "50", "--requests", "6", "--input-tokens", "10",
+                 "--output-tokens", "5", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    metrics = json.loads(result.out)
+    assert metrics["requests"] == 6 and 0 <= metrics["success_rate"] <= 1

@@ -1,0 +1,111 @@
+"""``combined-models live``: run failover over real HTTP, against mock providers or your own endpoints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from toolkit.cli._common import add_model, load_model
+
+HELP = "run failover of a combined model over real HTTP (mock providers by default); print metrics"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model(parser)
+    parser.add_argument("--scenario", default="calm-day", metavar="FILE",
+                        help="scenario for the mock providers and the request sizes (default calm-day)")  # fmt: skip
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="send to the providers' real endpoints (catalog api + --config provider options) instead of mocks",
+    )
+    parser.add_argument("--preset", default="seed-on-error", metavar="NAME", help="failover preset (default seed-on-error)")
+    parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
+                        help="classes that move a request to the next provider")  # fmt: skip
+    parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
+    parser.add_argument("--requests", type=int, default=20, metavar="N", help="requests to send (default 20)")
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight at most (default 8)")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                        help="mock providers only: run the scenario X times faster than real time")  # fmt: skip
+    parser.add_argument("--input-tokens", type=int, metavar="N", help="prompt size of every request (default: scenario)")
+    parser.add_argument("--output-tokens", type=int, metavar="N", help="max_tokens of every request (default: scenario)")
+    parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="seconds (default 10)")
+    parser.add_argument("--first-token-timeout", type=float, metavar="S",
+                        help="seconds to the first token (default: the policy's attempt_timeout_s)")  # fmt: skip
+    parser.add_argument("--total-timeout", type=float, metavar="S", help="seconds per attempt (default: none)")
+    parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
+    parser.add_argument("--log", metavar="FILE", help="append the attempt log here as JSON lines, one per attempt")
+    parser.add_argument("--yes", action="store_true", help="do not ask before spending money on real providers")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
+
+
+def _confirm(cost: float, requests: int, providers: list[str], assume_yes: bool) -> None:
+    """Show the estimated cost; ask unless ``--yes`` (a non-interactive run without it stops)."""
+    from toolkit.errors import UserError
+
+    print(f"about {requests} requests to {', '.join(providers)}: estimated cost up to ${cost:.4f}", file=sys.stderr)
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserError("real providers cost money: add --yes to send without a prompt")
+    if input("send them? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UserError("cancelled: nothing was sent")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import uuid
+
+    from toolkit.errors import UserError
+    from toolkit.live import Timeouts, estimate_cost, read_log, run_live
+    from toolkit.metrics import summarize
+    from toolkit.opencode_config import read_config
+    from toolkit.policy import preset
+    from toolkit.scenario import Scenario
+
+    if args.requests < 1 or args.concurrency < 1:
+        raise UserError("--requests and --concurrency must be at least 1")
+    scenario = Scenario.load(args.scenario)
+    overrides = {
+        name: value
+        for name, value in (
+            ("strategy", args.strategy),
+            ("max_attempts", args.max_attempts),
+            ("provider_priority", tuple(args.priority) or None),
+        )
+        if value is not None
+    }
+    policy = preset(args.preset, **overrides)
+    model = load_model(args)
+    options = {}
+    if args.real:
+        if args.time_scale != 1.0:
+            raise UserError("--time-scale applies to mock providers only; drop it with --real")
+        options["config"] = read_config(args.config) if args.config else {}
+        members = list(policy.members(model))
+        cost = estimate_cost(members, scenario, args.requests, args.input_tokens, args.output_tokens)
+        _confirm(cost, args.requests, [m.provider for m in members], args.yes)
+    timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, args.total_timeout)
+    run_id = f"live-{uuid.uuid4().hex[:8]}"
+    try:
+        log = run_live(
+            model, policy, scenario, requests=args.requests, concurrency=args.concurrency, seed=args.seed,
+            time_scale=args.time_scale, timeouts=timeouts, input_tokens=args.input_tokens,
+            output_tokens=args.output_tokens, log_path=args.log, run_id=run_id, progress=not args.json, **options,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if not args.log:
+            raise
+        log = read_log(args.log, run_id)  # every finished attempt was flushed: summarize what ran
+        print(f"interrupted: summary of the {len(log)} attempts in {args.log}", file=sys.stderr)
+    metrics = summarize(log)
+    if args.json:
+        print(json.dumps(json.loads(metrics.to_json(orient="records"))[0], indent=1))
+    else:
+        where = "real endpoints" if args.real else f"mock providers ({scenario.name}, x{args.time_scale:g})"
+        print(f"{model.combined_id} via {', '.join(m.provider for m in policy.members(model))}; "
+              f"policy {policy.name}; {where}; {len(log)} attempts")  # fmt: skip
+        print(metrics.drop(columns="run_id").T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    if args.log:
+        print(f"appended {len(log)} attempts to {args.log}", file=sys.stderr)
+    return 0

@@ -1,0 +1,545 @@
+"""Live failover runs over real HTTP: the simulator's engine, fed the real clock.
+
+:func:`run_live` sends requests to the members of a combined model with an
+``httpx.AsyncClient`` (pooled connections, at most ``concurrency`` requests in flight),
+streams every answer through a protocol adapter chosen from the member's ``npm`` package
+(OpenAI-compatible or Anthropic Messages), classifies each attempt with
+:func:`toolkit.classify.classify`, and lets :class:`toolkit.engine.FailoverEngine` decide
+what happens next, exactly as the simulator does. The result is an attempt log with the
+columns of :mod:`toolkit.attempt_log`; each row is also appended to a JSON-lines file and
+flushed as soon as its attempt ends, so an interrupted run loses nothing
+(:func:`read_log` reads it back).
+
+Without endpoints, the run starts :class:`toolkit.mock_providers.MockProviders` for the
+scenario and shares its clock: all times are scenario seconds, and ``time_scale`` runs
+the scenario that many times faster than real time. Against real endpoints the clock is
+the real one (``time_scale`` must be 1).
+
+Keys: an endpoint's key goes into request headers only. Error texts pass through
+:func:`toolkit.attempt_log.redact` and have every configured key value replaced, so a key
+that a provider echoes back cannot reach a log, a message or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector, redact
+from toolkit.classify import classify, retry_after_s
+from toolkit.combined_model import CombinedModel, Member
+from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoints, PROTOCOLS
+from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
+from toolkit.errors import UserError
+from toolkit.policy import FailoverPolicy
+from toolkit.scenario import Scenario
+
+_NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Client timeouts in scenario seconds.
+
+    As in the simulator, the policy's ``attempt_timeout_s`` bounds the wait for the first
+    token (unless ``first_token_s`` is given) and the request's deadline bounds everything;
+    ``total_s`` optionally bounds a whole attempt too (useful against real providers).
+    """
+
+    connect_s: float = 10.0
+    first_token_s: float | None = None  # None: the policy's attempt_timeout_s
+    total_s: float | None = None  # None: only the request's deadline
+
+
+@dataclass
+class AttemptResult:
+    """How one HTTP attempt ended, before the engine decides."""
+
+    outcome: str
+    status: int | None = None
+    retry_after_s: float | None = None
+    ttft_s: float = _NAN
+    input_tokens: int = 0
+    output_tokens: int = 0
+    text: str = ""
+    error: str = ""
+    parts: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol adapters: request body and stream parsing
+
+
+def _prompt(input_tokens: int) -> str:
+    """A prompt of ``input_tokens`` whitespace words (what the mock counts as tokens)."""
+    return "Count upwards in words. " + "w " * max(0, input_tokens - 4)
+
+
+class _OpenAI:
+    """OpenAI-compatible chat completions with ``stream`` and usage in the last chunk."""
+
+    @staticmethod
+    def body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        return {
+            "model": model_id,
+            "messages": [{"role": "user", "content": _prompt(input_tokens)}],
+            "max_tokens": output_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    @staticmethod
+    def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
+        """(text of this line, whether the line is an error event); updates usage in ``acc``."""
+        if not line.startswith("data:"):
+            return None, False
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return None, False
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return None, False
+        if "error" in event:
+            return None, True
+        usage = event.get("usage")
+        if usage:
+            acc.input_tokens = int(usage.get("prompt_tokens") or 0)
+            acc.output_tokens = int(usage.get("completion_tokens") or 0)
+        choices = event.get("choices") or ()
+        return (choices[0].get("delta") or {}).get("content") if choices else None, False
+
+
+class _Anthropic:
+    """Anthropic Messages with its event stream."""
+
+    @staticmethod
+    def body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        return {
+            "model": model_id,
+            "messages": [{"role": "user", "content": _prompt(input_tokens)}],
+            "max_tokens": output_tokens,
+            "stream": True,
+        }
+
+    @staticmethod
+    def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
+        # `event:` lines are redundant: every data object repeats its type (an error too)
+        if not line.startswith("data:"):
+            return None, False
+        try:
+            event = json.loads(line[5:])
+        except ValueError:
+            return None, False
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            return (event.get("delta") or {}).get("text"), False
+        if kind == "message_start":
+            acc.input_tokens = int(((event.get("message") or {}).get("usage") or {}).get("input_tokens") or 0)
+        elif kind == "message_delta":
+            acc.output_tokens = int((event.get("usage") or {}).get("output_tokens") or 0)
+        return None, kind == "error"
+
+
+_ADAPTERS = {"openai": _OpenAI, "anthropic": _Anthropic}
+
+
+class _Redactor:
+    """Error text safe to keep: :func:`redact`, then every configured key value removed."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint]) -> None:
+        self.keys = [e.api_key for e in endpoints.values() if e.api_key]
+
+    def __call__(self, text: str) -> str:
+        for key in self.keys:
+            text = text.replace(key, "[redacted]")
+        return redact(text)
+
+
+# --------------------------------------------------------------------------------------------
+# The runner
+
+
+class _Run:
+    """One live run: shared engine, client, clock, log writers."""
+
+    def __init__(
+        self,
+        model: CombinedModel,
+        policy: FailoverPolicy,
+        members: Sequence[Member],
+        endpoints: Mapping[str, Endpoint],
+        client: httpx.AsyncClient,
+        clock: Callable[[], float],
+        time_scale: float,
+        timeouts: Timeouts,
+        seed: int,
+        run_id: str,
+        log_file: Any,
+    ) -> None:
+        self.members = list(members)
+        self.endpoints = [endpoints[m.provider] for m in self.members]
+        self.engine = FailoverEngine(
+            policy, [m.provider for m in self.members], random.Random(seed), [m.context_limit for m in self.members]
+        )
+        self.policy, self.client, self.clock, self.scale, self.timeouts = policy, client, clock, time_scale, timeouts
+        self.collector = AttemptCollector(run_id, model.combined_id, self.engine.providers,
+                                          [m.model_ref for m in self.members])  # fmt: skip
+        self.redact = _Redactor(endpoints)
+        self.log_file = log_file
+        self.answers: dict[int, str] = {}
+
+    async def sleep_until(self, at: float) -> None:
+        delay = (at - self.clock()) / self.scale
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def attempt(self, acc: AttemptResult, provider: int, request_id: int, attempt: int, deadline: float,
+                      input_tokens: int, output_tokens: int) -> AttemptResult:  # fmt: skip
+        """One HTTP attempt into ``acc``, streamed, bounded by the connect / first-token / total timeouts.
+
+        The answer's text grows in ``acc.parts`` as it streams (a cancelled hedge is billed
+        for it); ``acc.text`` is set only when the stream completed.
+        """
+        endpoint, member = self.endpoints[provider], self.members[provider]
+        adapter = _ADAPTERS[endpoint.protocol]
+        start = self.clock()
+        total = min(deadline - start, self.timeouts.total_s or math.inf)
+        first = min(total, self.timeouts.first_token_s or self.policy.attempt_timeout_s)
+        loop = asyncio.get_running_loop()
+        real_start = loop.time()
+        parts = acc.parts
+        headers = {**endpoint.headers(), "x-request-id": f"{request_id}-{attempt}"}
+        body = adapter.body(member.model_id, input_tokens, output_tokens)
+        try:
+            async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
+                async with self.client.stream("POST", endpoint.base_url + endpoint.path, json=body,
+                                              headers=headers) as response:  # fmt: skip
+                    acc.status = response.status_code
+                    if response.status_code >= 300:
+                        text = (await response.aread()).decode("utf-8", "replace")
+                        acc.outcome = classify(response.status_code, response.headers, text)
+                        acc.retry_after_s = retry_after_s(response.headers, time.time())
+                        acc.error = self.redact(f"{response.status_code} {text}")
+                        return acc
+                    async for line in response.aiter_lines():
+                        token, is_error = adapter.parse(line, acc)
+                        if is_error:
+                            acc.outcome = classify(response.status_code, response.headers, line)
+                            acc.error = self.redact(f"error event in 200 stream: {line}")
+                            return acc
+                        if token:
+                            if not parts:
+                                acc.ttft_s = self.clock() - start
+                                limit.reschedule(real_start + total / self.scale if total < math.inf else None)
+                            parts.append(token)
+        except TimeoutError as exc:
+            acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
+            return acc
+        except httpx.TimeoutException as exc:
+            acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
+            return acc
+        except (httpx.TransportError, OSError) as exc:
+            acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
+            return acc
+        acc.text = "".join(parts)
+        return acc
+
+    def record(self, req: Any, provider: int, attempt: int, t_start: float, result: AttemptResult,
+               decision: Decision, billed: bool = False) -> None:  # fmt: skip
+        """One attempt-log row: into the collector and, flushed at once, into the JSON-lines log.
+
+        Cost follows the simulator: successful attempts, and hedges cancelled mid-stream
+        (``billed``), pay for their tokens; failures are free.
+        """
+        t_end = self.clock()
+        member = self.members[provider]
+        paid = billed or result.outcome == "ok"
+        cost = member.cost_usd(result.input_tokens, result.output_tokens) if paid else 0.0
+        self.collector.add(
+            req.request_id, attempt, provider, t_start, t_end, result.ttft_s, OUTCOME_CODE[result.outcome],
+            result.status or 0, _NAN if result.retry_after_s is None else result.retry_after_s,
+            DECISION_CODE[decision.action], decision.wait, result.input_tokens, result.output_tokens, cost,
+            self.collector.error_code(result.error),
+        )  # fmt: skip
+        if self.log_file is not None:
+            row = {
+                "run_id": self.collector.run_id,
+                "request_id": req.request_id,
+                "attempt": attempt,
+                "combined_id": self.collector.combined_id,
+                "provider": member.provider,
+                "model_ref": member.model_ref,
+                "t_start_s": t_start,
+                "t_end_s": t_end,
+                "latency_s": t_end - t_start,
+                "ttft_s": None if math.isnan(result.ttft_s) else result.ttft_s,
+                "outcome": result.outcome,
+                "status": result.status,
+                "retry_after_s": result.retry_after_s,
+                "decision": decision.action,
+                "wait_s": decision.wait,
+                "input_tokens": result.input_tokens,
+                "output_tokens": result.output_tokens,
+                "cost_usd": cost,
+                "error": result.error,
+            }
+            self.log_file.write(json.dumps(row) + "\n")
+            self.log_file.flush()
+
+    async def request(self, request_id: int, input_tokens: int, output_tokens: int) -> None:
+        """Drive one request through the engine until done or give-up (hedges included)."""
+        engine = self.engine
+        req, decision = engine.start(self.clock(), input_tokens, output_tokens, request_id=request_id)
+        if decision.action == GIVE_UP:
+            self._no_call(req, 0)
+        while decision.action not in (DONE, GIVE_UP):
+            await self.sleep_until(decision.at)
+            again = engine.begin(req, decision.provider, self.clock())
+            if again is None:
+                decision = await self._attempts(req, decision.provider)
+                continue
+            if again.action == GIVE_UP:
+                self._no_call(req, decision.provider)
+            decision = again
+
+    def _no_call(self, req: Any, provider: int) -> None:
+        """The row of a request that gives up without making the call it planned (attempt 0)."""
+        result = AttemptResult("cancelled", input_tokens=req.input_tokens, error=_NO_CALL_TEXT)
+        self.record(req, provider, 0, self.clock(), result, _GAVE_UP)
+
+    async def _attempts(self, req: Any, provider: int) -> Any:
+        """Run the admitted attempt (and a hedge, when the policy asks) and report each to the engine."""
+        engine, hedge_after = self.engine, self.policy.hedge_after_s
+        tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]] = {}
+
+        def launch(p: int) -> None:
+            acc = AttemptResult("ok")
+            task = asyncio.ensure_future(
+                self.attempt(acc, p, req.request_id, req.attempts, req.deadline, req.input_tokens, req.output_tokens)
+            )
+            tasks[task] = (p, req.attempts, self.clock(), acc)
+
+        launch(provider)
+        hedge_at = self.clock() + hedge_after if hedge_after is not None else None
+        decision = None
+        while tasks:
+            timeout = None if hedge_at is None else max(0.0, (hedge_at - self.clock()) / self.scale)
+            finished, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not finished:
+                hedge_at = None
+                now = self.clock()
+                hedge = engine.hedge(req, now)
+                if hedge is not None and engine.begin(req, hedge.provider, now) is None:
+                    launch(hedge.provider)
+                continue
+            for task in finished:
+                p, attempt, t_start, _ = tasks.pop(task)
+                result = task.result()
+                decision = engine.report(req, p, result.outcome, self.clock(), result.retry_after_s)
+                self.record(req, p, attempt, t_start, result, decision)
+                if decision.action == DONE:
+                    self.answers[req.request_id] = result.text
+                    await self._cancel_others(req, tasks)
+        return decision
+
+    async def _cancel_others(self, req: Any, tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]]) -> None:
+        """Abandon the losing hedge(s): each is logged as ``cancelled`` (billed for the prompt and
+        what it streamed, as the simulator does) and frees its probe slot."""
+        for task, (p, attempt, t_start, acc) in list(tasks.items()):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.engine.cancel(req, p, self.clock())
+            streamed = len("".join(acc.parts).split())
+            cancelled = AttemptResult("cancelled", None, None, acc.ttft_s, req.input_tokens, streamed,
+                                      error=self.redact(_CANCELLED_TEXT))  # fmt: skip
+            self.record(req, p, attempt, t_start, cancelled, _CANCELLED, billed=bool(acc.parts))
+        tasks.clear()
+
+
+# Rows the simulator writes the same way: a hedge that lost (decision done, the request
+# was served) and a request that gave up before making a planned call.
+_CANCELLED = Decision(DONE, -1, math.nan, 0.0)
+_GAVE_UP = Decision(GIVE_UP, -1, math.nan, 0.0)
+_CANCELLED_TEXT = "hedged attempt cancelled: another attempt answered first"
+_NO_CALL_TEXT = "gave up before calling: no provider available before the deadline"
+
+
+# --------------------------------------------------------------------------------------------
+# Arrivals
+
+
+def _sizes(scenario: Scenario, requests: int, seed: int, input_tokens: int | None,
+           output_tokens: int | None) -> list[tuple[int, int]]:  # fmt: skip
+    """Each request's (input, output) tokens, drawn up front so they do not depend on timing."""
+    rnd = random.Random(f"sizes:{seed}")
+
+    def size(fixed: int | None, dist: Any) -> int:
+        return fixed if fixed is not None else max(1, round(dist.draw(rnd)))
+
+    return [(size(input_tokens, scenario.input_tokens), size(output_tokens, scenario.output_tokens))
+            for _ in range(requests)]  # fmt: skip
+
+
+async def _drive(run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]], concurrency: int, seed: int,
+                 progress: Any) -> None:  # fmt: skip
+    """Issue the requests as the scenario's arrivals say, ``concurrency`` at most in flight."""
+    rnd = random.Random(f"arrivals:{seed}")
+    slots = asyncio.Semaphore(concurrency)
+    arrivals = scenario.arrivals
+
+    async def one(request_id: int) -> None:
+        async with slots:
+            await run.request(request_id, *sizes[request_id])
+        progress.update(1)
+
+    if arrivals["kind"] == "poisson":
+        t, tasks = run.clock(), []
+        for request_id in range(len(sizes)):
+            t += rnd.expovariate(arrivals["rate_per_s"])
+            await run.sleep_until(t)
+            tasks.append(asyncio.ensure_future(one(request_id)))
+        await asyncio.gather(*tasks)
+        return
+    issued = iter(range(len(sizes)))
+
+    async def session() -> None:
+        for request_id in issued:  # shared iterator: the run stops issuing after the last request
+            await asyncio.sleep(arrivals["think_time_s"].draw(rnd) / run.scale)
+            await one(request_id)
+
+    await asyncio.gather(*(session() for _ in range(arrivals["sessions"])))
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def estimate_cost(members: Sequence[Member], scenario: Scenario, requests: int,
+                  input_tokens: int | None = None, output_tokens: int | None = None) -> float:  # fmt: skip
+    """USD for ``requests`` requests if each were served once by the priciest member (an upper
+    estimate for a healthy run: failures that bill tokens come on top)."""
+    tokens_in = input_tokens if input_tokens is not None else scenario.input_tokens.mean
+    tokens_out = output_tokens if output_tokens is not None else scenario.output_tokens.mean
+    return requests * max(m.cost_usd(tokens_in, tokens_out) for m in members)
+
+
+async def run_live_async(
+    model: CombinedModel,
+    policy: FailoverPolicy,
+    scenario: Scenario | str | None = None,
+    *,
+    requests: int = 100,
+    concurrency: int = 16,
+    endpoints: Mapping[str, Endpoint] | None = None,
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    time_scale: float = 1.0,
+    timeouts: Timeouts = Timeouts(),
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    log_path: str | Path | None = None,
+    run_id: str | None = None,
+    mock_log_path: str | Path | None = None,
+    progress: bool = False,
+):
+    """:func:`run_live` for callers that already run an event loop (returns the attempt log)."""
+    from tqdm.auto import tqdm
+
+    from toolkit.mock_providers import MockProviders
+
+    scenario = Scenario.load(scenario or "calm-day") if not isinstance(scenario, Scenario) else scenario
+    if requests < 1 or concurrency < 1:
+        raise UserError("requests and concurrency must be at least 1")
+    if time_scale <= 0:
+        raise UserError("time_scale must be a positive number")
+    members = policy.members(model)
+    providers = [m.provider for m in members]
+    mock = None
+    if endpoints is None and config is not None:
+        endpoints = resolve_endpoints(CombinedModel(model.combined_id, tuple(members)), config)
+    if endpoints is None:
+        mock = MockProviders.from_scenario(
+            scenario, providers, seed=seed, context_limits={m.provider: m.context_limit for m in members},
+            time_scale=time_scale, log_path=mock_log_path, models=sorted({m.model_id for m in members}),
+        )  # fmt: skip
+        protocols = {m.provider: PROTOCOLS.get(m.provider_npm or "", "openai") for m in members}
+        endpoints = local_endpoints(mock.start().endpoints, protocols)
+        clock = mock.now_s
+    else:
+        missing = [p for p in providers if p not in endpoints]
+        if missing:
+            raise UserError(f"no endpoint for provider {missing[0]!r}; give one for every member")
+        if time_scale != 1.0 and not all(endpoints[p].is_local for p in providers):
+            raise UserError("time_scale applies only to mock providers; real providers run in real time")
+        t0 = time.monotonic()
+
+        def clock() -> float:
+            return (time.monotonic() - t0) * time_scale
+
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    http_timeout = httpx.Timeout(connect=timeouts.connect_s / time_scale, read=None, write=None, pool=None)
+    log_file = open(log_path, "a", encoding="utf-8") if log_path is not None else None  # noqa: SIM115
+    bar = tqdm(total=requests, desc=f"live {model.combined_id}", unit="req", disable=not progress)
+    try:
+        # trust_env=False: no proxy or .netrc from the environment; requests go to the endpoints only.
+        async with httpx.AsyncClient(limits=limits, timeout=http_timeout, trust_env=False,
+                                     follow_redirects=False) as client:  # fmt: skip
+            run = _Run(model, policy, members, endpoints, client, clock, time_scale, timeouts, seed,
+                       run_id or uuid.uuid4().hex[:12], log_file)  # fmt: skip
+            sizes = _sizes(scenario, requests, seed, input_tokens, output_tokens)
+            await _drive(run, scenario, sizes, concurrency, seed, bar)
+    finally:
+        bar.close()
+        if log_file is not None:
+            log_file.close()
+        if mock is not None:
+            mock.stop()
+    log = run.collector.frame()
+    log.attrs["answers"] = run.answers
+    return log
+
+
+def run_live(model: CombinedModel, policy: FailoverPolicy, scenario: Scenario | str | None = None, **options: Any):
+    """Run ``requests`` requests of ``model`` under ``policy`` over real HTTP; the attempt log.
+
+    With neither ``endpoints`` nor ``config`` (a parsed ``opencode.json``), mock providers
+    follow ``scenario`` on 127.0.0.1. Options: see :func:`run_live_async`. Works in a
+    notebook too (an already running event loop is left alone: the run gets its own thread).
+    """
+    coroutine = run_live_async(model, policy, scenario, **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def read_log(path: str | Path, run_id: str | None = None):
+    """An attempt log written by a live run (JSON lines; only ``run_id``'s rows when given),
+    with the dtypes of :data:`~toolkit.attempt_log.COLUMNS`."""
+    import pandas as pd
+
+    from toolkit.attempt_log import DECISIONS
+    from toolkit.classify import OUTCOMES
+
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    frame = pd.DataFrame([r for r in rows if run_id is None or r["run_id"] == run_id], columns=list(COLUMNS))
+    frame = frame.astype({c: d for c, d in COLUMNS.items() if d != "category"})
+    fixed = {"outcome": OUTCOMES, "decision": DECISIONS}
+    for column, dtype in COLUMNS.items():
+        if dtype == "category":
+            frame[column] = pd.Categorical(frame[column], categories=fixed.get(column))
+    return frame
