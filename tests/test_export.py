@@ -223,6 +223,16 @@ def test_every_changing_export_keeps_its_own_backup(tmp_path):
     assert [b.read_text() for b in backups(tmp_path)] == ["{}", after_first]
 
 
+def test_a_file_changed_after_planning_is_not_overwritten(tmp_path):
+    path = tmp_path / "opencode.json"
+    path.write_text("{}")
+    plan = plan_export(path, CHOICE)
+    path.write_text('{"theme": "dark"}')
+    with pytest.raises(UserError, match=r"opencode\.json changed since this export was planned; run the export again$"):
+        plan.write()
+    assert path.read_text() == '{"theme": "dark"}' and backups(tmp_path) == []
+
+
 def test_dry_run_writes_nothing(tmp_path):
     path = tmp_path / "opencode.json"
     path.write_text("{}")

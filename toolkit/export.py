@@ -70,7 +70,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     write_bytes_atomic(path, text.encode("utf-8"))
-    os.chmod(path, mode)
+    os.chmod(path, mode)  # the temporary file was private (0600) until now: never more open than intended
 
 
 def plugin_name(spec: str) -> str:
@@ -183,6 +183,8 @@ class ExportPlan:
             )
         if not self.changed:
             return None
+        if (_read_existing(self.path) if self.path.exists() else None) != self.old_text:
+            raise UserError(f"{self.path} changed since this export was planned; run the export again")
         backup = None
         if self.old_text is not None:
             backup = _backup_path(self.path)
