@@ -420,6 +420,12 @@ def test_cli_bad_input_is_one_line_and_changes_nothing(cli, tmp_path, catalog_fi
     assert snapshot(tmp_path) == before
 
 
+def test_a_missing_folder_is_not_created(tmp_path):
+    with pytest.raises(UserError, match=r"/nowhere does not exist; create the folder or choose another --config$"):
+        plan_export(tmp_path / "nowhere" / "opencode.json", CHOICE)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_needs_a_config(cli):
     result = cli("export", "--priority", "anthropic")
     assert (result.code, result.err) == (2, "error: export needs --config FILE: the opencode.json or opencode.jsonc to write\n")
