@@ -352,7 +352,9 @@ def test_cli_diff_and_dry_run_write_nothing(cli, tmp_path, catalog_file):
 def test_cli_starts_from_a_saved_choice(cli, tmp_path, catalog_file):
     saved = Choice(["openrouter", "anthropic"], "on_rate_limit", 4, combined_id="claude-sonnet-4").save(tmp_path / "c.json")
     path = tmp_path / "opencode.json"
-    result = cli("export", "--config", str(path), "--source", str(catalog_file), "--from", str(saved), "--strategy", "on_overload")
+    result = cli(
+        "export", "--config", str(path), "--source", str(catalog_file), "--from", str(saved), "--strategy", "on_overload"
+    )  # fmt: skip
     assert result.code == 0
     assert json.loads(path.read_text())[SECTION] == {
         "provider_priority": ["openrouter", "anthropic"], "min_providers": 2, "strategy": "on_overload", "max_attempts": 4
@@ -388,7 +390,8 @@ BAD_INPUT = [
     ("unknown provider", "{}", ["--priority", "anthropc"], r"unknown provider 'anthropc' \(did you mean anthropic\?\)"),
     ("provider lacks model", "{}", ["--priority", "mistral", "--set-model", "combined/claude-sonnet-4"],
      r"provider 'mistral' does not offer claude-sonnet-4"),
-    ("unknown model", "{}", ["--set-model", "combined/claude-sonet-4"], r"no combined model 'claude-sonet-4' in the table \(did you mean claude-sonnet-4, claude-opus-4-1\?\)"),
+    ("unknown model", "{}", ["--set-model", "combined/claude-sonet-4"],
+     r"no combined model 'claude-sonet-4' in the table \(did you mean claude-sonnet-4, claude-opus-4-1\?\)"),
     ("not combined", "{}", ["--set-model", "anthropic/claude"], r"--set-model takes combined/ID"),
     ("strategy", "{}", ["--strategy", "sometimes"], r"strategy: 'sometimes' is not one of"),
     ("attempts text", "{}", ["--max-attempts", "three"], r"--max-attempts takes a whole number, not 'three'"),
@@ -428,17 +431,22 @@ def test_a_missing_folder_is_not_created(tmp_path):
 
 def test_cli_needs_a_config(cli):
     result = cli("export", "--priority", "anthropic")
-    assert (result.code, result.err) == (2, "error: export needs --config FILE: the opencode.json or opencode.jsonc to write\n")
+    assert result.code == 2
+    assert result.err == "error: export needs --config FILE: the opencode.json or opencode.jsonc to write\n"
 
 
 # --- property: export then parse gives back exactly the options, everything else untouched ------
 
 MANAGED = {"plugin", SECTION, "model"}
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8
+)
 other_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_$", min_size=1, max_size=8).filter(lambda k: k not in MANAGED)
 other_plugins = st.lists(st.sampled_from(["a-plugin", "@scope/b@1", "file:///x/c.js"]), unique=True, max_size=3)
-our_forms = st.sampled_from([None, PLUGIN, f"{PLUGIN}@0.9", [PLUGIN, {"max_attempts": 9}], "file:///src/opencode-combined-models"])
+our_forms = st.sampled_from(
+    [None, PLUGIN, f"{PLUGIN}@0.9", [PLUGIN, {"max_attempts": 9}], "file:///src/opencode-combined-models"]
+)
 choices = st.builds(
     Choice,
     provider_priority=st.lists(st.sampled_from(["anthropic", "openrouter", "amazon-bedrock"]), unique=True),
@@ -466,7 +474,9 @@ def render_config(config: dict, comments: bool) -> str:
     layout=st.sampled_from(["combined_models", "plugin"]),
     comments=st.booleans(),
 )
-def test_export_then_parse_gives_back_the_options_and_keeps_the_rest(others, plugins, ours, old_section, choice, layout, comments):
+def test_export_then_parse_gives_back_the_options_and_keeps_the_rest(
+    others, plugins, ours, old_section, choice, layout, comments
+):
     config = dict(others)
     config["plugin"] = plugins + ([ours] if ours is not None else [])
     if old_section:
