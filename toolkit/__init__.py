@@ -28,6 +28,7 @@ _EXPORTS = {
     "run_live": "live",
     "MockProviders": "mock_providers",
     "export_opencode_config": "export",
+    "Choice": "choice",
     "sweep": "sweep",
     "pareto": "sweep",
     "recommend": "sweep",
