@@ -31,6 +31,17 @@ def attempt(eng: FailoverEngine, req, decision, outcome: str, duration: float = 
     return eng.report(req, decision.provider, outcome, decision.at + duration, retry_after)
 
 
+def fail_until_over(eng: FailoverEngine, outcome: str, duration: float = 1.0, now: float = 0.0) -> list[tuple]:
+    """Start one request and fail every attempt with ``outcome``: ``(provider, start, decision)`` per attempt."""
+    req, d = eng.start(now)
+    path = []
+    while d.action not in ("done", "give_up"):
+        provider, at = d.provider, d.at
+        d = attempt(eng, req, d, outcome, duration)
+        path.append((provider, at, d.action))
+    return path
+
+
 def expected_action(strategy: str, outcome: str, max_attempts: int) -> str:
     moves = outcome in FAILOVER_SET[strategy]
     if outcome in TRANSIENT and max_attempts > 1:
@@ -62,12 +73,8 @@ def test_ok_is_done():
 @pytest.mark.parametrize(("providers", "max_attempts"), [(1, 1), (2, 3), (3, 2), (3, 4)])
 def test_max_attempts_counts_tries_per_provider_first_included(providers, max_attempts):
     eng = engine(n=providers, min_providers=1, max_attempts=max_attempts)
-    req, d = eng.start(0.0)
-    actions, used = [], []
-    while d.action not in ("done", "give_up"):
-        used.append(d.provider)
-        d = attempt(eng, req, d, "server_error")
-        actions.append(d.action)
+    path = fail_until_over(eng, "server_error")
+    used, actions = [p for p, _, _ in path], [a for _, _, a in path]
     assert used == [p for p in range(providers) for _ in range(max_attempts)]
     assert actions.count("retry_same") == providers * (max_attempts - 1)
     assert actions.count("next_provider") == providers - 1
@@ -76,12 +83,7 @@ def test_max_attempts_counts_tries_per_provider_first_included(providers, max_at
 
 def test_transient_outside_the_failover_set_never_fails_over():
     eng = engine(strategy="on_rate_limit", max_attempts=3)
-    req, d = eng.start(0.0)
-    used = []
-    while d.action not in ("done", "give_up"):
-        used.append(d.provider)
-        d = attempt(eng, req, d, "overload")
-    assert used == [0, 0, 0]
+    assert [p for p, _, _ in fail_until_over(eng, "overload")] == [0, 0, 0]
 
 
 @pytest.mark.parametrize(
@@ -220,13 +222,8 @@ def test_a_failed_probe_reopens_and_success_resets_the_count():
 
 def test_deadline_stops_retries_that_would_start_too_late():
     eng = engine(n=1, min_providers=1, max_attempts=5, deadline_s=10.0, backoff_base_s=4.0, backoff_multiplier=1.0)
-    req, d = eng.start(0.0)
-    assert req.deadline == 10.0
-    starts = []
-    while d.action not in ("done", "give_up"):
-        starts.append(d.at)
-        d = attempt(eng, req, d, "server_error", duration=1.0)
-    assert starts == [0.0, 5.0]  # the third would start at 10.0, the deadline
+    assert eng.start(0.0)[0].deadline == 10.0
+    assert [at for _, at, _ in fail_until_over(eng, "server_error", now=1.0)] == [1.0, 6.0]  # the third would start at 10.0, the deadline
 
 
 def test_retry_budget_limits_same_provider_retries_across_requests():
@@ -241,12 +238,7 @@ def test_retry_budget_limits_same_provider_retries_across_requests():
 
 def test_max_total_attempts_caps_the_request():
     eng = engine(max_attempts=3, max_total_attempts=4)
-    req, d = eng.start(0.0)
-    n = 0
-    while d.action not in ("done", "give_up"):
-        d = attempt(eng, req, d, "server_error")
-        n += 1
-    assert n == 4
+    assert len(fail_until_over(eng, "server_error")) == 4
 
 
 @pytest.mark.parametrize(
@@ -270,11 +262,7 @@ def test_context_failover_goes_to_a_larger_window(limits, failing, expected):
 
 def test_switch_first_goes_round_the_providers_like_litellm():
     eng = FailoverEngine(preset("litellm-like"), ["a", "b"], random.Random(0))
-    req, d = eng.start(0.0)
-    path = []
-    while d.action not in ("done", "give_up"):
-        path.append((d.provider, d.at))
-        d = attempt(eng, req, d, "server_error", duration=1.0)
+    path = [(p, at) for p, at, _ in fail_until_over(eng, "server_error")]
     assert path == [(0, 0.0), (1, 1.0), (0, 2.0)]  # 3 calls (num_retries=2), siblings at once
 
 
@@ -316,13 +304,6 @@ def test_cancel_frees_a_probe_slot():
 def test_the_engine_reads_no_clock_and_uses_only_its_rng():
     a = engine(jitter="full", seed=3, n=1, min_providers=1, max_attempts=5)
     b = engine(jitter="full", seed=3, n=1, min_providers=1, max_attempts=5)
-    runs = []
-    for eng in (a, b):
-        req, d = eng.start(100.0)
-        ats = []
-        while d.action not in ("done", "give_up"):
-            ats.append(d.at)
-            d = attempt(eng, req, d, "overload", duration=0.25)
-        runs.append(ats)
+    runs = [[at for _, at, _ in fail_until_over(eng, "overload", 0.25, now=100.0)] for eng in (a, b)]
     assert runs[0] == runs[1]
     assert all(math.isfinite(t) for t in runs[0])
