@@ -142,3 +142,16 @@ def test_real_browser_loads_every_image_and_renders_a_page(report, tmp_path):
     not_white = (pixels < 0.9).any(axis=2).mean()
     assert 0.05 < not_white < 0.9  # text, tables and charts drawn; not an empty or all-dark page
     assert len({tuple(p) for p in pixels[::20, ::20].reshape(-1, 3).round(2)}) > 20  # more than a flat fill
+
+
+def test_without_a_feasible_configuration_nothing_is_exported(tmp_path):
+    out = tmp_path / "out"
+    # the seed's on_rate_limit strategy never fails over on the outage's refused connections
+    # (800 requests reach into the outage, which starts at 120 s)
+    report = build_report(out, **{**SMALL, "presets": ["seed-on-rate-limit"], "scenarios": ["provider-outage"],
+                                  "requests": 800})  # fmt: skip
+    assert report.recommendation.choice is None
+    assert not (out / "opencode.json").exists() and not (out / "choice.json").exists()
+    page = report.html.read_text()
+    assert "no configuration reaches 99.50% success" in page
+    assert page.count("data:image/png;base64,") == len(CHARTS)
