@@ -123,6 +123,7 @@ def simulate(
     price_out = [(m.cost_output or 0.0) / 1e6 for m in members]
     in_tokens = _tokens(scenario.input_tokens, gen, requests)
     out_tokens = _tokens(scenario.output_tokens, gen, requests)
+    static = list(zip(base, incidents, limits, buckets, price_in, price_out))  # per provider, one look-up
     error_code = [log.error_code(_ERROR_TEXT.get(name, "")) for name in OUTCOMES]
     bucket_error, no_call_error = log.error_code(_BUCKET_TEXT), log.error_code(_NO_CALL_TEXT)
     timeout = policy.attempt_timeout_s
@@ -174,21 +175,20 @@ def simulate(
                 return
             p = again.provider
         n_in, n_out = req.input_tokens, req.output_tokens
-        prof = base[p]
-        for s, e, inc in incidents[p]:
-            if s <= t < e:
-                prof = inc
-                break
+        prof, windows, limit, bucket, p_in, p_out = static[p]
+        if windows:
+            for s, e, inc in windows:
+                if s <= t < e:
+                    prof = inc
+                    break
         remaining = req.deadline - t
         cut = timeout if timeout < remaining else remaining
         ra = ttft = tps = nan
         produced, cost, err = 0, 0.0, 0
-        limit = limits[p]
         oc = -1
         if limit is not None and n_in + n_out > limit:
             oc, dur = _CTX, next(prof.elat)
         else:
-            bucket = buckets[p]
             if bucket is not None:
                 ra = _take(bucket, t, n_in + n_out)
                 if ra > 0.0:
@@ -212,7 +212,7 @@ def simulate(
                             oc, dur = _TIMEOUT, remaining
                         else:
                             oc, produced = _OK, n_out
-                            cost = n_in * price_in[p] + n_out * price_out[p]
+                            cost = n_in * p_in + n_out * p_out
                 elif oc == _TIMEOUT:
                     dur = cut
                 else:
