@@ -248,17 +248,6 @@ def simulate(
                 req.input_tokens * price_in[p] + streamed * price_out[p] if oc == _OK else 0.0,
                 error_code[_CANCELLED]))  # fmt: skip
 
-    def arrive(i: int, t: float) -> None:
-        nonlocal seq
-        req, d = start(t, in_tokens[i], out_tokens[i], i)
-        if d.action is GIVE_UP:
-            no_call(req, 0, t)
-        elif d.at <= t:
-            launch(req, d.provider, t)
-        else:
-            seq += 1
-            push(heap, (d.at, seq, _START, (req, d.provider)))
-
     if sessions:
         think = _sampler(arrivals_spec["think_time_s"], gen)
         for _ in range(min(arrivals_spec["sessions"], requests)):
@@ -296,23 +285,35 @@ def simulate(
                 else:
                     seq += 1
                     push(heap, (d.at, seq, _START, (req, d.provider)))
-            elif kind == _START:
+                continue
+            if kind == _START:
                 launch(payload[0], payload[1], t)
-            elif kind == _HEDGE:  # the attempt that set the timer is still running alone
+                continue
+            if kind == _HEDGE:  # the attempt that set the timer is still running alone
                 req = payload[0]
                 if payload[11] and req.inflight == 1:
                     d = engine.hedge(req, t)
                     if d is not None:
                         launch(req, d.provider, t)
-            elif issued < requests:  # a session sends its next request
-                issued += 1
-                arrive(issued - 1, t)
-        elif next_arrival < math.inf:
-            arrive(issued, next_arrival)
-            issued += 1
-            next_arrival = arrival_times[issued]
+                continue
+            if issued >= requests:  # a session wants to send, but the run has all its requests
+                continue
+        elif next_arrival < math.inf:  # an open-loop arrival
+            t = next_arrival
+            next_arrival = arrival_times[issued + 1]
         else:
             break
+        # a new request (open-loop arrival or a session's next one)
+        i = issued
+        issued += 1
+        req, d = start(t, in_tokens[i], out_tokens[i], i)
+        if d.action is GIVE_UP:
+            no_call(req, 0, t)
+        elif d.at <= t:
+            launch(req, d.provider, t)
+        else:
+            seq += 1
+            push(heap, (d.at, seq, _START, (req, d.provider)))
     if bar is not None:
         bar.update(finished - bar.n)
         bar.close()
