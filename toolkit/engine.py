@@ -201,9 +201,13 @@ class FailoverEngine:
         self._next_id = request_id + 1
         self.requests += 1
         req = Request(request_id, now, now + self._deadline, self._n, input_tokens, output_tokens)
-        first = self.states[0]
-        if first.state is CLOSED and first.blocked_until <= now:  # the common case, without a search
-            return req, Decision(START, 0, now, 0.0)
+        states = self.states
+        for q in self._from[0]:  # the common case: a closed, unblocked provider early in the order
+            s = states[q]
+            if s.state is not CLOSED:
+                break  # an expired open breaker may be available: let _route decide
+            if s.blocked_until <= now:
+                return req, Decision(START, q, now, 0.0)
         return req, self._route(req, now, self._from[0], START)
 
     def begin(self, req: Request, provider: int, now: float) -> Decision | None:
