@@ -268,6 +268,7 @@ class FailoverEngine:
             s.blocked_until = now + self._cooldown
         if req.done or req.inflight > 0:
             return _GIVE_UP
+        req.current = provider  # after a hedge, the plan follows from the attempt that just ended
         return self._after_failure(req, provider, outcome, now, ra, transient)
 
     def hedge(self, req: Request, now: float) -> Decision | None:
