@@ -310,10 +310,10 @@ def test_the_engine_reads_no_clock_and_uses_only_its_rng():
 
 
 def test_after_a_failed_hedge_the_plan_follows_the_attempt_that_ended_last():
-    eng = engine(hedge_after_s=1.0, backoff_base_s=0.0)
+    eng = engine(hedge_after_s=1.0, switch_first=True)
     req, d = eng.start(0.0)
     eng.begin(req, 0, 0.0)
     eng.begin(req, eng.hedge(req, 1.0).provider, 1.0)
     assert eng.report(req, 1, "server_error", 2.0).action == "give_up"  # the hedge branch ends
     d = eng.report(req, 0, "server_error", 3.0)
-    assert (d.action, d.provider, d.at) == ("retry_same", 0, 3.0)
+    assert (d.action, d.provider, d.at) == ("next_provider", 1, 3.0)  # moving from p0, not retrying p1
