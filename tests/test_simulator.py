@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from toolkit.attempt_log import COLUMNS
 from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
 from toolkit.policy import PRESETS, FailoverPolicy
 from toolkit.scenario import Scenario, bundled
 from toolkit.simulator import simulate
@@ -269,7 +270,7 @@ def test_fit_reproduces_a_log():
 
 
 def test_requests_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match="requests must be at least 1, got 0"):
         simulate(MODEL, PRESETS["resilient"], Scenario.load("calm-day"), 0)
 
 

@@ -29,6 +29,7 @@ from toolkit.attempt_log import DECISION_CODE, OUTCOME_CODE, AttemptCollector
 from toolkit.classify import OUTCOMES
 from toolkit.combined_model import CombinedModel
 from toolkit.engine import DONE, GIVE_UP, FailoverEngine
+from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Dist, Profile, Scenario
 
@@ -106,7 +107,7 @@ def simulate(
     before any call (every provider blocked past the deadline).
     """
     if requests < 1:
-        raise ValueError("requests must be >= 1")
+        raise UserError(f"requests must be at least 1, got {requests}")
     members = policy.members(model)
     providers = [m.provider for m in members]
     worlds = scenario.resolve(providers)
