@@ -138,10 +138,12 @@ def test_the_violation_check_catches_a_policy_that_ignores_retry_after(rate_limi
     cooldown=st.floats(0, 10),
     breaker=st.one_of(st.none(), st.integers(1, 5)),
     hedge=st.one_of(st.none(), st.floats(0.5, 5)),
+    deadline=st.one_of(st.none(), st.floats(5, 120)),
+    max_wait=st.one_of(st.none(), st.floats(0, 20)),
     seed=st.integers(0, 2**16),
 )
 def test_retry_after_is_never_violated(rpm, tpm, injected, retry_after, rate, strategy, max_attempts, switch_first,
-                                       cooldown, breaker, hedge, seed):  # fmt: skip
+                                       cooldown, breaker, hedge, deadline, max_wait, seed):  # fmt: skip
     limits = {"requests_per_minute": rpm} | ({"tokens_per_minute": tpm} if tpm else {})
     scenario = Scenario.from_dict(
         {
@@ -155,7 +157,7 @@ def test_retry_after_is_never_violated(rpm, tpm, injected, retry_after, rate, st
     )
     policy = FailoverPolicy(strategy=strategy, max_attempts=max_attempts, switch_first=switch_first,
                             cooldown_s=cooldown, breaker_failures=breaker, hedge_after_s=hedge,
-                            backoff_base_s=0.2)  # fmt: skip
+                            deadline_s=deadline, max_retry_after_s=max_wait, backoff_base_s=0.2)  # fmt: skip
     log = simulate(MODEL, policy, scenario, 300, seed=seed)
     assert retry_after_violations(log) == 0
 
