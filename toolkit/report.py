@@ -110,11 +110,14 @@ def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:
     charts["availability"] = figure_png(ax.figure)
     chosen = rec.leaders.iloc[0] if rec is not None and rec.choice is not None else None
     charts["tradeoff"] = figure_png(plotting.plot_tradeoff(configs, recommended=chosen).figure)
-    cheapest = configs.sort_values("cost_per_success_usd").head(12) if chosen is None else pd.concat(
-        [rec.ranked.head(12), rec.leaders.head(1)]
-    ).drop_duplicates(subset=["preset", "strategy", "max_attempts", "priority"])  # fmt: skip
-    ax = plotting.plot_cost_per_success(cheapest, recommended=chosen)
-    ax.figure.set_size_inches(plotting.CHART_SIZE[0], 1.5 + 0.3 * len(cheapest))
+    # the recommendation, then the best-ranked configurations meeting the success bar; else the cheapest
+    if chosen is not None:
+        shown = pd.concat([rec.leaders.head(1), rec.ranked.head(11)])
+        shown = shown.drop_duplicates(["preset", "strategy", "max_attempts", "priority"])
+    else:
+        shown = configs.sort_values("cost_per_success_usd").head(12)
+    ax = plotting.plot_cost_per_success(shown, recommended=chosen)
+    ax.figure.set_size_inches(plotting.CHART_SIZE[0], 1.5 + 0.3 * len(shown))
     charts["cost"] = figure_png(ax.figure)
     charts["latency"] = figure_png(plotting.plot_latency_cdf(logs).figure)
     charts["attempts"] = figure_png(plotting.plot_attempts_histogram(logs).figure)
@@ -122,7 +125,8 @@ def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:
     fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 1.5, 6), layout="constrained",
                              sharex=True, squeeze=False)  # fmt: skip
     for ax, run in zip(axes[:, 0], runs[:2]):
-        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=showcase.data.get("incidents", []))
+        incidents = showcase.data.get("incidents", [])
+        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents)
         ax.set_title(f"{run}: attempts over time by provider ({showcase.name})")
     charts["timeline"] = figure_png(fig)
     return charts
