@@ -1,4 +1,4 @@
-"""The one-command report: what lands in the folder, that the page is self-contained, and that a real browser shows it."""
+"""The one-command report: what lands in the folder, that the page is self-contained, that a browser shows it."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_cli_runs_the_pipeline(cli, tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
 def test_real_browser_loads_every_image_and_renders_a_page(report, tmp_path):
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+             "--disable-component-update", "--disable-sync", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
     url = report.html.as_uri()
     dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True,
                          text=True, timeout=120, check=True).stdout  # fmt: skip

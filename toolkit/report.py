@@ -296,7 +296,8 @@ window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
   var broken = images.filter(function (img) { return !img.complete || img.naturalWidth === 0; });
   broken.forEach(function (img) { img.classList.add("broken"); });
-  document.documentElement.setAttribute("data-images", (images.length - broken.length) + " loaded, " + broken.length + " broken");
+  var summary = (images.length - broken.length) + " loaded, " + broken.length + " broken";
+  document.documentElement.setAttribute("data-images", summary);
 });
 """
 
@@ -330,7 +331,8 @@ def _table_html(frame: pd.DataFrame) -> str:
 def _figure(name: str, png: bytes) -> str:
     data = base64.b64encode(png).decode("ascii")
     caption = html.escape(_CAPTIONS.get(name, ""))
-    return f'<figure><img alt="{name} chart" src="data:image/png;base64,{data}"><figcaption>{caption}</figcaption></figure>'
+    image = f'<img alt="{name} chart" src="data:image/png;base64,{data}">'
+    return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
 
 
 def render_html(*, table, picked, rec, configs, metrics, charts, exported, notes, settings) -> str:
@@ -370,7 +372,8 @@ def render_html(*, table, picked, rec, configs, metrics, charts, exported, notes
     if exported is not None:
         parts.append(f"<h2>Exported config ({esc(exported.name)}, inside the report folder)</h2>")
         parts.append(f"<pre>{esc(exported.read_text(encoding='utf-8'))}</pre>")
-    parts.append("<h2>Settings</h2>" + _table_html(pd.DataFrame([{"setting": k, "value": str(v)} for k, v in settings.items()])))
+    rows = [{"setting": key, "value": str(value)} for key, value in settings.items()]
+    parts.append("<h2>Settings</h2>" + _table_html(pd.DataFrame(rows)))
     parts.append("<p>Files next to this page: combined.csv, sweep.csv, configurations.csv, showcase.csv, "
                  "choice.json, charts/*.png.</p></body></html>")  # fmt: skip
     return "\n".join(parts)

@@ -20,10 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
                         help="providers tried first (default: the providers offering the most models)")  # fmt: skip
-    parser.add_argument("--models", type=int, default=2, metavar="N", help="most-shared combined models to sweep (default 2)")
+    parser.add_argument("--models", type=int, default=2, metavar="N",
+                        help="most-shared combined models to sweep (default 2)")  # fmt: skip
     parser.add_argument("--max-providers", type=int, default=3, metavar="N",
-                        help="providers per swept model, first in try order (default 3: 6 priority orders)")  # fmt: skip
-    parser.add_argument("--scenario", nargs="+", metavar="FILE", help="scenario files or bundled names (default: all bundled)")
+                        help="providers per swept model, first in try order (default 3)")  # fmt: skip
+    parser.add_argument("--scenario", nargs="+", metavar="FILE",
+                        help="scenario files or bundled names (default: all bundled)")  # fmt: skip
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
     parser.add_argument("--seeds", type=int, default=3, help="runs per configuration (default 3)")
     parser.add_argument("--requests", type=int, default=1000, help="simulated requests per run (default 1000)")
