@@ -89,11 +89,11 @@ def test_preset_overrides_and_names():
         preset("resilient", max_attempts=0)
 
 
-def test_members_follow_priority_then_alphabet_and_respect_limits():
-    model = CombinedModel.of(["zeta", "alpha", "mid"])
+def test_members_follow_priority_then_model_order_and_respect_limits():
+    model = CombinedModel.of(["zeta", "alpha", "mid"])  # as ranked by the combined table
     policy = FailoverPolicy(provider_priority=("mid", "not-offered"))
-    assert [m.provider for m in policy.members(model)] == ["mid", "alpha", "zeta"]
-    assert [m.provider for m in preset("opencode-native").members(model)] == ["alpha"]
+    assert [m.provider for m in policy.members(model)] == ["mid", "zeta", "alpha"]
+    assert [m.provider for m in preset("opencode-native").members(model)] == ["zeta"]
     with pytest.raises(UserError, match="has 1 provider\\(s\\) but the policy needs min_providers=2"):
         FailoverPolicy().members(CombinedModel.of(["solo"]))
 

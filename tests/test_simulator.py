@@ -213,7 +213,7 @@ def test_context_failover_reaches_the_larger_window():
         ),
     )
     big = Scenario.from_dict({**world({}).to_dict(), "request": {"input_tokens": 8000, "output_tokens": 100}})
-    order = ("small", "large")  # members are otherwise tried alphabetically
+    order = ("small", "large")
     log = simulate(model, FailoverPolicy(provider_priority=order, context_failover=True), big, 200)
     assert per_request_calls(log)["ok"].all()
     assert log.loc[log["attempt"] == 1, "outcome"].eq("context_length").all()

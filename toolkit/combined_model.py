@@ -87,7 +87,11 @@ class CombinedModel:
         raise UserError(f"{self.combined_id} has no provider {provider!r}{closest(provider, self.providers)}")
 
     def ordered(self, priority: Sequence[str] = ()) -> CombinedModel:
-        """The same model with members re-ranked by ``priority`` (then alphabetically)."""
+        """The same model with the ``priority`` providers first, in that order; the rest keep their order.
+
+        A model built from the combined table is already in the seed's order (priority, then
+        alphabetical), so re-ranking by a new priority never reshuffles the providers it does not name.
+        """
         by_provider = {m.provider: m for m in self.members}
         unknown = [p for p in priority if p not in by_provider]
         if unknown:
@@ -95,7 +99,9 @@ class CombinedModel:
                 f"provider {unknown[0]!r} does not offer {self.combined_id}"
                 f"{closest(unknown[0], by_provider)}; it offers {', '.join(sorted(by_provider))}"
             )
-        return replace(self, members=tuple(by_provider[p] for p in priority_order(by_provider, priority)))
+        rank = {name: i for i, name in enumerate(priority)}
+        members = sorted(self.members, key=lambda m: rank.get(m.provider, len(rank)))  # stable: rest keep order
+        return replace(self, members=tuple(members))
 
     @classmethod
     def of(cls, providers: Sequence[str], combined_id: str = "model", **member_fields: object) -> CombinedModel:

@@ -120,8 +120,10 @@ class FailoverPolicy:
     def members(self, model: CombinedModel) -> tuple[Member, ...]:
         """The members this policy uses, in try order.
 
-        ``provider_priority`` re-ranks the model's members (priority names the model does
-        not offer are skipped: the seed's priority list is global, not per model), then
+        ``provider_priority`` puts its providers first (names the model does not offer are
+        skipped: the seed's priority list is global, not per model); the others keep the
+        model's order, which for a model from the combined table is already the seed's
+        (priority, then alphabetical). Then
         ``max_providers`` keeps the first ones. Fewer distinct providers than
         ``min_providers`` is a UserError, as in the seed.
         """

@@ -90,9 +90,9 @@ def _write(path: Path, data: str | bytes) -> Path:
 
 def configurations(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: metrics averaged over scenarios, then over seeds with 95 % intervals."""
-    from toolkit.sweep import OBJECTIVES, _across_scenarios, aggregate
+    from toolkit.sweep import OBJECTIVES, across_scenarios, aggregate
 
-    return aggregate(_across_scenarios(results, None), list(OBJECTIVES))
+    return aggregate(across_scenarios(results, None), list(OBJECTIVES))
 
 
 def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:

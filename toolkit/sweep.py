@@ -352,7 +352,7 @@ class Recommendation:
         return self.reason
 
 
-def _across_scenarios(results: pd.DataFrame, weights: Mapping[str, float] | None) -> pd.DataFrame:
+def across_scenarios(results: pd.DataFrame, weights: Mapping[str, float] | None) -> pd.DataFrame:
     """Per configuration and seed, the weighted mean of every metric over scenarios."""
     keys = [c for c in _config_columns(results) if c != "scenario"]
     frame = results.copy()
@@ -392,7 +392,7 @@ def recommend(
     missing = [c for c in ["success_rate", *objectives] if c not in results.columns]
     if missing:
         raise UserError(f"the results have no column {missing[0]!r}; is this a file written by combined-models sweep?")
-    table = aggregate(_across_scenarios(results, weights), ["success_rate", *objectives])
+    table = aggregate(across_scenarios(results, weights), ["success_rate", *objectives])
     constraints = {"min_success": min_success, "objectives": list(objectives)}
     feasible = table[table["success_rate"] >= min_success]
     if feasible.empty:
