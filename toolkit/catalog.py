@@ -27,13 +27,13 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata, resources
 from pathlib import Path
 
 import pandas as pd
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 from toolkit.opencode_config import apply_config, read_config
 
@@ -104,23 +104,6 @@ def opencode_cache_path() -> Path:
     return _cache_home() / "opencode" / "models.json"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        # mkstemp makes the file private (0600); a table the user asked for gets normal permissions.
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[str]) -> tuple[dict, str]:
     """GET ``url`` with a conditional request against the disk cache; on failure use the cache.
 
@@ -153,9 +136,9 @@ def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[st
             _warn(warnings, f"cannot fetch {url} ({reason}); using the cached copy from {body_path}")
             return parse_api_json(body_path.read_bytes(), str(body_path)), f"{url} (cache)"
         raise CatalogUnavailable(f"cannot fetch {url} ({reason}) and there is no cached copy") from None
-    write_bytes_atomic(body_path, response.content)
+    write_atomic(body_path, response.content)
     new_meta = {"url": url, "etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
-    write_bytes_atomic(meta_path, json.dumps(new_meta).encode())
+    write_atomic(meta_path, json.dumps(new_meta).encode())
     return api, url
 
 
@@ -272,7 +255,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     else:
         raise UserError(f"cannot tell the format of {path}: use a .csv, .json or .parquet file name")
     try:
-        write_bytes_atomic(path, data)
+        write_atomic(path, data)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
     return path

@@ -113,8 +113,8 @@ class Choice:
 
     def save(self, path: str | Path) -> Path:
         """Write the choice as JSON, atomically; returns the path."""
-        from toolkit.export import write_text_atomic
+        from toolkit.atomic import write_atomic
 
         path = Path(path)
-        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path

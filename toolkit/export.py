@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import jsonc
+from toolkit.atomic import write_atomic
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
@@ -62,15 +63,6 @@ LAYOUT_WARNING = (
 
 class ExportWarning(UserWarning):
     """Something the user should know about an export that is still written."""
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` via a temporary file and ``os.replace``, keeping its permissions."""
-    from toolkit.catalog import write_bytes_atomic
-
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    write_bytes_atomic(path, text.encode("utf-8"))
-    os.chmod(path, mode)  # the temporary file was private (0600) until now: never more open than intended
 
 
 def plugin_name(spec: str) -> str:
@@ -189,7 +181,7 @@ class ExportPlan:
         if self.old_text is not None:
             backup = _backup_path(self.path)
             shutil.copy2(self.path, backup)
-        write_text_atomic(self.path, self.new_text)
+        write_atomic(self.path, self.new_text)
         return backup
 
 

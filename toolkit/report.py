@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.catalog import write_bytes_atomic
+from toolkit.atomic import write_atomic
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 
@@ -81,11 +81,6 @@ def figure_png(fig) -> bytes:
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
-
-
-def _write(path: Path, data: str | bytes) -> Path:
-    write_bytes_atomic(path, data.encode("utf-8") if isinstance(data, str) else data)
-    return path
 
 
 def configurations(results: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +176,7 @@ def build_report(
     table = combined_table(catalog, providers=providers, priority=order, min_providers=2)
     if table.empty:
         raise UserError("no model is offered by two of the chosen providers; add providers (--providers)")
-    files["combined"] = _write(out / "combined.csv", table.to_csv(index=False))
+    files["combined"] = write_atomic(out / "combined.csv", table.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("sweep")
@@ -191,14 +186,14 @@ def build_report(
         [sweep(m, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor, progress=progress)
          for m in picked], ignore_index=True,
     )  # fmt: skip
-    files["sweep"] = _write(out / "sweep.csv", results.to_csv(index=False))
+    files["sweep"] = write_atomic(out / "sweep.csv", results.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("recommend")
     first = results[results["combined_id"] == picked[0].combined_id]
     rec = recommend(first, min_success=min_success)
     configs = configurations(first)
-    files["configurations"] = _write(out / "configurations.csv", configs.to_csv(index=False))
+    files["configurations"] = write_atomic(out / "configurations.csv", configs.to_csv(index=False))
     exported = None
     if rec.choice is not None:
         files["choice"] = rec.choice.save(out / "choice.json")
@@ -208,13 +203,13 @@ def build_report(
 
     steps.set_postfix_str("showcase runs")
     showcase, logs, metrics = _showcase(picked[0], rec, worlds, presets, requests)
-    files["showcase"] = _write(out / "showcase.csv", metrics.to_csv(index=False))
+    files["showcase"] = write_atomic(out / "showcase.csv", metrics.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("charts")
     charts = _charts(table, configs, rec, logs, showcase)
     for name, png in charts.items():
-        files[f"chart:{name}"] = _write(out / "charts" / f"{name}.png", png)
+        files[f"chart:{name}"] = write_atomic(out / "charts" / f"{name}.png", png)
     seconds = time.perf_counter() - started
     page = render_html(
         table=table, picked=picked, rec=rec, configs=configs, metrics=metrics, charts=charts,
@@ -224,7 +219,7 @@ def build_report(
             "seeds": seeds, "requests per run": requests, "runs": len(results), "seconds": round(seconds, 1),
         },
     )  # fmt: skip
-    files["html"] = _write(out / "report.html", page)
+    files["html"] = write_atomic(out / "report.html", page)
     steps.update()
     steps.close()
     return Report(out, files["html"], files, rec, [m.combined_id for m in picked], seconds, notes)

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 
 ERROR_CLASSES: tuple[str, ...] = (
@@ -292,16 +292,7 @@ class Scenario:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the scenario as JSON, atomically (a temp file renamed over ``path``)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.data, fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps(self.data, indent=2) + "\n")
 
     # -- reading -----------------------------------------------------------------------------
     @property
