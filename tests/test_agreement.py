@@ -20,7 +20,6 @@ simulation of a different policy.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -39,7 +39,7 @@ import httpx
 from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector, redact
 from toolkit.classify import classify, retry_after_s
 from toolkit.combined_model import CombinedModel, Member
-from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoints, PROTOCOLS
+from toolkit.endpoints import PROTOCOLS, Endpoint, local_endpoints, resolve_endpoints
 from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
@@ -81,9 +81,12 @@ class AttemptResult:
 # Protocol adapters: request body and stream parsing
 
 
-def _prompt(input_tokens: int) -> str:
-    """A prompt of ``input_tokens`` whitespace words (what the mock counts as tokens)."""
-    return "Count upwards in words. " + "w " * max(0, input_tokens - 4)
+def _body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """A streaming request whose prompt is ``input_tokens`` whitespace words (the mock's tokens);
+    both protocols share this shape."""
+    prompt = "Count upwards in words. " + "w " * max(0, input_tokens - 4)
+    return {"model": model_id, "messages": [{"role": "user", "content": prompt}], "max_tokens": output_tokens,
+            "stream": True}  # fmt: skip
 
 
 class _OpenAI:
@@ -91,13 +94,7 @@ class _OpenAI:
 
     @staticmethod
     def body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        return {
-            "model": model_id,
-            "messages": [{"role": "user", "content": _prompt(input_tokens)}],
-            "max_tokens": output_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        return {**_body(model_id, input_tokens, output_tokens), "stream_options": {"include_usage": True}}
 
     @staticmethod
     def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
@@ -124,14 +121,7 @@ class _OpenAI:
 class _Anthropic:
     """Anthropic Messages with its event stream."""
 
-    @staticmethod
-    def body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        return {
-            "model": model_id,
-            "messages": [{"role": "user", "content": _prompt(input_tokens)}],
-            "max_tokens": output_tokens,
-            "stream": True,
-        }
+    body = staticmethod(_body)
 
     @staticmethod
     def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
@@ -244,13 +234,10 @@ class _Run:
                                 acc.ttft_s = self.clock() - start
                                 limit.reschedule(real_start + total / self.scale if total < math.inf else None)
                             parts.append(token)
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # our first-token / total limit
             acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
             return acc
-        except httpx.TimeoutException as exc:
-            acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
-            return acc
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.TransportError, OSError) as exc:  # connect timeout, refused, reset, broken stream
             acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
             return acc
         acc.text = "".join(parts)
@@ -322,6 +309,15 @@ class _Run:
     async def _attempts(self, req: Any, provider: int) -> Any:
         """Run the admitted attempt (and a hedge, when the policy asks) and report each to the engine."""
         engine, hedge_after = self.engine, self.policy.hedge_after_s
+        if hedge_after is None:  # one attempt at a time: no task, no extra turn of the event loop
+            attempt, t_start, acc = req.attempts, self.clock(), AttemptResult("ok")
+            result = await self.attempt(acc, provider, req.request_id, attempt, req.deadline, req.input_tokens,
+                                        req.output_tokens)  # fmt: skip
+            decision = engine.report(req, provider, result.outcome, self.clock(), result.retry_after_s)
+            self.record(req, provider, attempt, t_start, result, decision)
+            if decision.action == DONE:
+                self.answers[req.request_id] = result.text
+            return decision
         tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]] = {}
 
         def launch(p: int) -> None:
@@ -332,7 +328,7 @@ class _Run:
             tasks[task] = (p, req.attempts, self.clock(), acc)
 
         launch(provider)
-        hedge_at = self.clock() + hedge_after if hedge_after is not None else None
+        hedge_at: float | None = self.clock() + hedge_after
         decision = None
         while tasks:
             timeout = None if hedge_at is None else max(0.0, (hedge_at - self.clock()) / self.scale)
@@ -416,7 +412,9 @@ async def _drive(run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]]
 
     async def session() -> None:
         for request_id in issued:  # shared iterator: the run stops issuing after the last request
-            await asyncio.sleep(arrivals["think_time_s"].draw(rnd) / run.scale)
+            think = arrivals["think_time_s"].draw(rnd)
+            if think > 0:
+                await asyncio.sleep(think / run.scale)
             await one(request_id)
 
     await asyncio.gather(*(session() for _ in range(arrivals["sessions"])))

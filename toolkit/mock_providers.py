@@ -606,6 +606,9 @@ class MockProviders:
         for i, _ in enumerate(self.providers):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Accepted connections inherit this: without it, uvicorn's separate writes of
+            # headers and body wait for the client's delayed ACK (40 ms per response).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((HOST, self.port + i if self.port else 0))
             sock.listen(1024)
             sock.setblocking(False)
