@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -277,3 +281,29 @@ def test_live_command_on_mock_providers_prints_metrics(cli, tmp_path):
     assert result.code == 0, result.err
     metrics = json.loads(result.out)
     assert metrics["requests"] == 6 and 0 <= metrics["success_rate"] <= 1
+
+
+def test_key_from_a_file_reference(tmp_path):
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(KEY + "\n")
+    member = Member("acme", "acme/m", provider_api="https://x.example/v1")
+    endpoint = resolve_endpoint(member, {"provider": {"acme": {"options": {"apiKey": f"{{file:{key_file}}}"}}}})
+    assert (endpoint.api_key, endpoint.key_source) == (KEY, f"file:{key_file}")
+
+
+def test_ctrl_c_keeps_every_finished_attempt_and_prints_the_summary(tmp_path):
+    log_path = tmp_path / "attempts.jsonl"
+    command = [sys.executable, "-m", "toolkit", "live", "--combined", "claude-sonnet-4-5", "--source", "bundled",
+               "--providers", "anthropic,openrouter", "--scenario", "calm-day", "--requests", "100000",
+               "--concurrency", "4", "--input-tokens", "10", "--output-tokens", "5", "--log", str(log_path)]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not log_path.exists() or len(log_path.read_text().splitlines()) < 3):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    rows = log_path.read_text().splitlines()
+    assert proc.returncode == 0, err
+    assert f"interrupted: summary of the {len(rows)} attempts" in err
+    assert all(json.loads(row)["outcome"] for row in rows)  # every line is whole
+    assert "success_rate" in out
