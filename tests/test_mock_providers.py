@@ -237,3 +237,29 @@ def test_cli_prints_endpoints_and_opencode_section(cli):
 def test_cli_rejects_unknown_anthropic_provider(cli):
     result = cli("mock-providers", "--scenario", "calm-day", "--providers", "p", "--anthropic", "x", "--duration", "0")
     assert (result.code, result.err.strip()) == (2, "error: --anthropic names 'x', which is not in --providers")
+
+
+@pytest.mark.opencode
+@pytest.mark.parametrize(("npm", "protocol"), [("@ai-sdk/openai-compatible", "openai"), ("@ai-sdk/anthropic", "anthropic")])
+def test_the_real_opencode_cli_streams_from_the_mock(mock_providers, tmp_path, npm, protocol):
+    """``opencode run`` with the printed provider section: the AI SDK's own parsers accept our streams."""
+    import os
+    import subprocess
+
+    from opencode_cli import CURRENT, opencode_binary
+
+    binary = opencode_binary(CURRENT)
+    mock = mock_providers(["mock"], models=["model"])
+    section = mock.opencode_providers(lambda provider: npm)
+    section["mock"]["models"]["model"]["limit"] = {"context": 100000, "output": 12}
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    (project / "opencode.json").write_text(json.dumps({"provider": section}))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "OPENCODE_DISABLE_MODELS_FETCH": "1",
+           **{var: str(home / sub) for var, sub in [("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", "data"),
+                                                   ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", "state")]}}  # fmt: skip
+    proc = subprocess.run([str(binary), "run", "say hi", "-m", "mock/model"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "w0 w1 w2" in proc.stdout
+    assert mock.requests and {(r["protocol"], r["stream"], r["kind"]) for r in mock.requests} == {(protocol, True, "ok")}

@@ -374,16 +374,14 @@ class ScenarioDecider:
 
 def _count_input_tokens(body: Mapping[str, Any]) -> int:
     """Whitespace words of every text in the prompt: the mock's stand-in for a tokenizer."""
+    contents = [body.get("system")]  # Anthropic's system prompt: a string or text blocks
+    contents += [m.get("content") for m in body.get("messages") or [] if isinstance(m, Mapping)]
     texts: list[str] = []
-    system = body.get("system")
-    if isinstance(system, str):
-        texts.append(system)
-    for message in body.get("messages") or []:
-        content = message.get("content") if isinstance(message, Mapping) else None
+    for content in contents:
         if isinstance(content, str):
             texts.append(content)
         elif isinstance(content, list):
-            texts.extend(part.get("text", "") for part in content if isinstance(part, Mapping))
+            texts.extend(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
     return sum(len(text.split()) for text in texts)
 
 
