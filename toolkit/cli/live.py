@@ -19,16 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send to the providers' real endpoints (catalog api + --config provider options) instead of mocks",
     )
-    parser.add_argument("--preset", default="seed-on-error", metavar="NAME", help="failover preset (default seed-on-error)")
+    parser.add_argument("--preset", default="seed-on-error", metavar="NAME",
+                        help="failover preset (default seed-on-error); flags below override its fields")  # fmt: skip
     parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
                         help="classes that move a request to the next provider")  # fmt: skip
     parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
     parser.add_argument("--requests", type=int, default=20, metavar="N", help="requests to send (default 20)")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight at most (default 8)")
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                         help="mock providers only: run the scenario X times faster than real time")  # fmt: skip
-    parser.add_argument("--input-tokens", type=int, metavar="N", help="prompt size of every request (default: scenario)")
-    parser.add_argument("--output-tokens", type=int, metavar="N", help="max_tokens of every request (default: scenario)")
+    parser.add_argument("--input-tokens", type=int, metavar="N", help="prompt size of each request (default: scenario)")
+    parser.add_argument("--output-tokens", type=int, metavar="N", help="max_tokens of each request (default: scenario)")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="seconds (default 10)")
     parser.add_argument("--first-token-timeout", type=float, metavar="S",
                         help="seconds to the first token (default: the policy's attempt_timeout_s)")  # fmt: skip
