@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -307,3 +308,24 @@ def test_ctrl_c_keeps_every_finished_attempt_and_prints_the_summary(tmp_path):
     assert f"interrupted: summary of the {len(rows)} attempts" in err
     assert all(json.loads(row)["outcome"] for row in rows)  # every line is whole
     assert "success_rate" in out
+
+
+def test_connect_timeout_fires_at_the_configured_point():
+    # a loopback listener whose accept queue is full: the handshake never completes
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(server.getsockname())
+    try:
+        model = CombinedModel.of(["a"])
+        endpoints = local_endpoints({"a": f"http://127.0.0.1:{server.getsockname()[1]}/v1"})
+        log = run_live(model, _one_provider(), _scenario(), requests=1, endpoints=endpoints,
+                       timeouts=Timeouts(connect_s=0.3))  # fmt: skip
+    finally:
+        for sock in [server, *fillers]:
+            sock.close()
+    assert (log["outcome"].tolist(), log["error"].tolist()) == (["timeout"], ["ConnectTimeout:"])
+    assert 0.3 <= log["latency_s"].iloc[0] < 0.55
