@@ -18,7 +18,7 @@ import time
 
 from toolkit.combined_model import CombinedModel
 from toolkit.scenario import Scenario
-from toolkit.sweep import sweep
+from toolkit.sweeps import sweep
 
 MODEL = CombinedModel.of(["anthropic", "amazon-bedrock", "openrouter"], cost_input=3.0, cost_output=15.0)
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from toolkit.classify import TRANSIENT
+from toolkit.classifier import TRANSIENT
 from toolkit.engine import FailoverEngine
 from toolkit.policy import FailoverPolicy, preset
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from toolkit.classify import OUTCOMES
+from toolkit.classifier import OUTCOMES
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoint
 from toolkit.errors import UserError

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from toolkit.classify import OUTCOMES
+from toolkit.classifier import OUTCOMES
 
 DECISIONS: tuple[str, ...] = ("done", "retry_same", "next_provider", "give_up")
 """What the engine decided after an attempt (categorical order of the ``decision`` column)."""

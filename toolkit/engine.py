@@ -27,7 +27,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from toolkit.classify import TRANSIENT
+from toolkit.classifier import TRANSIENT
 from toolkit.policy import FailoverPolicy
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -234,7 +234,7 @@ class FailoverEngine:
     def report(
         self, req: Request, provider: int, outcome: str, now: float, retry_after_s: float | None = None
     ) -> Decision:
-        """Record how an attempt ended (an outcome class of :mod:`toolkit.classify`) and decide.
+        """Record how an attempt ended (an outcome class of :mod:`toolkit.classifier`) and decide.
 
         Updates the shared state first (breaker, Retry-After, cooldown), then returns done,
         retry_same / next_provider with the earliest start time, or give_up. While another

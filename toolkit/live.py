@@ -4,7 +4,7 @@
 ``httpx.AsyncClient`` (pooled connections, at most ``concurrency`` requests in flight),
 streams every answer through a protocol adapter chosen from the member's ``npm`` package
 (OpenAI-compatible or Anthropic Messages), classifies each attempt with
-:func:`toolkit.classify.classify`, and lets :class:`toolkit.engine.FailoverEngine` decide
+:func:`toolkit.classifier.classify`, and lets :class:`toolkit.engine.FailoverEngine` decide
 what happens next, exactly as the simulator does. The result is an attempt log with the
 columns of :mod:`toolkit.attempt_log`; each row is also appended to a JSON-lines file and
 flushed as soon as its attempt ends, so an interrupted run loses nothing
@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector, redact
-from toolkit.classify import classify, retry_after_s
+from toolkit.classifier import classify, retry_after_s
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import PROTOCOLS, Endpoint, local_endpoints, resolve_endpoints
 from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
@@ -531,7 +531,7 @@ def read_log(path: str | Path, run_id: str | None = None):
     import pandas as pd
 
     from toolkit.attempt_log import DECISIONS
-    from toolkit.classify import OUTCOMES
+    from toolkit.classifier import OUTCOMES
 
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     frame = pd.DataFrame([r for r in rows if run_id is None or r["run_id"] == run_id], columns=list(COLUMNS))

@@ -336,7 +336,7 @@ class ScenarioDecider:
         self.context_limits = dict(context_limits or {})
         self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
         # The simulator's own rate-limit buckets, so a 429 happens at the same point in both.
-        self.buckets = {w.provider: simulator._bucket(w.profile) for w in self.worlds.values()}
+        self.buckets = {w.provider: simulator.rate_bucket(w.profile) for w in self.worlds.values()}
         self.lock = threading.Lock()
 
     def __call__(self, request: Incoming) -> Reply:
@@ -351,7 +351,7 @@ class ScenarioDecider:
             if limit is not None and tokens > limit:
                 return Reply("context_length", ttft_s=profile.error_latency_s.draw(rnd))
             bucket = self.buckets[request.provider]
-            retry_after = simulator._take(bucket, request.t_s, tokens) if bucket is not None else 0.0
+            retry_after = simulator.bucket_take(bucket, request.t_s, tokens) if bucket is not None else 0.0
             if retry_after > 0:
                 return Reply("rate_limit", ttft_s=profile.error_latency_s.draw(rnd), retry_after_s=retry_after)
             injected = profile.pick_error(rnd.random())

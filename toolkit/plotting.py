@@ -8,7 +8,7 @@ and ``_axes`` / ``_chart`` for the figure.
 Two families of input: the catalog charts take an overlap or availability matrix
 (:mod:`toolkit.overlap`); the failover charts take an attempt log (one row per attempt,
 several runs told apart by ``run_id``) or a metrics table (one row per configuration,
-from :func:`toolkit.sweep.aggregate` or :func:`toolkit.metrics.summarize`).
+from :func:`toolkit.sweeps.aggregate` or :func:`toolkit.metrics.summarize`).
 """
 
 from __future__ import annotations
@@ -202,12 +202,12 @@ def plot_tradeoff(
     """Success rate against p95 latency, one dot per configuration, with the Pareto frontier.
 
     ``table`` has one row per configuration with ``success_rate`` and ``latency_p95_s``
-    (for example :func:`toolkit.sweep.aggregate`). The frontier is drawn through the
-    configurations no other beats on both axes (:func:`toolkit.sweep.pareto` on these two
+    (for example :func:`toolkit.sweeps.aggregate`). The frontier is drawn through the
+    configurations no other beats on both axes (:func:`toolkit.sweeps.pareto` on these two
     objectives); ``recommended`` (a row with the same two columns) is marked with a star.
     Dots are coloured by the ``label`` column (default: the preset).
     """
-    from toolkit.sweep import pareto
+    from toolkit.sweeps import pareto
 
     ax = _chart(ax)
     groups = [str(g) for g in pd.unique(table[label].astype(str))] if label in table else ["configurations"]
@@ -238,7 +238,7 @@ def plot_cost_per_success(
     """Cost per successful request, one horizontal bar per configuration (row of ``table``).
 
     Bar labels join the ``label`` columns; a ``cost_per_success_usd_ci`` column (from
-    :func:`toolkit.sweep.aggregate`) becomes error bars; the bar of ``recommended`` (a
+    :func:`toolkit.sweeps.aggregate`) becomes error bars; the bar of ``recommended`` (a
     row with the same label columns) is drawn in the highlight colour.
     """
     ax = _chart(ax)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from toolkit.classify import TRANSIENT
+from toolkit.classifier import TRANSIENT
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError, check_known, closest
 

@@ -54,7 +54,7 @@ class Report:
     out_dir: Path
     html: Path
     files: dict[str, Path]
-    recommendation: object | None  # toolkit.sweep.Recommendation (typed loosely: sweep imports lazily)
+    recommendation: object | None  # toolkit.sweeps.Recommendation (typed loosely: sweep imports lazily)
     models: list[str]
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -85,7 +85,7 @@ def figure_png(fig) -> bytes:
 
 def configurations(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: metrics averaged over scenarios, then over seeds with 95 % intervals."""
-    from toolkit.sweep import OBJECTIVES, across_scenarios, aggregate
+    from toolkit.sweeps import OBJECTIVES, across_scenarios, aggregate
 
     return aggregate(across_scenarios(results, None), list(OBJECTIVES))
 
@@ -148,14 +148,14 @@ def build_report(
     """Run the pipeline and write the report folder (see the module docs); returns what was written.
 
     ``scenarios`` are bundled names or files (default: every bundled scenario); ``executor``
-    is passed to :func:`toolkit.sweep.sweep` (processes on this machine by default).
+    is passed to :func:`toolkit.sweeps.sweep` (processes on this machine by default).
     """
     from tqdm.auto import tqdm
 
     from toolkit.catalog import load_catalog
     from toolkit.combine import combined_table
     from toolkit.scenario import Scenario, bundled
-    from toolkit.sweep import recommend, sweep
+    from toolkit.sweeps import recommend, sweep
 
     started = time.perf_counter()
     if models < 1 or max_providers < 2:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.attempt_log import DECISION_CODE, OUTCOME_CODE, AttemptCollector
-from toolkit.classify import OUTCOMES
+from toolkit.classifier import OUTCOMES
 from toolkit.combined_model import CombinedModel
 from toolkit.engine import DONE, GIVE_UP, FailoverEngine
 from toolkit.errors import UserError
@@ -118,7 +118,7 @@ def simulate(
     uniforms = _stream(gen.random)
     base = [_Compiled(w.profile, gen) for w in worlds]
     incidents = [[(i.start_s, i.end_s, _Compiled(i.profile, gen)) for i in w.incidents] for w in worlds]
-    buckets = [_bucket(w.profile) for w in worlds]
+    buckets = [rate_bucket(w.profile) for w in worlds]
     limits = [m.context_limit for m in members]
     price_in = [(m.cost_input or 0.0) / 1e6 for m in members]
     price_out = [(m.cost_output or 0.0) / 1e6 for m in members]
@@ -191,7 +191,7 @@ def simulate(
             oc, dur = _CTX, next(prof.elat)
         else:
             if bucket is not None:
-                ra = _take(bucket, t, n_in + n_out)
+                ra = bucket_take(bucket, t, n_in + n_out)
                 if ra > 0.0:
                     oc, dur, err = _RL, next(prof.elat), bucket_error
                 else:
@@ -321,8 +321,12 @@ def simulate(
     return log.frame()
 
 
-def _bucket(profile: Profile) -> list[float] | None:
-    """Rate-limit state ``[requests, tokens, last_t, req_rate, tok_rate, req_cap, tok_cap]`` (None: unlimited)."""
+def rate_bucket(profile: Profile) -> list[float] | None:
+    """Rate-limit state ``[requests, tokens, last_t, req_rate, tok_rate, req_cap, tok_cap]`` (None: unlimited).
+
+    Shared with the mock providers, so a scenario's rate limit answers 429 at the same moments
+    in virtual time and on a real socket.
+    """
     rpm, tpm = profile.requests_per_minute, profile.tokens_per_minute
     if rpm is None and tpm is None:
         return None
@@ -331,7 +335,7 @@ def _bucket(profile: Profile) -> list[float] | None:
     return [req_cap, tok_cap, 0.0, req_cap / 60.0, tok_cap / 60.0, req_cap, tok_cap]
 
 
-def _take(bucket: list[float], t: float, tokens: int) -> float:
+def bucket_take(bucket: list[float], t: float, tokens: int) -> float:
     """Debit one request and ``tokens`` at time ``t``; 0.0 on success, else the Retry-After
     (time until both buckets hold enough, rounded up to the millisecond) and nothing taken."""
     elapsed = t - bucket[2]

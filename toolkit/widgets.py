@@ -57,7 +57,7 @@ class Explorer:
 
     def priority_options(self) -> list[str]:
         """Every try order of the model's providers, as ``a > b > c`` labels (sampled beyond 5 providers)."""
-        from toolkit.sweep import priority_orders
+        from toolkit.sweeps import priority_orders
 
         return [ORDER_SEPARATOR.join(order) for order in priority_orders(self.model.providers)]
 

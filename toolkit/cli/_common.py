@@ -49,3 +49,35 @@ def load_model(args: argparse.Namespace):
         print(f"warning: {warning}", file=sys.stderr)
     table = combined_table(models, providers=args.providers, priority=args.priority, min_providers=1)
     return CombinedModel.from_table(table, args.combined)
+
+
+def add_policy(parser: argparse.ArgumentParser) -> None:
+    """``--preset`` and the flags that override its fields."""
+    parser.add_argument("--preset", default="seed-on-error", metavar="NAME",
+                        help="failover preset (default seed-on-error); the flags below override its fields")  # fmt: skip
+    parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
+                        help="classes that move a request to the next provider")  # fmt: skip
+    parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
+
+
+def load_policy(args: argparse.Namespace):
+    """The :class:`~toolkit.policy.FailoverPolicy` of :func:`add_policy`'s options (and ``--priority``)."""
+    from toolkit.policy import preset
+
+    overrides = {
+        "strategy": args.strategy,
+        "max_attempts": args.max_attempts,
+        "provider_priority": tuple(getattr(args, "priority", ())) or None,
+    }
+    return preset(args.preset, **{name: value for name, value in overrides.items() if value is not None})
+
+
+def print_metrics(metrics, headline: str, as_json: bool) -> None:
+    """One run's metrics row: a two-column table under ``headline``, or a JSON object."""
+    import json
+
+    if as_json:
+        print(json.dumps(json.loads(metrics.to_json(orient="records"))[0], indent=1))
+        return
+    print(headline)
+    print(metrics.drop(columns="run_id").T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolkit.cli._common import add_model, load_model
+from toolkit.cli._common import add_model, add_policy, load_model, load_policy, print_metrics
 
 HELP = "run failover of a combined model over real HTTP (mock providers by default); print metrics"
 
@@ -19,11 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send to the providers' real endpoints (catalog api + --config provider options) instead of mocks",
     )
-    parser.add_argument("--preset", default="seed-on-error", metavar="NAME",
-                        help="failover preset (default seed-on-error); flags below override its fields")  # fmt: skip
-    parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
-                        help="classes that move a request to the next provider")  # fmt: skip
-    parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
+    add_policy(parser)
     parser.add_argument("--requests", type=int, default=20, metavar="N", help="requests to send (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
@@ -54,29 +50,18 @@ def _confirm(cost: float, requests: int, providers: list[str], assume_yes: bool)
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import uuid
 
     from toolkit.errors import UserError
     from toolkit.live import Timeouts, estimate_cost, read_log, run_live
     from toolkit.metrics import summarize
     from toolkit.opencode_config import read_config
-    from toolkit.policy import preset
     from toolkit.scenario import Scenario
 
     if args.requests < 1 or args.concurrency < 1:
         raise UserError("--requests and --concurrency must be at least 1")
     scenario = Scenario.load(args.scenario)
-    overrides = {
-        name: value
-        for name, value in (
-            ("strategy", args.strategy),
-            ("max_attempts", args.max_attempts),
-            ("provider_priority", tuple(args.priority) or None),
-        )
-        if value is not None
-    }
-    policy = preset(args.preset, **overrides)
+    policy = load_policy(args)
     model = load_model(args)
     options = {}
     if args.real:
@@ -100,13 +85,10 @@ def run(args: argparse.Namespace) -> int:
         log = read_log(args.log, run_id)  # every finished attempt was flushed: summarize what ran
         print(f"interrupted: summary of the {len(log)} attempts in {args.log}", file=sys.stderr)
     metrics = summarize(log)
-    if args.json:
-        print(json.dumps(json.loads(metrics.to_json(orient="records"))[0], indent=1))
-    else:
-        where = "real endpoints" if args.real else f"mock providers ({scenario.name}, x{args.time_scale:g})"
-        print(f"{model.combined_id} via {', '.join(m.provider for m in policy.members(model))}; "
-              f"policy {policy.name}; {where}; {len(log)} attempts")  # fmt: skip
-        print(metrics.drop(columns="run_id").T.to_string(header=False, float_format=lambda v: f"{v:.4g}"))
+    where = "real endpoints" if args.real else f"mock providers ({scenario.name}, x{args.time_scale:g})"
+    providers = ", ".join(m.provider for m in policy.members(model))
+    print_metrics(metrics, f"{model.combined_id} via {providers}; policy {policy.name}; {where}; {len(log)} attempts",
+                  args.json)  # fmt: skip
     if args.log:
         print(f"appended {len(log)} attempts to {args.log}", file=sys.stderr)
     return 0

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from toolkit.errors import UserError
-    from toolkit.sweep import recommend
+    from toolkit.sweeps import recommend
 
     try:
         results = pd.read_csv(args.results)

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from toolkit.scenario import Scenario
-    from toolkit.sweep import pareto, sweep
+    from toolkit.sweeps import pareto, sweep
 
     model = load_model(args)
     scenarios = [Scenario.load(s) for s in args.scenario]

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from toolkit.classify import OUTCOMES, classify, retry_after_s
+from toolkit.classifier import OUTCOMES, classify, retry_after_s
 
 ANTHROPIC_OVERLOAD = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
 OPENAI_QUOTA = (

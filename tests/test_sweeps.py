@@ -13,7 +13,7 @@ from toolkit.errors import UserError
 from toolkit.metrics import summarize
 from toolkit.scenario import Scenario
 from toolkit.simulator import simulate
-from toolkit.sweep import SweepPoint, _SerialExecutor, grid, pareto, priority_orders, recommend, sweep, t_quantile
+from toolkit.sweeps import SweepPoint, _SerialExecutor, grid, pareto, priority_orders, recommend, sweep, t_quantile
 
 MODEL = CombinedModel.of(["alpha", "beta", "gamma"], cost_input=3.0, cost_output=15.0, context_limit=200000)
 
