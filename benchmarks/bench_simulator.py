@@ -29,7 +29,7 @@ from toolkit.attempt_log import COLUMNS
 from toolkit.combined_model import CombinedModel
 from toolkit.policy import PRESETS
 from toolkit.scenario import Scenario
-from toolkit.simulator import _bucket, _take, simulate
+from toolkit.simulator import bucket_take, rate_bucket, simulate
 
 MODEL = CombinedModel.of(["a", "b", "c"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
 POLICY = PRESETS["seed-on-error"]
@@ -42,7 +42,7 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
     rng = random.Random(seed)
     providers = MODEL.providers
     worlds = SCENARIO.resolve(providers)
-    buckets = [_bucket(w.profile) for w in worlds]
+    buckets = [rate_bucket(w.profile) for w in worlds]
     blocked = [0.0] * len(worlds)
     rows: list[tuple] = []
     env = simpy.Environment()
@@ -56,7 +56,7 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
         profile = worlds[p].profile_at(now)
         bucket = buckets[p]
         if bucket is not None:
-            ra = _take(bucket, now, n_in + n_out)
+            ra = bucket_take(bucket, now, n_in + n_out)
             if ra > 0:
                 return "rate_limit", profile.error_latency_s.draw(rng), math.nan, ra
         error = profile.pick_error(rng.random())
