@@ -15,6 +15,7 @@ import pytest
 
 from toolkit.choice import Choice
 from toolkit.report import build_report, busiest_providers, most_shared
+from toolkit.scenario import Scenario
 
 SMALL = dict(
     models=1, max_providers=3, scenarios=["calm-day", "provider-outage"], presets=["resilient", "seed-on-error"],
@@ -147,10 +148,12 @@ def test_real_browser_loads_every_image_and_renders_a_page(report, tmp_path):
 
 def test_without_a_feasible_configuration_nothing_is_exported(tmp_path):
     out = tmp_path / "out"
-    # the seed's on_rate_limit strategy never fails over on the outage's refused connections
-    # (800 requests reach into the outage, which starts at 120 s)
-    report = build_report(out, **{**SMALL, "presets": ["seed-on-rate-limit"], "scenarios": ["provider-outage"],
-                                  "requests": 800})  # fmt: skip
+    # every provider down from 120 s to 720 s: no order and no preset gets through that
+    # (800 requests reach into the outage)
+    data = Scenario.load("provider-outage").to_dict()
+    data["incidents"] = [{**incident, "provider": "all"} for incident in data["incidents"]]
+    Scenario.from_dict({**data, "name": "everyone-down"}).save(tmp_path / "everyone-down.json")
+    report = build_report(out, **{**SMALL, "scenarios": [str(tmp_path / "everyone-down.json")], "requests": 800})
     assert report.recommendation.choice is None
     assert not (out / "opencode.json").exists() and not (out / "choice.json").exists()
     page = report.html.read_text()

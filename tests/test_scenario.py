@@ -159,3 +159,12 @@ def test_save_round_trip(tmp_path):
     assert Scenario.load(path).data == scenario.data
     assert json.loads(path.read_text())["name"] == "busy-team-rate-limit"
     assert [p.name for p in tmp_path.iterdir()] == ["copy.json"]  # no temp file left behind
+
+
+def test_ranks_follow_the_model_order_not_the_try_order():
+    scenario = Scenario.load("busy-team-rate-limit")
+    worlds = scenario.resolve(["b", "a"], ranking=["a", "b"])
+    assert [(w.provider, w.rank) for w in worlds] == [("b", 1), ("a", 0)]
+    assert worlds[1].profile.requests_per_minute == 60  # rank:0 is the model's first member, "a"
+    assert worlds[0].profile.requests_per_minute is None
+    assert [(w.provider, w.rank) for w in scenario.resolve(["b", "a"])] == [("b", 0), ("a", 1)]

@@ -62,7 +62,7 @@ def test_grid_rejects_bad_input(scenarios):
 
 def _by_hand(point: SweepPoint, scenarios: list[Scenario], requests: int) -> pd.Series:
     scenario = {s.name: s for s in scenarios}[point.scenario]
-    log = simulate(MODEL.ordered(point.priority), point.policy(), scenario, requests=requests, seed=point.seed)
+    log = simulate(MODEL, point.policy(), scenario, requests=requests, seed=point.seed)
     return summarize(log).iloc[0]
 
 
@@ -276,3 +276,14 @@ def test_sweep_command_user_errors(cli, tmp_path):
     result = cli("recommend", "--results", str(tmp_path / "missing.csv"))
     assert result.code == 2 and "cannot read sweep results" in result.err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_priority_orders_differ_because_the_world_stays_put(scenarios):
+    """rank:0 is the model's first member whatever order is tried, so moving the
+    rate-limited provider back in the order is visible in the results."""
+    results = sweep(MODEL, scenarios[:1], presets=["seed-on-error"], seeds=1, requests=1000,
+                    executor="serial", progress=False)  # fmt: skip
+    attempts = results.set_index("priority")["attempts_mean"]
+    assert attempts["beta>gamma>alpha"] < attempts["alpha>beta>gamma"]
+    assert results.set_index("priority").loc["alpha>beta>gamma", "share_alpha"] > 0
+    assert results.set_index("priority").loc["beta>gamma>alpha", "share_beta"] > 0.9

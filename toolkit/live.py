@@ -470,6 +470,7 @@ async def run_live_async(
     if endpoints is None:
         mock = MockProviders.from_scenario(
             scenario, providers, seed=seed, context_limits={m.provider: m.context_limit for m in members},
+            ranking=model.providers,
             time_scale=time_scale, log_path=mock_log_path, models=sorted({m.model_id for m in members}),
         )  # fmt: skip
         protocols = {m.provider: PROTOCOLS.get(m.provider_npm or "", "openai") for m in members}

@@ -320,8 +320,9 @@ _KIND_OF_CLASS = {
 class ScenarioDecider:
     """Replies drawn from a scenario with the simulator's meaning (docs/failover.md).
 
-    ``providers`` is the try order (it resolves ``rank:N``); ``context_limits`` the members'
-    catalog context windows, when known. Each provider draws from its own seeded stream, so
+    ``providers`` are the mocked providers; ``rank:N`` is position N of ``ranking`` (the combined
+    model's member order, as in the simulator; default ``providers``); ``context_limits`` the
+    members' catalog context windows, when known. Each provider draws from its own seeded stream, so
     one provider's traffic does not change another's draws.
     """
 
@@ -331,8 +332,9 @@ class ScenarioDecider:
         providers: Sequence[str],
         seed: int = 0,
         context_limits: Mapping[str, float | None] | None = None,
+        ranking: Sequence[str] | None = None,
     ) -> None:
-        self.worlds = {w.provider: w for w in scenario.resolve(providers)}
+        self.worlds = {w.provider: w for w in scenario.resolve(providers, ranking)}
         self.context_limits = dict(context_limits or {})
         self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
         # The simulator's own rate-limit buckets, so a 429 happens at the same point in both.
@@ -557,12 +559,14 @@ class MockProviders:
         *,
         seed: int = 0,
         context_limits: Mapping[str, float | None] | None = None,
+        ranking: Sequence[str] | None = None,
         **options: Any,
     ) -> MockProviders:
-        """Mock providers that behave as ``scenario`` says (``providers`` in try order)."""
+        """Mock providers that behave as ``scenario`` says (``rank:N`` is position N of ``ranking``,
+        the combined model's member order; default ``providers``)."""
         if not isinstance(scenario, Scenario):
             scenario = Scenario.load(scenario)
-        decider = ScenarioDecider(scenario, providers, seed=seed, context_limits=context_limits)
+        decider = ScenarioDecider(scenario, providers, seed=seed, context_limits=context_limits, ranking=ranking)
         return cls(providers, decider=decider, **options)
 
     # clock -------------------------------------------------------------------------

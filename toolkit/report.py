@@ -265,7 +265,7 @@ def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
         if choice is not None and name == first:
             overrides |= {"strategy": choice.strategy, "max_attempts": choice.max_attempts}
         label = f"{name} (recommended)" if choice is not None and name == first else name
-        logs.append(simulate(model.ordered(order), preset(name, **overrides), scenario, requests=requests, seed=0,
+        logs.append(simulate(model, preset(name, **overrides), scenario, requests=requests, seed=0,
                              run_id=label))  # fmt: skip
     log = concat(logs)
     return scenario, log, summarize(log)

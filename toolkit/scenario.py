@@ -313,15 +313,21 @@ class Scenario:
         """Answer size per request (tokens; draws are rounded and at least 1)."""
         return Dist.parse({**BUILTIN_REQUEST, **self.data.get("request", {})}["output_tokens"])
 
-    def resolve(self, providers: Sequence[str]) -> list[ProviderWorld]:
-        """One :class:`ProviderWorld` per provider of ``providers`` (in try order, rank 0 first).
+    def resolve(self, providers: Sequence[str], ranking: Sequence[str] | None = None) -> list[ProviderWorld]:
+        """One :class:`ProviderWorld` per provider of ``providers``, in that order.
 
-        A provider's profile is the built-in profile, overlaid by ``default``, then by
-        ``rank:<i>``, then by its provider id. Incidents apply to the providers their
-        ``provider`` selector names (an id, ``rank:<i>`` or ``all``).
+        ``rank:<i>`` means position ``i`` in ``ranking``: the combined model's own member order
+        (``CombinedModel.providers``, the combined table's rank), default ``providers``. The
+        simulator and the mock providers pass the model's order, so the world a scenario
+        describes stays put while a sweep tries other priority orders on it. A provider's
+        profile is the built-in profile, overlaid by ``default``, then by ``rank:<i>``, then by
+        its provider id. Incidents apply to the providers their ``provider`` selector names
+        (an id, ``rank:<i>`` or ``all``).
         """
+        position = {p: i for i, p in enumerate(ranking if ranking is not None else providers)}
         worlds = []
-        for rank, provider in enumerate(providers):
+        for provider in providers:
+            rank = position[provider]
             keys = (f"rank:{rank}", provider)
             base_fields = self._fields(*keys)
             profile = _profile(base_fields, f"scenario {self.source}: providers.{provider}")

@@ -110,7 +110,7 @@ def simulate(
         raise UserError(f"requests must be at least 1, got {requests}")
     members = policy.members(model)
     providers = [m.provider for m in members]
-    worlds = scenario.resolve(providers)
+    worlds = scenario.resolve(providers, ranking=model.providers)
     gen = np.random.default_rng(seed)
     engine = FailoverEngine(policy, providers, random.Random(seed), [m.context_limit for m in members])
     log = AttemptCollector(run_id or f"{policy.name}|{scenario.name}|{seed}", model.combined_id, providers,

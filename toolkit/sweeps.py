@@ -143,7 +143,7 @@ def run_points(
     rows = []
     for point in points:
         log = simulate(
-            model.ordered(point.priority), point.policy(), scenarios[point.scenario],
+            model, point.policy(), scenarios[point.scenario],
             requests=requests, seed=point.seed, run_id=point.key,
         )  # fmt: skip
         metrics = summarize(log).iloc[0].to_dict()

@@ -78,7 +78,8 @@ class Explorer:
             raise UserError(f"unknown scenario {scenario!r}; the explorer has {', '.join(self.scenarios)}")
         policy = preset(preset_name, provider_priority=order, strategy=strategy, max_attempts=int(max_attempts))
         run_id = f"{preset_name} {strategy} x{max_attempts} {ORDER_SEPARATOR.join(order)}"
-        log = simulate(self.model.ordered(order), policy, self.scenarios[scenario], requests=self.requests,
+        self.model.ordered(order)  # a clear error for a provider the model does not have
+        log = simulate(self.model, policy, self.scenarios[scenario], requests=self.requests,
                        seed=self.seed, run_id=run_id)  # fmt: skip
         choice = Choice.from_policy(policy, combined_id=self.model.combined_id, preset=preset_name)
         self.last = ExplorerRun(policy, scenario, log, summarize(log), choice)
