@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import httpx
 import pytest
@@ -68,7 +67,7 @@ def test_classify_accepts_bytes():
         (httpx.ReadTimeout("read timed out"), "timeout"),
         (httpx.ConnectTimeout("connect"), "timeout"),
         (TimeoutError(), "timeout"),
-        (socket.timeout(), "timeout"),
+        (TimeoutError(), "timeout"),
         (httpx.ConnectError("[Errno 111] Connection refused"), "connection"),
         (ConnectionResetError("ECONNRESET"), "connection"),
         (httpx.RemoteProtocolError("peer closed connection"), "connection"),

@@ -34,7 +34,7 @@ import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +188,7 @@ class ExportPlan:
 def _backup_path(path: Path) -> Path:
     """A new ``<name>.<UTC time to the microsecond>.bak`` next to ``path``; names sort by age."""
     while True:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         candidate = path.with_name(f"{path.name}.{stamp}.bak")
         if not candidate.exists():
             return candidate

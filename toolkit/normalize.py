@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -130,7 +130,7 @@ def _snapshot(model_id: str, rules: list[str]) -> tuple[str, str | None]:
     return base, tag
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_id(model_id: str) -> Normalized:
     """Normalize one id without catalog knowledge (cached: providers repeat the same ids)."""
     rules: list[str] = []

@@ -283,7 +283,8 @@ class Scenario:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise UserError(f"scenario {path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise UserError(f"scenario {path}: not valid JSON: {exc.msg} at {where}") from None
         return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict:
