@@ -2,14 +2,16 @@
 
 :data:`COLUMNS` is the contract (documented in the README's "attempt log" table).
 :class:`AttemptCollector` is the fast row collector both producers use: rows are plain
-numeric tuples (names become small integer codes), gathered in chunks into one numpy
-record array, so a million-request log is built without a Python object per cell and
-ends as categoricals and numeric arrays (about 90 bytes per attempt).
+numeric records (names become small integer codes) packed into bytes as they come, and
+read as one numpy record array at the end, so a million-request log is built without a
+Python object per cell and ends as categoricals and numeric arrays (about 90 bytes per
+attempt).
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -46,26 +48,28 @@ COLUMNS: dict[str, str] = {
 }
 """Column name -> pandas dtype, in column order."""
 
-# What one collected row holds (names as codes; latency is derived when the frame is built).
-_ROW = np.dtype(
-    [
-        ("request_id", "i8"),
-        ("attempt", "i2"),
-        ("provider", "i2"),
-        ("t_start_s", "f8"),
-        ("t_end_s", "f8"),
-        ("ttft_s", "f8"),
-        ("outcome", "i1"),
-        ("status", "i2"),
-        ("retry_after_s", "f8"),
-        ("decision", "i1"),
-        ("wait_s", "f8"),
-        ("input_tokens", "i4"),
-        ("output_tokens", "i4"),
-        ("cost_usd", "f8"),
-        ("error", "i4"),
-    ]
+# What one collected row holds (names as codes; latency is derived when the frame is built),
+# as struct codes: a row is packed into bytes when added (no tuple of boxed numbers to keep
+# alive and track), and the joined bytes are read back as this numpy record layout.
+_FIELDS = (
+    ("request_id", "q"),
+    ("attempt", "h"),
+    ("provider", "h"),
+    ("t_start_s", "d"),
+    ("t_end_s", "d"),
+    ("ttft_s", "d"),
+    ("outcome", "b"),
+    ("status", "h"),
+    ("retry_after_s", "d"),
+    ("decision", "b"),
+    ("wait_s", "d"),
+    ("input_tokens", "i"),
+    ("output_tokens", "i"),
+    ("cost_usd", "d"),
+    ("error", "i"),
 )
+_ROW = np.dtype([(name, "=" + code) for name, code in _FIELDS])
+_PACK = struct.Struct("=" + "".join(code for _, code in _FIELDS))  # "=": native order, no padding, like _ROW
 _CHUNK = 1 << 16
 
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|(?:api[_-]?key|x-api-key)[\"'=:\s]+\S+)", re.IGNORECASE)
@@ -92,7 +96,7 @@ class AttemptCollector:
         self.combined_id = combined_id
         self.providers = list(providers)
         self.model_refs = list(model_refs)
-        self._rows: list[tuple] = []
+        self._rows: list[bytes] = []  # packed rows not yet joined into a chunk
         self._chunks: list[np.ndarray] = []
         self._errors: dict[str, int] = {"": 0}
 
@@ -124,17 +128,23 @@ class AttemptCollector:
         """Record one attempt (see the class docstring for the codes)."""
         rows = self._rows
         rows.append(
-            (request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after, decision, wait,
-             input_tokens, output_tokens, cost, error)
+            _PACK.pack(request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after, decision,
+                       wait, input_tokens, output_tokens, cost, error)
         )  # fmt: skip
         if len(rows) >= _CHUNK:
             self._flush()
 
     @property
-    def append(self) -> Callable[[tuple], None]:
-        """For hot loops: the raw ``append`` taking one tuple in :meth:`add`'s argument order
-        (all 15 values). Call :meth:`spill` every so often so memory stays bounded."""
+    def append(self) -> Callable[[bytes], None]:
+        """For hot loops: the raw ``append`` taking one row packed by :attr:`pack`, i.e.
+        ``append(pack(...))`` with :meth:`add`'s 15 arguments, all given. Call :meth:`spill`
+        every so often so the pending rows stay few."""
         return self._rows.append
+
+    @property
+    def pack(self) -> Callable[..., bytes]:
+        """For hot loops: packs one row's 15 values (:meth:`add`'s argument order) for :attr:`append`."""
+        return _PACK.pack
 
     def spill(self) -> None:
         """Pack the pending rows into a numeric chunk once a chunk's worth has gathered."""
@@ -146,7 +156,7 @@ class AttemptCollector:
 
     def _flush(self) -> None:
         if self._rows:
-            self._chunks.append(np.array(self._rows, dtype=_ROW))
+            self._chunks.append(np.frombuffer(b"".join(self._rows), dtype=_ROW))
             self._rows.clear()  # the same list, so a held ``append`` stays valid
 
     def frame(self) -> pd.DataFrame:

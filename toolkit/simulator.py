@@ -10,7 +10,7 @@ Speed matters (sweeps run thousands of these), so the world's side is written fo
 interpreter: one heap of ``(time, seq, kind, payload)`` events, arrivals pre-drawn with
 numpy and merged with the heap instead of pushed into it, random variates pre-drawn in
 numpy chunks and consumed through iterators, attempts as small lists, and rows collected
-as numeric tuples (:class:`~toolkit.attempt_log.AttemptCollector`). Every decision is
+packed as they end (:class:`~toolkit.attempt_log.AttemptCollector`). Every decision is
 still the engine's. The same seed gives the same log.
 """
 
@@ -130,7 +130,7 @@ def simulate(
     timeout = policy.attempt_timeout_s
     hedge_after = policy.hedge_after_s
     begin, report, start, cancel = engine.begin, engine.report, engine.start, engine.cancel
-    append, spill = log.append, log.spill
+    append, pack, spill = log.append, log.pack, log.spill
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
@@ -155,7 +155,7 @@ def simulate(
 
     def no_call(req, provider: int, t: float) -> None:
         """A request that gives up without making the call it planned."""
-        append((req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
+        append(pack(req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
                 req.input_tokens, 0, 0.0, no_call_error))  # fmt: skip
         if req.inflight == 0:
             request_over(t)
@@ -245,7 +245,7 @@ def simulate(
             streamed = min(req.output_tokens, int((t - ts - ttft) * tps))
         else:
             ttft = nan
-        append((req.request_id, number, p, ts, t, ttft, _CANCELLED, 0, nan, done_code, 0.0, req.input_tokens, streamed,
+        append(pack(req.request_id, number, p, ts, t, ttft, _CANCELLED, 0, nan, done_code, 0.0, req.input_tokens, streamed,
                 req.input_tokens * price_in[p] + streamed * price_out[p] if oc == _OK else 0.0,
                 error_code[_CANCELLED]))  # fmt: skip
 
@@ -269,7 +269,7 @@ def simulate(
                 req, p, ts, ttft, oc, ra, produced, cost, err, number = payload[:10]
                 payload[11] = False
                 d = report(req, p, OUTCOMES[oc], t, None if ra != ra else ra)
-                append((req.request_id, number, p, ts, t, ttft, oc, _STATUS[oc], ra, decision_code[d.action],
+                append(pack(req.request_id, number, p, ts, t, ttft, oc, _STATUS[oc], ra, decision_code[d.action],
                         d.wait, req.input_tokens, produced, cost, err))  # fmt: skip
                 if req.tag is not None:
                     req.tag.remove(payload)
