@@ -114,7 +114,7 @@ def test_dask_local_cluster_matches_local(scenarios):
     distributed = pytest.importorskip("distributed")
     kwargs = dict(presets=["resilient"], max_attempts=[2], seeds=1, requests=200, progress=False)
     local = sweep(MODEL, scenarios, executor="serial", **kwargs)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                                   host="127.0.0.1") as cluster, distributed.Client(cluster) as client:  # fmt: skip
         remote = sweep(MODEL, scenarios, executor=client, **kwargs)
         address = cluster.scheduler_address.removeprefix("tcp://")
