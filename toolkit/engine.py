@@ -219,11 +219,11 @@ class FailoverEngine:
             busy_probe = s.state == HALF_OPEN and s.probe_owner is not None and now < s.probe_until
             if busy_probe or self._available_at(provider, now) > now:
                 return self._route(req, now, self._from[provider], None)
-        if s.state == OPEN:
-            s.state = HALF_OPEN
-            self.transitions.append((now, self.providers[provider], HALF_OPEN))
-        if s.state == HALF_OPEN:
-            s.probe_owner = req
+        if s.state is not CLOSED:
+            if s.state == OPEN:
+                s.state = HALF_OPEN
+                self.transitions.append((now, self.providers[provider], HALF_OPEN))
+            s.probe_owner = req  # half-open now: this attempt is the probe
             s.probe_until = now + self._timeout + _PROBE_SLACK_S
         req.tries[provider] += 1
         req.attempts += 1

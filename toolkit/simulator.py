@@ -58,8 +58,8 @@ _CHUNK = 1 << 15
 
 def _stream(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
     """An endless iterator of Python floats, drawn from numpy in chunks."""
-    while True:
-        yield from draw(_CHUNK).tolist()
+    # chained C iterators rather than a generator: ``next`` never resumes a Python frame
+    return itertools.chain.from_iterable(map(lambda n: draw(n).tolist(), itertools.repeat(_CHUNK)))
 
 
 def _sampler(dist: Dist, gen: np.random.Generator) -> Iterator[float]:
@@ -72,7 +72,7 @@ def _sampler(dist: Dist, gen: np.random.Generator) -> Iterator[float]:
 class _Compiled:
     """A profile turned into samplers and a cumulative error table, for the inner loop."""
 
-    __slots__ = ("edges", "ttft", "tps", "elat", "ra")
+    __slots__ = ("edges", "p_error", "ttft", "tps", "elat", "ra")
 
     def __init__(self, profile: Profile, gen: np.random.Generator) -> None:
         edges, edge = [], 0.0
@@ -80,6 +80,7 @@ class _Compiled:
             edge += p
             edges.append((edge, OUTCOME_CODE[name]))
         self.edges = tuple(edges)
+        self.p_error = edge  # any error at all: below it, ``edges`` says which
         self.ttft = _sampler(profile.ttft_s, gen)
         self.tps = _sampler(profile.tokens_per_s, gen)
         self.elat = _sampler(profile.error_latency_s, gen)
@@ -135,7 +136,7 @@ def simulate(
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
     nan = math.nan
-    decision_code = DECISION_CODE
+    decision_code, outcomes, status = DECISION_CODE, OUTCOMES, _STATUS
     done_code, give_up_code = DECISION_CODE[DONE], DECISION_CODE[GIVE_UP]
     arrivals_spec = scenario.arrivals
     sessions = arrivals_spec["kind"] == "sessions"
@@ -198,10 +199,11 @@ def simulate(
                     ra = nan
             if oc < 0:
                 u = next(uniforms)
-                for edge, code in prof.edges:
-                    if u < edge:
-                        oc = code
-                        break
+                if u < prof.p_error:
+                    for edge, code in prof.edges:
+                        if u < edge:
+                            oc = code
+                            break
                 if oc < 0:
                     ttft = next(prof.ttft)
                     if ttft > cut:
@@ -264,12 +266,12 @@ def simulate(
         if heap and heap[0][0] < next_arrival:
             t, _, kind, payload = pop(heap)
             if kind == _END:  # an attempt answered: report it, log it, follow the decision
-                if not payload[11]:
+                req, p, ts, ttft, oc, ra, produced, cost, err, number, _, running = payload
+                if not running:
                     continue  # a hedge cancelled earlier
-                req, p, ts, ttft, oc, ra, produced, cost, err, number = payload[:10]
                 payload[11] = False
-                d = report(req, p, OUTCOMES[oc], t, None if ra != ra else ra)
-                append(pack(req.request_id, number, p, ts, t, ttft, oc, _STATUS[oc], ra, decision_code[d.action],
+                d = report(req, p, outcomes[oc], t, None if ra != ra else ra)
+                append(pack(req.request_id, number, p, ts, t, ttft, oc, status[oc], ra, decision_code[d.action],
                         d.wait, req.input_tokens, produced, cost, err))  # fmt: skip
                 if req.tag is not None:
                     req.tag.remove(payload)
