@@ -135,22 +135,17 @@ def simulate(
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
-    nan = math.nan
+    nan, inf = math.nan, math.inf
     decision_code, outcomes, status = DECISION_CODE, OUTCOMES, _STATUS
     done_code, give_up_code = DECISION_CODE[DONE], DECISION_CODE[GIVE_UP]
     arrivals_spec = scenario.arrivals
     sessions = arrivals_spec["kind"] == "sessions"
-    finished = 0
     bar = _progress(requests) if progress else None
 
-    def request_over(t: float) -> None:
-        nonlocal finished, seq
-        finished += 1
-        if not finished & 4095:  # every 4096 requests: bound the pending rows, move the bar
-            spill()
-            if bar is not None:
-                bar.update(4096)
-        if sessions and issued < requests:
+    def session_next(t: float) -> None:
+        """A closed-loop session's request is over: the session thinks, then sends its next one."""
+        nonlocal seq
+        if issued < requests:
             seq += 1
             push(heap, (t + next(think), seq, _SESSION, None))
 
@@ -158,8 +153,8 @@ def simulate(
         """A request that gives up without making the call it planned."""
         append(pack(req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
                 req.input_tokens, 0, 0.0, no_call_error))  # fmt: skip
-        if req.inflight == 0:
-            request_over(t)
+        if sessions and req.inflight == 0:
+            session_next(t)
 
     def launch(req, p: int, t: float) -> None:
         """Start the planned attempt on ``p`` at ``t`` (or follow the engine's new plan)."""
@@ -271,7 +266,8 @@ def simulate(
                     continue  # a hedge cancelled earlier
                 payload[11] = False
                 d = report(req, p, outcomes[oc], t, None if ra != ra else ra)
-                append(pack(req.request_id, number, p, ts, t, ttft, oc, status[oc], ra, decision_code[d.action],
+                action = d.action
+                append(pack(req.request_id, number, p, ts, t, ttft, oc, status[oc], ra, decision_code[action],
                         d.wait, req.input_tokens, produced, cost, err))  # fmt: skip
                 if req.tag is not None:
                     req.tag.remove(payload)
@@ -279,10 +275,9 @@ def simulate(
                         for other in req.tag:
                             cancelled(other, t)
                         req.tag.clear()
-                action = d.action
                 if action is DONE or action is GIVE_UP:
-                    if req.inflight == 0:
-                        request_over(t)
+                    if sessions and req.inflight == 0:
+                        session_next(t)
                 elif d.at <= t:
                     launch(req, d.provider, t)
                 else:
@@ -301,7 +296,7 @@ def simulate(
                 continue
             if issued >= requests:  # a session wants to send, but the run has all its requests
                 continue
-        elif next_arrival < math.inf:  # an open-loop arrival
+        elif next_arrival < inf:  # an open-loop arrival
             t = next_arrival
             next_arrival = arrival_times[issued + 1]
         else:
@@ -309,6 +304,10 @@ def simulate(
         # a new request (open-loop arrival or a session's next one)
         i = issued
         issued += 1
+        if not issued & 4095:  # every 4096 requests: bound the pending rows, move the bar
+            spill()
+            if bar is not None:
+                bar.update(4096)
         req, d = start(t, in_tokens[i], out_tokens[i], i)
         if d.action is GIVE_UP:
             no_call(req, 0, t)
@@ -318,7 +317,7 @@ def simulate(
             seq += 1
             push(heap, (d.at, seq, _START, (req, d.provider)))
     if bar is not None:
-        bar.update(finished - bar.n)
+        bar.update(issued - bar.n)
         bar.close()
     return log.frame()
 
