@@ -2,10 +2,10 @@
 
 :data:`COLUMNS` is the contract (documented in the README's "attempt log" table).
 :class:`AttemptCollector` is the fast row collector both producers use: rows are plain
-numeric records (names become small integer codes) packed into bytes as they come, and
-read as one numpy record array at the end, so a million-request log is built without a
-Python object per cell and ends as categoricals and numeric arrays (about 90 bytes per
-attempt).
+numeric records (names become small integer codes) packed into one growing buffer as
+they come, and read as a numpy record array at the end, so a million-request log is built
+without a Python object per cell and ends as categoricals and numeric arrays (about 90
+bytes per attempt).
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ _FIELDS = (
 )
 _ROW = np.dtype([(name, "=" + code) for name, code in _FIELDS])
 _PACK = struct.Struct("=" + "".join(code for _, code in _FIELDS))  # "=": native order, no padding, like _ROW
-_CHUNK = 1 << 16
 
 _SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|(?:api[_-]?key|x-api-key)[\"'=:\s]+\S+)", re.IGNORECASE)
 
@@ -89,15 +88,14 @@ class AttemptCollector:
     ``ttft`` / ``retry_after`` NaN mean none. :meth:`frame` returns the DataFrame.
     """
 
-    __slots__ = ("run_id", "combined_id", "providers", "model_refs", "_rows", "_chunks", "_errors")
+    __slots__ = ("run_id", "combined_id", "providers", "model_refs", "_rows", "_errors")
 
     def __init__(self, run_id: str, combined_id: str, providers: Sequence[str], model_refs: Sequence[str]) -> None:
         self.run_id = run_id
         self.combined_id = combined_id
         self.providers = list(providers)
         self.model_refs = list(model_refs)
-        self._rows: list[bytes] = []  # packed rows not yet joined into a chunk
-        self._chunks: list[np.ndarray] = []
+        self._rows = bytearray()  # the packed rows, back to back in the layout of _ROW
         self._errors: dict[str, int] = {"": 0}
 
     def error_code(self, text: str) -> int:
@@ -126,43 +124,27 @@ class AttemptCollector:
         error: int = 0,
     ) -> None:
         """Record one attempt (see the class docstring for the codes)."""
-        rows = self._rows
-        rows.append(
-            _PACK.pack(request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after, decision,
-                       wait, input_tokens, output_tokens, cost, error)
-        )  # fmt: skip
-        if len(rows) >= _CHUNK:
-            self._flush()
+        self._rows += _PACK.pack(request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after,
+                                 decision, wait, input_tokens, output_tokens, cost, error)  # fmt: skip
 
     @property
     def append(self) -> Callable[[bytes], None]:
-        """For hot loops: the raw ``append`` taking one row packed by :attr:`pack`, i.e.
-        ``append(pack(...))`` with :meth:`add`'s 15 arguments, all given. Call :meth:`spill`
-        every so often so the pending rows stay few."""
-        return self._rows.append
+        """For hot loops: adds one row packed by :attr:`pack`, i.e. ``append(pack(...))`` with
+        :meth:`add`'s 15 arguments, all given."""
+        return self._rows.extend
 
     @property
     def pack(self) -> Callable[..., bytes]:
         """For hot loops: packs one row's 15 values (:meth:`add`'s argument order) for :attr:`append`."""
         return _PACK.pack
 
-    def spill(self) -> None:
-        """Pack the pending rows into a numeric chunk once a chunk's worth has gathered."""
-        if len(self._rows) >= _CHUNK:
-            self._flush()
-
     def __len__(self) -> int:
-        return sum(len(c) for c in self._chunks) + len(self._rows)
-
-    def _flush(self) -> None:
-        if self._rows:
-            self._chunks.append(np.frombuffer(b"".join(self._rows), dtype=_ROW))
-            self._rows.clear()  # the same list, so a held ``append`` stays valid
+        return len(self._rows) // _ROW.itemsize
 
     def frame(self) -> pd.DataFrame:
         """The attempt log collected so far, with the dtypes of :data:`COLUMNS`."""
-        self._flush()
-        rec = np.concatenate(self._chunks) if self._chunks else np.empty(0, dtype=_ROW)
+        # a copy: the buffer may grow after this, which a live view of it would forbid
+        rec = np.frombuffer(self._rows, dtype=_ROW).copy()
         n = len(rec)
 
         def cat(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:

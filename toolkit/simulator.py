@@ -131,7 +131,7 @@ def simulate(
     timeout = policy.attempt_timeout_s
     hedge_after = policy.hedge_after_s
     begin, report, start, cancel = engine.begin, engine.report, engine.start, engine.cancel
-    append, pack, spill = log.append, log.pack, log.spill
+    append, pack = log.append, log.pack
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
@@ -304,10 +304,8 @@ def simulate(
         # a new request (open-loop arrival or a session's next one)
         i = issued
         issued += 1
-        if not issued & 4095:  # every 4096 requests: bound the pending rows, move the bar
-            spill()
-            if bar is not None:
-                bar.update(4096)
+        if bar is not None and not issued & 4095:  # move the bar every 4096 requests
+            bar.update(4096)
         req, d = start(t, in_tokens[i], out_tokens[i], i)
         if d.action is GIVE_UP:
             no_call(req, 0, t)
