@@ -58,8 +58,8 @@ _CHUNK = 1 << 15
 
 def _stream(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
     """An endless iterator of Python floats, drawn from numpy in chunks."""
-    # chained C iterators rather than a generator: ``next`` never resumes a Python frame
-    return itertools.chain.from_iterable(map(lambda n: draw(n).tolist(), itertools.repeat(_CHUNK)))
+    # chained: ``next`` runs in C, and the generator resumes only once per chunk
+    return itertools.chain.from_iterable(draw(n).tolist() for n in itertools.repeat(_CHUNK))
 
 
 def _sampler(dist: Dist, gen: np.random.Generator) -> Iterator[float]:
