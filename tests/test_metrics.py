@@ -82,7 +82,7 @@ def test_collector_round_trips_values_and_status_missing():
     assert len(empty()) == 0 and list(empty().columns) == list(log.columns)
 
 
-def test_collector_spans_chunks():
+def test_collector_grows_past_its_first_buffer():
     c = AttemptCollector("r", "m", ["a"], ["a/m"])
     n = (1 << 16) + 5
     for i in range(n):
