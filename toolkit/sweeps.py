@@ -25,6 +25,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait, FIRS
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -227,19 +228,18 @@ def sweep(
     model: CombinedModel,
     scenarios: Sequence[Scenario],
     *,
-    presets: Sequence[str] | None = None,
-    strategies: Sequence[str] | None = None,
-    max_attempts: Sequence[int] | None = None,
-    priorities: Sequence[Sequence[str]] | None = None,
-    seeds: int = 3,
     requests: int = 2000,
     executor: Executor | str | object | None = None,
     workers: int | None = None,
     out: str | Path | None = None,
     chunk_size: int | None = None,
     progress: bool = True,
+    **grid_options: Any,
 ) -> pd.DataFrame:
-    """Run the grid (see :func:`grid`) and return one metrics row per point, in grid order.
+    """Run the grid and return one metrics row per point, in grid order.
+
+    ``grid_options`` are :func:`grid`'s: ``presets``, ``strategies``, ``max_attempts``,
+    ``priorities``, ``seeds`` (default 3) and ``max_orders``.
 
     With ``out`` (CSV), finished chunks are appended as they complete and points already in
     the file are skipped, so re-running an interrupted sweep finishes it.
@@ -248,10 +248,7 @@ def sweep(
 
     if requests < 1:
         raise UserError(f"--requests must be at least 1, not {requests}")
-    points = grid(
-        model, scenarios, presets=presets, strategies=strategies, max_attempts=max_attempts,
-        priorities=priorities, seeds=seeds,
-    )  # fmt: skip
+    points = grid(model, scenarios, **grid_options)
     out = Path(out) if out is not None else None
     done = _read_done(out)
     finished = set(done["point"]) if "point" in done else set()
