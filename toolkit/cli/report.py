@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", nargs="+", metavar="FILE",
                         help="scenario files or bundled names (default: all bundled)")  # fmt: skip
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per configuration (default 3)")
-    parser.add_argument("--requests", type=int, default=1000, help="simulated requests per run (default 1000)")
+    parser.add_argument("--seeds", type=int, default=5, help="runs per configuration (default 5)")
+    parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument("--min-success", type=float, default=0.995, metavar="X",
                         help="success rate the recommendation must reach (default 0.995)")  # fmt: skip
     parser.add_argument("--layout", choices=["combined_models", "plugin"], default="combined_models",
