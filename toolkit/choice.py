@@ -16,10 +16,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from toolkit import data_files
 from toolkit.errors import UserError, check_known
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 @cache
 def options_schema() -> dict:
-    """The JSON Schema of the plugin's options (``toolkit/data/combined_models.schema.json``)."""
-    return json.loads((resources.files("toolkit") / "data" / "combined_models.schema.json").read_text())
+    """The JSON Schema of the plugin's options (``data/combined_models.schema.json``)."""
+    return data_files.read_json("combined_models.schema.json")
 
 
 def validate_options(options: Mapping[str, object], source: str = "choice") -> None:

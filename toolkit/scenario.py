@@ -19,11 +19,11 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from toolkit import data_files
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 
@@ -195,8 +195,7 @@ class ProviderWorld:
 def _validator():
     import jsonschema
 
-    schema = json.loads((resources.files("toolkit") / "data" / "scenario.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(data_files.read_json("scenario.schema.json"))
 
 
 def _schema_error(data: object, source: str) -> str | None:
@@ -272,7 +271,7 @@ class Scenario:
         """Load a scenario file, or a bundled scenario by name (see :func:`bundled`)."""
         text_path = str(path_or_name)
         if text_path in bundled():
-            path = Path(str(resources.files("toolkit") / "data" / "scenarios" / f"{text_path}.json"))
+            path = data_files.path("scenarios", f"{text_path}.json")
         else:
             path = Path(text_path)
             if not path.is_file():
@@ -443,6 +442,6 @@ def _dists(data: Mapping, path: str = ""):
 
 @cache
 def bundled() -> tuple[str, ...]:
-    """Names of the scenarios shipped in ``toolkit/data/scenarios`` (file names without ``.json``)."""
-    folder = resources.files("toolkit") / "data" / "scenarios"
+    """Names of the scenarios shipped in ``data/scenarios`` (file names without ``.json``)."""
+    folder = data_files.path("scenarios")
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json")))
