@@ -151,3 +151,136 @@ def opencode_anthropic_request_as_openai() -> dict[str, Any]:
         "tools": [{"type": "function", "function": {"name": n, "description": d, "parameters": s}} for n, d, s in TOOLS],
         "tool_choice": "auto",
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# Answers: a streamed tool-using answer per protocol, as event payloads, and the same answer
+# non-streamed. The Anthropic one has a signed thinking block and a cached prompt.
+
+MSG_ID = "msg_014p7gG3wDgGV9EUtLvnow3U"
+TOOLU = "toolu_01T1x1fJ34qAmk2tNTrN7Up6"
+
+
+def anthropic_stream() -> list[tuple[str, dict[str, Any]]]:
+    """(event name, data) pairs of a Messages stream: thinking, text, then a tool call."""
+    def delta(index: int, kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+        return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": {"type": kind, **fields}}
+
+    def block(index: int, content_block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return "content_block_start", {"type": "content_block_start", "index": index, "content_block": content_block}
+
+    def stop(index: int) -> tuple[str, dict[str, Any]]:
+        return "content_block_stop", {"type": "content_block_stop", "index": index}
+
+    usage = {"input_tokens": 472, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800, "output_tokens": 2}
+    return [
+        ("message_start", {"type": "message_start", "message": {
+            "id": MSG_ID, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+            "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}}),
+        ("ping", {"type": "ping"}),
+        block(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, "thinking_delta", thinking="The user wants the weather,"),
+        delta(0, "thinking_delta", thinking=" so I call the tool."),
+        delta(0, "signature_delta", signature="EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"),
+        stop(0),
+        block(1, {"type": "text", "text": ""}),
+        delta(1, "text_delta", text="Okay, let me check"),
+        delta(1, "text_delta", text=" the weather."),
+        stop(1),
+        block(2, {"type": "tool_use", "id": TOOLU, "name": "get_weather", "input": {}}),
+        delta(2, "input_json_delta", partial_json=""),
+        delta(2, "input_json_delta", partial_json='{"location": "San Fra'),
+        delta(2, "input_json_delta", partial_json='ncisco, CA", "unit": "celsius"}'),
+        stop(2),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                           "usage": {"output_tokens": 89}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+
+
+def anthropic_answer() -> dict[str, Any]:
+    """:func:`anthropic_stream` as a non-streamed Messages answer."""
+    return {
+        "id": MSG_ID, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+        "content": [
+            {"type": "thinking", "thinking": "The user wants the weather, so I call the tool.",
+             "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"},
+            {"type": "text", "text": "Okay, let me check the weather."},
+            {"type": "tool_use", "id": TOOLU, "name": "get_weather",
+             "input": {"location": "San Francisco, CA", "unit": "celsius"}},
+        ],
+        "stop_reason": "tool_use", "stop_sequence": None,
+        "usage": {"input_tokens": 472, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800,
+                  "output_tokens": 89},
+    }  # fmt: skip
+
+
+def anthropic_answer_as_openai() -> dict[str, Any]:
+    """:func:`anthropic_answer` for an OpenAI client (thinking dropped), created at 1770772293."""
+    return {
+        "id": MSG_ID, "object": "chat.completion", "created": 1770772293, "model": "combined/coder",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "Okay, let me check the weather.",
+            "tool_calls": [openai_call(TOOLU, "get_weather", '{"location":"San Francisco, CA","unit":"celsius"}')]}}],
+        "usage": {"prompt_tokens": 2272, "completion_tokens": 89, "total_tokens": 2361,
+                  "prompt_tokens_details": {"cached_tokens": 1800}},
+    }  # fmt: skip
+
+
+CHATCMPL = "chatcmpl-7027d986"
+
+
+def openai_chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    return {"id": CHATCMPL, "object": "chat.completion.chunk", "created": 1770772293, "model": "glm-4.6",
+            "choices": choices, **extra}  # fmt: skip
+
+
+def openai_stream() -> list[str | dict[str, Any]]:
+    """Chunks of a chat-completions stream from an OpenAI-compatible server: reasoning, text,
+    two streamed tool calls (the first in fragments), the usage chunk and ``[DONE]``."""
+    def call(index: int, **fields: Any) -> dict[str, Any]:
+        return {"tool_calls": [{"index": index, **fields}]}
+
+    return [
+        openai_chunk({"role": "assistant", "content": ""}),
+        openai_chunk({"reasoning_content": "The user wants"}),
+        openai_chunk({"reasoning_content": " the files."}),
+        openai_chunk({"content": "Let me"}),
+        openai_chunk({"content": " look."}),
+        openai_chunk(call(0, id="call_a", type="function", function={"name": "list", "arguments": ""})),
+        openai_chunk(call(0, function={"arguments": '{"path":'})),
+        openai_chunk(call(0, function={"arguments": ' "/tmp/p"}'})),
+        openai_chunk(call(1, id="call_b", type="function", function={"name": "grep", "arguments": '{"pattern":"TODO"}'})),
+        openai_chunk({}, "tool_calls"),
+        openai_chunk(usage={"prompt_tokens": 2272, "completion_tokens": 57, "total_tokens": 2329,
+                            "prompt_tokens_details": {"cached_tokens": 1800}}),
+        "[DONE]",
+    ]  # fmt: skip
+
+
+def openai_answer() -> dict[str, Any]:
+    """:func:`openai_stream` as a non-streamed chat completion."""
+    return {
+        "id": CHATCMPL, "object": "chat.completion", "created": 1770772293, "model": "glm-4.6",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "Let me look.", "reasoning_content": "The user wants the files.",
+            "tool_calls": [openai_call("call_a", "list", '{"path": "/tmp/p"}'),
+                           openai_call("call_b", "grep", '{"pattern":"TODO"}')]}}],
+        "usage": {"prompt_tokens": 2272, "completion_tokens": 57, "total_tokens": 2329,
+                  "prompt_tokens_details": {"cached_tokens": 1800}},
+    }  # fmt: skip
+
+
+def openai_answer_as_anthropic() -> dict[str, Any]:
+    """:func:`openai_answer` for an Anthropic client (reasoning dropped)."""
+    return {
+        "id": CHATCMPL, "type": "message", "role": "assistant", "model": "combined/coder",
+        "content": [
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "call_a", "name": "list", "input": {"path": "/tmp/p"}},
+            {"type": "tool_use", "id": "call_b", "name": "grep", "input": {"pattern": "TODO"}},
+        ],
+        "stop_reason": "tool_use", "stop_sequence": None,
+        "usage": {"input_tokens": 472, "output_tokens": 57, "cache_read_input_tokens": 1800},
+    }  # fmt: skip
