@@ -25,22 +25,10 @@ from urllib.parse import urlsplit
 
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError
+from toolkit.upstream import ADAPTERS
 
-#: AI-SDK package -> wire protocol spoken by the live runner's adapter.
-PROTOCOLS = {
-    "@ai-sdk/anthropic": "anthropic",
-    "@ai-sdk/openai-compatible": "openai",
-    "@ai-sdk/openai": "openai",
-    "@openrouter/ai-sdk-provider": "openai",
-    "@ai-sdk/groq": "openai",
-    "@ai-sdk/xai": "openai",
-    "@ai-sdk/mistral": "openai",
-    "@ai-sdk/deepseek": "openai",
-    "@ai-sdk/togetherai": "openai",
-    "@ai-sdk/cerebras": "openai",
-    "@ai-sdk/deepinfra": "openai",
-    "@ai-sdk/fireworks": "openai",
-}
+#: AI-SDK package -> wire protocol, from the upstream adapters (:data:`toolkit.upstream.ADAPTERS`).
+PROTOCOLS = {package: adapter.protocol for adapter in ADAPTERS.values() for package in adapter.packages}
 
 #: Base URLs the SDK packages use when the catalog gives none.
 SDK_BASE_URLS = {
@@ -66,7 +54,7 @@ class Endpoint:
 
     provider: str
     base_url: str
-    protocol: str  # "openai" or "anthropic"
+    protocol: str  # a key of toolkit.upstream.ADAPTERS: "openai", "anthropic"
     key_source: str  # where the key comes from, e.g. "env:ANTHROPIC_API_KEY", "none"
     api_key: str | None = field(default=None, repr=False, compare=False)
 
@@ -78,19 +66,11 @@ class Endpoint:
     @property
     def path(self) -> str:
         """The request path below the base URL for this protocol."""
-        return "/messages" if self.protocol == "anthropic" else "/chat/completions"
+        return ADAPTERS[self.protocol].path
 
     def headers(self) -> dict[str, str]:
         """Request headers, key included (send them; never print them)."""
-        if self.protocol == "anthropic":
-            headers = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
-            if self.api_key:
-                headers["x-api-key"] = self.api_key
-            return headers
-        headers = {"content-type": "application/json"}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
-        return headers
+        return ADAPTERS[self.protocol].headers(self.api_key)
 
 
 def _protocol(provider: str, npm: str | None) -> str:

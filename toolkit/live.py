@@ -2,9 +2,9 @@
 
 :func:`run_live` sends requests to the members of a combined model with an
 ``httpx.AsyncClient`` (pooled connections, at most ``concurrency`` requests in flight),
-streams every answer through a protocol adapter chosen from the member's ``npm`` package
-(OpenAI-compatible or Anthropic Messages), classifies each attempt with
-:func:`toolkit.classifier.classify`, and lets :class:`toolkit.engine.FailoverEngine` decide
+streams every answer through :mod:`toolkit.upstream` (the call layer the gateway uses too:
+a protocol adapter chosen from the member's ``npm`` package, timeouts, classification with
+:func:`toolkit.classifier.classify`, Retry-After, key redaction), and lets :class:`toolkit.engine.FailoverEngine` decide
 what happens next, exactly as the simulator does. The result is an attempt log with the
 columns of :mod:`toolkit.attempt_log`; each row is also appended to a JSON-lines file and
 flushed as soon as its attempt ends, so an interrupted run loses nothing
@@ -16,8 +16,8 @@ the scenario that many times faster than real time. Against real endpoints the c
 the real one (``time_scale`` must be 1).
 
 Keys: an endpoint's key goes into request headers only. Error texts pass through
-:func:`toolkit.attempt_log.redact` and have every configured key value replaced, so a key
-that a provider echoes back cannot reach a log, a message or an exception.
+:class:`toolkit.upstream.Redactor`, so a key that a provider echoes back cannot reach a log,
+a message or an exception.
 """
 
 from __future__ import annotations
@@ -29,132 +29,32 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector, redact
-from toolkit.classifier import classify, retry_after_s
+from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import PROTOCOLS, Endpoint, local_endpoints, resolve_endpoints
 from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Scenario
+from toolkit.upstream import AttemptResult, Timeouts, Upstream, log_row
+from toolkit.upstream import client as upstream_client
+
+__all__ = ["Timeouts", "estimate_cost", "read_log", "run_live", "run_live_async"]
 
 _NAN = math.nan
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Client timeouts in scenario seconds.
-
-    As in the simulator, the policy's ``attempt_timeout_s`` bounds the wait for the first
-    token (unless ``first_token_s`` is given) and the request's deadline bounds everything;
-    ``total_s`` optionally bounds a whole attempt too (useful against real providers).
-    """
-
-    connect_s: float = 10.0
-    first_token_s: float | None = None  # None: the policy's attempt_timeout_s
-    total_s: float | None = None  # None: only the request's deadline
-
-
-@dataclass
-class AttemptResult:
-    """How one HTTP attempt ended, before the engine decides."""
-
-    outcome: str
-    status: int | None = None
-    retry_after_s: float | None = None
-    ttft_s: float = _NAN
-    input_tokens: int = 0
-    output_tokens: int = 0
-    text: str = ""
-    error: str = ""
-    parts: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------
-# Protocol adapters: request body and stream parsing
-
-
 def _body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """A streaming request whose prompt is ``input_tokens`` whitespace words (the mock's tokens);
-    both protocols share this shape."""
+    """A request whose prompt is ``input_tokens`` whitespace words (the mock's tokens); every
+    protocol the adapters speak shares this shape (each adds its own streaming fields)."""
     prompt = "Count upwards in words. " + "w " * max(0, input_tokens - 4)
-    return {"model": model_id, "messages": [{"role": "user", "content": prompt}], "max_tokens": output_tokens,
-            "stream": True}  # fmt: skip
-
-
-class _OpenAI:
-    """OpenAI-compatible chat completions with ``stream`` and usage in the last chunk."""
-
-    @staticmethod
-    def body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
-        return {**_body(model_id, input_tokens, output_tokens), "stream_options": {"include_usage": True}}
-
-    @staticmethod
-    def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
-        """(text of this line, whether the line is an error event); updates usage in ``acc``."""
-        if not line.startswith("data:"):
-            return None, False
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            return None, False
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return None, False
-        if "error" in event:
-            return None, True
-        usage = event.get("usage")
-        if usage:
-            acc.input_tokens = int(usage.get("prompt_tokens") or 0)
-            acc.output_tokens = int(usage.get("completion_tokens") or 0)
-        choices = event.get("choices") or ()
-        return (choices[0].get("delta") or {}).get("content") if choices else None, False
-
-
-class _Anthropic:
-    """Anthropic Messages with its event stream."""
-
-    body = staticmethod(_body)
-
-    @staticmethod
-    def parse(line: str, acc: AttemptResult) -> tuple[str | None, bool]:
-        # `event:` lines are redundant: every data object repeats its type (an error too)
-        if not line.startswith("data:"):
-            return None, False
-        try:
-            event = json.loads(line[5:])
-        except ValueError:
-            return None, False
-        kind = event.get("type")
-        if kind == "content_block_delta":
-            return (event.get("delta") or {}).get("text"), False
-        if kind == "message_start":
-            acc.input_tokens = int(((event.get("message") or {}).get("usage") or {}).get("input_tokens") or 0)
-        elif kind == "message_delta":
-            acc.output_tokens = int((event.get("usage") or {}).get("output_tokens") or 0)
-        return None, kind == "error"
-
-
-_ADAPTERS = {"openai": _OpenAI, "anthropic": _Anthropic}
-
-
-class _Redactor:
-    """Error text safe to keep: :func:`redact`, then every configured key value removed."""
-
-    def __init__(self, endpoints: Mapping[str, Endpoint]) -> None:
-        self.keys = [e.api_key for e in endpoints.values() if e.api_key]
-
-    def __call__(self, text: str) -> str:
-        for key in self.keys:
-            text = text.replace(key, "[redacted]")
-        return redact(text)
+    return {"model": model_id, "messages": [{"role": "user", "content": prompt}], "max_tokens": output_tokens}
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,10 +70,7 @@ class _Run:
         policy: FailoverPolicy,
         members: Sequence[Member],
         endpoints: Mapping[str, Endpoint],
-        client: httpx.AsyncClient,
-        clock: Callable[[], float],
-        time_scale: float,
-        timeouts: Timeouts,
+        upstream: Upstream,
         seed: int,
         run_id: str,
         log_file: Any,
@@ -183,10 +80,10 @@ class _Run:
         self.engine = FailoverEngine(
             policy, [m.provider for m in self.members], random.Random(seed), [m.context_limit for m in self.members]
         )
-        self.policy, self.client, self.clock, self.scale, self.timeouts = policy, client, clock, time_scale, timeouts
+        self.policy, self.upstream, self.clock, self.scale = policy, upstream, upstream.clock, upstream.scale
         self.collector = AttemptCollector(run_id, model.combined_id, self.engine.providers,
                                           [m.model_ref for m in self.members])  # fmt: skip
-        self.redact = _Redactor(endpoints)
+        self.redact = upstream.redact
         self.log_file = log_file
         self.answers: dict[int, str] = {}
 
@@ -197,51 +94,9 @@ class _Run:
 
     async def attempt(self, acc: AttemptResult, provider: int, request_id: int, attempt: int, deadline: float,
                       input_tokens: int, output_tokens: int) -> AttemptResult:  # fmt: skip
-        """One HTTP attempt into ``acc``, streamed, bounded by the connect / first-token / total timeouts.
-
-        The answer's text grows in ``acc.parts`` as it streams (a cancelled hedge is billed
-        for it); ``acc.text`` is set only when the stream completed.
-        """
-        endpoint, member = self.endpoints[provider], self.members[provider]
-        adapter = _ADAPTERS[endpoint.protocol]
-        start = self.clock()
-        total = min(deadline - start, self.timeouts.total_s or math.inf)
-        first = min(total, self.timeouts.first_token_s or self.policy.attempt_timeout_s)
-        loop = asyncio.get_running_loop()
-        real_start = loop.time()
-        parts = acc.parts
-        headers = {**endpoint.headers(), "x-request-id": f"{request_id}-{attempt}"}
-        body = adapter.body(member.model_id, input_tokens, output_tokens)
-        try:
-            async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
-                async with self.client.stream("POST", endpoint.base_url + endpoint.path, json=body,
-                                              headers=headers) as response:  # fmt: skip
-                    acc.status = response.status_code
-                    if response.status_code >= 300:
-                        text = (await response.aread()).decode("utf-8", "replace")
-                        acc.outcome = classify(response.status_code, response.headers, text)
-                        acc.retry_after_s = retry_after_s(response.headers, time.time())
-                        acc.error = self.redact(f"{response.status_code} {text}")
-                        return acc
-                    async for line in response.aiter_lines():
-                        token, is_error = adapter.parse(line, acc)
-                        if is_error:
-                            acc.outcome = classify(response.status_code, response.headers, line)
-                            acc.error = self.redact(f"error event in 200 stream: {line}")
-                            return acc
-                        if token:
-                            if not parts:
-                                acc.ttft_s = self.clock() - start
-                                limit.reschedule(real_start + total / self.scale if total < math.inf else None)
-                            parts.append(token)
-        except TimeoutError as exc:  # our first-token / total limit
-            acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
-            return acc
-        except (httpx.TransportError, OSError) as exc:  # connect timeout, refused, reset, broken stream
-            acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
-            return acc
-        acc.text = "".join(parts)
-        return acc
+        """One streamed attempt of a synthetic prompt into ``acc`` (see :meth:`toolkit.upstream.Upstream.attempt`)."""
+        body = _body(self.members[provider].model_id, input_tokens, output_tokens)
+        return await self.upstream.attempt(self.endpoints[provider], body, acc, deadline, f"{request_id}-{attempt}")
 
     def record(self, req: Any, provider: int, attempt: int, t_start: float, result: AttemptResult,
                decision: Decision, billed: bool = False) -> None:  # fmt: skip
@@ -261,27 +116,8 @@ class _Run:
             self.collector.error_code(result.error),
         )  # fmt: skip
         if self.log_file is not None:
-            row = {
-                "run_id": self.collector.run_id,
-                "request_id": req.request_id,
-                "attempt": attempt,
-                "combined_id": self.collector.combined_id,
-                "provider": member.provider,
-                "model_ref": member.model_ref,
-                "t_start_s": t_start,
-                "t_end_s": t_end,
-                "latency_s": t_end - t_start,
-                "ttft_s": None if math.isnan(result.ttft_s) else result.ttft_s,
-                "outcome": result.outcome,
-                "status": result.status,
-                "retry_after_s": result.retry_after_s,
-                "decision": decision.action,
-                "wait_s": decision.wait,
-                "input_tokens": result.input_tokens,
-                "output_tokens": result.output_tokens,
-                "cost_usd": cost,
-                "error": result.error,
-            }
+            row = log_row(self.collector.run_id, req.request_id, attempt, self.collector.combined_id, member, t_start,
+                          t_end, result, decision, cost)  # fmt: skip
             self.log_file.write(json.dumps(row) + "\n")
             self.log_file.flush()
 
@@ -451,6 +287,7 @@ async def run_live_async(
     run_id: str | None = None,
     mock_log_path: str | Path | None = None,
     progress: bool = False,
+    client: httpx.AsyncClient | None = None,
 ):
     """:func:`run_live` for callers that already run an event loop (returns the attempt log)."""
     from tqdm.auto import tqdm
@@ -487,19 +324,19 @@ async def run_live_async(
         def clock() -> float:
             return (time.monotonic() - t0) * time_scale
 
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    http_timeout = httpx.Timeout(connect=timeouts.connect_s / time_scale, read=None, write=None, pool=None)
     log_file = open(log_path, "a", encoding="utf-8") if log_path is not None else None  # noqa: SIM115
     bar = tqdm(total=requests, desc=f"live {model.combined_id}", unit="req", disable=not progress)
+    own_client = client is None
+    if client is None:
+        client = upstream_client(concurrency, timeouts.connect_s / time_scale)
     try:
-        # trust_env=False: no proxy or .netrc from the environment; requests go to the endpoints only.
-        async with httpx.AsyncClient(limits=limits, timeout=http_timeout, trust_env=False,
-                                     follow_redirects=False) as client:  # fmt: skip
-            run = _Run(model, policy, members, endpoints, client, clock, time_scale, timeouts, seed,
-                       run_id or uuid.uuid4().hex[:12], log_file)  # fmt: skip
-            sizes = _sizes(scenario, requests, seed, input_tokens, output_tokens)
-            await _drive(run, scenario, sizes, concurrency, seed, bar)
+        upstream = Upstream(client, endpoints.values(), timeouts, policy.attempt_timeout_s, clock, time_scale)
+        run = _Run(model, policy, members, endpoints, upstream, seed, run_id or uuid.uuid4().hex[:12], log_file)
+        sizes = _sizes(scenario, requests, seed, input_tokens, output_tokens)
+        await _drive(run, scenario, sizes, concurrency, seed, bar)
     finally:
+        if own_client:
+            await client.aclose()
         bar.close()
         if log_file is not None:
             log_file.close()
@@ -510,14 +347,46 @@ async def run_live_async(
     return log
 
 
-def run_live(model: CombinedModel, policy: FailoverPolicy, scenario: Scenario | str | None = None, **options: Any):
+def run_live(
+    model: CombinedModel,
+    policy: FailoverPolicy,
+    scenario: Scenario | str | None = None,
+    *,
+    requests: int = 100,
+    concurrency: int = 16,
+    endpoints: Mapping[str, Endpoint] | None = None,
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    time_scale: float = 1.0,
+    timeouts: Timeouts = Timeouts(),
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    log_path: str | Path | None = None,
+    run_id: str | None = None,
+    mock_log_path: str | Path | None = None,
+    progress: bool = False,
+    client: httpx.AsyncClient | None = None,
+):
     """Run ``requests`` requests of ``model`` under ``policy`` over real HTTP; the attempt log.
 
     With neither ``endpoints`` nor ``config`` (a parsed ``opencode.json``), mock providers
-    follow ``scenario`` on 127.0.0.1. Options: see :func:`run_live_async`. Works in a
-    notebook too (an already running event loop is left alone: the run gets its own thread).
+    follow ``scenario`` on 127.0.0.1 (and their clock: times are scenario seconds,
+    ``time_scale`` times faster than real time). ``requests`` are issued as the scenario's
+    arrivals say, at most ``concurrency`` in flight; ``seed`` fixes request sizes, arrivals
+    and backoff jitter; ``input_tokens`` / ``output_tokens`` override the scenario's sizes.
+    ``timeouts`` bound each attempt. ``log_path`` appends every attempt as a JSON line,
+    flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's own request log.
+    ``client`` replaces the pooled ``httpx.AsyncClient`` the run would open (for example one
+    over ``httpx.ASGITransport`` to call an in-process app); it is used as given and left open.
+
+    Works in a notebook too (an already running event loop is left alone: the run gets its
+    own thread). The frame's ``attrs["answers"]`` maps each served request to its text.
     """
-    coroutine = run_live_async(model, policy, scenario, **options)
+    coroutine = run_live_async(
+        model, policy, scenario, requests=requests, concurrency=concurrency, endpoints=endpoints, config=config,
+        seed=seed, time_scale=time_scale, timeouts=timeouts, input_tokens=input_tokens, output_tokens=output_tokens,
+        log_path=log_path, run_id=run_id, mock_log_path=mock_log_path, progress=progress, client=client,
+    )  # fmt: skip
     try:
         asyncio.get_running_loop()
     except RuntimeError:

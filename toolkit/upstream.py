@@ -1,0 +1,377 @@
+"""The upstream call layer: one streamed HTTP attempt at one provider endpoint.
+
+Live runs (:mod:`toolkit.live`) and the gateway (:mod:`toolkit.gateway`) call providers
+through this module, so both classify, time and redact an attempt the same way:
+
+- an :class:`UpstreamAdapter` per wire protocol knows the request path, the auth headers,
+  how to ask for a stream with usage, and how to read one stream event (content, usage,
+  end of answer, error). Adding a protocol is one class registered in :data:`ADAPTERS`;
+  its ``packages`` (the AI-SDK packages that speak it) feed
+  :data:`toolkit.endpoints.PROTOCOLS`;
+- :class:`Upstream` makes one attempt: always streamed, bounded by the connect,
+  first-token and total timeouts (:class:`Timeouts`), classified with
+  :func:`toolkit.classifier.classify`, with the server's Retry-After, and every error text
+  passed through :class:`Redactor` (pattern redaction plus every configured key value), so
+  a key a provider echoes back cannot reach a log, a response or an exception.
+
+A caller that forwards the answer (the gateway) passes a ``sink``: an async callable given
+each stream event as it arrives. The sink runs inside the attempt's timeouts, so a client
+that reads slowly slows the upstream read too (back-pressure, no unbounded buffer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+
+import httpx
+
+from toolkit.classifier import classify, retry_after_s
+
+if TYPE_CHECKING:
+    from toolkit.combined_model import Member
+    from toolkit.endpoints import Endpoint
+    from toolkit.engine import Decision
+
+_NAN = math.nan
+
+# What one stream event carries, as an adapter reads it.
+NOTHING, CONTENT, ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Client timeouts in seconds (scenario seconds in a time-scaled live run).
+
+    As in the simulator, the policy's ``attempt_timeout_s`` bounds the wait for the first
+    token (unless ``first_token_s`` is given) and the request's deadline bounds everything;
+    ``total_s`` optionally bounds a whole attempt too (useful against real providers).
+    """
+
+    connect_s: float = 10.0
+    first_token_s: float | None = None  # None: the policy's attempt_timeout_s
+    total_s: float | None = None  # None: only the request's deadline
+
+
+@dataclass
+class AttemptResult:
+    """How one HTTP attempt ended, before the engine decides.
+
+    ``parts`` grows with the answer's text as it streams (a cancelled hedge is billed for
+    it); ``text`` is set only when the stream completed. ``ttft_s`` stays NaN until the
+    first content delta (text, thinking or a tool call) arrived.
+    """
+
+    outcome: str
+    status: int | None = None
+    retry_after_s: float | None = None
+    ttft_s: float = _NAN
+    input_tokens: int = 0
+    output_tokens: int = 0
+    text: str = ""
+    error: str = ""
+    parts: list[str] = field(default_factory=list)
+    finished: bool = False  # the stream carried its protocol's end of answer
+
+    @property
+    def has_content(self) -> bool:
+        """True once an answer delta arrived (from then on, the answer has begun)."""
+        return not math.isnan(self.ttft_s)
+
+
+class SSEEvent(NamedTuple):
+    """One server-sent event: its ``event:`` name (None when absent) and its ``data``."""
+
+    event: str | None
+    data: str
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol adapters
+
+
+class UpstreamAdapter(Protocol):
+    """What the call layer needs to know about one wire protocol."""
+
+    protocol: ClassVar[str]  # "openai", "anthropic", ...
+    path: ClassVar[str]  # request path below the endpoint's base URL
+    packages: ClassVar[tuple[str, ...]]  # AI-SDK npm packages that speak this protocol
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        """Request headers, auth included."""
+        ...
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``body`` asking for a stream that reports usage (other fields untouched)."""
+        ...
+
+    def read(self, event: Mapping[str, Any], acc: AttemptResult) -> int:
+        """Read one decoded event: update usage, text parts and ``finished`` in ``acc``;
+        return :data:`CONTENT` (an answer delta), :data:`ERROR` (an error event) or :data:`NOTHING`."""
+        ...
+
+
+class OpenAIAdapter:
+    """OpenAI-compatible chat completions: SSE chunks, usage in the last one before ``[DONE]``."""
+
+    protocol = "openai"
+    path = "/chat/completions"
+    packages = (
+        "@ai-sdk/openai-compatible",
+        "@ai-sdk/openai",
+        "@openrouter/ai-sdk-provider",
+        "@ai-sdk/groq",
+        "@ai-sdk/xai",
+        "@ai-sdk/mistral",
+        "@ai-sdk/deepseek",
+        "@ai-sdk/togetherai",
+        "@ai-sdk/cerebras",
+        "@ai-sdk/deepinfra",
+        "@ai-sdk/fireworks",
+    )
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        options = body.get("stream_options")
+        options = dict(options) if isinstance(options, Mapping) else {}
+        return {**body, "stream": True, "stream_options": {**options, "include_usage": True}}
+
+    def read(self, event: Mapping[str, Any], acc: AttemptResult) -> int:
+        if "error" in event:
+            return ERROR
+        usage = event.get("usage")
+        if usage:
+            acc.input_tokens = int(usage.get("prompt_tokens") or 0)
+            acc.output_tokens = int(usage.get("completion_tokens") or 0)
+        choices = event.get("choices") or ()
+        if not choices:
+            return NOTHING
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            acc.finished = True
+        delta = choice.get("delta") or {}
+        text = delta.get("content")
+        if text:
+            acc.parts.append(text)
+            return CONTENT
+        answered = delta.get("tool_calls") or delta.get("reasoning_content") or delta.get("reasoning")
+        return CONTENT if answered else NOTHING
+
+
+class AnthropicAdapter:
+    """Anthropic Messages and its event stream (every data object repeats its type)."""
+
+    protocol = "anthropic"
+    path = "/messages"
+    packages = ("@ai-sdk/anthropic",)
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {**body, "stream": True}
+
+    def read(self, event: Mapping[str, Any], acc: AttemptResult) -> int:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            text = delta.get("text")
+            if text:
+                acc.parts.append(text)
+            return CONTENT
+        if kind == "message_start":
+            acc.input_tokens = int(((event.get("message") or {}).get("usage") or {}).get("input_tokens") or 0)
+        elif kind == "message_delta":
+            acc.output_tokens = int((event.get("usage") or {}).get("output_tokens") or 0)
+        elif kind == "message_stop":
+            acc.finished = True
+        return ERROR if kind == "error" else NOTHING
+
+
+#: protocol name -> its adapter (one instance each; adapters hold no state).
+ADAPTERS: dict[str, UpstreamAdapter] = {a.protocol: a for a in (OpenAIAdapter(), AnthropicAdapter())}
+
+
+# --------------------------------------------------------------------------------------------
+# Redaction and stream decoding
+
+
+class Redactor:
+    """Error text safe to keep: every configured key value removed, then
+    :func:`toolkit.attempt_log.redact` (key-shaped strings, whitespace, length cap)."""
+
+    def __init__(self, endpoints: Iterable[Endpoint]) -> None:
+        from toolkit.attempt_log import redact  # pandas-backed module: load it only when calls are made
+
+        # longest first, so a key that contains another is removed whole
+        self.keys = sorted({e.api_key for e in endpoints if e.api_key}, key=len, reverse=True)
+        self._redact = redact
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every configured key value replaced (no other change)."""
+        for key in self.keys:
+            text = text.replace(key, "[redacted]")
+        return text
+
+    def __call__(self, text: str) -> str:
+        return self._redact(self.scrub(text))
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
+    """The response body as server-sent events (any chunk boundaries, LF or CRLF)."""
+    name: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield SSEEvent(name, "\n".join(data))
+            name, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    if data:
+        yield SSEEvent(name, "\n".join(data))
+
+
+# --------------------------------------------------------------------------------------------
+# One attempt
+
+Sink = Callable[[SSEEvent], Awaitable[None]]
+
+
+class Upstream:
+    """Streamed attempts at provider endpoints for one driver (a live run, a gateway).
+
+    ``client`` is shared (pooled connections); ``clock`` returns the driver's seconds and
+    ``scale`` how many of them pass per real second (a time-scaled live run; 1 otherwise).
+    ``attempt_timeout_s`` is the policy's first-token limit unless ``timeouts`` names one.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        endpoints: Iterable[Endpoint],
+        timeouts: Timeouts,
+        attempt_timeout_s: float,
+        clock: Callable[[], float],
+        scale: float = 1.0,
+    ) -> None:
+        self.client, self.timeouts, self.clock, self.scale = client, timeouts, clock, scale
+        self.first_token_s = timeouts.first_token_s or attempt_timeout_s
+        self.redact = Redactor(endpoints)
+
+    async def attempt(
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, Any],
+        acc: AttemptResult,
+        deadline: float,
+        request_tag: str,
+        sink: Sink | None = None,
+    ) -> AttemptResult:
+        """One streamed attempt of ``body`` at ``endpoint`` into ``acc``; returns ``acc``.
+
+        ``deadline`` is the request's (on the driver's clock); ``request_tag`` goes out as
+        ``x-request-id``. Each event after the response headers goes to ``sink`` (when
+        given) once the adapter has read it; an error event ends the attempt instead.
+        """
+        adapter = ADAPTERS[endpoint.protocol]
+        start = self.clock()
+        total = min(deadline - start, self.timeouts.total_s or math.inf)
+        first = min(total, self.first_token_s)
+        real_start = asyncio.get_running_loop().time()
+        headers = {**endpoint.headers(), "x-request-id": request_tag}
+        try:
+            async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
+                async with self.client.stream("POST", endpoint.base_url + endpoint.path,
+                                              json=adapter.stream_body(body), headers=headers) as response:  # fmt: skip
+                    acc.status = response.status_code
+                    if response.status_code >= 300:
+                        text = (await response.aread()).decode("utf-8", "replace")
+                        acc.outcome = classify(response.status_code, response.headers, text)
+                        acc.retry_after_s = retry_after_s(response.headers, time.time())
+                        acc.error = self.redact(f"{response.status_code} {text}")
+                        return acc
+                    async for event in _events(response):
+                        if event.data == "[DONE]":
+                            acc.finished = True
+                            continue
+                        try:
+                            decoded = json.loads(event.data)
+                            kind = adapter.read(decoded, acc)
+                        except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
+                            acc.outcome = "server_error"
+                            acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
+                            return acc
+                        if kind == ERROR:
+                            acc.outcome = classify(response.status_code, response.headers, event.data)
+                            acc.error = self.redact(f"error event in 200 stream: {event.data}")
+                            return acc
+                        if kind == CONTENT and not acc.has_content:
+                            acc.ttft_s = self.clock() - start
+                            limit.reschedule(real_start + total / self.scale if total < math.inf else None)
+                        if sink is not None:
+                            await sink(event)
+        except TimeoutError as exc:  # our first-token / total limit
+            acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
+            return acc
+        except (httpx.TransportError, OSError) as exc:  # connect timeout, refused, reset, broken stream
+            acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
+            return acc
+        if not acc.finished:  # a 200 that stopped before its end of answer (or was never a stream)
+            acc.outcome, acc.error = "server_error", "stream ended before the end of the answer"
+            return acc
+        acc.text = "".join(acc.parts)
+        return acc
+
+
+def client(concurrency: int, connect_s: float) -> httpx.AsyncClient:
+    """The pooled HTTP client drivers use: ``concurrency`` in flight (twice that pooled),
+    ``connect_s`` to connect, no read limit (the attempt's own timeouts bound reads).
+
+    ``trust_env=False``: no proxy or .netrc from the environment; requests go to the endpoints only.
+    """
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    timeout = httpx.Timeout(connect=connect_s, read=None, write=None, pool=None)
+    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False, follow_redirects=False)
+
+
+def log_row(run_id: str, request_id: int, attempt: int, combined_id: str, member: Member, t_start: float,
+            t_end: float, result: AttemptResult, decision: Decision, cost: float) -> dict[str, Any]:  # fmt: skip
+    """One attempt as a JSON-lines attempt-log row, with the columns of
+    :data:`toolkit.attempt_log.COLUMNS` (what :func:`toolkit.live.read_log` reads back)."""
+    return {
+        "run_id": run_id,
+        "request_id": request_id,
+        "attempt": attempt,
+        "combined_id": combined_id,
+        "provider": member.provider,
+        "model_ref": member.model_ref,
+        "t_start_s": t_start,
+        "t_end_s": t_end,
+        "latency_s": t_end - t_start,
+        "ttft_s": None if math.isnan(result.ttft_s) else result.ttft_s,
+        "outcome": result.outcome,
+        "status": result.status,
+        "retry_after_s": result.retry_after_s,
+        "decision": decision.action,
+        "wait_s": decision.wait,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": cost,
+        "error": result.error,
+    }
