@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-
 import translate_fixtures as fx
+
 from toolkit.errors import UserError
 from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
 from toolkit.translate import (
