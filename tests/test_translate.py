@@ -582,3 +582,22 @@ def test_an_event_that_is_not_json_is_a_malformed_answer() -> None:
         StreamTranslator("openai", "anthropic", "m").feed(SSEEvent(None, "<html>"))
     with pytest.raises(MalformedAnswer, match="not a JSON object: '\\[1\\]'"):
         StreamAssembler("anthropic").feed(SSEEvent("message_start", "[1]"))
+
+
+def test_openai_usage_chunk_is_hidden_from_a_client_that_did_not_ask() -> None:
+    """The gateway asks every OpenAI upstream for usage (to log it); the client may not have."""
+    events = upstream("openai", fx.openai_stream())
+    translator, frames = translate_stream(events, "openai", "openai", include_usage=False)
+    assert [data for _, data in parsed(decode_all(frames))] == [
+        _with_model(data, "openai") for _, data in parsed(events) if data == "[DONE]" or data["choices"]
+    ]
+    assert (translator.input_tokens, translator.output_tokens) == (2272, 57)  # still counted
+
+
+def test_text_in_an_anthropic_block_start_is_not_lost() -> None:
+    events = minimal_stream("anthropic", "end_turn")
+    events[1] = SSEEvent("content_block_start", json.dumps(
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "Oh, "}}))  # fmt: skip
+    _, frames = translate_stream(events, "anthropic", "openai")
+    assert assemble("openai", decode_all(frames))["choices"][0]["message"]["content"] == "Oh, hi"
+    assert assemble("anthropic", events)["content"] == [{"type": "text", "text": "Oh, hi"}]

@@ -101,5 +101,6 @@ def sse_frame(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
     several ``data:`` lines, so the decoder gives back exactly ``data``."""
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     head = f"event: {event}\n" if event else ""
-    body = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text))
-    return f"{head}{body}\n".encode()
+    if "\n" in text or "\r" in text:
+        return (head + "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text)) + "\n").encode()
+    return f"{head}data: {text}\n\n".encode()  # compact JSON is always one line

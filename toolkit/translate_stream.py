@@ -190,7 +190,9 @@ class StreamTranslator:
 
     ``src`` is the upstream protocol, ``dst`` the client's. Same protocol: every event is
     forwarded as it came, only ``model`` rewritten. Between protocols the frames are built
-    from what the events mean (see the module docstring for what is dropped).
+    from what the events mean (see :mod:`toolkit.translate` for what is dropped). An OpenAI
+    client gets the usage chunk only with ``include_usage`` (its ``stream_options``);
+    ``created`` stamps the chunks made from an Anthropic stream (default: now).
 
     Frames returned while :attr:`has_content` is still ``False`` carry no answer (a message
     start, a role chunk), so a gateway may hold them back and drop them when it fails over.
@@ -236,9 +238,16 @@ class StreamTranslator:
             return []
         self._read(data)
         frames, self._writer.frames = self._writer.frames, []
-        if self.src == self.dst:
+        if self.src == self.dst and not self._hidden_usage(data):
             frames.append(self._forward(event, data))
         return frames
+
+    def _hidden_usage(self, data: dict[str, Any] | None) -> bool:
+        """An OpenAI usage-only chunk the client did not ask for (the gateway always asks the
+        upstream for usage, to log it; a client that did not may not expect empty choices)."""
+        return self.src == OPENAI and not self._writer.include_usage and data is not None and (
+            not data.get("choices") and data.get("usage") is not None
+        )
 
     def finish(self) -> list[bytes]:
         """The upstream stream ended: the client's closing frames when the upstream finished
@@ -322,6 +331,9 @@ class StreamTranslator:
             if block.get("type") == "tool_use":
                 self._content()
                 self._writer.tool_start(event.get("index"), block.get("id") or "", block.get("name") or "")
+            elif block.get("type") == "text" and block.get("text"):
+                self._content()
+                self._writer.text(block["text"])
             elif block.get("type") in ("thinking", "redacted_thinking") and self.src == self.dst:
                 self._content()
         elif kind == "content_block_delta":
