@@ -127,10 +127,35 @@ def test_retry_after_wins_over_shorter_backoff_and_blocks_every_request():
 
 
 def test_retry_after_not_honoured_when_the_policy_says_so():
-    eng = engine(max_attempts=2, honor_retry_after=False)
+    eng = engine(max_attempts=2, retry_after_mode="ignore")
     req, d = eng.start(0.0)
     d = attempt(eng, req, d, "rate_limit", retry_after=7.0)
     assert (d.action, d.at) == ("retry_same", 2.0)
+    assert eng.available_at(0, 1.0) == 1.0  # and nobody else is held back by it
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(7.0, 8.0), (0.5, 1.5), (None, 3.0)])
+def test_retry_after_replaces_the_backoff(retry_after, expected):
+    # backoff before the 3rd try would be 2 s: a Retry-After, longer or shorter, is used instead
+    eng = engine(n=1, min_providers=1, max_attempts=3, retry_after_mode="replace")
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "server_error", duration=0.0)
+    assert (d.action, d.at) == ("retry_same", 1.0)
+    d = attempt(eng, req, d, "rate_limit", duration=0.0, retry_after=retry_after)
+    assert (d.action, d.at) == ("retry_same", expected)
+    assert eng.available_at(0, 1.0) == (1.0 + retry_after if retry_after else 1.0)  # still shared
+    draws = engine(n=1, min_providers=1, max_attempts=3, retry_after_mode="replace", jitter="full")
+    req, d = draws.start(0.0)
+    state = draws.rng.getstate()
+    attempt(draws, req, d, "rate_limit", duration=0.0, retry_after=2.0)
+    assert draws.rng.getstate() == state  # no backoff was drawn
+
+
+def test_retry_after_mode_max_keeps_a_longer_backoff():
+    eng = engine(n=1, min_providers=1, max_attempts=4, backoff_base_s=4.0)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", duration=0.0, retry_after=1.0)
+    assert (d.action, d.at) == ("retry_same", 4.0)
 
 
 def test_begin_refuses_a_provider_blocked_since_the_plan():
@@ -260,10 +285,10 @@ def test_context_failover_goes_to_a_larger_window(limits, failing, expected):
     assert attempt(plain, req, d, "context_length").action == "give_up"
 
 
-def test_switch_first_goes_round_the_providers_like_litellm():
-    eng = FailoverEngine(preset("litellm-like"), ["a", "b"], random.Random(0))
+def test_switch_first_goes_round_the_providers():
+    eng = engine(n=2, switch_first=True, max_attempts=3, max_total_attempts=3)
     path = [(p, at) for p, at, _ in fail_until_over(eng, "server_error")]
-    assert path == [(0, 0.0), (1, 1.0), (0, 2.0)]  # 3 calls (num_retries=2), siblings at once
+    assert path == [(0, 0.0), (1, 1.0), (0, 2.0)]  # 3 calls, siblings at once
 
 
 def test_switch_first_backs_off_when_only_the_same_provider_is_left():
@@ -317,3 +342,124 @@ def test_after_a_failed_hedge_the_plan_follows_the_attempt_that_ended_last():
     assert eng.report(req, 1, "server_error", 2.0).action == "give_up"  # the hedge branch ends
     d = eng.report(req, 0, "server_error", 3.0)
     assert (d.action, d.provider, d.at) == ("next_provider", 1, 3.0)  # moving from p0, not retrying p1
+
+
+def test_shuffle_spreads_first_attempts_by_the_engine_rng():
+    eng = engine(routing="shuffle", seed=11)
+    rnd = random.Random(11)
+    firsts = [eng.start(float(t))[1] for t in range(300)]
+    assert [d.provider for d in firsts] == [int(rnd.random() * 3) for _ in range(300)]
+    assert {d.action for d in firsts} == {"start"} and {d.wait for d in firsts} == {0.0}
+    counts = [sum(d.provider == q for d in firsts) for q in range(3)]
+    assert min(counts) > 70  # about 100 each
+
+
+def test_weighted_routing_and_what_is_left_out():
+    eng = engine(routing="weighted", weights={"p0": 3.0, "p2": 1.0}, seed=2)  # p1 unlisted: weight 1
+    rnd = random.Random(2)
+
+    def expected(free: list[int], w: list[float]) -> int:
+        u = rnd.random() * sum(w[q] for q in free)
+        for q in free:
+            u -= w[q]
+            if u < 0:
+                return q
+        return free[-1]
+
+    assert [eng.start(0.0)[1].provider for _ in range(50)] == [expected([0, 1, 2], [3, 1, 1]) for _ in range(50)]
+    req, d = eng.start(1.0)
+    assert d.provider == expected([0, 1, 2], [3, 1, 1])
+    eng.begin(req, d.provider, 1.0)
+    eng.report(req, d.provider, "rate_limit", 1.0, 10.0)  # that provider is blocked until 11
+    free = [q for q in range(3) if q != d.provider]
+    assert [eng.start(2.0)[1].provider for _ in range(30)] == [expected(free, [3, 1, 1]) for _ in range(30)]
+
+
+def test_shuffle_fails_over_to_every_other_provider_whatever_the_first():
+    eng = engine(routing="shuffle", max_attempts=1, seed=4)
+    path = fail_until_over(eng, "server_error")
+    assert sorted(p for p, _, _ in path) == [0, 1, 2]
+    first = path[0][0]
+    assert [p for p, _, _ in path] == [first] + [(first + k) % 3 for k in (1, 2)]
+
+
+def test_reroute_with_priority_retries_the_first_available_at_once():
+    eng = engine(reroute=True, max_attempts=3, max_total_attempts=3)
+    path = fail_until_over(eng, "server_error")
+    assert path == [(0, 0.0, "retry_same"), (0, 1.0, "retry_same"), (0, 2.0, "give_up")]  # no backoff
+
+
+def test_reroute_skips_a_cooling_provider_and_backs_off_when_nothing_is_free():
+    eng = engine(n=2, reroute=True, max_attempts=5, max_total_attempts=4, cooldown_s=5.0, cooldown_on=("rate_limit",),
+                 backoff_base_s=0.5)  # fmt: skip
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", duration=1.0)  # p0 cools until 6
+    assert (d.action, d.provider, d.at) == ("next_provider", 1, 1.0)
+    d = attempt(eng, req, d, "rate_limit", duration=1.0)  # p1 cools until 7: nothing free at 2
+    assert (d.action, d.provider, d.at, d.wait) == ("next_provider", 0, 6.0, 4.0)  # 2 + 1 s backoff < 6
+    d = attempt(eng, req, d, "server_error", duration=0.0)
+    assert (d.action, d.provider, d.at) == ("retry_same", 0, 6.0)
+    d = attempt(eng, req, d, "server_error", duration=0.0)
+    assert d.action == "give_up"  # max_total_attempts 4
+
+
+def test_reroute_with_shuffle_draws_again_among_the_available():
+    eng = engine(routing="shuffle", reroute=True, max_attempts=9, max_total_attempts=9, seed=5)
+    rnd = random.Random(5)
+    path = fail_until_over(eng, "server_error", duration=0.0)
+    assert [p for p, _, _ in path] == [int(rnd.random() * 3) for _ in range(9)]
+    assert {at for _, at, _ in path} == {0.0}
+
+
+@pytest.mark.parametrize(("retry_after", "until"), [(3.0, 4.0), (8.0, 9.0), (None, 6.0)])
+def test_cooldown_from_retry_after_sets_its_length(retry_after, until):
+    eng = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=("rate_limit",), cooldown_from_retry_after=True,
+                 retry_after_mode="ignore")  # fmt: skip
+    req, d = eng.start(0.0)
+    attempt(eng, req, d, "rate_limit", duration=1.0, retry_after=retry_after)
+    assert eng.available_at(0, 1.0) == until
+
+
+def test_cooldown_by_failure_rate_in_fixed_windows():
+    eng = engine(n=2, max_attempts=1, cooldown_s=5.0, cooldown_on=(), cooldown_failure_rate=0.5,
+                 cooldown_min_attempts=5, cooldown_window_s=60.0, cooldown_count_on=("server_error",))  # fmt: skip
+
+    def call(t: float, outcome: str) -> None:
+        req, d = eng.start(t)
+        assert d.provider == 0
+        attempt(eng, req, d, outcome, duration=0.0)
+
+    for t, outcome in ((1, "ok"), (2, "server_error"), (3, "ok"), (4, "server_error")):
+        call(t, outcome)
+    assert eng.available_at(0, 4.0) == 4.0  # 2 of 4: too few attempts, and not above 50 %
+    call(5, "overload")  # not a counted class: 2 of 5
+    assert eng.available_at(0, 5.0) == 5.0
+    call(6, "server_error")  # 3 of 6 = 50 %: not above
+    assert eng.available_at(0, 6.0) == 6.0
+    call(7, "server_error")  # 4 of 7 > 50 %
+    assert eng.available_at(0, 7.0) == 12.0
+    assert eng.start(8.0)[1].provider == 1
+    call(60, "server_error")  # a new window: 1 of 1, below the minimum of 5
+    assert eng.available_at(0, 60.0) == 60.0
+
+
+def test_cooldown_by_failure_count_per_window():
+    eng = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=(), cooldown_failures=3, cooldown_window_s=10.0)
+    for t in (1.0, 2.0, 9.0):  # 2 in the window [0, 10), then a third: cool
+        req, d = eng.start(t)
+        attempt(eng, req, d, "timeout", duration=0.0)
+    assert eng.available_at(0, 9.0) == 14.0
+    eng2 = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=(), cooldown_failures=3, cooldown_window_s=10.0)
+    for t in (1.0, 2.0, 10.0):  # the third lands in the next window
+        req, d = eng2.start(t)
+        attempt(eng2, req, d, "timeout", duration=0.0)
+    assert eng2.available_at(0, 10.0) == 10.0
+
+
+def test_the_fitted_litellm_order_preset_cools_a_failing_deployment_down():
+    eng = FailoverEngine(preset("litellm-1.110-order"), ["a", "b"], random.Random(0))
+    path = fail_until_over(eng, "server_error", duration=0.1)  # a: 3 calls at once, no backoff
+    assert [(p, round(at, 6)) for p, at, _ in path] == [(0, 0.0), (0, 0.1), (0, 0.2)]
+    path = fail_until_over(eng, "server_error", duration=0.1, now=1.0)  # 5 calls, 5 failures: cooled 5 s
+    assert [p for p, _, _ in path] == [0, 0, 1]
+    assert eng.available_at(0, 1.2) == pytest.approx(6.2)

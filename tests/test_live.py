@@ -161,7 +161,7 @@ def test_retry_after_holds_under_a_busy_rate_limited_scenario(tmp_path):
 
 
 def test_the_early_call_check_catches_a_policy_that_ignores_retry_after(tmp_path):
-    policy = FailoverPolicy(strategy="on_overload", max_attempts=4, honor_retry_after=False, backoff_base_s=0.1)
+    policy = FailoverPolicy(strategy="on_overload", max_attempts=4, retry_after_mode="ignore", backoff_base_s=0.1)
     limited, early = _early_calls(policy, tmp_path / "m.jsonl")
     assert limited > 5 and early > 0
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
-from toolkit.policy import PRESETS, FailoverPolicy, preset
+from toolkit.policy import ALIASES, PRESETS, FailoverPolicy, preset
+from toolkit.policy_table import presets_frame, presets_markdown
 
 
 def test_the_presets_of_the_issue_exist():
@@ -14,11 +18,23 @@ def test_the_presets_of_the_issue_exist():
         "seed-on-error",
         "seed-on-rate-limit",
         "seed-on-overload",
-        "opencode-native",
-        "litellm-like",
+        "opencode-1.18",
+        "litellm-1.110-order",
+        "litellm-1.110-shuffle",
+        "litellm-1.110-fallbacks",
         "portkey-like",
         "resilient",
     ]
+
+
+def test_old_names_are_aliases_listed_once():
+    assert PRESETS["opencode-native"] is PRESETS["opencode-1.18"]
+    assert PRESETS["litellm-like"] is PRESETS["litellm-1.110-shuffle"]
+    assert "litellm-like" in PRESETS and "litellm-like" not in list(PRESETS)
+    assert preset("opencode-native", max_attempts=2).name == "opencode-native+max_attempts=2"
+    assert set(ALIASES.values()) <= set(PRESETS)
+    with pytest.raises(KeyError):
+        PRESETS["nope"]
     assert {name: p.strategy for name, p in PRESETS.items() if name.startswith("seed-")} == {
         "seed-on-error": "on_error",
         "seed-on-rate-limit": "on_rate_limit",
@@ -48,6 +64,17 @@ def test_seed_presets_differ_only_in_strategy():
         ({"cooldown_on": ("rate_limits",)}, "unknown cooldown_on class 'rate_limits'"),
         ({"provider_priority": ["a", 3]}, "provider_priority must be a list of provider ids"),
         ({"breaker_failures": 0}, "breaker_failures must be a whole number >= 1, got 0"),
+        ({"retry_after_mode": "min"}, "unknown retry_after_mode 'min'; use one of max, replace, ignore"),
+        ({"routing": "random"}, "unknown routing 'random'; use one of priority, shuffle, weighted"),
+        ({"routing": "weighted"}, "routing 'weighted' needs weights, and weights need routing 'weighted'"),
+        ({"weights": {"a": 2}}, "routing 'weighted' needs weights"),
+        ({"routing": "weighted", "weights": {"a": 0}}, "weight of a must be a number > 0, got 0"),
+        ({"routing": "weighted", "weights": {"": 1}}, "weights must map provider ids (strings) to numbers"),
+        ({"reroute": True, "switch_first": True}, "reroute and switch_first are two answers"),
+        ({"cooldown_failure_rate": 1.0}, "cooldown_failure_rate must be below 1, got 1.0"),
+        ({"cooldown_failures": 0}, "cooldown_failures must be a whole number >= 1, got 0"),
+        ({"cooldown_window_s": 0}, "cooldown_window_s must be a number > 0, got 0"),
+        ({"cooldown_count_on": ("oops",)}, "unknown cooldown_count_on class 'oops'"),
     ],
 )
 def test_validation(fields, message):
@@ -93,13 +120,23 @@ def test_members_follow_priority_then_model_order_and_respect_limits():
     model = CombinedModel.of(["zeta", "alpha", "mid"])  # as ranked by the combined table
     policy = FailoverPolicy(provider_priority=("mid", "not-offered"))
     assert [m.provider for m in policy.members(model)] == ["mid", "zeta", "alpha"]
-    assert [m.provider for m in preset("opencode-native").members(model)] == ["zeta"]
+    assert [m.provider for m in preset("opencode-1.18").members(model)] == ["zeta"]
     with pytest.raises(UserError, match="has 1 provider\\(s\\) but the policy needs min_providers=2"):
         FailoverPolicy().members(CombinedModel.of(["solo"]))
 
 
-def test_to_dict_is_plain_json():
-    data = PRESETS["litellm-like"].to_dict()
-    assert data["cooldown_on"] == ["rate_limit"]
-    assert data["switch_first"] is True
-    assert FailoverPolicy(**data) == PRESETS["litellm-like"]
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_to_dict_is_plain_json(name):
+    data = json.loads(json.dumps(PRESETS[name].to_dict()))
+    assert FailoverPolicy(**data) == PRESETS[name]
+    weighted = FailoverPolicy(routing="weighted", weights={"a": 2.0, "b": 1.0})
+    assert weighted.to_dict()["weights"] == {"a": 2.0, "b": 1.0}
+    assert FailoverPolicy(**weighted.to_dict()) == weighted
+
+
+def test_the_readme_table_is_the_presets_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = presets_markdown()
+    assert table in readme
+    assert presets_frame().loc["retry_after_mode", "opencode-1.18"] == "replace"
+    assert presets_frame().columns.tolist() == list(PRESETS)

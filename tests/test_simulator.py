@@ -120,7 +120,7 @@ def retry_after_violations(log: pd.DataFrame) -> int:
 
 
 def test_the_violation_check_catches_a_policy_that_ignores_retry_after(rate_limited_log):
-    ignoring = FailoverPolicy(max_attempts=3, backoff_base_s=0.1, honor_retry_after=False)
+    ignoring = FailoverPolicy(max_attempts=3, backoff_base_s=0.1, retry_after_mode="ignore")
     log = simulate(MODEL, ignoring, Scenario.load("busy-team-rate-limit"), 3000, seed=2)
     assert retry_after_violations(log) > 0
 
@@ -197,7 +197,7 @@ def test_one_requests_retries_hurt_anothers():
     model = CombinedModel.of(["a"])
     first_429 = []
     for attempts in (1, 6):
-        policy = FailoverPolicy(min_providers=1, max_attempts=attempts, backoff_base_s=0.0, honor_retry_after=False)
+        policy = FailoverPolicy(min_providers=1, max_attempts=attempts, backoff_base_s=0.0, retry_after_mode="ignore")
         log = simulate(model, policy, scenario, 3000, seed=9)
         first = log[log["attempt"] == 1]
         first_429.append((first["outcome"] == "rate_limit").mean())

@@ -96,10 +96,14 @@ class Request:
 class ProviderState:
     """Shared state of one provider: when it may next be called, and its circuit breaker."""
 
-    __slots__ = ("blocked_until", "state", "failures", "open_until", "probe_owner", "probe_until", "probe_successes")
+    __slots__ = ("blocked_until", "state", "failures", "open_until", "probe_owner", "probe_until", "probe_successes",
+                 "window", "calls", "fails")  # fmt: skip
 
     def __init__(self) -> None:
         self.blocked_until = -_INF  # Retry-After / cooldown expiry
+        self.window = -1  # the cooldown window the two counts below belong to
+        self.calls = 0  # attempts reported in that window
+        self.fails = 0  # ... of a class in cooldown_count_on
         self.state = CLOSED
         self.failures = 0  # consecutive transient failures while closed
         self.open_until = -_INF
@@ -136,9 +140,20 @@ class FailoverEngine:
         "_deadline",
         "_timeout",
         "_honor",
+        "_replace",
+        "_weights",
+        "_reroute",
+        "_first",
         "_max_wait",
         "_cooldown",
         "_cooldown_on",
+        "_cooldown_ra",
+        "_windowed",
+        "_window_s",
+        "_count_on",
+        "_cool_failures",
+        "_cool_rate",
+        "_cool_min",
         "_breaker",
         "_switch_first",
         "_budget",
@@ -167,7 +182,9 @@ class FailoverEngine:
         self.transitions: list[tuple[float, str, str]] = []
         self._n = n
         self._failover = policy.failover_classes
-        cyclic = policy.switch_first
+        # after p: the rest of the try order, then (switch_first, or a first attempt that may
+        # land anywhere) the providers before p
+        cyclic = policy.switch_first or policy.routing != "priority"
         self._after = [tuple(range(p + 1, n)) + (tuple(range(p + 1)) if cyclic else ()) for p in range(n)]
         self._from = [tuple(range(p, n)) + (tuple(range(p)) if cyclic else ()) for p in range(n)]
         self._others = [tuple(range(p + 1, n)) + tuple(range(p)) for p in range(n)]
@@ -175,10 +192,25 @@ class FailoverEngine:
         self._max_total = policy.max_total_attempts if policy.max_total_attempts is not None else 1 << 30
         self._deadline = policy.deadline_s if policy.deadline_s is not None else _INF
         self._timeout = policy.attempt_timeout_s
-        self._honor = policy.honor_retry_after
+        self._honor = policy.retry_after_mode != "ignore"
+        self._replace = policy.retry_after_mode == "replace"
+        # routing weights per provider index; None: strict priority (the first available in try order)
+        self._weights: list[float] | None = None
+        if policy.routing != "priority":
+            named = dict(policy.weights)
+            self._weights = [float(named.get(p, 1.0)) for p in self.providers]
+        self._reroute = policy.reroute
+        self._first = self._from[0] if self._weights is None else ()  # start's fast path: priority only
         self._max_wait = policy.max_retry_after_s if policy.max_retry_after_s is not None else _INF
         self._cooldown = policy.cooldown_s
         self._cooldown_on = frozenset(policy.cooldown_on) if policy.cooldown_s > 0 else frozenset()
+        self._cooldown_ra = policy.cooldown_from_retry_after
+        self._cool_failures = policy.cooldown_failures
+        self._cool_rate = policy.cooldown_failure_rate
+        self._cool_min = policy.cooldown_min_attempts
+        self._windowed = policy.cooldown_s > 0 and (self._cool_failures is not None or self._cool_rate is not None)
+        self._window_s = policy.cooldown_window_s
+        self._count_on = frozenset(policy.cooldown_count_on)
         self._breaker = policy.breaker_failures
         self._switch_first = policy.switch_first
         self._budget = policy.retry_budget
@@ -192,9 +224,9 @@ class FailoverEngine:
     ) -> tuple[Request, Decision]:
         """A new request arriving at ``now`` and the plan for its first attempt.
 
-        The first attempt goes to the first provider in try order that is available now, else
-        to the one available soonest (action ``start``), or the request gives up at once when
-        none is available before its deadline.
+        The first attempt goes to the provider ``routing`` picks among those available now (with
+        ``priority``, the first in try order), else to the one available soonest (action
+        ``start``), or the request gives up at once when none is available before its deadline.
         """
         if request_id is None:
             request_id = self._next_id
@@ -202,11 +234,15 @@ class FailoverEngine:
         self.requests += 1
         req = Request(request_id, now, now + self._deadline, self._n, input_tokens, output_tokens)
         states = self.states
-        for q in self._from[0]:  # the common case: a closed, unblocked provider early in the order
+        for q in self._first:  # the common case: a closed, unblocked provider early in the order
             s = states[q]
             if s.state is not CLOSED:
                 break  # an expired open breaker may be available: let _route decide
             if s.blocked_until <= now:
+                return req, Decision(START, q, now, 0.0)
+        if self._weights is not None:
+            q = self._pick(req, now)
+            if q >= 0:
                 return req, Decision(START, q, now, 0.0)
         return req, self._route(req, now, self._from[0], START)
 
@@ -249,6 +285,8 @@ class FailoverEngine:
                 self._probe_passed(s, provider, now)
             elif s.state == CLOSED:
                 s.failures = 0
+            if self._windowed:
+                self._tally(s, now, False)
             req.done = True
             return _DONE
         transient = outcome in TRANSIENT
@@ -264,8 +302,8 @@ class FailoverEngine:
         ra = retry_after_s if (self._honor and retry_after_s is not None and retry_after_s > 0) else 0.0
         if ra and now + ra > s.blocked_until:
             s.blocked_until = now + ra
-        if outcome in self._cooldown_on and now + self._cooldown > s.blocked_until:
-            s.blocked_until = now + self._cooldown
+        if outcome in self._cooldown_on or (self._windowed and self._tally(s, now, outcome in self._count_on)):
+            self._cool(s, now, retry_after_s)
         if req.done or req.inflight > 0:
             return _GIVE_UP
         req.current = provider  # after a hedge, the plan follows from the attempt that just ended
@@ -338,6 +376,56 @@ class FailoverEngine:
             action = RETRY_SAME if best == req.current else NEXT_PROVIDER
         return Decision(action, best, best_t, best_t - now)
 
+    def _pick(self, req: Request, now: float) -> int:
+        """A provider drawn by weight among those available now with tries left (-1: none)."""
+        weights, tries, cap = self._weights, req.tries, self._max_attempts
+        free = [q for q in range(self._n) if tries[q] < cap and self._available_at(q, now) <= now]
+        if not free:
+            return -1
+        u = self.rng.random() * sum(weights[q] for q in free)
+        for q in free:
+            u -= weights[q]
+            if u < 0:
+                return q
+        return free[-1]  # u landed on the total through rounding
+
+    def _cool(self, s: ProviderState, now: float, retry_after_s: float | None) -> None:
+        """Block ``s`` for the cooldown (its Retry-After instead, with ``cooldown_from_retry_after``)."""
+        length = self._cooldown
+        if self._cooldown_ra and retry_after_s is not None and retry_after_s > 0:
+            length = retry_after_s
+        if now + length > s.blocked_until:
+            s.blocked_until = now + length
+
+    def _tally(self, s: ProviderState, now: float, failed: bool) -> bool:
+        """Count one reported attempt in its fixed window; True when the failures now call for a cooldown."""
+        window = int(now // self._window_s)
+        if window != s.window:
+            s.window, s.calls, s.fails = window, 0, 0
+        s.calls += 1
+        if not failed:
+            return False
+        s.fails += 1
+        if self._cool_failures is not None and s.fails >= self._cool_failures:
+            return True
+        return self._cool_rate is not None and s.calls >= self._cool_min and s.fails > self._cool_rate * s.calls
+
+    def _reroute_after(self, req: Request, p: int, now: float, ra: float) -> Decision:
+        """Pick again as for a first attempt, ``p`` included, at once; back off only when nothing is available."""
+        if self._weights is not None:
+            q = self._pick(req, now) if req.attempts < self._max_total else -1
+            if q >= 0:
+                return Decision(RETRY_SAME if q == p else NEXT_PROVIDER, q, now, 0.0)
+        else:
+            d = self._route(req, now, self._from[0], None)
+            if d is _GIVE_UP or d.at <= now:
+                return d
+        if req.attempts >= self._max_total:
+            return _GIVE_UP
+        wait = ra if ra and self._replace else max(ra, self._backoff(req.attempts))
+        d = self._route(req, now + wait, self._from[0], None)
+        return d if d is _GIVE_UP else Decision(d.action, d.provider, d.at, d.at - now)
+
     def _after_failure(self, req: Request, p: int, outcome: str, now: float, ra: float, transient: bool) -> Decision:
         if outcome == "context_length":
             limit = self.limits[p]
@@ -347,15 +435,18 @@ class FailoverEngine:
         moves = outcome in self._failover
         if not transient:  # auth under on_error moves on at once: retrying cannot fix a key
             return self._route(req, now, self._after[p], NEXT_PROVIDER) if moves else _GIVE_UP
+        if moves and self._reroute:
+            return self._reroute_after(req, p, now, ra)
         if moves and self._switch_first:  # elsewhere at once; back off only when p is all that is left
             elsewhere = self._route(req, now, self._after[p], None)
             if elsewhere is _GIVE_UP or elsewhere.provider != p:
                 return elsewhere
         if req.tries[p] < self._max_attempts and req.attempts < self._max_total and self._budget_left():
-            wait = self._backoff(req.tries[p])
-            if ra > wait:
-                wait = ra
-            at = now + wait
+            if ra and self._replace:
+                at = now + ra
+            else:  # inline _wait: the common retry path
+                wait = self._backoff(req.tries[p])
+                at = now + (ra if ra > wait else wait)
             available = self._available_at(p, now)
             if available > at:
                 at = available

@@ -25,6 +25,10 @@ STRATEGIES: dict[str, frozenset[str]] = {
 """Seed strategy -> the outcome classes that move a request to the next provider."""
 
 JITTERS = ("full", "equal", "none", "proportional", "additive")
+RETRY_AFTER_MODES = ("max", "replace", "ignore")
+"""How a Retry-After is used: wait ``max`` (backoff, Retry-After), let it ``replace`` the backoff, or ``ignore`` it."""
+ROUTINGS = ("priority", "shuffle", "weighted")
+"""How a request's first attempt (and a rerouted retry) picks among the providers available now."""
 SEED_OPTIONS = ("provider_priority", "min_providers", "strategy", "max_attempts")
 _ERROR_CLASSES = tuple(sorted(TRANSIENT | {"auth", "client_error", "context_length"}))
 
@@ -42,8 +46,11 @@ class FailoverPolicy:
     max_providers: int | None = None
     max_total_attempts: int | None = None
     switch_first: bool = False
+    routing: str = "priority"
+    weights: tuple[tuple[str, float], ...] = ()
+    reroute: bool = False
     # -- waiting: Retry-After and backoff -----------------------------------------------------
-    honor_retry_after: bool = True
+    retry_after_mode: str = "max"
     max_retry_after_s: float | None = None
     backoff_base_s: float = 1.0
     backoff_multiplier: float = 2.0
@@ -53,6 +60,12 @@ class FailoverPolicy:
     # -- shared per-provider state -------------------------------------------------------------
     cooldown_s: float = 0.0
     cooldown_on: tuple[str, ...] = ("rate_limit", "overload")
+    cooldown_from_retry_after: bool = False
+    cooldown_failures: int | None = None
+    cooldown_failure_rate: float | None = None
+    cooldown_min_attempts: int = 5
+    cooldown_window_s: float = 60.0
+    cooldown_count_on: tuple[str, ...] = tuple(sorted(TRANSIENT))
     breaker_failures: int | None = None
     breaker_open_s: float = 30.0
     breaker_probes: int = 1
@@ -69,20 +82,39 @@ class FailoverPolicy:
         # JSON and notebooks hand in lists; keep the value hashable and immutable.
         object.__setattr__(self, "provider_priority", tuple(self.provider_priority))
         object.__setattr__(self, "cooldown_on", tuple(self.cooldown_on))
+        object.__setattr__(self, "cooldown_count_on", tuple(self.cooldown_count_on))
+        weights = self.weights.items() if isinstance(self.weights, Mapping) else self.weights
+        object.__setattr__(self, "weights", tuple((p, w) for p, w in weights))
         _check_choice("strategy", [self.strategy], STRATEGIES)
         _check_choice("jitter", [self.jitter], JITTERS)
+        _check_choice("retry_after_mode", [self.retry_after_mode], RETRY_AFTER_MODES)
+        _check_choice("routing", [self.routing], ROUTINGS)
         _check_choice("cooldown_on class", self.cooldown_on, _ERROR_CLASSES)
+        _check_choice("cooldown_count_on class", self.cooldown_count_on, _ERROR_CLASSES)
+        for provider, weight in self.weights:
+            if not (isinstance(provider, str) and provider):
+                raise UserError("weights must map provider ids (strings) to numbers")
+            _check_number(f"weight of {provider}", weight, minimum=0.0, strict=True)
+        if self.reroute and self.switch_first:
+            raise UserError("reroute and switch_first are two answers to the same question; set one of them")
+        if (self.routing == "weighted") != bool(self.weights):
+            raise UserError("routing 'weighted' needs weights, and weights need routing 'weighted'")
         if not all(isinstance(p, str) and p for p in self.provider_priority):
             raise UserError("provider_priority must be a list of provider ids (strings)")
-        for name in ("min_providers", "max_attempts", "retry_budget_min", "breaker_probes"):
+        for name in ("min_providers", "max_attempts", "retry_budget_min", "breaker_probes", "cooldown_min_attempts"):
             _check_int(name, getattr(self, name), minimum=1 if name != "retry_budget_min" else 0)
-        for name in ("max_providers", "max_total_attempts", "breaker_failures"):
+        for name in ("max_providers", "max_total_attempts", "breaker_failures", "cooldown_failures"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), minimum=1)
         for name in ("backoff_base_s", "backoff_cap_s", "jitter_amount", "cooldown_s", "breaker_open_s"):
             _check_number(name, getattr(self, name), minimum=0.0)
         _check_number("backoff_multiplier", self.backoff_multiplier, minimum=1.0)
         _check_number("attempt_timeout_s", self.attempt_timeout_s, minimum=0.0, strict=True)
+        _check_number("cooldown_window_s", self.cooldown_window_s, minimum=0.0, strict=True)
+        if self.cooldown_failure_rate is not None:
+            _check_number("cooldown_failure_rate", self.cooldown_failure_rate, minimum=0.0)
+            if self.cooldown_failure_rate >= 1:
+                raise UserError(f"cooldown_failure_rate must be below 1, got {self.cooldown_failure_rate!r}")
         for name in ("max_retry_after_s", "retry_budget"):
             if getattr(self, name) is not None:
                 _check_number(name, getattr(self, name), minimum=0.0)
@@ -115,6 +147,8 @@ class FailoverPolicy:
         out = asdict(self)
         out["provider_priority"] = list(self.provider_priority)
         out["cooldown_on"] = list(self.cooldown_on)
+        out["cooldown_count_on"] = list(self.cooldown_count_on)
+        out["weights"] = dict(self.weights)
         return out
 
     def members(self, model: CombinedModel) -> tuple[Member, ...]:
@@ -156,40 +190,97 @@ def _check_number(name: str, value: object, minimum: float, strict: bool = False
         raise UserError(f"{name} must be a number {'>' if strict else '>='} {minimum:g}, got {value!r}")
 
 
-PRESETS: dict[str, FailoverPolicy] = {
-    p.name: p
+class _Presets(dict):
+    """Named policies, each listed once; an old name (:data:`ALIASES`) still finds its policy."""
+
+    def __missing__(self, name: str) -> FailoverPolicy:
+        if name in ALIASES:
+            return self[ALIASES[name]]
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in ALIASES
+
+
+ALIASES: dict[str, str] = {"opencode-native": "opencode-1.18", "litellm-like": "litellm-1.110-shuffle"}
+"""Earlier preset names -> the preset that models the same system now."""
+
+PRESETS: dict[str, FailoverPolicy] = _Presets(
+    (p.name, p)
     for p in (
         FailoverPolicy(name="seed-on-error", strategy="on_error"),
         FailoverPolicy(name="seed-on-rate-limit", strategy="on_rate_limit"),
         FailoverPolicy(name="seed-on-overload", strategy="on_overload"),
-        # OpenCode 1.18.33 on one provider: ceil(2 s * 2^(n-1) * (1 + 0.25 U)), 30 s cap without
-        # headers, Retry-After honoured as sent, 6 requests in all; no failover.
+        # OpenCode 1.18.33 (npm opencode-ai) on one provider, no failover: 6 requests in all;
+        # 2 s * 2^(n-1) * (1 + 0.25 U) between them; a Retry-After replaces that delay.
         FailoverPolicy(
-            name="opencode-native",
+            name="opencode-1.18",
             min_providers=1,
             max_providers=1,
             max_attempts=6,
+            retry_after_mode="replace",
             backoff_base_s=2.0,
-            backoff_cap_s=30.0,
+            backoff_cap_s=32.0,
             jitter="proportional",
             jitter_amount=0.25,
             attempt_timeout_s=300.0,
         ),
-        # LiteLLM Router: num_retries=2 (3 calls), a healthy sibling is tried at once,
-        # min(max(0.5 * 2^n, ...), 8) + U(0, 0.75) s otherwise, 5 s passive cooldown on 429,
-        # Retry-After not honoured across deployments, context-window fallbacks configured.
+        # LiteLLM Router 1.110.2, one model group with a deployment per member and `order`
+        # priorities 1, 2, ...; num_retries=2, no fallbacks, no cooldown_time. Each retry picks
+        # again (the lowest order not cooling down, often the same deployment) at once;
+        # 0.5 * 2^n + U(0, 0.75) s only when nothing is available. A 429 cools the deployment
+        # down for its Retry-After (5 s without one), as do > 50 % failures over >= 5 calls in
+        # a minute; the wait itself ignores Retry-After.
         FailoverPolicy(
-            name="litellm-like",
+            name="litellm-1.110-order",
             max_attempts=3,
             max_total_attempts=3,
-            switch_first=True,
-            honor_retry_after=False,
+            reroute=True,
+            retry_after_mode="ignore",
             backoff_base_s=0.5,
             backoff_cap_s=8.0,
             jitter="additive",
             jitter_amount=0.75,
             cooldown_s=5.0,
-            cooldown_on=("rate_limit",),
+            cooldown_on=("rate_limit", "auth"),
+            cooldown_from_retry_after=True,
+            cooldown_failure_rate=0.5,
+            cooldown_min_attempts=5,
+            cooldown_window_s=60.0,
+            attempt_timeout_s=600.0,
+        ),
+        # The same group with LiteLLM's default routing, simple-shuffle: first calls and
+        # retries spread at random over the deployments not cooling down.
+        FailoverPolicy(
+            name="litellm-1.110-shuffle",
+            routing="shuffle",
+            max_attempts=3,
+            max_total_attempts=3,
+            reroute=True,
+            retry_after_mode="ignore",
+            backoff_base_s=0.5,
+            backoff_cap_s=8.0,
+            jitter="additive",
+            jitter_amount=0.75,
+            cooldown_s=5.0,
+            cooldown_on=("rate_limit", "auth"),
+            cooldown_from_retry_after=True,
+            cooldown_failure_rate=0.5,
+            cooldown_min_attempts=5,
+            cooldown_window_s=60.0,
+            attempt_timeout_s=600.0,
+        ),
+        # LiteLLM Router 1.110.2 with a model group per member and `fallbacks` from the first
+        # to the others in order (plus the same context_window_fallbacks), num_retries=2:
+        # 3 calls on a group, min(max(0.5 * 2^n, Retry-After), 8) + U(0, 0.75) s apart, then
+        # the next group. A group's only deployment is never cooled down.
+        FailoverPolicy(
+            name="litellm-1.110-fallbacks",
+            max_attempts=3,
+            backoff_base_s=0.5,
+            backoff_cap_s=8.0,
+            jitter="additive",
+            jitter_amount=0.75,
             context_failover=True,
             attempt_timeout_s=600.0,
         ),
@@ -224,14 +315,14 @@ PRESETS: dict[str, FailoverPolicy] = {
             context_failover=True,
         ),
     )
-}
-"""Named policies, documented side by side in the README."""
+)
+"""Named policies, documented side by side in the README (old names answer through :data:`ALIASES`)."""
 
 
 def preset(name: str, **overrides: object) -> FailoverPolicy:
     """The preset ``name`` with some fields replaced (``preset("resilient", max_attempts=3)``)."""
     if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}{closest(name, PRESETS)}; presets: {', '.join(PRESETS)}")
+        raise UserError(f"unknown preset {name!r}{closest(name, [*PRESETS, *ALIASES])}; presets: {', '.join(PRESETS)}")
     known = {f.name for f in fields(FailoverPolicy)}
     check_known("policy field", overrides, known)
     if overrides and "name" not in overrides:  # say what differs from the preset

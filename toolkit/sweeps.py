@@ -33,7 +33,7 @@ import pandas as pd
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
-from toolkit.policy import PRESETS, preset
+from toolkit.policy import ALIASES, PRESETS, preset
 from toolkit.scenario import Scenario
 
 CONFIG_COLUMNS = ["preset", "strategy", "priority", "max_attempts", "scenario"]
@@ -104,7 +104,7 @@ def grid(
     the preset's); ``priorities`` defaults to :func:`priority_orders` of the model's providers.
     """
     presets = list(presets or PRESETS)
-    check_known("preset", presets, PRESETS)
+    check_known("preset", presets, [*PRESETS, *ALIASES])
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, not {seeds}")
     names = [s.name for s in scenarios]
