@@ -601,3 +601,23 @@ def test_text_in_an_anthropic_block_start_is_not_lost() -> None:
     _, frames = translate_stream(events, "anthropic", "openai")
     assert assemble("openai", decode_all(frames))["choices"][0]["message"]["content"] == "Oh, hi"
     assert assemble("anthropic", events)["content"] == [{"type": "text", "text": "Oh, hi"}]
+
+
+def test_a_tool_called_without_arguments_gets_an_empty_object() -> None:
+    """Anthropic streams a no-argument call as one empty fragment; an OpenAI client needs JSON."""
+    events = upstream("anthropic", [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 565}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "tool_use", "id": "toolu_1", "name": "todoread", "input": {}}}),
+        ("ping", {"type": "ping"}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "input_json_delta", "partial_json": ""}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+                           "usage": {"input_tokens": 565, "output_tokens": 48}}),
+        ("message_stop", {"type": "message_stop"}),
+    ])  # fmt: skip
+    _, frames = translate_stream(events, "anthropic", "openai")
+    message = assemble("openai", decode_all(frames))["choices"][0]["message"]
+    assert message["tool_calls"] == [fx.openai_call("toolu_1", "todoread", "{}")]
+    assert assemble("anthropic", events)["content"][0]["input"] == {}

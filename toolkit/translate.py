@@ -52,7 +52,8 @@ unsigned one sent back on the next turn would be refused by a real Anthropic ups
 the request's ``thinking``, ``top_k``, ``cache_control`` marks, and on the OpenAI side
 ``response_format``, ``seed``, penalties, ``logit_bias``, ``logprobs`` and
 ``reasoning_effort``. ``n`` above 1 is refused. An OpenAI answer that carries tool calls
-but says ``stop`` (some compatible servers do) becomes ``tool_use``.
+but says ``stop`` (some compatible servers do) becomes ``tool_use``; an Anthropic tool call
+streamed without arguments reaches an OpenAI client as ``{}``.
 
 Bad requests raise :class:`ProtocolError` (a :class:`~toolkit.errors.UserError` with HTTP
 ``status`` 400 and a one-line message naming the field); an upstream answer that cannot be

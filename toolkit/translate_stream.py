@@ -218,6 +218,7 @@ class StreamTranslator:
         self._read = self._read_openai if src == OPENAI else self._read_anthropic
         self._started = False
         self._calls = _CallKeys()
+        self._argless: set[Any] = set()  # Anthropic tool_use blocks without input fragments so far
         self._message_id = ""
 
     @property
@@ -331,6 +332,7 @@ class StreamTranslator:
             if block.get("type") == "tool_use":
                 self._content()
                 self._writer.tool_start(event.get("index"), block.get("id") or "", block.get("name") or "")
+                self._argless.add(event.get("index"))
             elif block.get("type") == "text" and block.get("text"):
                 self._content()
                 self._writer.text(block["text"])
@@ -343,9 +345,14 @@ class StreamTranslator:
                 self._writer.text(delta["text"])
             elif delta.get("type") == "input_json_delta" and delta.get("partial_json"):
                 self._content()
+                self._argless.discard(event.get("index"))
                 self._writer.tool_args(event.get("index"), delta["partial_json"])
             elif self.src == self.dst:
                 self._content()  # thinking, signature, citations: passed through as they are
+        elif kind == "content_block_stop" and event.get("index") in self._argless:
+            # a tool called without arguments: "{}", since "" is not JSON to an OpenAI client
+            self._argless.discard(event.get("index"))
+            self._writer.tool_args(event.get("index"), "{}")
         elif kind == "message_delta":
             self.usage.update(event.get("usage"), ANTHROPIC)
             self._finish((event.get("delta") or {}).get("stop_reason"))
