@@ -98,7 +98,8 @@ TOOL = {"name": "f", "input_schema": {"type": "object"}}
         ({}, {"max_tokens": DEFAULT_MAX_TOKENS}),
         ({"max_tokens": 100}, {"max_tokens": 100}),
         ({"max_completion_tokens": 200, "max_tokens": 100}, {"max_tokens": 200}),
-        ({"temperature": 1.7, "top_p": 0.9}, {"max_tokens": DEFAULT_MAX_TOKENS, "temperature": 1.0, "top_p": 0.9}),
+        ({"temperature": 1.7, "top_p": 0.9}, {"max_tokens": DEFAULT_MAX_TOKENS, "temperature": 1.0}),
+        ({"top_p": 0.9}, {"max_tokens": DEFAULT_MAX_TOKENS, "top_p": 0.9}),
         ({"stop": "END"}, {"max_tokens": DEFAULT_MAX_TOKENS, "stop_sequences": ["END"]}),
         ({"stop": ["a", "b"]}, {"max_tokens": DEFAULT_MAX_TOKENS, "stop_sequences": ["a", "b"]}),
         ({"user": "u1", "seed": 3, "response_format": {"type": "text"}},
@@ -155,6 +156,14 @@ def test_images_both_ways() -> None:
     assert there["messages"] == [{"role": "user", "content": anthropic_blocks}]
     back = translate_request(there, "anthropic", "openai", "o")
     assert back["messages"] == [{"role": "user", "content": openai_parts}]
+
+
+def test_an_empty_assistant_turn_is_left_out() -> None:
+    """An aborted step leaves an assistant message with nothing in it; the user turns around
+    it become one, as Anthropic wants turns to alternate."""
+    body = {"messages": [*USER, {"role": "assistant", "content": ""}, {"role": "user", "content": "again"}]}
+    got = translate_request(body, "openai", "anthropic", "a")
+    assert got["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "again"}]}]
 
 
 def test_mid_conversation_system_and_developer_messages_move_to_the_front() -> None:

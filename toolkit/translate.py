@@ -19,7 +19,8 @@ OpenAI chat completions     Anthropic Messages
 messages (any position)     string); mid-conversation system messages move to the front
 ``user`` text / parts       ``user`` text / blocks; ``image_url`` (data URL or http URL)
                             <-> ``image`` (base64 or url source); other parts are refused
-``assistant`` ``content``   ``text`` blocks (joined into one string the other way)
+``assistant`` ``content``   ``text`` blocks (joined into one string the other way); an
+                            assistant turn with no text and no tool call is left out
 ``tool_calls`` (arguments   ``tool_use`` blocks (``input`` object); unparsable arguments in
 as a JSON string)           a request are a :class:`ProtocolError`
 ``role: tool`` messages     ``tool_result`` blocks; consecutive results (and a user turn
@@ -30,7 +31,8 @@ as a JSON string)           a request are a :class:`ProtocolError`
 required/function           ``parallel_tool_calls: false`` <-> ``disable_parallel_tool_use``
 ``max_completion_tokens``   ``max_tokens`` (required by Anthropic: :data:`DEFAULT_MAX_TOKENS`
 or ``max_tokens``           when the client sent none, the largest every Claude model takes)
-``temperature``, ``top_p``  same names (``temperature`` capped at 1, Anthropic's maximum)
+``temperature``, ``top_p``  same names; ``temperature`` capped at 1 (Anthropic's maximum),
+                            and only it is sent when both are (Claude 4.1 on refuses both)
 ``stop`` (string or list)   ``stop_sequences``
 ``stream``                  ``stream``; an OpenAI upstream is always asked for
                             ``stream_options.include_usage`` so the usage can be logged
@@ -293,8 +295,9 @@ def _openai_to_anthropic_request(body: dict[str, Any], model: str, default_max_t
                 _user_part_to_anthropic(part, f"{where}.content[{j}]") for j, part in enumerate(content)
             ]
             _append_turn(turns, "user", parts)
-        else:
-            _append_turn(turns, "assistant", _assistant_to_anthropic(message, where))
+        elif blocks := _assistant_to_anthropic(message, where):
+            _append_turn(turns, "assistant", blocks)
+        # an assistant turn with neither text nor tool calls says nothing; Anthropic refuses it
     if (n := body.get("n")) not in (None, 1):
         raise _fail("n", f"{n} answers per request cannot be served by an Anthropic upstream (only 1)")
     out: dict[str, Any] = {"model": model}
@@ -305,7 +308,7 @@ def _openai_to_anthropic_request(body: dict[str, Any], model: str, default_max_t
     out["max_tokens"] = int(max_tokens) if max_tokens else default_max_tokens
     if body.get("temperature") is not None:
         out["temperature"] = min(float(body["temperature"]), 1.0)
-    if body.get("top_p") is not None:
+    elif body.get("top_p") is not None:  # Claude 4.1 and later refuse both
         out["top_p"] = body["top_p"]
     if stop := body.get("stop"):
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
