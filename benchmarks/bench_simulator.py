@@ -113,12 +113,12 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
 
 
-def timed(fn, *args) -> tuple[float, float, object]:
+def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
     """Wall-clock seconds, CPU seconds of this process (what one core did, whatever else the
     shared machine runs) and the result."""
     gc.collect()  # start each run without the previous run's garbage
     wall, cpu = time.perf_counter(), time.process_time()
-    result = fn(*args)
+    result = fn(*args, **kwargs)
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
@@ -131,7 +131,7 @@ def main() -> None:
     n = args.requests
     ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
     for seed in range(args.repeat):  # interleaved, so background load hits both alike
-        wall, cpu, log = timed(simulate, MODEL, POLICY, SCENARIO, n, seed)
+        wall, cpu, log = timed(simulate, MODEL, POLICY, SCENARIO, n, seed=seed, progress=False)
         ours.append(n / wall)
         ours_cpu.append(n / cpu)
         wall, cpu, base = timed(simpy_baseline, n, seed)
@@ -151,7 +151,7 @@ def main() -> None:
     print(f"  ratio simulate / SimPy (median of paired runs): {ratio:.2f}x wall, {ratio_cpu:.2f}x CPU (target >= 2x)")
     print(f"  target 300,000 requests/s on one core: {'met' if med(ours_cpu) >= 300_000 else 'missed'}")
     if args.log_requests > 0:  # 0 skips the memory check (a quicker speed-only run)
-        dt, _, big = timed(simulate, MODEL, POLICY, SCENARIO, args.log_requests, 0)
+        dt, _, big = timed(simulate, MODEL, POLICY, SCENARIO, args.log_requests, seed=0, progress=False)
         mb = big.memory_usage(deep=True).sum() / 1e6
         print(f"  {args.log_requests:,}-request attempt log: {len(big):,} rows, {mb:.0f} MB "
               f"({mb * 1e6 / len(big):.0f} bytes/row; target < 300 MB), built in {dt:.1f} s "

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from toolkit import jsonc
 from toolkit.atomic import write_atomic
@@ -262,15 +262,22 @@ def plan_export(
 
 
 def export_opencode_config(
-    path: str | Path, choice: Choice, *, drop_comments: bool = False, dry_run: bool = False, **options: Any
+    path: str | Path,
+    choice: Choice,
+    *,
+    layout: str = "combined_models",
+    plugin: str | None = None,
+    set_model: str | None = None,
+    combined: pd.DataFrame | None = None,
+    drop_comments: bool = False,
+    dry_run: bool = False,
 ) -> ExportPlan:
     """Export ``choice`` into ``path`` (see the module docs); returns the plan that was applied.
 
-    ``options`` are :func:`plan_export`'s (``layout``, ``plugin``, ``set_model``,
-    ``combined``). Warnings (such as the layout's OpenCode-version caveat) are issued as
+    ``layout``, ``plugin``, ``set_model`` and ``combined`` are :func:`plan_export`'s. Warnings (such as the layout's OpenCode-version caveat) are issued as
     :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing.
     """
-    plan = plan_export(path, choice, **options)
+    plan = plan_export(path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined)
     for message in plan.warnings:
         warnings.warn(message, ExportWarning, stacklevel=2)
     if not dry_run:

@@ -53,6 +53,10 @@ _ERROR_TEXT = {
 _BUCKET_TEXT = "simulated 429: requests/tokens per minute exhausted"
 _NO_CALL_TEXT = "gave up before calling: no provider available before the deadline"
 _START, _END, _HEDGE, _SESSION = 0, 1, 2, 3
+PROGRESS_DELAY_S = 0.5
+"""The simulator's bar appears only for runs longer than this, so short runs (the notebook
+explorer, each point of a sweep) print nothing although ``progress`` defaults to true."""
+
 _CHUNK = 1 << 15
 
 
@@ -96,16 +100,18 @@ def simulate(
     policy: FailoverPolicy,
     scenario: Scenario,
     requests: int = 1000,
+    *,
     seed: int = 0,
     run_id: str | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Simulate ``requests`` requests to ``model`` under ``policy`` in ``scenario``; return the attempt log.
 
     Virtual time starts at 0. Cost uses the members' catalog prices (providers bill
     successful attempts, and the tokens a cancelled hedge streamed). ``run_id`` defaults to
     ``"<policy>|<scenario>|<seed>"``. Rows with ``attempt == 0`` are requests that gave up
-    before any call (every provider blocked past the deadline).
+    before any call (every provider blocked past the deadline). ``progress`` shows a tqdm bar
+    for runs that last more than :data:`PROGRESS_DELAY_S`.
     """
     if requests < 1:
         raise UserError(f"requests must be at least 1, got {requests}")
@@ -360,4 +366,4 @@ def bucket_take(bucket: list[float], t: float, tokens: int) -> float:
 def _progress(total: int):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="req", desc="simulate")
+    return tqdm(total=total, unit="req", desc="simulate", delay=PROGRESS_DELAY_S)

@@ -25,7 +25,6 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait, FIRS
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,10 +142,15 @@ def run_points(
 
     rows = []
     for point in points:
-        log = simulate(
-            model, point.policy(), scenarios[point.scenario],
-            requests=requests, seed=point.seed, run_id=point.key,
-        )  # fmt: skip
+        log = simulate(  # the sweep's own bar counts the points; workers draw none
+            model,
+            point.policy(),
+            scenarios[point.scenario],
+            requests=requests,
+            seed=point.seed,
+            run_id=point.key,
+            progress=False,
+        )
         metrics = summarize(log).iloc[0].to_dict()
         metrics.pop("run_id", None)
         # one column per provider of the model, in a fixed order, whatever this run's try order
@@ -228,18 +232,23 @@ def sweep(
     model: CombinedModel,
     scenarios: Sequence[Scenario],
     *,
+    presets: Sequence[str] | None = None,
+    strategies: Sequence[str] | None = None,
+    max_attempts: Sequence[int] | None = None,
+    priorities: Sequence[Sequence[str]] | None = None,
+    seeds: int = 3,
+    max_orders: int = 24,
     requests: int = 2000,
     executor: Executor | str | object | None = None,
     workers: int | None = None,
     out: str | Path | None = None,
     chunk_size: int | None = None,
     progress: bool = True,
-    **grid_options: Any,
 ) -> pd.DataFrame:
     """Run the grid and return one metrics row per point, in grid order.
 
-    ``grid_options`` are :func:`grid`'s: ``presets``, ``strategies``, ``max_attempts``,
-    ``priorities``, ``seeds`` (default 3) and ``max_orders``.
+    ``presets`` ... ``max_orders`` define the grid (see :func:`grid`); ``requests`` per run;
+    ``executor`` and ``workers`` where the runs go (see :func:`executor_for`).
 
     With ``out`` (CSV), finished chunks are appended as they complete and points already in
     the file are skipped, so re-running an interrupted sweep finishes it.
@@ -248,7 +257,16 @@ def sweep(
 
     if requests < 1:
         raise UserError(f"--requests must be at least 1, not {requests}")
-    points = grid(model, scenarios, **grid_options)
+    points = grid(
+        model,
+        scenarios,
+        presets=presets,
+        strategies=strategies,
+        max_attempts=max_attempts,
+        priorities=priorities,
+        seeds=seeds,
+        max_orders=max_orders,
+    )
     out = Path(out) if out is not None else None
     done = _read_done(out)
     finished = set(done["point"]) if "point" in done else set()
