@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from toolkit.export import ExportPlan as ExportPlan
     from toolkit.export import export_opencode_config as export_opencode_config
     from toolkit.export import plan_export as plan_export
-    from toolkit.live import Timeouts as Timeouts
     from toolkit.live import read_log as read_log
     from toolkit.live import run_live as run_live
     from toolkit.metrics import summarize as summarize
@@ -48,8 +47,8 @@ if TYPE_CHECKING:
     from toolkit.plotting import plot_overlap as plot_overlap
     from toolkit.plotting import plot_timeline as plot_timeline
     from toolkit.plotting import plot_tradeoff as plot_tradeoff
-    from toolkit.policy import PRESETS as PRESETS
     from toolkit.policy import FailoverPolicy as FailoverPolicy
+    from toolkit.policy import PRESETS as PRESETS
     from toolkit.policy import preset as preset
     from toolkit.report import build_report as build_report
     from toolkit.report import configurations as configurations
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
     from toolkit.sweeps import pareto as pareto
     from toolkit.sweeps import recommend as recommend
     from toolkit.sweeps import sweep as sweep
+    from toolkit.upstream import Timeouts as Timeouts
     from toolkit.widgets import Explorer as Explorer
 
     __version__: str
