@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from test_translate import CREATED, STOPS, assemble, canonical
 
 from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
-from toolkit.translate import StreamTranslator, translate_response
+from toolkit.translate import StreamTranslator, translate_request, translate_response
 
 ANSWERS = st.fixed_dictionaries({
     "text": st.text(max_size=30),
@@ -126,3 +126,78 @@ def test_a_streamed_answer_reassembles_to_the_non_streamed_one(answer: dict[str,
         assert translator.done and translator.output_tokens == answer["output"]
         assert translator.input_tokens == answer["input"] + answer["cached"]
         assert translator.has_content == bool(answer["text"] or answer["calls"])
+
+
+# ---------------------------------------------------------------------------------------
+# Requests: an OpenAI conversation within what both protocols can say survives a round trip
+
+WORDS = st.text(min_size=1, max_size=12)
+ARGUMENTS = st.dictionaries(st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=8), max_size=3)
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """System prompts, then exchanges: a user turn, tool steps (an assistant turn calling tools
+    and one result per call), and a closing assistant text; turns alternate as both want."""
+    messages = [{"role": "system", "content": text} for text in draw(st.lists(WORDS, max_size=2))]
+    exchanges = draw(st.integers(1, 3))
+    calls = 0
+    for n in range(exchanges):
+        messages.append({"role": "user", "content": draw(WORDS)})
+        steps = draw(st.integers(0, 2))
+        for _ in range(steps):
+            names = draw(st.lists(st.sampled_from(["read", "grep", "bash"]), min_size=1, max_size=3))
+            ids = [f"call_{calls + i}" for i in range(len(names))]
+            calls += len(names)
+            tool_calls = [{"id": i, "type": "function", "function": {
+                "name": name, "arguments": json.dumps(draw(ARGUMENTS), separators=(",", ":"), ensure_ascii=False)}}
+                for i, name in zip(ids, names, strict=True)]  # fmt: skip
+            messages.append({"role": "assistant", "content": draw(st.just("") | WORDS), "tool_calls": tool_calls})
+            messages += [{"role": "tool", "tool_call_id": i, "content": draw(WORDS)} for i in ids]
+        if steps == 0 and n < exchanges - 1 or draw(st.booleans()):
+            messages.append({"role": "assistant", "content": draw(WORDS)})
+    return messages
+
+
+TOOL_SCHEMAS = st.lists(st.sampled_from(["read", "grep", "bash"]), unique=True, max_size=3).map(
+    lambda names: [{"type": "function", "function": {"name": n, "description": f"{n} tool",
+                                                     "parameters": {"type": "object", "properties": {}}}}
+                   for n in names]  # fmt: skip
+)
+
+
+@st.composite
+def openai_requests(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "combined/coder", "messages": draw(conversations()),
+                            "max_tokens": draw(st.integers(1, 64000))}  # fmt: skip
+    optional = {
+        "temperature": st.floats(0, 1, allow_nan=False),
+        "stop": st.lists(WORDS, min_size=1, max_size=3),
+        "user": WORDS,
+    }
+    for key, values in optional.items():
+        if draw(st.booleans()):
+            body[key] = draw(values)
+    if draw(st.booleans()):
+        body["stream"], body["stream_options"] = True, {"include_usage": True}
+    if tools := draw(TOOL_SCHEMAS):
+        body["tools"] = tools
+        choices = st.sampled_from(["auto", "none", "required", {"type": "function", "function": {"name": "read"}}])
+        if draw(st.booleans()):
+            body["tool_choice"] = draw(choices)
+        if draw(st.booleans()):
+            body["parallel_tool_calls"] = False
+    return body
+
+
+@settings(max_examples=80, deadline=None)
+@given(openai_requests())
+def test_an_openai_request_survives_the_round_trip_through_anthropic(body: dict[str, Any]) -> None:
+    there = translate_request(body, "openai", "anthropic", "claude-sonnet-4-5")
+    expected = dict(body)
+    if body.get("parallel_tool_calls") is False:
+        if body.get("tool_choice") == "none":
+            del expected["parallel_tool_calls"]  # Anthropic's "none" has no such flag
+        else:
+            expected.setdefault("tool_choice", "auto")  # the flag rides on a tool choice; auto is the default
+    assert translate_request(there, "anthropic", "openai", "combined/coder") == expected
