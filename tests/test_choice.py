@@ -37,6 +37,7 @@ def test_save_and_load_round_trip(tmp_path):
         "min_providers": 1,
         "combined_id": "m",
         "preset": "litellm",
+        "variants": "exact",
     }
     assert Choice.load(path) == choice
 
@@ -96,8 +97,11 @@ def test_from_policy_takes_its_seed_options():
     assert Choice.from_policy(policy, combined_id="m", preset="p") == Choice(("x", "y"), "on_rate_limit", 1, 2, "m", "p")
 
 
-def test_schema_allows_exactly_the_four_options():
+def test_schema_allows_exactly_the_four_options_and_variants():
     schema = options_schema()
-    assert sorted(schema["properties"]) == sorted(schema["required"]) == sorted(Choice().options())
+    assert sorted(schema["required"]) == sorted(Choice().options())
+    assert sorted(schema["properties"]) == sorted(Choice(variants="all").options()) == sorted([*schema["required"], "variants"])
+    with pytest.raises(UserError, match=r"^choice: variants: 'some' is not one of \['exact', 'same-weights'"):
+        Choice(variants="some")
     with pytest.raises(UserError, match=r"^s: options: Additional properties are not allowed \('extra' was unexpected\)$"):
         validate_options({**Choice().options(), "extra": 1}, "s")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from toolkit.catalog import api_to_models, load_catalog
-from toolkit.combine import GROUP_COLUMNS, _name_version, combined_table
+from toolkit.combine import GROUP_COLUMNS, combined_table
+from toolkit.evidence import name_version as _name_version
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 
@@ -74,7 +75,7 @@ def test_name_versions_agree_across_spellings(names, version):
 
 def test_min_providers_counts_distinct_providers(bundled):
     every = combined_table(bundled, min_providers=1)
-    assert every.groupby(["combined_id", "provider"]).size().max() == 1
+    assert every.groupby(["combined_id", "provider", "variant"]).size().max() == 1
     sizes = every.groupby("combined_id")["provider"].nunique()
     assert (every["n_providers"] == every["combined_id"].map(sizes)).all()
     pairs = combined_table(bundled, min_providers=2)

@@ -186,3 +186,84 @@ FACTS = catalog_facts(load_catalog("bundled"))
 @given(model_ids(), st.sampled_from(["anthropic", "openrouter", "amazon-bedrock", "x"]))
 def test_provider_never_changes_the_canonical_id(model_id, provider):
     assert normalize_id(provider, model_id, facts=FACTS) == normalize_id("other", model_id, facts=FACTS)
+
+
+# Each category of spelling the evidence joins, both ways: rows that must join a group
+# (with the variant they serve) and rows that must stay out of it.
+JOINS = [
+    ("amazon-bedrock/anthropic.claude-opus-4-6-v1", "claude-opus-4-6", ""),
+    ("amazon-bedrock/global.anthropic.claude-opus-4-6-v1", "claude-opus-4-6", ""),
+    ("github-copilot/claude-opus-41", "claude-opus-4-1", ""),
+    ("cortecs/claude-opus4-7", "claude-opus-4-7", ""),
+    ("venice/openai-gpt-55", "gpt-5-5", ""),
+    ("nano-gpt/qwen-3.6-plus", "qwen3-6-plus", ""),
+    ("chutes/zai-org/GLM-5-TEE", "glm-5", "tee"),
+    ("nano-gpt/TEE/glm-5", "glm-5", "tee"),
+    ("gmicloud/zai-org/GLM-5-FP8", "glm-5", "fp8"),
+    ("routing-run/route/glm-5.1-6bit", "glm-5-1", "6bit"),
+    ("neuralwatt/kimi-k2.5-fast", "kimi-k2-5", "fast"),
+    ("moonshotai/kimi-k2-thinking-turbo", "kimi-k2-thinking", "turbo"),
+    ("llmgateway/minimax-m2.1-lightning", "minimax-m2-1", "lightning"),
+    ("aihubmix/coding-glm-5.1", "glm-5-1", "coding"),
+    ("amazon-bedrock/nvidia.nemotron-super-3-120b", "nemotron-3-super-120b-a12b", ""),
+    ("digitalocean/nvidia-nemotron-3-super-120b", "nemotron-3-super-120b-a12b", ""),
+    ("kimi-for-coding/k2p5", "kimi-k2-5", ""),
+    ("fireworks-ai/accounts/fireworks/models/kimi-k2p5", "kimi-k2-5", ""),
+]
+
+
+@pytest.mark.parametrize(("ref", "combined_id", "variant"), JOINS)
+def test_new_spellings_join_their_model(normalized, ref, combined_id, variant):
+    assert normalized.loc[ref, ["combined_id", "variant"]].tolist() == [combined_id, variant]
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "why"),
+    [
+        ("openai/gpt-4-turbo", "openai/gpt-4", "a turbo released months later with 16x the context"),
+        ("zai/glm-5-turbo", "zai/glm-5", "a turbo released five weeks later: not a speed tier"),
+        ("zenmux/x-ai/grok-4-fast", "zenmux/x-ai/grok-4", "2M context against 256k"),
+        ("zai/glm-5.1", "zai/glm-5", "another version"),
+        ("openai/gpt-5-mini", "openai/gpt-5", "mini against full"),
+        ("openrouter/qwen/qwen3-32b", "openrouter/qwen/qwen3-30b-a3b", "another size"),
+        ("openrouter/google/gemini-2.5-pro-preview-05-06", "openrouter/google/gemini-2.5-pro", "preview against GA"),
+        ("moonshotai/kimi-k2-thinking", "moonshotai/kimi-k2-0905-preview", "thinking stays its own model"),
+        ("nvidia/nvidia/nemotron-3-nano-30b-a3b", "nvidia/nvidia/nemotron-3-super-120b-a12b", "nano against super"),
+    ],
+)
+def test_never_together(normalized, one, other, why):
+    assert group_of(normalized, one) != group_of(normalized, other), why
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected", "variant", "rule"),
+    [
+        ("anthropic.claude-opus-4-6-v1", "claude-opus-4-6", "", "bedrock version dropped"),
+        ("zai-org/GLM-5-TEE", "glm-5", "tee", "variant split off"),
+        ("TEE/glm-5", "glm-5", "tee", "tee folder as variant"),
+        ("glm-5.1-6bit", "glm-5-1", "6bit", "variant split off"),
+        ("Qwen/Qwen3-30B-A3B-Instruct-2507-FP8", "qwen3-30b-a3b-instruct-2507", "fp8", "date split off"),
+        ("@cf/meta/llama-3.3-70b-instruct-fp8-fast", "llama-3-3-70b-instruct", "fp8-fast", "variant split off"),
+        ("Qwen3_5-9B-MLX-4bit", "qwen3-5-9b", "mlx-4bit", "version dots as dashes"),
+        ("kimi-k2p5", "kimi-k2-5", "", "p as decimal point"),
+    ],
+)
+def test_variant_spellings_without_catalog_facts(model_id, expected, variant, rule):
+    result = normalize_id("any", model_id)
+    assert (result.canonical_id, result.variant) == (expected, variant)
+    assert rule in result.rules
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        ("gpt-4-turbo", "gpt-4-turbo"),  # a speed word alone needs catalog evidence
+        ("grok-4-fast", "grok-4-fast"),
+        ("nvidia.nemotron-nano-9b-v2", "nemotron-nano-9b-v2"),  # only an undated Bedrock ``-v1`` goes
+        ("mistral-dynamic", "mistral-dynamic"),
+        ("coding-glm-5.1", "coding-glm-5-1"),  # a coding plan needs the model to be known
+    ],
+)
+def test_ambiguous_words_stay_without_catalog_facts(model_id, expected):
+    result = normalize_id("any", model_id)
+    assert (result.canonical_id, result.variant) == (expected, "")

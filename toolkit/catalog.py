@@ -44,7 +44,7 @@ AUTO_TIMEOUT_S = 1.5
 
 MODEL_COLUMNS = [
     "provider", "model_id", "model_ref", "name", "family", "context_limit", "output_limit",
-    "cost_input", "cost_output", "tool_call", "reasoning", "release_date",
+    "cost_input", "cost_output", "tool_call", "reasoning", "open_weights", "release_date",
     "provider_api", "provider_npm", "provider_env",
 ]  # fmt: skip
 _DTYPES = {
@@ -54,6 +54,7 @@ _DTYPES = {
     "cost_output": "float64",
     "tool_call": "boolean",
     "reasoning": "boolean",
+    "open_weights": "boolean",
 }
 
 
@@ -199,13 +200,13 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
                 provider_id, model_id, f"{provider_id}/{model_id}", model.get("name"), model.get("family"),
                 _num(limit.get("context")), _num(limit.get("output")),
                 _num(cost.get("input")), _num(cost.get("output")),
-                model.get("tool_call"), model.get("reasoning"), model.get("release_date"),
+                model.get("tool_call"), model.get("reasoning"), model.get("open_weights"), model.get("release_date"),
                 provider.get("api"), provider.get("npm"), env_text,
             )  # fmt: skip
             for column, value in zip(MODEL_COLUMNS, values):
                 rows[column].append(value)
     df = pd.DataFrame(rows, columns=MODEL_COLUMNS)
-    for column in ("tool_call", "reasoning"):
+    for column in ("tool_call", "reasoning", "open_weights"):
         df[column] = df[column].where(df[column].map(lambda v: isinstance(v, bool)), None)
     return df.astype(_DTYPES)
 

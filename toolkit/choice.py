@@ -1,8 +1,9 @@
 """The failover settings a user settles on, and what the exporter writes: a :class:`Choice`.
 
 A choice is the seed plugin's four options (``provider_priority``, ``strategy``,
-``max_attempts``, ``min_providers``), optionally the combined model it was tuned for and
-the preset it came from. It is built from a dict (a saved choice file, CLI flags), from a
+``max_attempts``, ``min_providers``), the deployment ``variants`` a failover order may use
+(``toolkit.variants.SETTINGS``; written only when not the default ``exact``), optionally
+the combined model it was tuned for and the preset it came from. It is built from a dict (a saved choice file, CLI flags), from a
 :class:`~toolkit.policy.FailoverPolicy` (its ``seed_options()``) or by the sweep's
 recommendation, and it is the one input type of :func:`toolkit.export.export_opencode_config`.
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from toolkit import data_files
 from toolkit.errors import UserError, check_known
+from toolkit.variants import DEFAULT_SETTING
 
 if TYPE_CHECKING:
     from toolkit.policy import FailoverPolicy
@@ -47,7 +49,7 @@ def validate_options(options: Mapping[str, object], source: str = "choice") -> N
 
 def _check(values: Mapping[str, object], source: str) -> None:
     """Validate a choice's fields (as plain JSON values) before a :class:`Choice` holds them."""
-    validate_options({k: values[k] for k in ("provider_priority", "min_providers", "strategy", "max_attempts")}, source)
+    validate_options({k: values[k] for k in ("provider_priority", "min_providers", "strategy", "max_attempts", "variants")}, source)
     for name in ("combined_id", "preset"):
         value = values[name]
         if value is not None and not (isinstance(value, str) and value.strip()):
@@ -64,6 +66,7 @@ class Choice:
     min_providers: int = 2
     combined_id: str | None = None
     preset: str | None = None
+    variants: str = DEFAULT_SETTING
 
     def __post_init__(self) -> None:
         if isinstance(self.provider_priority, list):  # accept a list, keep the value hashable
@@ -71,13 +74,20 @@ class Choice:
         _check(self.to_dict(), "choice")
 
     def options(self) -> dict[str, object]:
-        """The plugin's four options, in the seed README's order (what the exporter writes)."""
-        return {
+        """The plugin's options, in the seed README's order (what the exporter writes).
+
+        ``variants`` is written only when it is not ``exact``: an exported file for the
+        plain model stays the seed's four options.
+        """
+        options: dict[str, object] = {
             "provider_priority": list(self.provider_priority),
             "min_providers": self.min_providers,
             "strategy": self.strategy,
             "max_attempts": self.max_attempts,
         }
+        if self.variants != DEFAULT_SETTING:
+            options["variants"] = self.variants
+        return options
 
     def to_dict(self) -> dict[str, object]:
         """Every field as plain JSON values (the saved-choice file format)."""

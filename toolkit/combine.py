@@ -1,22 +1,26 @@
-"""The combined table: one row per provider per combined model, in failover order.
+"""The combined table: one row per provider per variant of a combined model, in failover order.
 
 A provider often lists one model several times (Bedrock region profiles, ``:free`` tiers,
 undated aliases). It is still one member: the **preferred id** is the one with the fewest
 variant rules (no region profile, tier, routing suffix or undated alias; see
 ``toolkit.normalize.VARIANT_RULES``), then the shortest id, then the alphabetically first;
 the others go to ``alternates``. For Bedrock this picks the plain ``anthropic....`` id,
-which OpenCode itself prefixes with the user's region.
+which OpenCode itself prefixes with the user's region. A deployment variant the provider
+also serves (``-fp8``, ``-tee``, ``-fast``: ``toolkit.variants``) is a row of its own with
+its ``variant`` named, so every way to reach the model is visible; which rows a failover
+order may use is the variants setting's business (``CombinedModel.from_table``).
 
-Each group also carries its spread (max/min of context, output and input price over its
-members) and ``flags`` for groups worth a look: ``context_spread`` / ``output_spread``
-(limits differ by more than 2x), ``price_spread`` (input price by more than 3x, free
-members ignored), ``names_disagree`` (the first version number in the display names differs),
-``undated_alias`` (an undated id kept apart because several snapshots exist).
+Each group also carries its spread (max/min of context, output and input price over the
+members serving its reference variant, so a cheaper quantization is not a data problem)
+and ``flags`` for groups worth a look: ``context_spread`` / ``output_spread`` (limits
+differ by more than 2x), ``price_spread`` (input price by more than 3x, free members
+ignored), ``names_disagree`` (the first version number in the display names differs),
+``undated_alias`` (an undated id kept apart because several snapshots exist),
+``variants`` (some member serves a deployment variant).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,44 +28,18 @@ import pandas as pd
 
 from toolkit.combined_model import priority_order
 from toolkit.errors import UserError, check_known
+from toolkit.evidence import name_version
 from toolkit.normalize import Overrides, normalize_models
+from toolkit.variants import level, reference
 
 LIMIT_SPREAD = 2.0  # flag a group whose context or output limits differ by more than this factor
 PRICE_SPREAD = 3.0  # flag a group whose input prices differ by more than this factor
 
 GROUP_COLUMNS = [
-    "combined_id", "rank", "n_providers", "alternates", "match_rules",
+    "combined_id", "variant", "rank", "n_providers", "alternates", "match_rules",
     "combined_context_limit", "combined_output_limit",
     "context_spread", "output_spread", "price_spread", "flags",
 ]  # fmt: skip
-
-_PARENS = re.compile(r"\([^)]*\)")
-_ID_VERSION_DASH = re.compile(r"(?<=\d)-(?=\d(?![\da-z]))", re.IGNORECASE)  # ``4-5`` in id-like names means 4.5
-_NUMBER = re.compile(r"\d+(?:\.\d+)*")
-
-
-def _name_version(name: object) -> str:
-    """The first version number in a display name: ``Claude Sonnet 4.5 (latest)`` -> ``4.5``.
-
-    Parentheses (``(US)``, ``(20250929)``) are ignored, a number stops at a date-like part
-    of 4+ digits and a trailing ``.0`` goes, so ``claude-sonnet-4-5-20250929``, ``Claude
-    Sonnet 4.5`` and ``Claude 4.5 Sonnet`` agree while ``Claude Sonnet 4`` does not.
-    """
-    if not isinstance(name, str):
-        return ""
-    text = _ID_VERSION_DASH.sub(".", _PARENS.sub(" ", name))
-    for match in _NUMBER.finditer(text):
-        parts = []
-        for part in match.group().split("."):
-            if len(part) >= 4:
-                break
-            parts.append(part)
-        while len(parts) > 1 and parts[-1] == "0":
-            parts.pop()
-        if parts:
-            return ".".join(parts)
-    return ""
-
 
 def _ratio(values: pd.Series, keys: pd.Series) -> pd.Series:
     """max/min of ``values`` per group (NaN when a group has no positive value)."""
@@ -71,11 +49,11 @@ def _ratio(values: pd.Series, keys: pd.Series) -> pd.Series:
 
 
 def _pick_members(normalized: pd.DataFrame) -> pd.DataFrame:
-    """One row per (combined_id, provider): the preferred id, with the others in ``alternates``."""
+    """One row per (combined_id, provider, variant): the preferred id, the others in ``alternates``."""
     ordered = normalized.assign(_len=normalized["model_id"].str.len()).sort_values(
-        ["combined_id", "provider", "variant_rules", "_len", "model_id"], kind="stable"
+        ["combined_id", "provider", "variant", "variant_rules", "_len", "model_id"], kind="stable"
     )
-    key = ["combined_id", "provider"]
+    key = ["combined_id", "provider", "variant"]
     first = ~ordered.duplicated(key)
     others = ordered[~first].groupby(key, sort=False)["model_ref"].agg(",".join)
     members = ordered[first].drop(columns="_len").set_index(key)
@@ -83,8 +61,21 @@ def _pick_members(normalized: pd.DataFrame) -> pd.DataFrame:
     return members.reset_index()
 
 
+def _reference_rows(members: pd.DataFrame) -> pd.Series:
+    """True for the members serving their group's reference variant (``toolkit.variants.reference``)."""
+    keys = members["combined_id"]
+    has_plain = (members["variant"] == "").groupby(keys).transform("any")
+    rest = members[~has_plain]
+    wanted = pd.Series("", index=members.index, dtype=object)
+    wanted[~has_plain] = rest["combined_id"].map(rest.groupby("combined_id")["variant"].agg(reference))
+    return members["variant"] == wanted
+
+
 def _group_checks(members: pd.DataFrame) -> pd.DataFrame:
-    """Per combined id: minimum limits, spreads and flags."""
+    """Per combined id: minimum limits, spreads (over the reference variant's members) and flags."""
+    every_key = members["combined_id"]
+    variants = (members["variant"] != "").groupby(every_key).any()
+    members = members[_reference_rows(members)]
     keys = members["combined_id"]
     checks = pd.DataFrame(
         {
@@ -95,7 +86,7 @@ def _group_checks(members: pd.DataFrame) -> pd.DataFrame:
             "price_spread": _ratio(members["cost_input"], keys),
         }
     )
-    versions = members["name"].map(_name_version)
+    versions = members["name"].map(name_version)
     names_disagree = versions.where(versions != "").groupby(keys).nunique() > 1
     alias = members["match_rules"].str.contains("undated alias of several", regex=False).groupby(keys).any()
     flag_columns = {
@@ -104,6 +95,7 @@ def _group_checks(members: pd.DataFrame) -> pd.DataFrame:
         "price_spread": checks["price_spread"] > PRICE_SPREAD,
         "names_disagree": names_disagree.reindex(checks.index, fill_value=False),
         "undated_alias": alias.reindex(checks.index, fill_value=False),
+        "variants": variants.reindex(checks.index, fill_value=False),
     }
     flags = pd.DataFrame(flag_columns).to_numpy()
     names = np.array(list(flag_columns))
@@ -136,12 +128,14 @@ def combined_table(
     if providers is not None:
         normalized = normalized[normalized["provider"].isin(set(providers))]
     members = _pick_members(normalized)
-    n_providers = members.groupby("combined_id")["provider"].transform("size")
+    n_providers = members.groupby("combined_id")["provider"].transform("nunique")
     members = members[n_providers >= min_providers].assign(n_providers=n_providers[n_providers >= min_providers])
     checks = _group_checks(members)
     table = members.join(checks, on="combined_id")
     order = {p: i for i, p in enumerate(priority_order(known, priority))}
-    table["rank"] = table["provider"].map(order).groupby(table["combined_id"]).rank(method="first").astype("int64") - 1
-    table = table.sort_values(["combined_id", "rank"], kind="stable").reset_index(drop=True)
+    # one rank per provider: its variant rows share it and follow its plain row
+    ranks = table["provider"].map(order).groupby(table["combined_id"]).rank(method="dense").astype("int64") - 1
+    table = table.assign(rank=ranks, _level=table["variant"].map(level))
+    table = table.sort_values(["combined_id", "rank", "_level", "variant"], kind="stable").reset_index(drop=True)
     columns = [c for c in models.columns] + GROUP_COLUMNS
     return table[columns]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from toolkit.errors import UserError, closest
+from toolkit.variants import DEFAULT_SETTING, allowed, check_setting, level, reference
 
 
 def _num(value: object) -> float | None:
@@ -42,6 +43,7 @@ class Member:
     provider_api: str | None = None
     provider_npm: str | None = None
     provider_env: tuple[str, ...] = ()
+    variant: str = ""  # deployment variant served (``fp8``, ``tee``, ``fast``), ``""`` for the plain model
 
     @property
     def model_id(self) -> str:
@@ -113,14 +115,26 @@ class CombinedModel:
         return cls(combined_id, members)
 
     @classmethod
-    def from_table(cls, table, combined_id: str) -> CombinedModel:
-        """Build from the rows of a combined table (``toolkit.combine.combined_table``), in rank order."""
+    def from_table(cls, table, combined_id: str, variants: str = DEFAULT_SETTING) -> CombinedModel:
+        """Build from the rows of a combined table (``toolkit.combine.combined_table``), in rank order.
+
+        ``variants`` (``toolkit.variants.SETTINGS``) says which deployment variants may
+        serve: each provider contributes its closest allowed variant (plain first), and a
+        provider offering none is left out.
+        """
+        check_setting(variants)
         rows = table[table["combined_id"] == combined_id]
         if rows.empty:
             known = table["combined_id"].unique().tolist()
             raise UserError(f"no combined model {combined_id!r} in the table{closest(combined_id, known)}")
+        if "variant" in rows:
+            served = rows["variant"].tolist()
+            ref = reference(served)
+            rows = rows[[allowed(v, variants, ref) for v in served]]
+            rows = rows.assign(_level=[level(v) for v in rows["variant"]])
+            rows = rows.sort_values(["rank", "_level", "variant"], kind="stable").drop_duplicates("provider")
         members = []
-        for row in rows.sort_values("rank").itertuples(index=False):
+        for row in rows.sort_values("rank", kind="stable").itertuples(index=False):
             members.append(
                 Member(
                     provider=row.provider,
@@ -132,6 +146,7 @@ class CombinedModel:
                     provider_api=_text(row.provider_api),
                     provider_npm=_text(row.provider_npm),
                     provider_env=tuple(v for v in (_text(row.provider_env) or "").split(",") if v),
+                    variant=getattr(row, "variant", ""),
                 )
             )
         return cls(combined_id, tuple(members))

@@ -109,14 +109,15 @@ def check_against_catalog(choice: Choice, combined: pd.DataFrame, model: str | N
     ``combined`` is a combined table built with ``min_providers=1`` (so every provider of
     the catalog appears). Every provider in ``provider_priority`` must exist and offer the
     combined model(s) the choice names (``choice.combined_id`` and the ``model`` to set),
-    which need at least ``min_providers`` providers; a choice for no particular model needs
+    which need at least ``min_providers`` providers serving a variant ``choice.variants``
+    allows; a choice for no particular model needs
     each listed provider to offer some model shared by ``min_providers`` providers.
     """
     providers = sorted(combined["provider"].unique())
     check_known("provider", choice.provider_priority, providers)
     named = [cid for cid in dict.fromkeys((choice.combined_id, model)) if cid]
     for cid in named:
-        offer = CombinedModel.from_table(combined, cid).ordered(choice.provider_priority)
+        offer = CombinedModel.from_table(combined, cid, choice.variants).ordered(choice.provider_priority)
         if len(offer.members) < choice.min_providers:
             raise UserError(
                 f"{cid} is offered by {len(offer.members)} provider(s), fewer than min_providers="

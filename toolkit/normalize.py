@@ -13,9 +13,14 @@ and splits off a snapshot tag (a date such as ``20250514`` or ``0528``). Then
   ``openai-gpt-4o``): dropped only when the prefix is an organisation the catalog uses
   and the rest is a model the catalog knows, so ``mistral-large`` keeps its name.
 
-Every rewrite that fires is recorded by name, so a grouping can be explained
-(``match_rules``). Rules never depend on the provider, so the same spelling always
-lands in the same group.
+* **evidence joins** (:mod:`toolkit.evidence`): spellings, speed tiers, coding plans and
+  vendor short names that only the catalog's dates, limits, names and open weights can
+  tell apart from different models.
+
+Deployment variants (``-fp8``, ``-tee``, ``TEE/``, ...; :mod:`toolkit.variants`) join the
+plain model's combined id and are named in ``variant``. Every rewrite that fires is
+recorded by name, so a grouping can be explained (``match_rules``). Rules never depend
+on the provider, so the same spelling always lands in the same group.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +36,8 @@ import pandas as pd
 
 from toolkit import jsonc
 from toolkit.errors import UserError, check_known
+from toolkit.evidence import DATE_SLACK, Join, base_facts, find_joins, known_keys, squashed, word_key
+from toolkit.variants import split_variant
 
 # Rules that mark a second spelling of a model at the same provider (a region profile, a
 # tier, a routing hint, an undated alias). The combined table prefers ids with fewer.
@@ -38,13 +45,12 @@ VARIANT_RULES = frozenset(
     {"region profile dropped", "tier suffix dropped", "routing suffix dropped",
      "budget suffix dropped", "undated alias joins its only snapshot", "undated alias of several snapshots"}
 )  # fmt: skip
-# An undated id names the single known snapshot unless its rows were released this much earlier.
-DATE_SLACK = pd.Timedelta(days=45)
 
 _DOTTED_PREFIX = re.compile(r"^([a-z][a-z0-9]*)\.(?=[a-z])")  # no dash: a prefix is one word
 _SIZE_TAG = re.compile(r"^\d+(\.\d+)?[bmkt](-[a-z0-9-]+)?$")
 _BEDROCK_VERSION = re.compile(r"-v\d+$")
-_VERSION_DOT = re.compile(r"(?<=\d)\.(?=\d)")
+_VERSION_DOT = re.compile(r"(?<=\d)[._](?=\d)")
+_POINT_P = re.compile(r"(?<=\d)p(?=\d)")  # ``k2p5``: a vendor's ``p`` for the decimal point
 _CLAUDE_NEW = re.compile(r"^claude-(\d+)(?:-(\d))?-(opus|sonnet|haiku)(?=-|$)")
 _CLAUDE_OLD = re.compile(r"^claude-(opus|sonnet|haiku)-([1-3])(?:-(\d))?(?=-|$)")
 # The last full date in the id (``-20250514`` or ``-2024-05-13``); the last, so that the
@@ -52,6 +58,8 @@ _CLAUDE_OLD = re.compile(r"^claude-(opus|sonnet|haiku)-([1-3])(?:-(\d))?(?=-|$)"
 _LONG_DATE = re.compile(r"^(.+)-(20\d\d-?\d\d-?\d\d)(?=-|$)")
 _SHORT_DATE = re.compile(r"^(.+)-(\d{4})$")
 _ZERO_MINOR = re.compile(r"-(\d+)(?:-0)+$")
+_DASH = re.compile("-")
+_WORD_START = re.compile(r"[a-z]{3}")  # a model name after an organisation starts with a word
 
 
 class Normalized(NamedTuple):
@@ -61,6 +69,7 @@ class Normalized(NamedTuple):
     rules: tuple[str, ...]
     base: str  # the canonical id without its snapshot tag
     snapshot: str | None  # ``20250514`` / ``0528``, or None for an undated id
+    variant: str = ""  # deployment variant (``fp8``, ``tee``, ``fast``), ``""`` for the plain model
 
 
 def _short_date(tag: str) -> bool:
@@ -138,20 +147,30 @@ def parse_id(model_id: str) -> Normalized:
     if text != text.lower():
         rules.append("lowercased")
         text = text.lower()
+    variant: list[str] = []
     if "/" in text:
         rules.append("path prefix dropped")
-        text = text.rsplit("/", 1)[1]
+        folders, _, text = text.rpartition("/")
+        if "tee" in folders.split("/"):  # nano-gpt's ``TEE/x``: x in a trusted execution environment
+            rules.append("tee folder as variant")
+            variant.append("tee")
     if "@" in text:
         text = _at_suffix(text, rules)
     if ":" in text:
         text = _colon_parts(text, rules)
     text = _dotted_prefixes(text, rules)
+    if "vendor prefix dropped" in rules and text.endswith("-v1"):  # an undated Bedrock id without ``:0``
+        rules.append("bedrock version dropped")
+        text = text.removesuffix("-v1")
     if "--" in text:
         rules.append("vendor prefix dropped")
         text = text.split("--", 1)[1]
     if _VERSION_DOT.search(text):
         rules.append("version dots as dashes")
         text = _VERSION_DOT.sub("-", text)
+    if _POINT_P.search(text):
+        rules.append("p as decimal point")
+        text = _POINT_P.sub("-", text)
     if (match := _CLAUDE_NEW.match(text)) and int(match.group(1)) >= 4:
         version = "-".join(v for v in match.group(1, 2) if v)
         text = f"claude-{match.group(3)}-{version}{text[match.end():]}"
@@ -160,61 +179,115 @@ def parse_id(model_id: str) -> Normalized:
         version = "-".join(v for v in match.group(2, 3) if v)
         text = f"claude-{version}-{match.group(1)}{text[match.end():]}"
         rules.append("claude word order")
+    text, peeled = split_variant(text)
+    if peeled:
+        rules.append("variant split off")
+        variant.extend(v for v in peeled if v not in variant)
     base, tag = _snapshot(text, rules)
     if _ZERO_MINOR.search(base):
         rules.append("zero minor version dropped")
         base = _ZERO_MINOR.sub(lambda m: f"-{m.group(1)}", base)
-    return Normalized(f"{base}-{tag}" if tag else base, tuple(rules), base, tag)
+    return Normalized(f"{base}-{tag}" if tag else base, tuple(rules), base, tag, "-".join(variant))
 
 
 @dataclass(frozen=True)
 class CatalogFacts:
-    """What the whole catalog says about ids: organisations, known models, snapshots."""
+    """What the whole catalog says about ids: organisations, known models, joins, snapshots."""
 
     orgs: frozenset[str] = frozenset()  # path prefixes and provider ids
-    bases: frozenset[str] = frozenset()  # every base id after the first pass
+    bases: frozenset = frozenset()  # every base id after the first pass, and its spelling keys
+    joins: Mapping[str, Join] = field(default_factory=dict)  # base -> where the evidence sends it
     only_snapshot: Mapping[str, str] = field(default_factory=dict)  # base -> its one snapshot, undated joins
     several_snapshots: frozenset[str] = frozenset()  # bases with two or more snapshots
 
+    @cached_property
+    def org_heads(self) -> frozenset[str]:
+        """First words of the organisations: most ids start with none of them (a quick no)."""
+        return frozenset(org.partition("-")[0] for org in self.orgs)
+
+
+def _known(rest: str, facts: CatalogFacts) -> bool:
+    return rest in facts.bases or squashed(rest) in facts.bases or word_key(rest) in facts.bases
+
 
 def _org_prefix(parsed: Normalized, facts: CatalogFacts) -> Normalized:
-    """Drop ``org-`` from ``org-model`` when ``org`` is an organisation and ``model`` is known."""
-    org, sep, rest = parsed.base.partition("-")
-    if sep and org in facts.orgs and rest in facts.bases and re.match(r"[a-z]{3}", rest):
-        rules = parsed.rules + ("organisation prefix dropped",)
-        return Normalized(f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules, rest, parsed.snapshot)
+    """Drop ``org-`` from ``org-model`` when ``org`` is an organisation and ``model`` is known
+    (as spelled, or in another spelling the evidence joins: ``openai-gpt-55``)."""
+    base = parsed.base
+    if base.partition("-")[0] not in facts.org_heads:
+        return parsed
+    for dash in _DASH.finditer(base):
+        org, rest = base[: dash.start()], base[dash.end() :]
+        if org in facts.orgs and _WORD_START.match(rest) and _known(rest, facts):
+            rules = parsed.rules + ("organisation prefix dropped",)
+            return parsed._replace(canonical_id=f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules=rules, base=rest)
     return parsed
+
+
+def _join(parsed: Normalized, joins: Mapping[str, Join]) -> Normalized:
+    """Apply the evidence join for ``parsed.base``, if any (see :mod:`toolkit.evidence`)."""
+    join = joins.get(parsed.base)
+    if join is None:
+        return parsed
+    snapshot = parsed.snapshot or join.snapshot
+    variant = "-".join(v for v in (parsed.variant, join.variant) if v)
+    canonical = f"{join.target}-{snapshot}" if snapshot else join.target
+    return Normalized(canonical, parsed.rules + (join.rule,), join.target, snapshot, variant)
 
 
 def normalize_id(provider: str, model_id: str, *, facts: CatalogFacts | None = None) -> Normalized:
     """The canonical id of ``provider``'s ``model_id`` and the rules that fired.
 
     Without ``facts`` (see :func:`catalog_facts`) dated ids keep their snapshot tag and
-    glued organisation prefixes stay. ``provider`` is accepted for symmetry with the
-    catalog rows; by design no rule depends on it.
+    glued organisation prefixes and evidence joins are not applied. ``provider`` is
+    accepted for symmetry with the catalog rows; by design no rule depends on it.
     """
     del provider  # the canonical id must not depend on who sells the model
     parsed = parse_id(model_id)
     if facts is None:
         return parsed
-    parsed = _org_prefix(parsed, facts)
+    parsed = _join(_org_prefix(parsed, facts), facts.joins)
     base = parsed.base
     if base in facts.only_snapshot:
         rule = "snapshot date dropped (only snapshot)" if parsed.snapshot else "undated alias joins its only snapshot"
-        return Normalized(base, parsed.rules + (rule,), base, parsed.snapshot)
+        return parsed._replace(canonical_id=base, rules=parsed.rules + (rule,))
     if parsed.snapshot is None and base in facts.several_snapshots:
         return parsed._replace(rules=parsed.rules + ("undated alias of several snapshots",))
     return parsed
 
 
+def _share(flags: pd.Series) -> object:
+    """A nullable boolean column as floats (1.0 / 0.0 / NaN), for averaging."""
+    return flags.astype("Float64").to_numpy(dtype="float64", na_value=float("nan"))
+
+
 def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
-    """Derive :class:`CatalogFacts` from a models table (``model_id``, ``provider``, ``release_date``)."""
-    parsed = [parse_id(m) for m in models["model_id"]]
-    orgs = {m.split("/", 1)[0].lower() for m in models["model_id"] if "/" in m} | set(models["provider"])
+    """Derive :class:`CatalogFacts` from a models table (``model_id``, ``provider``, ``name``,
+    ``release_date``, ``context_limit``, ``open_weights``)."""
+    model_ids = models["model_id"].tolist()  # plain strings: iterating an Arrow-backed column is slow
+    first = [parse_id(m) for m in model_ids]
+    orgs = frozenset({m.split("/", 1)[0].lower() for m in model_ids if "/" in m} | set(models["provider"].tolist()))
+    known = known_keys({p.base for p in first})
+    prefixed = CatalogFacts(orgs, known)
+    parsed = [_org_prefix(p, prefixed) for p in first]
+    evidence = base_facts(
+        pd.DataFrame(
+            {
+                "base": [p.base for p in parsed],
+                "provider": models["provider"].to_numpy(),
+                "release_date": models["release_date"].to_numpy(),
+                "context_limit": models["context_limit"].to_numpy(),
+                "open_weights": _share(models["open_weights"]) if "open_weights" in models else float("nan"),
+                "name": models["name"].to_numpy(),
+            }
+        )
+    )
+    joins = find_joins(evidence, parse_id)
+    joined = [_join(p, joins) for p in parsed]
     frame = pd.DataFrame(
         {
-            "base": [p.base for p in parsed],
-            "snapshot": [p.snapshot for p in parsed],
+            "base": [p.base for p in joined],
+            "snapshot": [p.snapshot for p in joined],
             "released": pd.to_datetime(models["release_date"], errors="coerce", format="mixed").to_numpy(),
         }
     )
@@ -234,7 +307,7 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
         alias_when = undated_release.get(base)
         if pd.isna(when) or pd.isna(alias_when) or alias_when >= when - DATE_SLACK:
             only[base] = tag
-    return CatalogFacts(frozenset(orgs), frozenset(frame["base"]), only, several)
+    return CatalogFacts(orgs, known, joins, only, several)
 
 
 @dataclass(frozen=True)
@@ -259,7 +332,7 @@ def load_overrides(path: str | Path) -> Overrides:
 
 
 def normalize_models(models: pd.DataFrame, overrides: Overrides | None = None) -> pd.DataFrame:
-    """``models`` plus ``combined_id``, ``match_rules`` and ``variant_rules`` (count, for member choice).
+    """``models`` plus ``combined_id``, ``variant``, ``match_rules`` and ``variant_rules`` (count, for member choice).
 
     Rows in ``overrides.exclude`` are dropped; ``overrides.aliases`` set the combined id.
     """
@@ -268,7 +341,7 @@ def normalize_models(models: pd.DataFrame, overrides: Overrides | None = None) -
     if overrides.exclude:
         models = models[~models["model_ref"].isin(overrides.exclude)]
     facts = catalog_facts(models)
-    results = [normalize_id(p, m, facts=facts) for p, m in zip(models["provider"], models["model_id"])]
+    results = [normalize_id(p, m, facts=facts) for p, m in zip(models["provider"].tolist(), models["model_id"].tolist())]
     ids = [r.canonical_id for r in results]
     rules = [r.rules for r in results]
     for i, ref in enumerate(models["model_ref"]):
@@ -276,6 +349,7 @@ def normalize_models(models: pd.DataFrame, overrides: Overrides | None = None) -
             ids[i], rules[i] = overrides.aliases[ref], ("user alias",)
     out = models.copy()
     out["combined_id"] = ids
+    out["variant"] = [r.variant for r in results]
     out["match_rules"] = [";".join(r) for r in rules]
     out["variant_rules"] = [sum(rule in VARIANT_RULES for rule in r) for r in rules]
     return out

@@ -40,6 +40,7 @@ import pandas as pd
 from toolkit.atomic import write_atomic
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
+from toolkit.variants import DEFAULT_SETTING
 
 SHOWCASE = "provider-outage"
 """Scenario whose attempt logs feed the latency, attempts and timeline charts (an incident shows most)."""
@@ -66,10 +67,11 @@ def busiest_providers(table: pd.DataFrame) -> list[str]:
     return sorted(counts.index, key=lambda p: (-counts[p], p))
 
 
-def most_shared(table: pd.DataFrame, count: int, max_providers: int) -> list[CombinedModel]:
-    """The ``count`` combined models offered by the most providers, each cut to its first ``max_providers`` members."""
+def most_shared(table: pd.DataFrame, count: int, max_providers: int, variants: str = DEFAULT_SETTING) -> list[CombinedModel]:
+    """The ``count`` combined models offered by the most providers, each cut to its first
+    ``max_providers`` members among those the ``variants`` setting allows."""
     groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
-    picked = [CombinedModel.from_table(table, cid) for cid in groups["combined_id"].head(count)]
+    picked = [CombinedModel.from_table(table, cid, variants) for cid in groups["combined_id"].head(count)]
     return [replace(model, members=model.members[:max_providers]) for model in picked]
 
 
@@ -142,6 +144,7 @@ def build_report(
     requests: int = 2000,
     min_success: float = 0.995,
     layout: str = "combined_models",
+    variants: str = DEFAULT_SETTING,
     executor: object | None = None,
     progress: bool = True,
 ) -> Report:
@@ -181,7 +184,7 @@ def build_report(
 
     steps.set_postfix_str("sweep")
     worlds = [Scenario.load(s) for s in (scenarios or bundled())]
-    picked = most_shared(table, models, max_providers)
+    picked = most_shared(table, models, max_providers, variants)
     results = pd.concat(
         [sweep(m, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor, progress=progress)
          for m in picked], ignore_index=True,
@@ -191,7 +194,7 @@ def build_report(
 
     steps.set_postfix_str("recommend")
     first = results[results["combined_id"] == picked[0].combined_id]
-    rec = recommend(first, min_success=min_success)
+    rec = recommend(first, min_success=min_success, variants=variants)
     configs = configurations(first)
     files["configurations"] = write_atomic(out / "configurations.csv", configs.to_csv(index=False))
     exported = None
@@ -215,6 +218,7 @@ def build_report(
         table=table, picked=picked, rec=rec, configs=configs, metrics=metrics, charts=charts,
         exported=exported, notes=notes, settings={
             "source": catalog.attrs.get("source", source), "models": models, "providers per model": max_providers,
+            "variants": variants,
             "scenarios": ", ".join(s.name for s in worlds), "presets": ", ".join(presets or []) or "all",
             "seeds": seeds, "requests per run": requests, "runs": len(results), "seconds": round(seconds, 1),
         },

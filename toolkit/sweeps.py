@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.choice import Choice
+from toolkit.variants import DEFAULT_SETTING
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
 from toolkit.policy import ALIASES, PRESETS, preset
@@ -390,6 +391,7 @@ def recommend(
     objectives: Sequence[str] = ("latency_p95_s", "cost_per_success_usd"),
     weights: Mapping[str, float] | None = None,
     min_providers: int = 2,
+    variants: str = DEFAULT_SETTING,
 ) -> Recommendation:
     """Pick a configuration: success rate at least ``min_success``, then best on ``objectives`` in order.
 
@@ -433,6 +435,7 @@ def recommend(
         strategy=str(top["strategy"]),
         max_attempts=int(top["max_attempts"]),
         min_providers=min_providers,
+        variants=variants,
         combined_id=str(top["combined_id"]) if "combined_id" in top else None,
         preset=str(top["preset"]),
     )

@@ -25,6 +25,16 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="your opencode.json or opencode.jsonc")
 
 
+def add_variants(parser: argparse.ArgumentParser, default: str | None = "exact") -> None:
+    """``--variants``: which deployment variants (quantized, TEE, speed tiers) a failover order may use."""
+    from toolkit.variants import SETTINGS
+
+    parser.add_argument("--variants", choices=SETTINGS, default=default,
+                        help="deployment variants a failover order may use: exact (the model as released), "
+                        "same-weights (+TEE, coding plans), precision-reduced (+quantized), all (+speed tiers)"
+                        + (f"; default {default}" if default else ""))  # fmt: skip
+
+
 def add_model(parser: argparse.ArgumentParser) -> None:
     """``--combined ID`` and where it comes from: catalog source, config, providers, priority."""
     parser.add_argument("--combined", required=True, metavar="ID", help="combined model id, e.g. claude-sonnet-4-5")
@@ -34,6 +44,7 @@ def add_model(parser: argparse.ArgumentParser) -> None:
         "--providers", type=csv_list, metavar="A,B", help="only these providers (default: every provider offering it)"
     )
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B", help="providers tried first, in order")
+    add_variants(parser)
 
 
 def load_model(args: argparse.Namespace):
@@ -48,7 +59,7 @@ def load_model(args: argparse.Namespace):
     for warning in models.attrs.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     table = combined_table(models, providers=args.providers, priority=args.priority, min_providers=1)
-    return CombinedModel.from_table(table, args.combined)
+    return CombinedModel.from_table(table, args.combined, args.variants)
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from toolkit.cli._common import add_config, add_source, csv_list
+from toolkit.cli._common import add_config, add_source, add_variants, csv_list
 from toolkit.errors import UserError
 
 HELP = "write provider priority, strategy and attempts into opencode.json (atomic, with a backup)"
@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", help="on_error, on_rate_limit or on_overload")
     parser.add_argument("--max-attempts", metavar="N", help="tries on one provider per request (>= 1)")
     parser.add_argument("--min-providers", metavar="N", help="providers a model needs to be combined (>= 1)")
+    add_variants(parser, default=None)
     parser.add_argument(
         "--layout",
         default="combined_models",
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         max_attempts=_whole_number("--max-attempts", args.max_attempts),
         min_providers=_whole_number("--min-providers", args.min_providers),
+        variants=args.variants,
     )
     path = Path(args.config).expanduser()
     combined = _combined_table(args.source, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import csv_list
+from toolkit.cli._common import add_variants, csv_list
 
 HELP = "pick the configuration to run from sweep results (constraints, objectives, confidence intervals)"
 
@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to minimize, in order (default latency_p95_s,cost_per_success_usd)",
     )  # fmt: skip
     parser.add_argument("--min-providers", type=int, default=2, help="min_providers written into the choice")
+    add_variants(parser)
     parser.add_argument("--save", metavar="FILE", help="save the choice as JSON (input of export --from)")
 
 
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read sweep results {args.results}: {exc}") from None
-    rec = recommend(results, min_success=args.min_success, objectives=args.objective, min_providers=args.min_providers)
+    rec = recommend(results, min_success=args.min_success, objectives=args.objective, min_providers=args.min_providers,
+                    variants=args.variants)
     print(rec.reason)
     if rec.choice is None:
         return 1

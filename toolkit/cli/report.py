@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_config, csv_list
+from toolkit.cli._common import add_config, add_variants, csv_list
 
 HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-contained HTML report"
 
@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="success rate the recommendation must reach (default 0.995)")  # fmt: skip
     parser.add_argument("--layout", choices=["combined_models", "plugin"], default="combined_models",
                         help="layout of the exported opencode.json (see 'combined-models export --help')")  # fmt: skip
+    add_variants(parser)
     parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
 
 
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         args.out, source=args.source, config=args.config, providers=args.providers, priority=args.priority,
         models=args.models, max_providers=args.max_providers, scenarios=args.scenario, presets=args.presets,
         seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
+        variants=args.variants,
         executor=args.executor,
     )  # fmt: skip
     for note in report.notes:
