@@ -630,3 +630,12 @@ def test_a_tool_called_without_arguments_gets_an_empty_object() -> None:
     message = assemble("openai", decode_all(frames))["choices"][0]["message"]
     assert message["tool_calls"] == [fx.openai_call("toolu_1", "todoread", "{}")]
     assert assemble("anthropic", events)["content"][0]["input"] == {}
+
+
+def test_a_choice_less_first_chunk_does_not_name_the_message() -> None:
+    """Azure opens its streams with prompt filter results: no choices, empty id and model."""
+    azure = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": []}
+    events = upstream("openai", [azure, *fx.openai_stream()])
+    _, frames = translate_stream(events, "openai", "anthropic")
+    assert json.loads(decode_all(frames)[0].data)["message"]["id"] == fx.CHATCMPL
+    assert assemble("openai", events) == fx.openai_answer()

@@ -295,7 +295,8 @@ class StreamTranslator:
     def _read_openai(self, chunk: dict[str, Any] | None) -> None:
         if chunk is None:
             return self._end()
-        self._start(str(chunk.get("id") or ""))
+        if chunk.get("choices"):  # Azure opens with a choice-less chunk of filter results, no id
+            self._start(str(chunk.get("id") or ""))
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # only the first choice is served
@@ -412,7 +413,7 @@ class StreamAssembler:
         return out
 
     def _feed_openai(self, chunk: dict[str, Any]) -> None:
-        if not self._head:
+        if not self._head and chunk.get("choices"):
             self._head = chunk
         if chunk.get("usage"):
             self._usage = chunk["usage"]
