@@ -27,11 +27,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 
 from toolkit.classifier import classify, retry_after_s
+from toolkit.sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
     from toolkit.combined_model import Member
@@ -82,13 +83,6 @@ class AttemptResult:
     def has_content(self) -> bool:
         """True once an answer delta arrived (from then on, the answer has begun)."""
         return not math.isnan(self.ttft_s)
-
-
-class SSEEvent(NamedTuple):
-    """One server-sent event: its ``event:`` name (None when absent) and its ``data``."""
-
-    event: str | None
-    data: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,20 +225,13 @@ class Redactor:
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
-    """The response body as server-sent events (any chunk boundaries, LF or CRLF)."""
-    name: str | None = None
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield SSEEvent(name, "\n".join(data))
-            name, data = None, []
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-    if data:
-        yield SSEEvent(name, "\n".join(data))
+    """The response body as server-sent events, as they complete (any chunk boundaries)."""
+    decoder = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.close():
+        yield event
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,16 +294,15 @@ class Upstream:
                         acc.error = self.redact(f"{response.status_code} {text}")
                         return acc
                     async for event in _events(response):
-                        if event.data == "[DONE]":
-                            acc.finished = True
-                            continue
-                        try:
-                            decoded = json.loads(event.data)
-                            kind = adapter.read(decoded, acc)
-                        except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
-                            acc.outcome = "server_error"
-                            acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
-                            return acc
+                        if event.data == "[DONE]":  # OpenAI's end of stream: no JSON in it
+                            acc.finished, kind = True, NOTHING
+                        else:
+                            try:
+                                kind = adapter.read(json.loads(event.data), acc)
+                            except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
+                                acc.outcome = "server_error"
+                                acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
+                                return acc
                         if kind == ERROR:
                             acc.outcome = classify(response.status_code, response.headers, event.data)
                             acc.error = self.redact(f"error event in 200 stream: {event.data}")

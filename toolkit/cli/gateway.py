@@ -1,0 +1,150 @@
+"""``combined-models gateway``: serve your combined models on 127.0.0.1 with failover, for OpenCode."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from toolkit.cli._common import add_config, add_policy, add_source, csv_list, load_policy
+
+HELP = "serve combined models locally (OpenAI and Anthropic APIs) with failover between their providers"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+    add_source(parser)
+    parser.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON): its policy and model")
+    add_policy(parser)
+    parser.set_defaults(preset=None)  # None: the choice's, else seed-on-error; given, it wins
+    parser.add_argument("--priority", type=csv_list, metavar="A,B", help="providers tried first, in order")
+    parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
+    parser.add_argument("--combined", action="append", metavar="ID",
+                        help="serve this combined model (repeatable; default: all reachable ones)")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4141, help="port to listen on (default 4141)")
+    parser.add_argument("--log", metavar="FILE", help="append every attempt to this JSON-lines attempt log")
+    parser.add_argument("--token-env", metavar="VAR",
+                        help="require the token in this environment variable (Bearer or x-api-key)")  # fmt: skip
+    parser.add_argument("--grace", type=float, default=30.0, metavar="S",
+                        help="on SIGINT/SIGTERM, seconds in-flight requests get to finish (default 30)")  # fmt: skip
+    parser.add_argument("--max-body-mb", type=float, default=32.0, metavar="MB",
+                        help="largest request body accepted, in MiB (default 32; larger: 413)")  # fmt: skip
+    parser.add_argument("--check", action="store_true",
+                        help="print which members are reachable and why; serve nothing")  # fmt: skip
+
+
+def _policy(args: argparse.Namespace, providers: list[str]):
+    """The policy in force and the choice's model: a saved choice (its preset, then its four
+    options) or a preset, then the flags; a provider the catalog does not know is refused."""
+    from toolkit.errors import check_known
+    from toolkit.policy import FailoverPolicy, preset
+
+    if not args.from_file:
+        args.preset = args.preset or "seed-on-error"
+        policy = load_policy(args)
+        check_known("provider", policy.provider_priority, providers)
+        return policy, None
+    from toolkit.choice import Choice
+
+    choice = Choice.load(args.from_file)
+    check_known(f"provider in {args.from_file}:", choice.provider_priority, providers)
+    fields: dict[str, Any] = choice.options()
+    flags = {"strategy": args.strategy, "max_attempts": args.max_attempts, "provider_priority": args.priority}
+    fields.update({k: v for k, v in flags.items() if v})
+    check_known("provider", fields["provider_priority"], providers)
+    base = args.preset or choice.preset
+    policy = preset(base, **fields) if base else FailoverPolicy(**fields, name=f"choice {args.from_file}")
+    return policy, choice.combined_id
+
+
+def _describe(policy) -> str:
+    """The policy's name and every field that differs from the defaults, on one line."""
+    from toolkit.policy import FailoverPolicy
+
+    values, defaults = policy.to_dict(), FailoverPolicy().to_dict()
+    changed = [f"{k}={v}" for k, v in values.items() if k != "name" and v != defaults[k]]
+    return f"{policy.name}" + (f" ({', '.join(changed)})" if changed else " (defaults)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolkit.catalog import load_catalog
+    from toolkit.combine import combined_table
+    from toolkit.combined_model import CombinedModel
+    from toolkit.errors import UserError
+    from toolkit.gateway import Gateway, bind, is_loopback, reachability
+    from toolkit.opencode_config import read_config
+
+    config = read_config(args.config) if args.config else {}
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env)
+        if not token:
+            raise UserError(f"--token-env {args.token_env}: that variable is not set (put the gateway token in it)")
+    if not args.check and not is_loopback(args.host) and token is None:
+        raise UserError(f"--host {args.host} is reachable from the network: set a token with --token-env VAR")
+    models = load_catalog(args.source, config=args.config)
+    for warning in models.attrs.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    table = combined_table(models, providers=args.providers, min_providers=1)
+    policy, choice_model = _policy(args, sorted(table["provider"].unique()))
+    named = args.combined or ([choice_model] if choice_model else [])
+    ids = named or sorted(table["combined_id"].unique())
+    plan = []
+    for cid in ids:
+        model = CombinedModel.from_table(table, cid)
+        if not named and len(model.members) < policy.min_providers:
+            continue
+        reach = reachability(model, policy, config)
+        if named or any(r.endpoint for r in reach):
+            plan.append((model, reach))
+    served = [(m, {r.provider: r.endpoint for r in reach if r.endpoint}) for m, reach in plan]
+    if args.check:
+        return _check(plan, policy, len(ids))
+    if not any(endpoints for _, endpoints in served):
+        raise UserError("no combined model has a reachable member: nothing to serve (see --check)")
+    gateway = Gateway([(m, e) for m, e in served if e], policy, token=token, log_path=args.log,
+                      max_body_bytes=int(args.max_body_mb * 1024 * 1024))  # fmt: skip
+    sock = bind(args.host, args.port)
+    print(f"policy in force: {_describe(policy)}")
+    if policy.hedge_after_s is not None:
+        print("note: the gateway makes one attempt at a time; hedge_after_s is not used")
+    for cid, model in gateway.models.items():
+        print(f"  {cid}: {', '.join(m.provider for m in model.members)}")
+    where = f"http://{args.host}:{sock.getsockname()[1]}/v1"
+    auth = f"token from ${args.token_env}" if token else "no token"
+    log = f"; attempt log {args.log}" if args.log else ""
+    print(f"serving {len(gateway.models)} combined model(s) on {where} ({auth}{log}); Ctrl-C stops", flush=True)
+    _serve(gateway, sock, args.grace)
+    return 0
+
+
+def _serve(gateway, sock, grace_s: float) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn stops accepting, lets requests finish up to ``grace_s``)."""
+    import asyncio
+
+    try:
+        asyncio.run(gateway.server(sock, grace_s).serve(sockets=[sock]))
+    finally:
+        gateway.close_log()
+        sock.close()
+
+
+def _check(plan: list, policy, considered: int) -> int:
+    """Print, per combined model, each member and whether it is reachable; 2 when none is."""
+    from toolkit.errors import UserError
+
+    print(f"policy in force: {_describe(policy)}")
+    reachable = 0
+    for model, reach in plan:
+        ok = sum(1 for r in reach if r.endpoint)
+        reachable += ok > 0
+        print(f"{model.combined_id}: {ok} of {len(reach)} member(s) reachable")
+        for r in reach:
+            print(f"  {r.provider}: {'reachable' if r.endpoint else 'unreachable'} - {r.reason}")
+    if considered > len(plan):
+        print(f"({considered - len(plan)} other combined model(s) have no reachable member)")
+    if not reachable:
+        raise UserError("no combined model has a reachable member: nothing would be served")
+    return 0
