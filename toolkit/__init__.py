@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from toolkit.export import ExportPlan as ExportPlan
     from toolkit.export import export_opencode_config as export_opencode_config
     from toolkit.export import plan_export as plan_export
+    from toolkit.gateway import Gateway as Gateway
     from toolkit.live import read_log as read_log
     from toolkit.live import run_live as run_live
     from toolkit.metrics import summarize as summarize
