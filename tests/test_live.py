@@ -18,9 +18,11 @@ from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoint
 from toolkit.errors import UserError
 from toolkit.live import Timeouts, estimate_cost, read_log, run_live
 from toolkit.mock_providers import Reply
-from toolkit.policy import FailoverPolicy
+from toolkit.policy import FailoverPolicy, preset
 from toolkit.scenario import ERROR_CLASSES, Scenario
 from toolkit.simulator import simulate
+
+from scaled_runs import keeping_up
 
 ANTHROPIC, COMPATIBLE = "@ai-sdk/anthropic", "@ai-sdk/openai-compatible"
 KEY = "sk-planted-live-key-7f3a9c2e51d04b68"
@@ -138,8 +140,13 @@ def _early_calls(policy: FailoverPolicy, path) -> tuple[int, int]:
     started after it: only the latter is early.
     """
     model = CombinedModel.of(["a", "b"])
-    log = run_live(model, policy, "busy-team-rate-limit", requests=150, concurrency=32, time_scale=20.0,
-                   mock_log_path=path)  # fmt: skip
+
+    def run(time_scale: float):
+        path.unlink(missing_ok=True)  # the mock appends: keep only the run that counts
+        return run_live(model, policy, "busy-team-rate-limit", requests=150, concurrency=32, time_scale=time_scale,
+                        mock_log_path=path)  # fmt: skip
+
+    log = keeping_up(run, 20.0)
     attempts = log.set_index(["request_id", "attempt"])
     served = [json.loads(line) for line in path.read_text().splitlines()]
     for r in served:
@@ -157,13 +164,15 @@ def _early_calls(policy: FailoverPolicy, path) -> tuple[int, int]:
 
 def test_retry_after_holds_under_a_busy_rate_limited_scenario(tmp_path):
     limited, early = _early_calls(FailoverPolicy(strategy="on_overload", max_attempts=4), tmp_path / "m.jsonl")
-    assert limited > 5 and early == 0  # the scenario did bite, and no call came early
+    assert limited > 5, f"the rate limit did not bite ({limited} 429s): the check has nothing to check"
+    assert early == 0
 
 
 def test_the_early_call_check_catches_a_policy_that_ignores_retry_after(tmp_path):
     policy = FailoverPolicy(strategy="on_overload", max_attempts=4, retry_after_mode="ignore", backoff_base_s=0.1)
     limited, early = _early_calls(policy, tmp_path / "m.jsonl")
-    assert limited > 5 and early > 0
+    assert limited > 5, f"the rate limit did not bite ({limited} 429s): the check has nothing to check"
+    assert early > 0
 
 
 def test_reset_mid_stream_fails_over_without_duplicating_output(mock_providers):
@@ -199,6 +208,20 @@ def test_hedge_that_loses_is_cancelled_and_logged(mock_providers):
 
 
 # --- the log -----------------------------------------------------------------------------------
+
+
+def test_a_run_that_falls_behind_its_scenario_clock_says_so(caplog):
+    model = CombinedModel.of(["a", "b"])
+    with caplog.at_level(logging.WARNING, logger="toolkit.live"):
+        kept_up = run_live(model, preset("seed-on-error"), "calm-day", requests=20, time_scale=10)
+        # a limit of 0 s: any lateness at all counts as behind
+        behind = run_live(model, preset("seed-on-error"), "calm-day", requests=20, time_scale=10, lag_limit_s=0)
+    assert kept_up.attrs["clock_lag"]["samples"] >= 40  # 20 arrivals, 20 first tokens at least
+    lag = behind.attrs["clock_lag"]
+    assert lag["behind"] and lag["suggested_time_scale"] == 5.0
+    assert [r.getMessage() for r in caplog.records if "fell behind" in r.getMessage()][-1].endswith(
+        "rerun with --time-scale 5 or lower (now 10), or on a less busy machine"
+    )
 
 
 def test_attempt_log_json_lines_match_the_frame(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import httpx
@@ -122,10 +123,23 @@ def test_hang_lasts_past_the_client_timeout(mock_providers):
 
 def test_time_scale_divides_waits(mock_providers):
     # 2 scenario seconds of TTFT at time scale 20 is 0.1 real seconds
-    url = mock_providers(["a"], script={"a": [Reply(ttft_s=2.0)]}, time_scale=20).endpoints["a"]
+    mock = mock_providers(["a"], script={"a": [Reply(ttft_s=2.0)]}, time_scale=20)
     start = time.monotonic()
-    httpx.post(f"{url}/chat/completions", json=CHAT)
+    httpx.post(f"{mock.endpoints['a']}/chat/completions", json=CHAT)
     assert 0.1 <= time.monotonic() - start < 1.5
+    lag = mock.lag.summary(20)  # the wait's lateness is measured (how much depends on the machine)
+    assert lag.samples == 1 and lag.max_s >= 0
+
+
+def test_a_client_that_leaves_before_its_body_is_not_an_error(mock_providers, capfd):
+    mock = mock_providers(["a"])
+    port = int(mock.endpoints["a"].split(":")[2].split("/")[0])
+    with socket.create_connection((HOST, port)) as sock:  # promises 100 bytes, sends 2, leaves
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{}")
+    time.sleep(0.2)
+    assert httpx.post(f"{mock.endpoints['a']}/chat/completions", json=CHAT).status_code == 200
+    assert len(mock.requests) == 1  # only the request that arrived whole
+    assert "Traceback" not in capfd.readouterr().err  # uvicorn logs to its own stderr handler
 
 
 def test_request_log_json_lines_without_key(tmp_path, mock_providers):

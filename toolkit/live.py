@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import math
 import random
 import time
@@ -36,6 +37,7 @@ from typing import Any
 import httpx
 
 from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector
+from toolkit.clock_lag import LAG_LIMIT_S, LagMeter
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import PROTOCOLS, Endpoint, local_endpoints, resolve_endpoints
 from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
@@ -48,6 +50,7 @@ from toolkit.upstream import client as upstream_client
 __all__ = ["Timeouts", "estimate_cost", "read_log", "run_live", "run_live_async"]
 
 _NAN = math.nan
+logger = logging.getLogger(__name__)
 
 
 def _body(model_id: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -86,11 +89,14 @@ class _Run:
         self.redact = upstream.redact
         self.log_file = log_file
         self.answers: dict[int, str] = {}
+        self.lag = LagMeter()  # lateness of arrivals and retries against the scenario clock
 
     async def sleep_until(self, at: float) -> None:
+        """Wait until scenario time ``at``; how late the wake-up came goes into ``self.lag``."""
         delay = (at - self.clock()) / self.scale
         if delay > 0:
             await asyncio.sleep(delay)
+        self.lag.record(self.clock() - at)
 
     async def attempt(self, acc: AttemptResult, provider: int, request_id: int, attempt: int, deadline: float,
                       input_tokens: int, output_tokens: int) -> AttemptResult:  # fmt: skip
@@ -250,7 +256,7 @@ async def _drive(run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]]
         for request_id in issued:  # shared iterator: the run stops issuing after the last request
             think = arrivals["think_time_s"].draw(rnd)
             if think > 0:
-                await asyncio.sleep(think / run.scale)
+                await run.sleep_until(run.clock() + think)
             await one(request_id)
 
     await asyncio.gather(*(session() for _ in range(arrivals["sessions"])))
@@ -288,8 +294,14 @@ async def run_live_async(
     mock_log_path: str | Path | None = None,
     progress: bool = False,
     client: httpx.AsyncClient | None = None,
+    lag_limit_s: float = LAG_LIMIT_S,
 ):
-    """:func:`run_live` for callers that already run an event loop (returns the attempt log)."""
+    """:func:`run_live` for callers that already run an event loop (returns the attempt log).
+
+    The log's ``attrs["clock_lag"]`` says how late the run's scheduled wake-ups came against
+    the scenario clock (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` at the 95th
+    percentile a warning names the time scale that would keep up.
+    """
     from tqdm.auto import tqdm
 
     from toolkit.mock_providers import MockProviders
@@ -344,6 +356,12 @@ async def run_live_async(
             mock.stop()
     log = run.collector.frame()
     log.attrs["answers"] = run.answers
+    if mock is not None:
+        run.lag.extend(mock.lag)
+    lag = run.lag.summary(time_scale, lag_limit_s)
+    log.attrs["clock_lag"] = lag.as_dict()
+    if lag.behind:
+        logger.warning("live %s: %s", model.combined_id, lag.message())
     return log
 
 
@@ -366,6 +384,7 @@ def run_live(
     mock_log_path: str | Path | None = None,
     progress: bool = False,
     client: httpx.AsyncClient | None = None,
+    lag_limit_s: float = LAG_LIMIT_S,
 ):
     """Run ``requests`` requests of ``model`` under ``policy`` over real HTTP; the attempt log.
 
@@ -378,6 +397,9 @@ def run_live(
     flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's own request log.
     ``client`` replaces the pooled ``httpx.AsyncClient`` the run would open (for example one
     over ``httpx.ASGITransport`` to call an in-process app); it is used as given and left open.
+    ``attrs["clock_lag"]`` says how late scheduled wake-ups came against the scenario clock
+    (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` scenario seconds at the 95th
+    percentile the run logs a warning naming a time scale that would keep up.
 
     Works in a notebook too (an already running event loop is left alone: the run gets its
     own thread). The frame's ``attrs["answers"]`` maps each served request to its text.
@@ -386,6 +408,7 @@ def run_live(
         model, policy, scenario, requests=requests, concurrency=concurrency, endpoints=endpoints, config=config,
         seed=seed, time_scale=time_scale, timeouts=timeouts, input_tokens=input_tokens, output_tokens=output_tokens,
         log_path=log_path, run_id=run_id, mock_log_path=mock_log_path, progress=progress, client=client,
+        lag_limit_s=lag_limit_s,
     )  # fmt: skip
     try:
         asyncio.get_running_loop()

@@ -45,11 +45,12 @@ from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from toolkit import simulator
+from toolkit.clock_lag import LagMeter
 from toolkit.scenario import Scenario
 
 HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
@@ -422,6 +423,8 @@ class _Provider:
     async def _complete(self, request: Request, protocol: str) -> Response:
         try:
             body = json.loads(await request.body())
+        except ClientDisconnect:  # the client gave up before sending its body: nothing to answer
+            return Response(status_code=499)
         except ValueError:
             body = None
         owner = self.owner
@@ -550,6 +553,7 @@ class MockProviders:
         self._log = None
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
+        self.lag = LagMeter()  # how late the servers' own waits (time to first token, answers) wake up
 
     @classmethod
     def from_scenario(
@@ -576,7 +580,9 @@ class MockProviders:
 
     async def sleep(self, scenario_s: float) -> None:
         if scenario_s > 0:
+            due = self.now_s() + scenario_s
             await asyncio.sleep(scenario_s / self.time_scale)
+            self.lag.record(self.now_s() - due)
 
     # replies and log -----------------------------------------------------------------
     def next_reply(self, incoming: Incoming) -> Reply:
