@@ -7,8 +7,8 @@ import json
 import pytest
 
 from toolkit.choice import Choice, options_schema, validate_options
-from toolkit.errors import UserError
-from toolkit.policy import preset
+from toolkit.errors import UserError, closest
+from toolkit.policy import PRESETS, FailoverPolicy, preset
 
 
 def test_defaults_are_the_seed_plugins():
@@ -94,7 +94,50 @@ def test_overrides_ignore_unset_flags():
 
 def test_from_policy_takes_its_seed_options():
     policy = preset("seed-on-rate-limit", provider_priority=("x", "y"), max_attempts=1)
-    assert Choice.from_policy(policy, combined_id="m", preset="p") == Choice(("x", "y"), "on_rate_limit", 1, 2, "m", "p")
+    choice = Choice.from_policy(policy, combined_id="m", preset="seed-on-rate-limit")
+    assert choice == Choice(("x", "y"), "on_rate_limit", 1, 2, "m", "seed-on-rate-limit")
+    assert choice.policy_fields == () and "policy_fields" not in choice.to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_from_policy_keeps_the_whole_policy(name, tmp_path):
+    policy = preset(name, provider_priority=("x", "y"), cooldown_s=7.5, cooldown_on=("overload",), deadline_s=None,
+                    breaker_failures=4, jitter="none", routing="weighted", weights={"x": 2.0, "y": 1.0})  # fmt: skip
+    choice = Choice.from_policy(policy, combined_id="m", preset=name)
+    assert hash(choice) == hash(Choice.from_dict(choice.to_dict()))
+    assert choice.policy() == policy  # field by field (the name is a label, not compared)
+    assert choice.policy().name.startswith(f"{name}+provider_priority=x,y ")
+    differing = {k for k, v in policy.to_dict().items() if v != PRESETS[name].to_dict()[k]} - {"name"}
+    assert set(dict(choice.policy_fields)) == differing - {"provider_priority"}
+    assert Choice.load(choice.save(tmp_path / "c.json")) == choice
+    saved = json.loads((tmp_path / "c.json").read_text())["policy_fields"]
+    assert (saved["cooldown_on"], saved["weights"]) == (["overload"], {"x": 2.0, "y": 1.0})
+
+
+def test_policy_fields_equal_to_the_preset_are_dropped():
+    assert Choice(preset="resilient", policy_fields={"cooldown_s": 10.0, "jitter": "none"}).policy_fields == (
+        ("jitter", "none"),
+    )
+    assert Choice.from_policy(PRESETS["resilient"], preset="resilient").policy() == PRESETS["resilient"]
+    assert Choice(preset="resilient").policy().max_attempts == 3  # the seed options are always the choice's own
+    assert Choice().policy() == FailoverPolicy()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"policy_fields": {"cooldown": 1}}, "c.json: policy_fields: unknown policy field 'cooldown'"
+         + closest("cooldown", [f for f in FailoverPolicy().to_dict() if f != "name"])),
+        ({"policy_fields": {"cooldown_s": -1}}, "c.json: policy_fields: cooldown_s must be a number >= 0, got -1"),
+        ({"policy_fields": [1]}, "c.json: policy_fields: must be an object of policy field -> value, not [1]"),
+        ({"preset": "resilent", "policy_fields": {"cooldown_s": 1}},
+         "c.json: policy_fields: unknown preset 'resilent' (did you mean resilient?); presets: " + ", ".join(PRESETS)),
+    ],
+)  # fmt: skip
+def test_bad_policy_fields_are_one_clear_line(data, message):
+    with pytest.raises(UserError) as info:
+        Choice.from_dict(data, "c.json")
+    assert str(info.value) == message
 
 
 def test_schema_allows_exactly_the_four_options_and_variants():

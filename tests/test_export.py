@@ -22,12 +22,15 @@ from toolkit.export import (
     LAYOUT_WARNING,
     SECTION,
     ExportWarning,
+    GatewayOptions,
     check_against_catalog,
     export_opencode_config,
     merge_plugin,
     plan_export,
     plugin_name,
 )
+from toolkit.gateway_config import read_gateway_settings
+from toolkit.policy import preset
 
 PLUGIN = "opencode-combined-models"
 OPTIONS = {"provider_priority": ["anthropic", "openrouter"], "min_providers": 2, "strategy": "on_error", "max_attempts": 3}
@@ -287,7 +290,7 @@ def test_catalog_accepts_providers_that_offer_the_model(table):
         (Choice(["anthropic"], combined_id="claude-sonet-4"), None,
          "no combined model 'claude-sonet-4' in the table (did you mean claude-sonnet-4, claude-opus-4-1?)"),
         (Choice(min_providers=4), "claude-sonnet-4",
-         "claude-sonnet-4 is offered by 3 provider(s), fewer than min_providers=4, so the plugin would not create it;"
+         "claude-sonnet-4 is offered by 3 provider(s), fewer than min_providers=4, so it would not be a combined model;"
          " lower --min-providers"),
         (Choice(["mistral"]), None,
          "provider 'mistral' offers no model shared by 2 or more providers; drop it from --priority or lower "
@@ -507,3 +510,166 @@ def test_export_then_parse_gives_back_the_options_and_keeps_the_rest(
         untouched = [k for k in config if k not in MANAGED]
         assert all(f"// about {k}" in written and f"/* end {k} */" in written for k in untouched)
         assert "// the end" in written
+
+
+# --- the gateway layout ---------------------------------------------------------------------------
+
+GATEWAY_CHOICE = Choice.from_policy(
+    preset("resilient", provider_priority=("openrouter", "anthropic"), cooldown_s=4.0),
+    combined_id="claude-sonnet-4",
+    preset="resilient",
+)
+GATEWAY_SECTION = {
+    "npm": "@ai-sdk/openai-compatible",
+    "name": "Combined models (local gateway)",
+    "options": {
+        "baseURL": "http://127.0.0.1:4141/v1",
+        "apiKey": "{env:COMBINED_MODELS_GATEWAY_TOKEN}",
+        "failover": {"preset": "resilient", "provider_priority": ["openrouter", "anthropic"], "min_providers": 2,
+                     "strategy": "on_error", "max_attempts": 2, "cooldown_s": 4.0},
+    },
+    "models": {"claude-sonnet-4": {"name": "Claude Sonnet 4"}},  # the test catalog has no limits, flags or prices
+}  # fmt: skip
+
+
+def test_gateway_layout_writes_the_combined_provider_and_nothing_else(tmp_path, table):
+    path = tmp_path / "opencode.json"
+    export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table)
+    assert json.loads(path.read_text()) == {
+        "$schema": "https://opencode.ai/config.json",
+        "provider": {"combined": GATEWAY_SECTION},
+    }
+    settings = read_gateway_settings(jsonc.load(path))
+    assert settings.policy == GATEWAY_CHOICE.policy() and settings.combined_ids == ("claude-sonnet-4",)
+
+
+def test_gateway_options_and_set_model_shape_the_section(tmp_path, table):
+    path = tmp_path / "opencode.json"
+    options = GatewayOptions(("claude-sonnet-4",), "http://127.0.0.1:5151/v1", "anthropic", "GW_TOKEN")
+    choice = GATEWAY_CHOICE.with_overrides(min_providers=1)  # Claude Opus has one provider in the test catalog
+    export_opencode_config(path, choice, layout="gateway", combined=table, gateway=options,
+                           set_model="combined/claude-opus-4-1")  # fmt: skip
+    config = json.loads(path.read_text())
+    assert config["model"] == "combined/claude-opus-4-1"
+    section = config["provider"]["combined"]
+    assert section["npm"] == "@ai-sdk/anthropic"
+    assert section["options"]["baseURL"] == "http://127.0.0.1:5151/v1"
+    assert section["options"]["apiKey"] == "{env:GW_TOKEN}"
+    assert list(section["models"]) == ["claude-sonnet-4", "claude-opus-4-1"]  # the model to set is served too
+
+
+GATEWAY_JSONC = """{
+  // my settings
+  "$schema": "https://opencode.ai/config.json",
+  "plugin": ["other", "opencode-combined-models@0.1.0"], // two plugins
+  "provider": {
+    // a local model
+    "local": {"options": {"baseURL": "http://127.0.0.1:8080/v1", "apiKey": "{env:LOCAL_KEY}"}}, /* mine */
+  },
+  "combined_models": {"strategy": "on_error"},
+  "theme": "dark",
+}
+"""
+
+
+def test_gateway_layout_keeps_comments_and_other_providers_byte_for_byte(tmp_path, table):
+    path = tmp_path / "opencode.jsonc"
+    path.write_text(GATEWAY_JSONC)
+    plan = export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table,
+                                  set_model="combined/claude-sonnet-4")  # fmt: skip
+    assert plan.warnings == () and plan.lost_comments == ()
+    section = '    "combined": ' + jsonc.render(GATEWAY_SECTION, "    ")
+    assert path.read_text() == GATEWAY_JSONC.replace(
+        '"plugin": ["other", "opencode-combined-models@0.1.0"]', '"plugin": ["other"]'
+    ).replace("/* mine */\n", "/* mine */\n" + section + "\n").replace(
+        '  "combined_models": {"strategy": "on_error"},\n', ""
+    ).replace('"theme": "dark",\n', '"theme": "dark",\n  "model": "combined/claude-sonnet-4"\n')
+    again = export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table,
+                                   set_model="combined/claude-sonnet-4")  # fmt: skip
+    assert not again.changed and len(backups(tmp_path)) == 1
+
+
+def test_leaving_the_gateway_layout_removes_its_section(tmp_path, table):
+    path = tmp_path / "opencode.jsonc"
+    path.write_text(GATEWAY_JSONC)
+    export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table)
+    export_opencode_config(path, GATEWAY_CHOICE, layout="plugin", combined=table)
+    config = jsonc.load(path)
+    assert list(config["provider"]) == ["local"]
+    assert config["plugin"] == ["other", ["opencode-combined-models", GATEWAY_CHOICE.options()]]
+    assert "// a local model" in path.read_text() and "/* mine */" in path.read_text()
+
+
+def test_a_combined_provider_of_the_users_own_is_left_to_the_other_layouts(tmp_path):
+    path = tmp_path / "opencode.json"
+    path.write_text('{"provider": {"combined": {"options": {"baseURL": "http://x/v1"}}}}')
+    export_opencode_config(path, CHOICE, layout="plugin")
+    assert jsonc.load(path)["provider"] == {"combined": {"options": {"baseURL": "http://x/v1"}}}
+
+
+@pytest.mark.parametrize(
+    ("choice", "options", "message"),
+    [
+        (CHOICE, GatewayOptions(), "the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)"),
+        (CHOICE, GatewayOptions(("claude-sonet-4",)), "no combined model 'claude-sonet-4' in the table"),
+        (Choice(["mistral"], min_providers=1), GatewayOptions(("claude-sonnet-4", "claude-opus-4-1")),
+         "provider 'mistral' offers none of claude-sonnet-4, claude-opus-4-1; drop it from --priority"),
+        (CHOICE, GatewayOptions(("claude-sonnet-4",), base_url="http://127.0.0.1:4141/"),
+         "the gateway URL must end in /v1 (the SDK appends /chat/completions or /messages)"),
+    ],
+)  # fmt: skip
+def test_gateway_layout_refuses_what_cannot_be_served(tmp_path, table, choice, options, message):
+    with pytest.raises(UserError) as info:
+        plan_export(tmp_path / "opencode.json", choice, layout="gateway", combined=table, gateway=options)
+    assert str(info.value).startswith(message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_several_models_need_each_listed_provider_to_offer_one(table):
+    check_against_catalog(Choice(["mistral", "anthropic"], min_providers=1), table, ["claude-sonnet-4", "mistral-large-latest"])
+
+
+def test_the_combined_provider_is_never_a_member_of_the_catalog(tmp_path, catalog_file, table):
+    path = tmp_path / "opencode.json"
+    export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table)
+    again = combined_table(load_catalog(str(catalog_file), config=path), min_providers=1)
+    assert "combined" not in set(again["provider"])
+
+
+def test_cli_exports_the_gateway_layout(cli, tmp_path, catalog_file, monkeypatch):
+    monkeypatch.setenv("GW_TOKEN", "gw-secret-value")
+    saved = GATEWAY_CHOICE.save(tmp_path / "choice.json")
+    path = tmp_path / "opencode.json"
+    args = ["export", "--config", str(path), "--source", str(catalog_file), "--from", str(saved), "--layout", "gateway",
+            "--token-env", "GW_TOKEN", "--gateway-protocol", "anthropic", "--set-model", "combined/claude-sonnet-4"]  # fmt: skip
+    first = cli(*args)
+    assert (first.code, first.out, first.err) == (0, f"created {path}\n", "")
+    config = json.loads(path.read_text())
+    assert config["model"] == "combined/claude-sonnet-4"
+    assert config["provider"]["combined"]["options"]["apiKey"] == "{env:GW_TOKEN}"
+    assert config["provider"]["combined"]["options"]["failover"] == GATEWAY_SECTION["options"]["failover"]
+    assert "gw-secret-value" not in path.read_text() + first.out + first.err
+    again = cli(*args)
+    assert (again.code, again.out) == (0, f"{path} is already up to date; nothing written\n")
+    assert read_gateway_settings(config).policy == GATEWAY_CHOICE.policy()
+
+
+GATEWAY_BAD_INPUT = [
+    (["--layout", "plugin", "--gateway-url", "http://127.0.0.1:1/v1"],
+     r"the gateway options \(--combined, --gateway-url, \.\.\.\) apply to --layout gateway, not plugin"),
+    (["--layout", "gateway"], r"the gateway layout needs a combined model to serve: pass --combined ID"),
+    (["--layout", "gateway", "--combined", "claude-sonnet-4", "--token-env", "A-B"],
+     r"--token-env takes the name of an environment variable, not 'A-B'"),
+    (["--layout", "gateway", "--combined", "claude-sonnet-4", "--gateway-url", "http://127.0.0.1:4141"],
+     r"the gateway URL must end in /v1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "message"), GATEWAY_BAD_INPUT, ids=[m[1][:30] for m in GATEWAY_BAD_INPUT])
+def test_cli_gateway_bad_input_is_one_line_and_changes_nothing(cli, tmp_path, catalog_file, extra, message):
+    path = tmp_path / "opencode.json"
+    path.write_text("{}")
+    result = cli("export", "--config", str(path), "--source", str(catalog_file), *extra)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.count("\n") == 1 and re.search("^error: " + message, result.err), result.err
+    assert path.read_text() == "{}" and backups(tmp_path) == []

@@ -1,8 +1,8 @@
 """Exported configs against the real OpenCode CLI (``opencode debug config``), offline.
 
-Proves that every layout loads on the current pinned release, that the ``plugin`` layout
-also loads on 1.18.15, and that 1.18.15 rejects the seed layout exactly as the exporter's
-warning says.
+Proves that every layout loads on the current pinned release, that the ``gateway`` and
+``plugin`` layouts also load on 1.18.15, and that 1.18.15 rejects the seed layout exactly
+as the exporter's warning says.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from pathlib import Path
 import pytest
 from opencode_cli import CURRENT, STRICT, debug_config, opencode_binary
 
+from toolkit import jsonc
 from toolkit.export import LAYOUT_WARNING, SECTION, STRICT_REJECTION
+from toolkit.gateway_config import read_gateway_settings
+from toolkit.policy import preset
 
 pytestmark = pytest.mark.opencode
 
 PLUGIN = "opencode-combined-models"
 OPTIONS = {"provider_priority": ["anthropic", "openrouter"], "min_providers": 2, "strategy": "on_rate_limit",
            "max_attempts": 2}  # fmt: skip
+POLICY = {**OPTIONS, "provider_priority": tuple(OPTIONS["provider_priority"])}
 USER_FILE = """{
   // the user's own settings, kept by the export
   "$schema": "https://opencode.ai/config.json",
@@ -41,14 +45,14 @@ def strict() -> Path:
     return opencode_binary(STRICT)
 
 
-def export(cli, project: Path, name: str, layout: str) -> str:
+def export(cli, project: Path, name: str, layout: str, *extra: str) -> str:
     """Export OPTIONS into ``project/name`` (created from USER_FILE) with the CLI; returns its stderr."""
     project.mkdir(exist_ok=True)
     (project / name).write_text(USER_FILE)
     result = cli(
         "export", "--config", str(project / name), "--source", "bundled", "--layout", layout,
         "--priority", "anthropic,openrouter", "--strategy", "on_rate_limit", "--max-attempts", "2",
-        "--set-model", "combined/claude-sonnet-4",
+        "--set-model", "combined/claude-sonnet-4", *extra,
     )  # fmt: skip
     assert result.code == 0, result.err
     return result.err
@@ -72,6 +76,23 @@ def test_every_layout_loads_on_the_current_release(cli, tmp_path, current, layou
     assert list(config["provider"]) == ["anthropic"]  # OpenCode masks the key it resolved; the file keeps the reference
     assert '"apiKey": "{env:ANTHROPIC_API_KEY}"' in (tmp_path / "project" / name).read_text()
     assert SECTION not in config  # 1.18.16+ drop unknown top-level keys: the plugin reads the file itself
+
+
+@pytest.mark.parametrize("version", [CURRENT, STRICT])
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_gateway_layout_loads_on_every_pinned_release(cli, tmp_path, version, protocol):
+    extra = ("--preset", "resilient", "--combined", "claude-sonnet-4", "gpt-5", "--gateway-protocol", protocol)
+    assert export(cli, tmp_path / "project", "opencode.jsonc", "gateway", *extra) == ""
+    written = jsonc.load(tmp_path / "project" / "opencode.jsonc")
+    config = loaded(opencode_binary(version), tmp_path / "project", tmp_path / "home")
+    assert config["model"] == "combined/claude-sonnet-4"
+    assert config["plugin"] == ["opencode-other-plugin"]  # the seed plugin's entry is gone
+    combined = config["provider"]["combined"]
+    # OpenCode resolves {env:...} (to "" when unset); everything else is as written, the policy included
+    assert combined["options"].pop("apiKey") == ("***" if version == CURRENT else "")  # 1.18.33 masks keys
+    assert written["provider"]["combined"]["options"].pop("apiKey") == "{env:COMBINED_MODELS_GATEWAY_TOKEN}"
+    assert combined == written["provider"]["combined"]
+    assert read_gateway_settings(config).policy == preset("resilient", **POLICY)
 
 
 def test_plugin_layout_loads_on_the_strict_release(cli, tmp_path, strict):

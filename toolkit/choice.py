@@ -3,9 +3,13 @@
 A choice is the seed plugin's four options (``provider_priority``, ``strategy``,
 ``max_attempts``, ``min_providers``), the deployment ``variants`` a failover order may use
 (``toolkit.variants.SETTINGS``; written only when not the default ``exact``), optionally
-the combined model it was tuned for and the preset it came from. It is built from a dict (a saved choice file, CLI flags), from a
-:class:`~toolkit.policy.FailoverPolicy` (its ``seed_options()``) or by the sweep's
-recommendation, and it is the one input type of :func:`toolkit.export.export_opencode_config`.
+the combined model it was tuned for, the preset it came from and ``policy_fields``: the other :class:`~toolkit.policy.FailoverPolicy`
+fields that differ from that preset (cooldowns, breaker, backoff...), so that
+:meth:`Choice.policy` gives back the whole policy the gateway layout exports. It is built
+from a dict (a saved choice file, CLI flags), from a policy (:meth:`Choice.from_policy`) or
+by the sweep's recommendation, and it is the one input type of
+:func:`toolkit.export.export_opencode_config`. A saved choice without ``policy_fields``
+is written exactly as before, so older files and older readers keep working.
 
 The options are checked against ``data/combined_models.schema.json`` when the value is
 built, so an invalid choice cannot exist and every exported section has passed the schema.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +30,9 @@ from toolkit.variants import DEFAULT_SETTING
 
 if TYPE_CHECKING:
     from toolkit.policy import FailoverPolicy
+
+SEED_FIELDS = ("provider_priority", "min_providers", "strategy", "max_attempts")
+
 
 @cache
 def options_schema() -> dict:
@@ -49,11 +56,55 @@ def validate_options(options: Mapping[str, object], source: str = "choice") -> N
 
 def _check(values: Mapping[str, object], source: str) -> None:
     """Validate a choice's fields (as plain JSON values) before a :class:`Choice` holds them."""
-    validate_options({k: values[k] for k in ("provider_priority", "min_providers", "strategy", "max_attempts", "variants")}, source)
+    validate_options({k: values[k] for k in (*SEED_FIELDS, "variants")}, source)
     for name in ("combined_id", "preset"):
         value = values[name]
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise UserError(f"{source}: {name}: must be a non-empty string or null, not {value!r}")
+    extra = values.get("policy_fields") or {}
+    if not isinstance(extra, Mapping):
+        raise UserError(f"{source}: policy_fields: must be an object of policy field -> value, not {extra!r}")
+    if extra:
+        try:
+            build_policy(values["preset"], {**{k: values[k] for k in SEED_FIELDS}, **extra})  # type: ignore[arg-type]
+        except UserError as exc:
+            raise UserError(f"{source}: policy_fields: {exc}") from None
+
+
+def _frozen(value: object) -> object:
+    """A JSON value with lists and objects turned into tuples, so a choice stays hashable."""
+    if isinstance(value, Mapping):
+        return tuple((k, _frozen(v)) for k, v in value.items())
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def base_policy(preset_name: str | None) -> FailoverPolicy:
+    """The policy a choice's fields are differences from: the named preset, or the defaults."""
+    from toolkit.policy import FailoverPolicy, preset
+
+    return preset(preset_name) if preset_name else FailoverPolicy()
+
+
+def _differences(preset_name: str | None, values: Mapping[str, object]) -> dict[str, object]:
+    """The ``values`` (policy fields) that change the preset, as plain JSON values; unknown or invalid ones raise."""
+    from toolkit.policy import FailoverPolicy
+
+    check_known("policy field", values, [f.name for f in fields(FailoverPolicy) if f.name != "name"])
+    base = base_policy(preset_name)
+    applied, plain = replace(base, **values).to_dict(), base.to_dict()  # validates every value
+    return {k: applied[k] for k in plain if k in values and applied[k] != plain[k]}  # in field order
+
+
+def build_policy(preset_name: str | None, values: Mapping[str, object]) -> FailoverPolicy:
+    """The preset (or the defaults) with ``values`` (policy fields) applied; names what differs.
+
+    Only the fields that really differ from the preset go into the policy's name, so a
+    policy read back from a file is named like the one that was written.
+    """
+    from toolkit.policy import FailoverPolicy, preset
+
+    changed = _differences(preset_name, values)
+    return preset(preset_name, **changed) if preset_name else FailoverPolicy(**changed)
 
 
 @dataclass(frozen=True)
@@ -67,11 +118,19 @@ class Choice:
     combined_id: str | None = None
     preset: str | None = None
     variants: str = DEFAULT_SETTING
+    # other FailoverPolicy fields that differ from the preset, as sorted (name, value) pairs
+    policy_fields: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.provider_priority, list):  # accept a list, keep the value hashable
             object.__setattr__(self, "provider_priority", tuple(self.provider_priority))
-        _check(self.to_dict(), "choice")
+        extra = self.policy_fields
+        plain = {**{f.name: getattr(self, f.name) for f in fields(self)}, "provider_priority": list(self.provider_priority)}
+        _check({**plain, "policy_fields": dict(extra) if isinstance(extra, tuple) else extra}, "choice")
+        if extra:  # keep only real differences, in one canonical form: equal choices compare equal
+            values = dict(extra)
+            changed = _differences(self.preset, {k: v for k, v in values.items() if k not in SEED_FIELDS})
+            object.__setattr__(self, "policy_fields", tuple(sorted((k, _frozen(v)) for k, v in changed.items())))
 
     def options(self) -> dict[str, object]:
         """The plugin's options, in the seed README's order (what the exporter writes).
@@ -90,9 +149,21 @@ class Choice:
         return options
 
     def to_dict(self) -> dict[str, object]:
-        """Every field as plain JSON values (the saved-choice file format)."""
+        """Every field as plain JSON values (the saved-choice file format).
+
+        ``policy_fields`` appears only when there is one, so a plain choice saves as before.
+        """
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "policy_fields"}
         priority = self.provider_priority
-        return {**asdict(self), "provider_priority": list(priority) if isinstance(priority, tuple) else priority}
+        out["provider_priority"] = list(priority) if isinstance(priority, tuple) else priority
+        if self.policy_fields:
+            applied = self.policy().to_dict()
+            out["policy_fields"] = {k: applied[k] for k, _ in self.policy_fields}
+        return out
+
+    def policy(self) -> FailoverPolicy:
+        """The whole failover policy: the preset (or the defaults) with this choice's fields applied."""
+        return build_policy(self.preset, {**{k: getattr(self, k) for k in SEED_FIELDS}, **dict(self.policy_fields)})
 
     def with_overrides(self, **overrides: object) -> Choice:
         """A copy with the given fields replaced; ``None`` values mean "keep" (unset CLI flags)."""
@@ -111,8 +182,15 @@ class Choice:
     def from_policy(
         cls, policy: FailoverPolicy, combined_id: str | None = None, preset: str | None = None
     ) -> Choice:
-        """The seed-plugin part of a failover policy (the rest of the policy has no plugin option)."""
-        return cls.from_dict({**policy.seed_options(), "combined_id": combined_id, "preset": preset})
+        """A choice holding ``policy``: its seed options, and every other field that differs from ``preset``.
+
+        :meth:`policy` gives ``policy`` back (equal field by field).
+        """
+        values = policy.to_dict()
+        return cls.from_dict(
+            {**policy.seed_options(), "combined_id": combined_id, "preset": preset,
+             "policy_fields": {k: v for k, v in values.items() if k not in SEED_FIELDS and k != "name"}}
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> Choice:

@@ -1,6 +1,18 @@
 """Write a :class:`~toolkit.choice.Choice` into the user's ``opencode.json[c]``, safely.
 
-Two layouts carry the plugin's options:
+Three layouts. Only the first changes what OpenCode does:
+
+``gateway``
+    ``provider.combined``: a provider pointing OpenCode at the local failover gateway
+    (``combined-models gateway``), one model per combined model, and the whole policy in
+    its options (:mod:`toolkit.gateway_config`). OpenCode then sends ``combined/<id>``
+    requests to the gateway, which fails over between the real providers. Loads on every
+    OpenCode release. The plugin's entry and a ``combined_models`` section are removed
+    (the plugin would define ``combined/*`` models of its own).
+
+The other two carry the seed plugin's options. OpenCode loads them, but nothing in it acts
+on them: the plugin is deprecated upstream because a plugin cannot intercept provider
+errors, and OpenCode has no provider fallback of its own.
 
 ``combined_models`` (default)
     the seed README's top-level section ``"combined_models": {...}`` next to a bare plugin
@@ -11,17 +23,19 @@ Two layouts carry the plugin's options:
     way to configure a plugin, accepted by every OpenCode release. A ``combined_models``
     section left from an earlier export is removed (it would break those older releases).
 
-Either way the plugin appears in ``plugin`` exactly once, whatever form (bare name, pinned
-version, ``file://`` path, with options) it was in before. Only the keys ``plugin``,
-``combined_models`` and (with ``set_model``) ``model`` are touched, spliced in by offset
-(:func:`toolkit.jsonc.edit_top_level`): every other key, comment and blank stays as written.
+With these two the plugin appears in ``plugin`` exactly once, whatever form (bare name,
+pinned version, ``file://`` path, with options) it was in before, and a gateway section
+left from an earlier export is removed. Only the keys ``plugin``, ``combined_models``,
+``provider.combined`` and (with ``set_model``) ``model`` are touched, spliced in by offset
+(:func:`toolkit.jsonc.edit`): every other key, comment and blank stays as written.
 A comment inside a replaced value cannot be kept; the export then refuses unless
 ``drop_comments`` is given, so the user hears of it before anything is written.
 
 Writes go through a temporary file and ``os.replace``, after copying the previous file to a
 timestamped backup. An export that changes nothing writes nothing (no new backup), so
 running it twice leaves the file byte-identical. Only provider ids, numbers, the plugin
-spec and a model name are written: API keys stay in the environment (``{env:VAR}``).
+spec, model descriptions and a model name are written: API keys, and the gateway token,
+stay in the environment (``{env:VAR}``).
 """
 
 from __future__ import annotations
@@ -43,6 +57,7 @@ from toolkit.atomic import write_atomic
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
+from toolkit.gateway_config import DEFAULT_URL, POLICY_KEY, PROVIDER_ID, GatewaySettings, gateway_section
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +65,9 @@ if TYPE_CHECKING:
 SCHEMA_URL = "https://opencode.ai/config.json"
 DEFAULT_PLUGIN = "opencode-combined-models"
 SECTION = "combined_models"
-LAYOUTS = ("combined_models", "plugin")
-COMBINED_PROVIDER = "combined"
+LAYOUTS = ("gateway", "combined_models", "plugin")
+COMBINED_PROVIDER = PROVIDER_ID
+DEFAULT_TOKEN_ENV = "COMBINED_MODELS_GATEWAY_TOKEN"
 # What OpenCode up to 1.18.15 prints for the seed layout (checked against the real CLI in tests).
 STRICT_REJECTION = f"Unrecognized key: {SECTION}"
 LAYOUT_WARNING = (
@@ -80,6 +96,19 @@ def plugin_name(spec: str) -> str:
     return "@" + name if scoped else name
 
 
+def _entry_spec(entry: object, source: str) -> str:
+    """The spec of a ``plugin`` entry (``"spec"`` or ``["spec", {options}]``)."""
+    name = entry[0] if isinstance(entry, list) and entry else entry
+    if not isinstance(name, str):
+        raise UserError(f"{source}: every 'plugin' entry must be \"name\" or [\"name\", {{options}}], not {entry!r}")
+    return name
+
+
+def _entry_name(entry: object, source: str) -> str:
+    """The package a ``plugin`` entry names."""
+    return plugin_name(_entry_spec(entry, source))
+
+
 def merge_plugin(entries: Sequence[object], spec: str | None, options: dict | None, source: str) -> list:
     """``entries`` with the plugin exactly once, at the place of its first old entry (else last).
 
@@ -90,9 +119,7 @@ def merge_plugin(entries: Sequence[object], spec: str | None, options: dict | No
     kept: list = []
     position, old_spec = None, None
     for entry in entries:
-        name = entry[0] if isinstance(entry, list) and entry else entry
-        if not isinstance(name, str):
-            raise UserError(f"{source}: every 'plugin' entry must be \"name\" or [\"name\", {{options}}], not {entry!r}")
+        name = _entry_spec(entry, source)
         if plugin_name(name) == wanted:
             if position is None:
                 position, old_spec = len(kept), name
@@ -103,26 +130,38 @@ def merge_plugin(entries: Sequence[object], spec: str | None, options: dict | No
     return kept
 
 
-def check_against_catalog(choice: Choice, combined: pd.DataFrame, model: str | None = None) -> None:
+def check_against_catalog(
+    choice: Choice, combined: pd.DataFrame, models: str | Sequence[str] | None = None
+) -> None:
     """Refuse a choice the catalog contradicts (one-line :class:`UserError` with close ids).
 
     ``combined`` is a combined table built with ``min_providers=1`` (so every provider of
-    the catalog appears). Every provider in ``provider_priority`` must exist and offer the
-    combined model(s) the choice names (``choice.combined_id`` and the ``model`` to set),
-    which need at least ``min_providers`` providers serving a variant ``choice.variants``
-    allows; a choice for no particular model needs
-    each listed provider to offer some model shared by ``min_providers`` providers.
+    the catalog appears). Every provider in ``provider_priority`` must exist. The combined
+    models named (``choice.combined_id`` and ``models``, such as the model to set) must
+    exist and have at least ``min_providers`` providers serving a variant
+    ``choice.variants`` allows; a listed provider must offer the
+    one model named, or at least one of several (the priority list is global, as in the
+    seed: names a model lacks are skipped). A choice for no particular model needs each
+    listed provider to offer some model shared by ``min_providers`` providers.
     """
     providers = sorted(combined["provider"].unique())
     check_known("provider", choice.provider_priority, providers)
-    named = [cid for cid in dict.fromkeys((choice.combined_id, model)) if cid]
+    extra = [models] if isinstance(models, str) else list(models or ())
+    named = [cid for cid in dict.fromkeys((choice.combined_id, *extra)) if cid]
+    offered: set[str] = set()
     for cid in named:
-        offer = CombinedModel.from_table(combined, cid, choice.variants).ordered(choice.provider_priority)
+        offer = CombinedModel.from_table(combined, cid, choice.variants)
+        if len(named) == 1:
+            offer.ordered(choice.provider_priority)  # names the provider that lacks it, and who offers it
         if len(offer.members) < choice.min_providers:
             raise UserError(
                 f"{cid} is offered by {len(offer.members)} provider(s), fewer than min_providers="
-                f"{choice.min_providers}, so the plugin would not create it; lower --min-providers"
+                f"{choice.min_providers}, so it would not be a combined model; lower --min-providers"
             )
+        offered.update(offer.providers)
+    for provider in choice.provider_priority:
+        if named and provider not in offered:
+            raise UserError(f"provider {provider!r} offers none of {', '.join(named)}; drop it from --priority")
     if not named:
         shared = set(combined.loc[combined["n_providers"] >= choice.min_providers, "provider"])
         for provider in choice.provider_priority:
@@ -212,6 +251,40 @@ def _read_existing(path: Path) -> str | None:
         raise UserError(f"cannot read {path}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class GatewayOptions:
+    """How the ``gateway`` layout reaches the gateway; ignored by the other layouts.
+
+    ``combined_ids`` are the combined models to serve (default: the choice's, plus the
+    model to set); ``protocol`` is what OpenCode speaks to the gateway (``openai`` or
+    ``anthropic``); ``token_env`` names the variable holding the gateway token, written
+    as ``{env:VAR}``. The variable is written even when unset: OpenCode then sends an
+    empty key, which a gateway without a token accepts, and ``@ai-sdk/anthropic`` refuses
+    to start with no key at all.
+    """
+
+    combined_ids: tuple[str, ...] = ()
+    base_url: str = DEFAULT_URL
+    protocol: str = "openai"
+    token_env: str = DEFAULT_TOKEN_ENV
+
+
+def _set_model_id(set_model: str | None) -> str | None:
+    """The combined id of ``--set-model combined/ID`` (None when not given)."""
+    if set_model is None:
+        return None
+    provider, _, model_id = set_model.partition("/")
+    if provider != COMBINED_PROVIDER or not model_id:
+        raise UserError(f"--set-model takes {COMBINED_PROVIDER}/ID (a combined model), not {set_model!r}")
+    return model_id
+
+
+def _is_gateway_section(config: dict) -> bool:
+    """Whether ``provider.combined`` is a gateway section an export wrote (it holds the policy)."""
+    section = (config.get("provider") or {}).get(COMBINED_PROVIDER)
+    return isinstance(section, dict) and isinstance(section.get("options"), dict) and POLICY_KEY in section["options"]
+
+
 def plan_export(
     path: str | Path,
     choice: Choice,
@@ -220,23 +293,35 @@ def plan_export(
     plugin: str | None = None,
     set_model: str | None = None,
     combined: pd.DataFrame | None = None,
+    gateway: GatewayOptions | None = None,
 ) -> ExportPlan:
     """Work out the export of ``choice`` into ``path`` without writing anything.
 
     ``plugin`` is the plugin spec (default: the one already in the file, else
     ``opencode-combined-models``); ``set_model`` (``combined/ID``) also sets the default
-    model; ``combined`` (a combined table) enables :func:`check_against_catalog`.
+    model; ``combined`` (a combined table) enables :func:`check_against_catalog`, and the
+    ``gateway`` layout needs it to describe its models; ``gateway`` holds that layout's
+    settings (:class:`GatewayOptions`).
     """
     check_known("layout", [layout], LAYOUTS)
-    model_id = None
-    if set_model is not None:
-        provider, _, model_id = set_model.partition("/")
-        if provider != COMBINED_PROVIDER or not model_id:
-            raise UserError(f"--set-model takes {COMBINED_PROVIDER}/ID (a combined model), not {set_model!r}")
+    model_id = _set_model_id(set_model)
     if plugin is not None and not plugin.strip():
         raise UserError("--plugin must name the plugin (an npm package or a file:// URL)")
+    settings = None
+    if layout == "gateway":
+        gateway = gateway or GatewayOptions()
+        ids = (*gateway.combined_ids, *([choice.combined_id] if not gateway.combined_ids and choice.combined_id else []),
+               *([model_id] if model_id else []))  # fmt: skip
+        if not ids:
+            raise UserError("the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)")
+        if combined is None:
+            raise UserError("the gateway layout describes each model from the catalog: pass the combined table")
+        settings = GatewaySettings(choice.policy(), choice.preset, ids, gateway.base_url, gateway.token_env,
+                                   gateway.protocol, choice.variants)  # fmt: skip
+    elif gateway is not None and gateway != GatewayOptions():
+        raise UserError(f"the gateway options (--combined, --gateway-url, ...) apply to --layout gateway, not {layout}")
     if combined is not None:
-        check_against_catalog(choice, combined, model_id)
+        check_against_catalog(choice, combined, settings.combined_ids if settings else model_id)
 
     path = Path(path).expanduser()
     target = path.resolve()  # write through a symlink, never replace the link itself
@@ -249,15 +334,26 @@ def plan_export(
     if not isinstance(entries, list):
         raise UserError(f"{path}: 'plugin' must be a list of plugin entries, not {type(entries).__name__}")
 
-    options = choice.options()
-    updates: dict[str, object] = {
-        "plugin": merge_plugin(entries, plugin, options if layout == "plugin" else None, str(path))
-    }
-    if layout == "combined_models":
-        updates[SECTION] = options
+    updates: dict[tuple[str, ...], object] = {}
+    remove: list[tuple[str, ...]] = []
+    if settings is not None:
+        kept = [e for e in entries if _entry_name(e, str(path)) != plugin_name(plugin or DEFAULT_PLUGIN)]
+        if kept != entries:
+            updates[("plugin",)] = kept
+        updates[("provider", COMBINED_PROVIDER)] = gateway_section(settings, combined)
+        remove.append((SECTION,))
+    else:
+        options = choice.options()
+        updates[("plugin",)] = merge_plugin(entries, plugin, options if layout == "plugin" else None, str(path))
+        if layout == "combined_models":
+            updates[(SECTION,)] = options
+        else:
+            remove.append((SECTION,))
+        if _is_gateway_section(config):
+            remove.append(("provider", COMBINED_PROVIDER))
     if set_model is not None:
-        updates["model"] = set_model
-    edit = jsonc.edit_top_level(text, updates, remove=[SECTION] if layout == "plugin" else [], source=str(path))
+        updates[("model",)] = set_model
+    edit = jsonc.edit(text, updates, remove=remove, source=str(path))
     notes = (LAYOUT_WARNING,) if layout == "combined_models" else ()
     return ExportPlan(target, old_text, edit.text, notes, edit.lost_comments)
 
@@ -270,15 +366,18 @@ def export_opencode_config(
     plugin: str | None = None,
     set_model: str | None = None,
     combined: pd.DataFrame | None = None,
+    gateway: GatewayOptions | None = None,
     drop_comments: bool = False,
     dry_run: bool = False,
 ) -> ExportPlan:
     """Export ``choice`` into ``path`` (see the module docs); returns the plan that was applied.
 
-    ``layout``, ``plugin``, ``set_model`` and ``combined`` are :func:`plan_export`'s. Warnings (such as the layout's OpenCode-version caveat) are issued as
+    ``layout``, ``plugin``, ``set_model``, ``combined`` and ``gateway`` are :func:`plan_export`'s. Warnings (such as
+    the layout's OpenCode-version caveat) are issued as
     :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing.
     """
-    plan = plan_export(path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined)
+    plan = plan_export(path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined,
+                       gateway=gateway)  # fmt: skip
     for message in plan.warnings:
         warnings.warn(message, ExportWarning, stacklevel=2)
     if not dry_run:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,16 +128,11 @@ class TopLevel:
     members: tuple[MemberSpan, ...]
 
 
-def top_level_spans(text: str, source: str = "<string>") -> TopLevel:
-    """Locate the top-level object's members; the text must parse (see :func:`loads`)."""
-    value = loads(text, source)
-    if not isinstance(value, dict):
-        raise UserError(f"{source}: the top level must be a JSON object {{...}}, not {type(value).__name__}")
-    blanked = blank_comments(text)
+def _object_spans(blanked: str, opened: int) -> TopLevel:
+    """Members of the object whose ``{`` is at ``opened`` in the blanked text (which must parse)."""
     decoder = json.JSONDecoder()
     skip = re.compile(r"\s*")
-    i = skip.match(blanked).end()
-    opened, i = i, i + 1
+    i = opened + 1
     members: list[MemberSpan] = []
     while True:
         i = skip.match(blanked, i).end()
@@ -149,6 +144,32 @@ def top_level_spans(text: str, source: str = "<string>") -> TopLevel:
         members.append(MemberSpan(key, i, value_start, value_end))
         i = skip.match(blanked, value_end).end()
         i += blanked[i] == ","
+
+
+def top_level_spans(text: str, source: str = "<string>") -> TopLevel:
+    """Locate the top-level object's members; the text must parse (see :func:`loads`)."""
+    value = loads(text, source)
+    if not isinstance(value, dict):
+        raise UserError(f"{source}: the top level must be a JSON object {{...}}, not {type(value).__name__}")
+    blanked = blank_comments(text)
+    return _object_spans(blanked, re.compile(r"\s*").match(blanked).end())
+
+
+def object_spans(text: str, path: Sequence[str] = (), source: str = "<string>") -> TopLevel | None:
+    """The members of the object at ``path`` (keys from the top level down); None if a key is missing.
+
+    A value on the path that is not an object is a :class:`UserError` naming the path.
+    """
+    top = top_level_spans(text, source)
+    blanked = blank_comments(text)
+    for depth, key in enumerate(path):
+        member = _member(top, key, source, path[:depth])
+        if member is None:
+            return None
+        if blanked[member.value_start] != "{":
+            raise UserError(f"{source}: {_where(path[: depth + 1])} must be an object {{...}}; fix it and retry")
+        top = _object_spans(blanked, member.value_start)
+    return top
 
 
 @dataclass(frozen=True)
@@ -195,23 +216,29 @@ def _splice(text: str, splices: list[tuple[int, int, str]], lost: list[str]) -> 
     return text
 
 
-def _member(top: TopLevel, key: str, source: str) -> MemberSpan | None:
+def _where(path: Sequence[str]) -> str:
+    """A path of keys as a user reads it: ``'provider.combined'``."""
+    return repr(".".join(path))
+
+
+def _member(top: TopLevel, key: str, source: str, path: Sequence[str] = ()) -> MemberSpan | None:
     """The member named ``key`` (None if absent); a key written twice is refused, not guessed."""
     found = [m for m in top.members if m.key == key]
     if len(found) > 1:
-        raise UserError(f"{source}: key {key!r} appears {len(found)} times at the top level; keep one and retry")
+        where = f"in {_where(path)}" if path else "at the top level"
+        raise UserError(f"{source}: key {key!r} appears {len(found)} times {where}; keep one and retry")
     return found[0] if found else None
 
 
-def _remove(text: str, key: str, source: str, lost: list[str]) -> str:
-    """``text`` without the top-level member ``key`` and its comma; comments around it stay.
+def _remove(text: str, path: Sequence[str], source: str, lost: list[str]) -> str:
+    """``text`` without the member at ``path`` and its comma; comments around it stay.
 
     The member's own line goes (with a comment that ends it); a comment on the line above
     is left alone, since it may describe the next member as well.
     """
-    top = top_level_spans(text, source)
-    member = _member(top, key, source)
-    if member is None:
+    top = object_spans(text, path[:-1], source)
+    member = None if top is None else _member(top, path[-1], source, path[:-1])
+    if top is None or member is None:
         return text
     blanked, _, trailing = _scan(text)
     space = re.compile(r"[ \t]*")
@@ -236,18 +263,32 @@ def _remove(text: str, key: str, source: str, lost: list[str]) -> str:
     return _splice(text, splices, lost)
 
 
-def _update(text: str, updates: Mapping[str, object], source: str, lost: list[str]) -> str:
-    """``text`` with each top-level ``key: value`` of ``updates`` replaced, or added at the end."""
-    top = top_level_spans(text, source)
-    first = top.members[0].key_start if top.members else -1
-    indent = text[_line_start(text, first) : first] if top.members else ""
-    indent = indent if indent and not indent.strip(" \t") else "  "
-    unit = indent if len(set(indent)) == 1 else "  "
+def _own_line_indent(text: str, offset: int) -> str | None:
+    """The blanks before ``offset`` when they are all that precede it on its line, else None."""
+    indent = text[_line_start(text, offset) : offset]
+    return indent if indent and not indent.strip(" \t") else None
+
+
+def _update(text: str, updates: Mapping[str, object], source: str, lost: list[str], path: Sequence[str] = ()) -> str:
+    """``text`` with each ``key: value`` of ``updates`` replaced, or added at the end, in the object at ``path``.
+
+    The object at ``path`` must exist. New members are indented like its first member, or one
+    level (the file's unit: the indentation of its first top-level member) deeper than the
+    line the object opens on.
+    """
+    top = object_spans(text, path, source)
+    assert top is not None  # callers add a missing object one level up instead
+    outer = top_level_spans(text, source)
+    unit = (_own_line_indent(text, outer.members[0].key_start) if outer.members else None) or "  "
+    unit = unit if len(set(unit)) == 1 else "  "
+    line = text[text.rfind("\n", 0, top.open) + 1 : top.open]
+    base = line[: len(line) - len(line.lstrip(" \t"))]
+    indent = (_own_line_indent(text, top.members[0].key_start) if top.members else None) or base + unit
 
     splices: list[tuple[int, int, str]] = []
     added: list[str] = []
     for key, value in updates.items():
-        member = _member(top, key, source)
+        member = _member(top, key, source, path)
         if member is None:
             added.append(f"{indent}{json.dumps(key, ensure_ascii=False)}: {render(value, indent, unit)}")
         elif not _same(loads(text[member.value_start : member.value_end]), value):
@@ -260,8 +301,38 @@ def _update(text: str, updates: Mapping[str, object], source: str, lost: list[st
         if newline > top.open and not text[newline : top.close].strip():
             splices.append((newline, newline, "\n" + body))  # the closing brace keeps its own line
         else:
-            splices.append((top.close, top.close, "\n" + body + "\n"))
+            splices.append((top.close, top.close, "\n" + body + "\n" + base))
     return _splice(text, splices, lost)
+
+
+def _set(text: str, path: Sequence[str], value: object, source: str, lost: list[str]) -> str:
+    """``text`` with the member at ``path`` set to ``value``, creating missing objects on the way."""
+    for depth in range(len(path) - 1, -1, -1):
+        if object_spans(text, path[:depth], source) is not None:
+            for key in reversed(path[depth + 1 :]):
+                value = {key: value}
+            return _update(text, {path[depth]: value}, source, lost, path[:depth])
+    raise AssertionError("the top-level object always exists")
+
+
+def edit(
+    text: str,
+    updates: Mapping[tuple[str, ...], object] | None = None,
+    remove: Iterable[tuple[str, ...]] = (),
+    source: str = "<string>",
+) -> Edit:
+    """Set (``updates``) and delete (``remove``) members at key paths such as ``("provider", "combined")``.
+
+    Like :func:`edit_top_level`, one level down or more: objects missing on a path are
+    created, and everything outside the changed members is kept byte for byte. A value on a
+    path that is not an object is a :class:`UserError`.
+    """
+    lost: list[str] = []
+    for path in remove:
+        text = _remove(text, path, source, lost)
+    for path, value in (updates or {}).items():
+        text = _set(text, path, value, source, lost)
+    return Edit(text, tuple(lost))
 
 
 def edit_top_level(
@@ -276,5 +347,5 @@ def edit_top_level(
     """
     lost: list[str] = []
     for key in remove:
-        text = _remove(text, key, source, lost)
+        text = _remove(text, (key,), source, lost)
     return Edit(_update(text, updates, source, lost), tuple(lost))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from toolkit import jsonc
 from toolkit.errors import UserError
+from toolkit.gateway_config import PROVIDER_ID
 
 
 def read_config(path: str | Path) -> dict:
@@ -51,10 +52,14 @@ def apply_config(api: dict, config: Mapping) -> dict:
 
     A config provider that the catalog knows extends or overrides its models; an unknown
     one becomes a new provider whose base URL is ``options.baseURL`` (kept verbatim, so a
-    ``{env:VAR}`` reference stays a reference).
+    ``{env:VAR}`` reference stays a reference). The ``combined`` provider is skipped: it is
+    the local gateway the export points OpenCode at (``combined/<id>`` models), never a
+    member of a combined model, and counting it would make the gateway call itself.
     """
     api = dict(api)
     for provider_id, settings in (config.get("provider") or {}).items():
+        if provider_id == PROVIDER_ID:
+            continue
         if not isinstance(settings, Mapping):
             raise UserError(f"config provider {provider_id!r} must be an object")
         entry = copy.deepcopy(api.get(provider_id, {"id": provider_id, "env": [], "models": {}}))

@@ -1,4 +1,8 @@
-"""``combined-models export``: write the chosen failover settings into opencode.json[c]."""
+"""``combined-models export``: write the chosen failover settings into opencode.json[c].
+
+``--layout gateway`` points OpenCode at ``combined-models gateway`` (the layout that changes
+what OpenCode does); ``combined_models`` and ``plugin`` write the seed plugin's options.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from pathlib import Path
 
 from toolkit.cli._common import add_config, add_source, add_variants, csv_list
 from toolkit.errors import UserError
+from toolkit.export import DEFAULT_TOKEN_ENV
+from toolkit.gateway_config import DEFAULT_URL, PACKAGES
 
-HELP = "write provider priority, strategy and attempts into opencode.json (atomic, with a backup)"
+HELP = "write the chosen failover policy into opencode.json (atomic, with a backup)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout",
         default="combined_models",
-        help="combined_models (top-level section, the default) or plugin (options in the plugin entry, "
-        "loads on every OpenCode release)",
+        help="gateway (OpenCode sends combined/<id> to `combined-models gateway`, which fails over: the layout "
+        "that changes what OpenCode does), combined_models (the seed plugin's top-level section, the default) "
+        "or plugin (its options in the plugin entry); the last two load but OpenCode does not act on them",
     )
+    gateway = parser.add_argument_group("gateway layout")
+    gateway.add_argument("--combined", nargs="+", metavar="ID",
+                         help="combined models OpenCode gets as combined/<ID> (default: the choice's model)")  # fmt: skip
+    gateway.add_argument("--gateway-url", metavar="URL", help=f"where the gateway listens (default {DEFAULT_URL})")
+    gateway.add_argument("--gateway-protocol", choices=sorted(PACKAGES),
+                         help="what OpenCode speaks to the gateway: openai (@ai-sdk/openai-compatible, the default) "
+                         "or anthropic (@ai-sdk/anthropic)")  # fmt: skip
+    gateway.add_argument("--token-env", metavar="VAR",
+                         help=f"environment variable holding the gateway token, written as {{env:VAR}} "
+                         f"(default {DEFAULT_TOKEN_ENV}; unset means no token)")  # fmt: skip
     parser.add_argument("--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)")
     parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
     parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
@@ -70,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.config).expanduser()
     combined = _combined_table(args.source, path)
     plan = plan_export(
-        path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined
+        path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined,
+        gateway=_gateway_options(args),
     )
     for message in plan.warnings:
         print(f"warning: {message}", file=sys.stderr)
@@ -90,6 +108,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {plan.path} (previous version saved as {backup})")
     return 0
+
+
+def _gateway_options(args: argparse.Namespace):
+    """The gateway layout's options from the flags (None when none was given)."""
+    from toolkit.export import GatewayOptions
+
+    given = {
+        "combined_ids": tuple(args.combined) if args.combined else None,
+        "base_url": args.gateway_url,
+        "protocol": args.gateway_protocol,
+        "token_env": args.token_env,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    return GatewayOptions(**given) if given or args.layout == "gateway" else None
 
 
 def _combined_table(source: str, config: Path):
