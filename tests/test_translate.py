@@ -639,3 +639,19 @@ def test_a_choice_less_first_chunk_does_not_name_the_message() -> None:
     _, frames = translate_stream(events, "openai", "anthropic")
     assert json.loads(decode_all(frames)[0].data)["message"]["id"] == fx.CHATCMPL
     assert assemble("openai", events) == fx.openai_answer()
+
+
+def test_tool_call_ids_anthropic_refuses_are_rewritten_the_same_way_everywhere() -> None:
+    """Kimi names its calls like ``functions.read:0``; Anthropic wants [A-Za-z0-9_-] only."""
+    kimi = "functions.read:0"
+    request = {"messages": [*USER, {"role": "assistant", "content": None, "tool_calls": [fx.openai_call(kimi, "read", "{}")]},
+                            {"role": "tool", "tool_call_id": kimi, "content": "x"}]}  # fmt: skip
+    turns = translate_request(request, "openai", "anthropic", "a")["messages"]
+    assert turns[1]["content"][0]["id"] == turns[2]["content"][0]["tool_use_id"] == "functions_read_0"
+    answer = fx.openai_answer()
+    answer["choices"][0]["message"]["tool_calls"][0]["id"] = kimi
+    assert translate_response(answer, "openai", "anthropic", "m")["content"][1]["id"] == "functions_read_0"
+    stream = fx.openai_stream()
+    stream[5]["choices"][0]["delta"]["tool_calls"][0]["id"] = kimi
+    _, frames = translate_stream(upstream("openai", stream), "openai", "anthropic")
+    assert assemble("anthropic", decode_all(frames))["content"][1]["id"] == "functions_read_0"

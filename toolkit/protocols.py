@@ -7,6 +7,7 @@ the translation rules themselves are listed in :mod:`toolkit.translate`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,15 @@ def usage_of(usage: Mapping[str, Any] | None, protocol: str) -> Usage:
     counts = Usage()
     counts.update(usage, protocol)
     return counts
+
+
+_NOT_IN_TOOL_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def anthropic_tool_id(call_id: Any) -> str:
+    """A tool-call id Anthropic accepts (letters, digits, ``_`` and ``-``): some OpenAI-compatible
+    models name calls like ``functions.read:0``; the same id always maps to the same result."""
+    return _NOT_IN_TOOL_ID.sub("_", str(call_id))
 
 
 def tool_call(block: Mapping[str, Any]) -> dict[str, Any]:

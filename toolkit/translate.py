@@ -22,7 +22,8 @@ messages (any position)     string); mid-conversation system messages move to th
 ``assistant`` ``content``   ``text`` blocks (joined into one string the other way); an
                             assistant turn with no text and no tool call is left out
 ``tool_calls`` (arguments   ``tool_use`` blocks (``input`` object); unparsable arguments in
-as a JSON string)           a request are a :class:`ProtocolError`
+as a JSON string)           a request are a :class:`ProtocolError`; characters Anthropic
+                            refuses in a call id (``functions.read:0``) become ``_``
 ``role: tool`` messages     ``tool_result`` blocks; consecutive results (and a user turn
                             after them) merge into one user turn; only the text of a tool
                             result reaches OpenAI (``is_error`` has no counterpart)
@@ -80,6 +81,7 @@ from toolkit.protocols import (
     answer_arguments,
     anthropic_message,
     anthropic_stop,
+    anthropic_tool_id,
     check_protocols,
     error_body,
     error_frame,
@@ -245,7 +247,7 @@ def _tool_use(call: Any, where: str) -> dict[str, Any]:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not function.get("name") or not call.get("id"):
         raise _fail(where, "a tool call needs an 'id' and a 'function' with a 'name'")
-    return {"type": "tool_use", "id": call["id"], "name": function["name"],
+    return {"type": "tool_use", "id": anthropic_tool_id(call["id"]), "name": function["name"],
             "input": _arguments(function.get("arguments"), f"{where}.function.arguments")}  # fmt: skip
 
 
@@ -267,7 +269,7 @@ def _tool_result(message: dict[str, Any], where: str) -> dict[str, Any]:
     content = message["content"]
     if isinstance(content, list):
         content = [{"type": "text", "text": text} for text in _text_of(content, f"{where}.content")]
-    return {"type": "tool_result", "tool_use_id": message["tool_call_id"], "content": content}
+    return {"type": "tool_result", "tool_use_id": anthropic_tool_id(message["tool_call_id"]), "content": content}
 
 
 def _append_turn(turns: list[dict[str, Any]], role: str, content: str | list[dict[str, Any]]) -> None:
@@ -479,7 +481,7 @@ def _answer_text(content: Any) -> str:
 
 
 def _answer_tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+    return {"type": "tool_use", "id": anthropic_tool_id(call["id"]), "name": call["function"]["name"],
             "input": answer_arguments(call["function"].get("arguments"))}  # fmt: skip
 
 

@@ -9,7 +9,6 @@ only the model renamed. The rules (and what is dropped) are in :mod:`toolkit.tra
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from toolkit.protocols import (
     answer_arguments,
     anthropic_message,
     anthropic_stop,
+    anthropic_tool_id,
     check_protocols,
     openai_message,
     tool_call,
@@ -132,7 +132,8 @@ class _AnthropicWriter(_Writer):
         self._event("content_block_delta", {"index": self.blocks - 1, "delta": {"type": "text_delta", "text": text}})
 
     def tool_start(self, key: Any, call_id: str, name: str) -> None:
-        self.tools[key] = self._open(("tool_use", key), {"type": "tool_use", "id": call_id, "name": name, "input": {}})
+        block = {"type": "tool_use", "id": anthropic_tool_id(call_id), "name": name, "input": {}}
+        self.tools[key] = self._open(("tool_use", key), block)
 
     def tool_args(self, key: Any, fragment: str) -> None:
         if key in self.tools:
@@ -151,7 +152,6 @@ class _AnthropicWriter(_Writer):
 
 
 _WRITERS: dict[str, type[_Writer]] = {OPENAI: _OpenAIWriter, ANTHROPIC: _AnthropicWriter}
-_SAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def _is_error(data: dict[str, Any] | None, protocol: str) -> bool:
@@ -182,7 +182,7 @@ class _CallKeys:
 
 def _call_id(call: Mapping[str, Any], message_id: str, key: int) -> str:
     """A tool call's id, made up from the message id when the server sent none."""
-    return call.get("id") or _SAFE_ID.sub("_", f"call_{message_id}_{key}")
+    return call.get("id") or anthropic_tool_id(f"call_{message_id}_{key}")
 
 
 class StreamTranslator:
