@@ -277,3 +277,72 @@ def test_the_real_opencode_cli_streams_from_the_mock(mock_providers, tmp_path, n
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "w0 w1 w2" in proc.stdout
     assert mock.requests and {(r["protocol"], r["stream"], r["kind"]) for r in mock.requests} == {(protocol, True, "ok")}
+
+
+# --- scripted text and tool calls ------------------------------------------------------------------
+
+TOOL = ("read", {"filePath": "/tmp/project/notes.txt", "limit": 20})
+
+
+@pytest.mark.parametrize(("protocol", "path"), [("openai", "/chat/completions"), ("anthropic", "/messages")])
+def test_a_scripted_tool_call_streams_and_reassembles_to_the_json_answer(mock_providers, protocol, path):
+    from toolkit.sse import SSEDecoder
+    from toolkit.translate import StreamAssembler
+
+    reply = Reply(text="Let me look.", tool_call=TOOL)
+    url = mock_providers(["a"], script={"a": [reply, reply]}).endpoints["a"]
+    whole = httpx.post(f"{url}{path}", json=CHAT).json()
+    decoder, assembler = SSEDecoder(), StreamAssembler(protocol)
+    with httpx.stream("POST", f"{url}{path}", json={**CHAT, "stream": True}) as response:
+        for chunk in response.iter_bytes():
+            for event in decoder.feed(chunk):
+                assembler.feed(event)
+    streamed = assembler.result()
+    if protocol == "openai":
+        message = whole["choices"][0]["message"]
+        assert whole["choices"][0]["finish_reason"] == "tool_calls"
+        assert message["content"] == "Let me look."
+        [call] = message["tool_calls"]
+        assert (call["type"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+            "function", *TOOL
+        )  # fmt: skip
+        again = streamed["choices"][0]
+        assert (again["message"]["content"], again["finish_reason"]) == ("Let me look.", "tool_calls")
+        assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in again["message"]["tool_calls"]] == [TOOL]
+    else:
+        assert whole["stop_reason"] == "tool_use"
+        assert [(b["type"], b.get("text"), b.get("name"), b.get("input")) for b in whole["content"]] == [
+            ("text", "Let me look.", None, None), ("tool_use", None, *TOOL)
+        ]  # fmt: skip
+        assert streamed["stop_reason"] == "tool_use"
+        assert [(b["type"], b.get("text"), b.get("name"), b.get("input")) for b in streamed["content"]] == [
+            ("text", "Let me look.", None, None), ("tool_use", None, *TOOL)
+        ]  # fmt: skip
+
+
+def test_tool_arguments_stream_in_fragments(mock_providers):
+    url = mock_providers(["a"], script={"a": [Reply(tool_call=TOOL)]}).endpoints["a"]
+    with httpx.stream("POST", f"{url}/messages", json={**CHAT, "stream": True}) as response:
+        datas = [json.loads(line.removeprefix("data: ")) for line in _events(response) if line.startswith("data: ")]
+    fragments = [d["delta"]["partial_json"] for d in datas if d.get("delta", {}).get("type") == "input_json_delta"]
+    assert len(fragments) == 2 and all(fragments) and json.loads("".join(fragments)) == TOOL[1]
+    starts = [d["content_block"] for d in datas if d["type"] == "content_block_start"]
+    assert [s["type"] for s in starts] == ["text", "tool_use"] and starts[1]["input"] == {}
+
+
+def test_a_tool_call_then_the_plain_answer_in_script_order_and_bodies_kept(mock_providers):
+    mock = mock_providers(["a"], script={"a": [Reply(tool_call=TOOL), Reply(text="It says hello.")]}, keep_bodies=True)
+    url = mock.endpoints["a"]
+    first = httpx.post(f"{url}/chat/completions", json=CHAT).json()["choices"][0]
+    result = {"role": "tool", "tool_call_id": first["message"]["tool_calls"][0]["id"], "content": "hello"}
+    followup = {**CHAT, "messages": [*CHAT["messages"], first["message"], result]}
+    second = httpx.post(f"{url}/chat/completions", json=followup).json()["choices"][0]
+    assert (first["finish_reason"], second["finish_reason"]) == ("tool_calls", "stop")
+    assert second["message"] == {"role": "assistant", "content": "It says hello."}
+    assert [r["body"] for r in mock.requests] == [CHAT, followup]
+    assert httpx.post(f"{url}/chat/completions", json=CHAT).json()["usage"]["completion_tokens"] == 4  # script used up
+
+
+def test_a_malformed_tool_call_is_refused():
+    with pytest.raises(ValueError, match=r"^tool_call is \(tool name, arguments dict\)$"):
+        Reply(tool_call=("read", "not a dict"))

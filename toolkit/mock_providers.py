@@ -9,11 +9,14 @@ adapter can talk to it:
   ``message_stop`` event stream).
 
 What a provider does with a request is a :class:`Reply`: succeed after a time to first
-token at a token pace, answer an error with the body real providers send (429 with
+token at a token pace (with scripted ``text``, or a scripted ``tool_call`` that is streamed
+as OpenAI ``tool_calls`` deltas or an Anthropic ``tool_use`` block with ``input_json_delta``
+fragments), answer an error with the body real providers send (429 with
 ``retry-after`` / ``retry-after-ms``, ``insufficient_quota``, 529 ``overloaded_error``,
 503, 500, context length, 401), hang until the client gives up, reset the TCP connection
 mid-stream, or put an error event inside a 200 stream. Replies come from a scripted queue
-(tests) and otherwise from a *decider*: :class:`ScenarioDecider` turns a scenario file into
+(tests: a tool call, then the plain answer that follows the tool's result) and otherwise
+from a *decider*: :class:`ScenarioDecider` turns a scenario file into
 replies with the simulator's meaning (``docs/failover.md``), rate-limit buckets included.
 
 All durations in a :class:`Reply` and in headers are *scenario seconds*; the server
@@ -33,6 +36,7 @@ import itertools
 import json
 import math
 import random
+import re
 import socket
 import struct
 import threading
@@ -83,10 +87,20 @@ class Reply:
     retry_after_s: float | None = None
     reset_after_tokens: int = 2
     message: str | None = None  # overrides the default error text
+    text: str | None = None  # the answer; None: ``max_tokens`` filler words
+    tool_call: tuple[str, Mapping[str, Any]] | None = None  # (tool name, arguments): called after the text
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown reply kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        if self.tool_call is not None:
+            name, arguments = self.tool_call
+            if not (isinstance(name, str) and name and isinstance(arguments, Mapping)):
+                raise ValueError("tool_call is (tool name, arguments dict)")
+
+    def words(self, max_tokens: int) -> list[str]:
+        """The answer as streamed tokens: the scripted text word by word, or filler words."""
+        return re.findall(r"\s*\S+\s*", self.text) if self.text is not None else _words(max_tokens)
 
 
 @dataclass(frozen=True)
@@ -216,15 +230,19 @@ class _OpenAIFrames:
             "total_tokens": self.input_tokens + output_tokens,
         }
 
-    def body(self, text: str, output_tokens: int) -> dict[str, Any]:
+    def _call(self, tool_call: tuple[str, Mapping[str, Any]], arguments: str) -> dict[str, Any]:
+        return {"id": f"call_{self.id}", "type": "function", "function": {"name": tool_call[0], "arguments": arguments}}
+
+    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": text or (None if tool_call else "")}
+        if tool_call is not None:
+            message["tool_calls"] = [self._call(tool_call, json.dumps(tool_call[1]))]
         return {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}],
             "usage": self.usage(output_tokens),
         }
 
@@ -234,10 +252,20 @@ class _OpenAIFrames:
     def token(self, word: str) -> bytes:
         return _sse(self._chunk([{"index": 0, "delta": {"content": word}, "finish_reason": None}]))
 
-    def end(self, output_tokens: int) -> bytes:
-        stop = self._chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    def end(self, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> bytes:
+        """The tool call (name first, then the arguments in two fragments), the finish reason, usage."""
+        frames = b""
+        if tool_call is not None:
+            arguments = json.dumps(tool_call[1])
+            half = len(arguments) // 2
+            deltas = [{"index": 0, **self._call(tool_call, "")}]
+            deltas += [{"index": 0, "function": {"arguments": part}} for part in (arguments[:half], arguments[half:])]
+            for delta in deltas:
+                frames += _sse(self._chunk([{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}]))
+        reason = "tool_calls" if tool_call else "stop"
+        stop = self._chunk([{"index": 0, "delta": {}, "finish_reason": reason}])
         usage = self._chunk([], usage=self.usage(output_tokens))
-        return _sse(stop) + _sse(usage) + _sse("[DONE]")
+        return frames + _sse(stop) + _sse(usage) + _sse("[DONE]")
 
     def error(self, payload: dict[str, Any]) -> bytes:
         return _sse(payload)
@@ -263,8 +291,14 @@ class _AnthropicFrames:
             "usage": {"input_tokens": self.input_tokens, "output_tokens": output_tokens},
         }
 
-    def body(self, text: str, output_tokens: int) -> dict[str, Any]:
-        return self._message([{"type": "text", "text": text}], "end_turn", output_tokens)
+    def _tool_use(self, tool_call: tuple[str, Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {"type": "tool_use", "id": f"toolu_{self.id}", "name": tool_call[0], "input": dict(arguments)}
+
+    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        content = [{"type": "text", "text": text}] if text or tool_call is None else []
+        if tool_call is not None:
+            content.append(self._tool_use(tool_call, tool_call[1]))
+        return self._message(content, "tool_use" if tool_call else "end_turn", output_tokens)
 
     def start(self) -> bytes:
         return (
@@ -280,13 +314,25 @@ class _AnthropicFrames:
         delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
         return _sse(delta, "content_block_delta")
 
-    def end(self, output_tokens: int) -> bytes:
+    def end(self, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> bytes:
+        """Close the text block; the tool call as block 1 (its input in two ``input_json_delta``s); stop."""
+        frames = _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        if tool_call is not None:
+            arguments = json.dumps(tool_call[1])
+            half = len(arguments) // 2
+            start = {"type": "content_block_start", "index": 1, "content_block": self._tool_use(tool_call, {})}
+            frames += _sse(start, "content_block_start")
+            for part in (arguments[:half], arguments[half:]):
+                delta = {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": part}}
+                frames += _sse(delta, "content_block_delta")
+            frames += _sse({"type": "content_block_stop", "index": 1}, "content_block_stop")
+        reason = "tool_use" if tool_call else "end_turn"
         return (
-            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            frames
             + _sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
                     "usage": {"output_tokens": output_tokens},
                 },
                 "message_delta",
@@ -442,7 +488,7 @@ class _Provider:
         )
         authorized = self._authorized(request, protocol)
         reply = owner.next_reply(incoming) if authorized else Reply("auth")
-        owner.record(incoming, reply, request.headers.get("x-request-id"), authorized)
+        owner.record(incoming, reply, request.headers.get("x-request-id"), authorized, body)
         frames = _FRAMES[protocol](incoming.model, f"mock-{next(owner.ids)}", incoming.input_tokens)
 
         if reply.kind in _ERRORS:
@@ -457,13 +503,13 @@ class _Provider:
             await owner.sleep(reply.ttft_s)
             self._reset(request)
             return Response(status_code=500)  # dropped: the connection is already gone
-        words = _words(incoming.max_tokens)
+        words = reply.words(incoming.max_tokens)
         if not incoming.stream:
             await owner.sleep(reply.ttft_s + _pace(reply) * len(words))
             if reply.kind == "stream_error":  # without a stream the same fault is a plain 529/503
                 status, payload = _error_payload(protocol, "overload", reply.message)
                 return JSONResponse(payload, status_code=status)
-            return JSONResponse(frames.body("".join(words), len(words)))
+            return JSONResponse(frames.body("".join(words), _output_tokens(reply, words), reply.tool_call))
         return StreamingResponse(self._stream(request, reply, frames, words), media_type="text/event-stream")
 
     async def _stream(self, request: Request, reply: Reply, frames: Any, words: list[str]):
@@ -493,7 +539,7 @@ class _Provider:
             _, payload = _error_payload(frames.protocol, "overload", reply.message)
             yield frames.error(payload)
             return
-        yield frames.end(len(words))
+        yield frames.end(_output_tokens(reply, words), reply.tool_call)
 
     def _reset(self, request: Request) -> None:
         """Abort this request's TCP connection with an RST (SO_LINGER 0), as a crashed peer does."""
@@ -504,6 +550,11 @@ class _Provider:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 connection.transport.abort()
                 return
+
+
+def _output_tokens(reply: Reply, words: list[str]) -> int:
+    """Answer tokens: the words, plus the words of a tool call's arguments."""
+    return len(words) + (len(json.dumps(reply.tool_call[1]).split()) + 1 if reply.tool_call else 0)
 
 
 def _pace(reply: Reply) -> float:
@@ -529,6 +580,8 @@ class MockProviders:
     selectors). ``decider`` answers every request not taken by ``script`` (a queue of
     replies per provider, consumed first). ``models`` is what ``/v1/models`` lists.
     ``api_key``, when set, is required (``Authorization: Bearer`` or ``x-api-key``).
+    ``keep_bodies`` also keeps each request's JSON body in its ``requests`` row (``body``),
+    for tests that check what a client sent back (a tool's result, say).
     """
 
     providers: Sequence[str]
@@ -539,6 +592,7 @@ class MockProviders:
     models: Sequence[str] = ("model",)
     api_key: str | None = field(default=None, repr=False)
     port: int = 0  # first port; 0 picks free ports
+    keep_bodies: bool = False
 
     def __post_init__(self) -> None:
         if not self.providers:
@@ -592,7 +646,9 @@ class MockProviders:
                 return queue.popleft()
         return self.decider(incoming)
 
-    def record(self, incoming: Incoming, reply: Reply, request_id: str | None, authorized: bool) -> None:
+    def record(
+        self, incoming: Incoming, reply: Reply, request_id: str | None, authorized: bool, body: Any = None
+    ) -> None:
         """Append one request to the in-memory list and the JSON-lines log (flushed at once)."""
         row = {
             **asdict(incoming),
@@ -602,6 +658,8 @@ class MockProviders:
             "retry_after_s": reply.retry_after_s,
             "authorized": authorized,
         }
+        if self.keep_bodies:
+            row["body"] = body
         with self._lock:
             self.requests.append(row)
             if self._log is not None:
