@@ -63,15 +63,16 @@ def test_split_variant_peels_only_unambiguous_tokens(text, expected):
 
 def test_glm_5_members_by_setting(table):
     rows = table[table["combined_id"] == "glm-5"]
-    assert set(rows.loc[rows["variant"] != "", "variant"]) == {"tee", "fp8"}
+    assert set(rows.loc[rows["variant"] != "", "variant"]) == {"tee", "fp8", "fast"}
     assert "variants" in rows["flags"].iloc[0].split(",")
     served = {
         setting: sorted((m.provider, m.variant) for m in CombinedModel.from_table(table, "glm-5", setting).members if m.variant)
-        for setting in ("exact", "same-weights", "precision-reduced")
+        for setting in ("exact", "same-weights", "precision-reduced", "all")
     }
     assert served["exact"] == []
     assert served["same-weights"] == [("chutes", "tee")]  # nano-gpt serves glm-5 plain too: its plain member stays
     assert served["precision-reduced"] == [("chutes", "tee"), ("gmicloud", "fp8"), ("vultr", "fp8"), ("wandb", "fp8")]
+    assert served["all"] == sorted([*served["precision-reduced"], ("neuralwatt", "fast")])
     exact = CombinedModel.from_table(table, "glm-5", "exact")
     assert exact.member("nano-gpt").model_ref == "nano-gpt/zai-org/glm-5"
     assert len(exact.members) == rows.loc[rows["variant"] == "", "provider"].nunique()

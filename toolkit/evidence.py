@@ -9,21 +9,31 @@ evidence, which ones are the same model:
   (``claude-opus-41`` / ``claude-opus-4-1``, ``gpt-55`` / ``gpt-5-5``, ``qwen-3-6-plus`` /
   ``qwen3-6-plus``), a trailing ``-v1`` goes (``nova-pro-v1`` / ``nova-pro``), or
   words are reordered and the active-parameter tag trimmed
-  (``nemotron-super-3-120b`` / ``nemotron-3-super-120b-a12b``);
+  (``nemotron-super-3-120b`` / ``nemotron-3-super-120b-a12b``). The spelling most
+  providers use names the group;
+* **size tag trimmed**: ``nemotron-3-super`` joins the one sized id with its words
+  (``nemotron-3-super-120b-a12b``), and the other way round when more providers use it;
+* **display name fills in words**: ``nemotron-3-120b-a12b`` named "Nemotron 3 Super
+  120B" joins the one id its name spells, when the name only adds plain words (not
+  ``mini``, ``preview``, ``latest``... :data:`DISTINGUISHING`, and no numbers);
 * **speed tiers** (``speed tier as variant``): ``x-fast``, ``x-turbo``, ``x-lightning``,
   ``x-highspeed`` join ``x`` as a variant only on strict evidence, because the same
   words also name models of their own (``gpt-4-turbo``, ``grok-4-fast``, ``glm-5-turbo``);
-* **coding plans** (``coding plan as variant``): a reseller's ``coding-x`` joins ``x``;
+* **coding plans** (``coding plan as variant``): a reseller's ``coding-x`` (or
+  ``coding-vendor-x``) joins ``x``;
 * **vendor short names** (``vendor short name``): ``k2-5`` joins ``kimi-k2-5`` when it
-  is the tail of exactly one known id and the row's display name spells that id.
+  is the tail of exactly one known id, one provider uses it and the row's display name
+  starts with that id ("Kimi K2.5").
 
-**Evidence** per base id (medians over its rows, so one wrong row does not decide):
-release date, context limit, open weights (the majority), and the version number in
-the display names. A join is refused when release dates differ by more than
-:data:`DATE_SLACK`, the name versions differ, or the open-weights majorities differ;
-a speed tier also needs both dates known and within :data:`SPEED_SLACK` and context
-limits within 2x. Everything here is per distinct base id and dictionary work, so the
-cost grows linearly with the catalog.
+**Evidence** per base id, over its rows so one wrong row does not decide: release dates
+(earliest, median, latest; placeholders before 2015 ignored), median context limit, open
+weights (the majority of two or more rows), and the most common version number in the
+display names. A join is refused when the two ids' release dates are more than
+:data:`DATE_SLACK` apart at their closest, their name versions differ, or their
+open-weights majorities differ. A speed tier also needs both median dates known, from
+:data:`SPEED_SLACK` before to :data:`TIER_LAG` after the model's, and context limits
+within :data:`LIMIT_RATIO`. Everything here is per distinct base id and dictionary work,
+so the cost grows linearly with the catalog.
 """
 
 from __future__ import annotations
@@ -40,13 +50,23 @@ import pandas as pd
 from toolkit.variants import SPEED
 
 DATE_SLACK = pd.Timedelta(days=45)  # spellings of one model are listed within weeks of each other
-SPEED_SLACK = pd.Timedelta(days=30)  # a speed tier of the same model ships with it
+SPEED_SLACK = pd.Timedelta(days=30)  # a speed tier of the same model ships with it...
+TIER_LAG = pd.Timedelta(days=75)  # ...or up to this much later (Anthropic's fast mode for Opus 4.6)
 LIMIT_RATIO = 2.0  # a speed tier serves the same context window, give or take
 EARLIEST = pd.Timestamp("2015-01-01")  # earlier release dates (``1970-01-01``) are placeholders
 
 _SEPARATORS = re.compile(r"[-_.]")
 _ACTIVE = re.compile(r"^a\d+(\.\d+)?b$")  # ``a12b``: active parameters of a mixture of experts
 _SIZE = re.compile(r"^\d+(\.\d+)?[bmt]$")
+_FINE = re.compile(r"[a-z]+|\d+")
+_GLUED = re.compile(r"(?<=[a-z])(?=\d)")
+_NON_ID = re.compile(r"[^a-z0-9]+")
+# Words that make another model of the same name (``-latest``, ``-preview``, ``-mini``...): a
+# display name adding one of them does not name the same model as the id without it.
+DISTINGUISHING = frozenset(
+    {"latest", "preview", "exp", "experimental", "thinking", "think", "reasoning", "mini", "nano", "lite", "pro",
+     "max", "plus", "ultra", "flash", "turbo", "fast", "vision", "vl", "omni", "coder", "code", "free", "beta"}
+)  # fmt: skip
 _PARENS = re.compile(r"\([^)]*\)")
 _ID_VERSION_DASH = re.compile(r"(?<=\d)-(?=\d(?![\da-z]))", re.IGNORECASE)  # ``4-5`` in id-like names means 4.5
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
@@ -82,14 +102,17 @@ def squashed(base: str) -> str:
 
 
 def word_key(base: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Words in any order, numbers in order, the active-parameter tag dropped beside a size.
+    """Words in any order, numbers in order, the active-parameter tag dropped beside a size,
+    a number glued to the word before it split off (``qwen3`` -> ``qwen``, ``3``).
 
-    ``nemotron-super-3-120b`` and ``nemotron-3-super-120b-a12b`` share a key; ``glm-4-5``
-    and ``glm-5-4`` do not (numbers keep their order).
+    ``nemotron-super-3-120b`` and ``nemotron-3-super-120b-a12b`` share a key, as do
+    ``qwen-3-7-35b`` and ``qwen3-7-35b-a3b``; ``glm-4-5`` and ``glm-5-4`` do not (numbers
+    keep their order).
     """
     tokens = base.split("-")
-    if any(_SIZE.match(t) for t in tokens):
-        tokens = [t for t in tokens if not _ACTIVE.match(t)]
+    if any(t[:1].isdigit() and _SIZE.match(t) for t in tokens):
+        tokens = [t for t in tokens if not (t[:1] == "a" and _ACTIVE.match(t))]
+    tokens = [part for token in tokens for part in (_GLUED.split(token) if _GLUED.search(token) else (token,))]
     words = sorted(t for t in tokens if not t[:1].isdigit())
     numbers = tuple(t for t in tokens if t[:1].isdigit())
     return tuple(words), numbers
@@ -109,7 +132,9 @@ class BaseFacts:
     """What the catalog says about one base id (medians over its rows)."""
 
     providers: int
-    released: pd.Timestamp | None
+    released: pd.Timestamp | None  # median
+    first: pd.Timestamp | None  # earliest and latest release date of its rows
+    last: pd.Timestamp | None
     context: float | None
     open_weights: bool | None
     version: str
@@ -135,52 +160,66 @@ def base_facts(rows: pd.DataFrame) -> dict[str, BaseFacts]:
     summary = grouped.agg(
         providers=("provider", "nunique"),
         released=("released", "median"),
+        first=("released", "min"),
+        last=("released", "max"),
         context=("context", "median"),
         open=("open", "mean"),
+        votes=("open", "count"),
         name=("name", "first"),
     )
     versions = frame.dropna(subset=["version"]).groupby(["base", "version"]).size()
     top_version = versions.sort_values(ascending=False, kind="stable").reset_index().drop_duplicates("base")
     version_of = dict(zip(top_version["base"], top_version["version"]))
+    # open weights need a majority of two or more rows: single rows disagree with the vendor too often
+    share = summary["open"].where((summary["votes"] >= 2) & (summary["open"] != 0.5))
     columns = zip(
-        summary.index, summary["providers"].tolist(), summary["released"].tolist(), summary["context"].tolist(),
-        summary["open"].tolist(), summary["name"].tolist(),
+        summary.index, summary["providers"].tolist(), *(summary[c].tolist() for c in ("released", "first", "last", "context")),
+        share.tolist(), summary["name"].tolist(),
     )  # fmt: skip
     return {
         base: BaseFacts(
             providers=providers,
-            released=None if pd.isna(released) else released,
-            context=None if pd.isna(context) else context,
-            open_weights=None if pd.isna(share) or share == 0.5 else share > 0.5,
+            released=_known(released),
+            first=_known(first),
+            last=_known(last),
+            context=_known(context),
+            open_weights=None if pd.isna(open_share) else open_share > 0.5,
             version=version_of.get(base, ""),
             name=name if isinstance(name, str) else "",
         )
-        for base, providers, released, context, share, name in columns
+        for base, providers, released, first, last, context, open_share, name in columns
     }
 
 
-def disagreement(a: BaseFacts, b: BaseFacts, *, strict: bool = False) -> str | None:
+def _known(value: object) -> object:
+    return None if pd.isna(value) else value
+
+
+def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | None:
     """Why ``a`` and ``b`` cannot be one model, or None when the evidence allows it.
 
-    ``strict`` (speed tiers) also wants both release dates known and close, and context
-    limits within :data:`LIMIT_RATIO`.
+    Two spellings disagree when their rows' release dates are more than :data:`DATE_SLACK`
+    apart at their closest. ``tier`` (``a`` a speed tier of ``b``) is stricter: both median
+    dates known, ``a`` from :data:`SPEED_SLACK` before to :data:`TIER_LAG` after ``b``, and
+    context limits within :data:`LIMIT_RATIO`.
     """
-    if a.released is not None and b.released is not None:
-        if abs(a.released - b.released) > (SPEED_SLACK if strict else DATE_SLACK):
+    if tier:
+        if a.released is None or b.released is None:
+            return "release dates unknown"
+        if not -SPEED_SLACK <= a.released - b.released <= TIER_LAG:
             return "release dates differ"
-    elif strict:
-        return "release dates unknown"
+        if a.context is None or b.context is None or max(a.context, b.context) > LIMIT_RATIO * min(a.context, b.context):
+            return "context limits differ"
+    elif a.first is not None and b.first is not None and max(a.first, b.first) - min(a.last, b.last) > DATE_SLACK:
+        return "release dates differ"
     if a.version and b.version and a.version != b.version:
         return "name versions differ"
     if a.open_weights is not None and b.open_weights is not None and a.open_weights != b.open_weights:
         return "open weights differ"
-    if strict:
-        if a.context is None or b.context is None or max(a.context, b.context) > LIMIT_RATIO * min(a.context, b.context):
-            return "context limits differ"
     return None
 
 
-def _spelling_roots(facts: Mapping[str, BaseFacts]) -> dict[str, str]:
+def _spelling_roots(facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple]) -> dict[str, str]:
     """Each base id -> the spelling it joins (itself when none): per key, the base most
     providers use is the root, and every other base with that key joins it if the
     evidence agrees."""
@@ -189,7 +228,7 @@ def _spelling_roots(facts: Mapping[str, BaseFacts]) -> dict[str, str]:
         return (-facts[base].providers, -base.count("-"), len(base), base)
 
     root = {base: base for base in facts}
-    for key in (squashed, word_key):
+    for key in (squashed, key_of.__getitem__):
         groups: dict[object, list[str]] = defaultdict(list)
         for base in facts:
             if root[base] == base:
@@ -207,42 +246,118 @@ def _spelling_roots(facts: Mapping[str, BaseFacts]) -> dict[str, str]:
     return root
 
 
+def _sizeless(key: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A :func:`word_key` without its size tags (``120b``)."""
+    words, numbers = key
+    return words, tuple(n for n in numbers if not _SIZE.match(n))
+
+
+def _name_id(name: str) -> str:
+    """A display name written as an id: ``Nemotron 3 Super 120B`` -> ``nemotron-3-super-120b``,
+    ``Kimi K2.5`` -> ``kimi-k2-5``."""
+    return _NON_ID.sub("-", name.lower()).strip("-")
+
+
+def _unique(pairs: Iterable[tuple[object, str]]) -> dict[object, str]:
+    """key -> base for the keys exactly one base has."""
+    seen: dict[object, set[str]] = defaultdict(set)
+    for key, base in pairs:
+        seen[key].add(base)
+    return {key: next(iter(bases)) for key, bases in seen.items() if len(bases) == 1}
+
+
 def find_joins(facts: Mapping[str, BaseFacts], parse: Callable) -> dict[str, Join]:
     """Every base id that joins another, with the rule and any variant (see the module doc).
 
     ``parse`` is :func:`toolkit.normalize.parse_id`, for the stem of a speed tier
-    (``x-2507-fast`` -> ``x`` with snapshot ``2507``).
+    (``x-2507-fast`` -> ``x`` with snapshot ``2507``) and for display names.
     """
-    root = _spelling_roots(facts)
+    key_of = {base: word_key(base) for base in facts}
+    root = _spelling_roots(facts, key_of)
     joins = {base: Join(target, f"spelling joins {target}") for base, target in root.items() if target != base}
-    tails: dict[str, list[str]] = defaultdict(list)
-    for base in facts:
-        if root[base] == base and "-" in base:
-            tails[base.split("-", 1)[1]].append(base)
-    for base, own in facts.items():
-        if base in joins:
+    roots = [base for base in facts if root[base] == base]
+    keys = {base: key_of[base] for base in roots}
+    lookups = _Lookups(
+        root=root,
+        key_of=keys,
+        by_key=_unique((key, base) for base, key in keys.items()),
+        by_tail=_unique((base.split("-", 1)[1], base) for base in roots if "-" in base),
+        by_sizeless=_unique((_sizeless(key), base) for base, key in keys.items() if key[1] != _sizeless(key)[1]),
+    )
+    for base in roots:
+        join = _join_one(base, facts, lookups, parse)
+        if join is None:
             continue
-        head, _, rest = base.partition("-")
-        tail = base.rpartition("-")[2]
-        if tail in SPEED:
-            stem = parse(base[: -len(tail) - 1])
-            target = root.get(stem.base)
-            if target and disagreement(own, facts[target], strict=True) is None:
-                joins[base] = Join(target, "speed tier as variant", tail, stem.snapshot)
-        elif head == "coding" and rest in root:
-            target = root[rest]
-            if disagreement(own, facts[target]) is None:
-                joins[base] = Join(target, "coding plan as variant", "coding")
-        elif own.providers == 1 and len(tails.get(base, ())) == 1:
-            target = tails[base][0]
-            if _spelled_by_name(own.name, target) and disagreement(own, facts[target]) is None:
-                joins[base] = Join(target, "vendor short name")
-    return joins
+        if join.rule == "size tag trimmed" and facts[base].providers > facts[join.target].providers:
+            # the spelling most providers use names the group, as for spellings
+            base, join = join.target, join._replace(target=base)
+        if base not in joins:
+            joins[base] = join
+    return {base: _follow(join, joins) for base, join in joins.items()}
 
 
-def _spelled_by_name(name: str, base: str) -> bool:
-    """Whether a display name, written as an id, is ``base`` (``Kimi K2.5`` -> ``kimi-k2-5``)."""
-    return squashed(re.sub(r"[\s()]+", "-", name.lower()).strip("-")) == squashed(base)
+@dataclass(frozen=True)
+class _Lookups:
+    root: Mapping[str, str]  # base -> the spelling it joins
+    key_of: Mapping[str, tuple]  # root -> its word key
+    by_key: Mapping[object, str]  # word key -> the one root with it
+    by_tail: Mapping[str, str]  # id without its first word -> the one root with it
+    by_sizeless: Mapping[object, str]  # word key without sizes -> the one sized root with it
+
+
+def _join_one(base: str, facts: Mapping[str, BaseFacts], lookups: _Lookups, parse: Callable) -> Join | None:
+    """The join for one base id that no spelling joined, if the evidence allows one."""
+    own = facts[base]
+    head, _, rest = base.partition("-")
+    tail = base.rpartition("-")[2]
+    if tail in SPEED:
+        stem = parse(base[: -len(tail) - 1])
+        target = lookups.root.get(stem.base) or lookups.by_key.get(word_key(stem.base))
+        if target and disagreement(own, facts[target], tier=True) is None:
+            return Join(target, "speed tier as variant", tail, stem.snapshot)
+        return None
+    candidates: list[tuple[str | None, str, str]] = []
+    if head == "coding":  # the model, or the model after its vendor's name (``coding-xiaomi-mimo-v2-5-pro``)
+        for model in (rest, rest.partition("-")[2]):
+            candidates.append((lookups.root.get(model), "coding plan as variant", "coding"))
+    named = _name_id(own.name)
+    if own.providers == 1 and (target := lookups.by_tail.get(base)) and named.startswith(target):
+        candidates.append((target, "vendor short name", ""))  # ``k2-5`` named ``Kimi K2.5``
+    key = lookups.key_of[base]
+    if key[1] == _sizeless(key)[1]:  # no size: ``nemotron-3-super`` for the one ``nemotron-3-super-120b-a12b``
+        candidates.append((lookups.by_sizeless.get(key), "size tag trimmed", ""))
+    if _adds_plain_words(named, base):  # ``nemotron-3-120b-a12b`` named ``Nemotron 3 Super 120B``
+        spelled = word_key(named)
+        candidates.append((lookups.by_key.get(spelled) or lookups.by_sizeless.get(spelled), "display name fills in words", ""))
+    for target, rule, variant in candidates:
+        if target and target != base and disagreement(own, facts[target]) is None:
+            return Join(target, rule, variant)
+    return None
+
+
+def _fine_tokens(base: str) -> set[str]:
+    """Letters and digits apart, active-parameter tags dropped: ``qwen3-235b-a22b`` -> qwen, 3, 235, b."""
+    return set(_FINE.findall("-".join(t for t in base.split("-") if not _ACTIVE.match(t))))
+
+
+def _adds_plain_words(named: str, base: str) -> bool:
+    """Whether the display name spells ``base`` plus words only, none of which names another model."""
+    if not named:
+        return False
+    mine, theirs = _fine_tokens(base), _fine_tokens(named)
+    added = theirs - mine
+    return bool(added) and mine <= theirs and all(w.isalpha() and w not in DISTINGUISHING for w in added)
+
+
+def _follow(join: Join, joins: Mapping[str, Join]) -> Join:
+    """A join whose target joins further (a coding plan of a speed tier): straight to the end, variants kept."""
+    seen = set()
+    while join.target in joins and join.target not in seen:
+        seen.add(join.target)
+        further = joins[join.target]
+        variant = "-".join(v for v in (further.variant, join.variant) if v)
+        join = Join(further.target, join.rule, variant, join.snapshot or further.snapshot)
+    return join
 
 
 def known_keys(bases: Iterable[str]) -> frozenset:
