@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_translate import CREATED, STOPS, assemble, canonical
+from translate_fixtures import CREATED, STOPS, assemble, canonical
 
 from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
 from toolkit.translate import StreamTranslator, translate_request, translate_response

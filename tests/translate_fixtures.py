@@ -1,10 +1,16 @@
-"""Realistic protocol fixtures: one multi-turn, tool-using OpenCode conversation as each of
-OpenCode's two SDK packages sends it (``@ai-sdk/openai-compatible`` and ``@ai-sdk/anthropic``),
-and its expected translations. Each fixture is a function so tests can mutate their copy."""
+"""Realistic protocol fixtures and the helpers the translation tests share: one multi-turn,
+tool-using OpenCode conversation as each of OpenCode's two SDK packages sends it
+(``@ai-sdk/openai-compatible`` and ``@ai-sdk/anthropic``) with its expected translations, and
+a streamed tool-using answer per protocol with its non-streamed form. Each fixture is a
+function so tests can mutate their copy."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
+from toolkit.translate import StreamAssembler, StreamTranslator
 
 SYSTEM = "You are opencode, an interactive CLI tool that helps users with software engineering tasks."
 ENV = "Here is some useful information about the environment you are running in:\n<env>\n  Platform: linux\n</env>"
@@ -284,3 +290,76 @@ def openai_answer_as_anthropic() -> dict[str, Any]:
         "stop_reason": "tool_use", "stop_sequence": None,
         "usage": {"input_tokens": 472, "output_tokens": 57, "cache_read_input_tokens": 1800},
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers shared by the translation tests
+
+USER = [{"role": "user", "content": "hi"}]
+
+STOPS = [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal")]
+
+
+CREATED = 1770772293
+
+
+def upstream(protocol: str, stream: list[Any]) -> list[SSEEvent]:
+    """A stream fixture as the gateway sees it: encoded to bytes, decoded by the SSE decoder."""
+    frames = [sse_frame(data, name) for name, data in stream] if protocol == "anthropic" else [
+        sse_frame(chunk) for chunk in stream
+    ]
+    return decode_all(frames)
+
+
+def decode_all(frames: list[bytes]) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    return [event for frame in frames for event in decoder.feed(frame)] + decoder.close()
+
+
+def translate_stream(events: list[SSEEvent], src: str, dst: str, **options: Any) -> tuple[StreamTranslator, list[bytes]]:
+    translator = StreamTranslator(src, dst, "combined/coder", created=CREATED, **options)
+    frames = [frame for event in events for frame in translator.feed(event)]
+    return translator, frames + translator.finish()
+
+
+def assemble(protocol: str, events: list[SSEEvent]) -> dict[str, Any]:
+    assembler = StreamAssembler(protocol)
+    for event in events:
+        assembler.feed(event)
+    return assembler.result()
+
+
+def parsed(events: list[SSEEvent]) -> list[tuple[str | None, Any]]:
+    return [(e.event, e.data if e.data == "[DONE]" else json.loads(e.data)) for e in events]
+
+
+def canonical(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer with tool-call arguments parsed: their JSON spacing carries no meaning, and a
+    stream forwards the upstream's fragments as they are."""
+    answer = json.loads(json.dumps(answer))
+    for choice in answer.get("choices", []):
+        for call in choice["message"].get("tool_calls", []):
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+    return answer
+
+
+def with_model(data: Any, protocol: str) -> Any:
+    if protocol == "openai" and isinstance(data, dict):
+        return {**data, "model": "combined/coder"}
+    if protocol == "anthropic" and data["type"] == "message_start":
+        return {**data, "message": {**data["message"], "model": "combined/coder"}}
+    return data
+
+
+def minimal_stream(protocol: str, stop: str, text: str = "hi") -> list[SSEEvent]:
+    """The shortest answer of each protocol: one text delta and a stop reason."""
+    if protocol == "openai":
+        return upstream("openai", [openai_chunk({"role": "assistant", "content": ""}), openai_chunk({"content": text}),
+                                   openai_chunk({}, stop), "[DONE]"])  # fmt: skip
+    return upstream("anthropic", [
+        ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 1}}),
+        ("message_stop", {"type": "message_stop"}),
+    ])  # fmt: skip
