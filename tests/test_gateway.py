@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -336,3 +337,20 @@ def test_models_health_and_stats(mock_providers):
     assert 25 < a["blocked_until_s"] - stats["uptime_s"] <= 30
     assert (b["provider"], b["protocol"], b["blocked_until_s"], b["outcomes"]) == ("b", "anthropic", None, {"ok": 1})
     assert stats["models"]["other"]["requests"] == 0
+
+
+def test_a_client_that_leaves_cancels_its_upstream_attempt(mock_providers, tmp_path):
+    mock = mock_providers(["a"], script={"a": [Reply(tokens_per_s=4)]})  # 2 s of tokens
+    log_path = tmp_path / "gw.jsonl"
+    with _gateway(mock, log_path=log_path).running() as url:
+        with httpx.stream("POST", url + "/chat/completions", json=_request("openai", True), timeout=30) as response:
+            next(response.iter_bytes())  # the answer has begun; then the client hangs up
+        for _ in range(300):  # up to 30 s for the gateway to see the disconnect and log the attempt
+            if log_path.read_text():
+                break
+            time.sleep(0.1)
+        served = _post(url, "openai", _request("openai", False))
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [(r["outcome"], r["decision"], r["error"]) for r in rows[:1]] == [
+        ("cancelled", "give_up", "the client went away before the answer ended")]  # fmt: skip
+    assert served.status_code == 200 and rows[1]["outcome"] == "ok"

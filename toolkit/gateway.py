@@ -406,6 +406,7 @@ class _Exchange:
         self.send: Callable[[dict[str, Any]], Any] | None = None
         self.started = False  # the response head has been sent
         self.held: list[bytes] = []  # frames of the current attempt not sent yet (no content so far)
+        self.request_id = next(gateway._ids)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.send = send
@@ -422,7 +423,9 @@ class _Exchange:
 
     # -- sending --------------------------------------------------------------------------------
     async def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """The response head; ``x-request-id`` is the request's id in the attempt log."""
         self.started = True
+        headers = [*headers, (b"x-request-id", str(self.request_id).encode())]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def _body(self, data: bytes, more: bool = True) -> None:
@@ -455,7 +458,7 @@ class _Exchange:
         gateway, served = self.gateway, self.served
         engine, clock = served.engine, gateway.clock
         served.requests += 1
-        request_id = next(gateway._ids)
+        request_id = self.request_id
         failures: list[tuple[str, AttemptResult]] = []
         req, decision = engine.start(clock(), 0, self.max_tokens, request_id=request_id)
         if decision.action == GIVE_UP:
