@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 from toolkit.catalog import load_catalog  # noqa: E402
 from toolkit.combine import combined_table  # noqa: E402
-from toolkit.overlap import availability_matrix, overlap_matrix  # noqa: E402
+from toolkit.overlap import availability_matrix, overlap_matrix, variant_only_matrix  # noqa: E402
 from toolkit.plotting import plot_availability, plot_overlap  # noqa: E402
 
 TABLE = pd.DataFrame(
@@ -55,3 +55,21 @@ def test_plots_draw_on_the_given_axes(plot, make):
     own = plot(make(TABLE))
     assert own.figure is not fig
     plt.close(own.figure)
+
+
+def test_variant_only_cells_are_told_apart_and_drawn_in_their_own_colour():
+    table = pd.DataFrame(
+        {
+            "combined_id": ["a", "a", "a", "b", "b", "c"],
+            "provider": ["p", "q", "q", "p", "q", "r"],
+            "variant": ["", "fp8", "", "", "tee", "fp8"],  # q serves a plain and as FP8; nobody serves c plain
+        }
+    )
+    matrix = availability_matrix(table)
+    variant_only = variant_only_matrix(table, like=matrix)
+    assert variant_only.to_numpy().tolist() == [[False, False, False], [False, True, False], [False, False, False]]
+    fig, ax = plt.subplots()
+    plot_availability(matrix, variant_only=variant_only, ax=ax)
+    assert ax.images[0].get_array().tolist() == [[1, 1, 0], [1, 2, 0], [0, 0, 1]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["the model", "a variant only"]
+    plt.close(fig)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from toolkit.normalize import normalize_id as normalize_id
     from toolkit.overlap import availability_matrix as availability_matrix
     from toolkit.overlap import overlap_matrix as overlap_matrix
+    from toolkit.overlap import variant_only_matrix as variant_only_matrix
     from toolkit.plotting import plot_attempts_histogram as plot_attempts_histogram
     from toolkit.plotting import plot_availability as plot_availability
     from toolkit.plotting import plot_cost_per_success as plot_cost_per_success

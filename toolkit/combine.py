@@ -61,7 +61,7 @@ def _pick_members(normalized: pd.DataFrame) -> pd.DataFrame:
     return members.reset_index()
 
 
-def _reference_rows(members: pd.DataFrame) -> pd.Series:
+def reference_rows(members: pd.DataFrame) -> pd.Series:
     """True for the members serving their group's reference variant (``toolkit.variants.reference``)."""
     keys = members["combined_id"]
     has_plain = (members["variant"] == "").groupby(keys).transform("any")
@@ -75,7 +75,7 @@ def _group_checks(members: pd.DataFrame) -> pd.DataFrame:
     """Per combined id: minimum limits, spreads (over the reference variant's members) and flags."""
     every_key = members["combined_id"]
     variants = (members["variant"] != "").groupby(every_key).any()
-    members = members[_reference_rows(members)]
+    members = members[reference_rows(members)]
     keys = members["combined_id"]
     checks = pd.DataFrame(
         {

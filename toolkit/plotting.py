@@ -23,6 +23,7 @@ from matplotlib.ticker import PercentFormatter, StrMethodFormatter
 
 SEQUENTIAL = "viridis"  # counts and magnitudes
 BINARY = ("#f2f2f2", "#2c7fb8")  # absent / present
+VARIANT = "#fdae61"  # present only as a deployment variant (quantized, TEE, speed tier)
 TICK_SIZE = 7  # provider and model ids are long; small labels keep large matrices readable
 MAX_LABELS = 60  # beyond this many rows or columns, labels overlap: the caller should pass ``top``
 CHART_SIZE = (7.0, 4.0)  # inches; the failover charts share one size so a report's images line up
@@ -79,14 +80,24 @@ def plot_overlap(matrix: pd.DataFrame, *, ax: Axes | None = None, annotate: bool
     return ax
 
 
-def plot_availability(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Which provider offers which combined model (:func:`toolkit.overlap.availability_matrix`)."""
+def plot_availability(matrix: pd.DataFrame, *, variant_only: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
+    """Which provider offers which combined model (:func:`toolkit.overlap.availability_matrix`).
+
+    ``variant_only`` (:func:`toolkit.overlap.variant_only_matrix`) draws the providers that
+    offer a model only as a deployment variant (quantized, TEE, speed tier) in their own colour.
+    """
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
     ax = _axes(ax, *matrix.shape)
-    ax.imshow(matrix.to_numpy(dtype=float), cmap=ListedColormap(BINARY), vmin=0, vmax=1, aspect="auto",
-              interpolation="nearest")  # fmt: skip
+    cells = matrix.to_numpy(dtype=float)
+    if variant_only is not None:
+        cells = cells + (matrix.to_numpy(dtype=bool) & variant_only.reindex_like(matrix).fillna(False).to_numpy(dtype=bool))
+    ax.imshow(cells, cmap=ListedColormap([*BINARY, VARIANT]), vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     _label_matrix(ax, matrix, "Combined models by provider")
+    if variant_only is not None:
+        handles = [Patch(color=BINARY[1], label="the model"), Patch(color=VARIANT, label="a variant only")]
+        ax.legend(handles=handles, fontsize=TICK_SIZE, loc="upper right", frameon=True)
     return ax
 
 
