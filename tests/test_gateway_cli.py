@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,15 +48,16 @@ def test_check_says_which_members_are_reachable_and_why(cli, tmp_path, mock_prov
     monkeypatch.setenv("PLANTED_KEY", KEY)
     mock = mock_providers(["mock-a", "mock-b"])
     config = tmp_path / "opencode.json"
-    data = json.loads(open(_config(tmp_path, mock)).read())
+    data = json.loads(Path(_config(tmp_path, mock)).read_text())
     data["provider"]["mock-b"]["options"]["baseURL"] = "https://mock-b.example/v1"  # not local: needs its key
     data["provider"]["mock-b"]["options"]["apiKey"] = "{env:MISSING_KEY}"
     config.write_text(json.dumps(data))
     result = cli(*_base(str(config), "--check"))
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].startswith("policy in force: seed-on-error")
-    assert lines[1:] == [
+    assert lines[0].startswith("policy in force (preset): seed-on-error")
+    assert lines[1] == "would serve on http://127.0.0.1:4141/v1, no token"
+    assert lines[2:] == [
         f"{MODEL}: 1 of 2 member(s) reachable",
         f"  mock-a: reachable - openai at {mock.endpoints['mock-a']}, key from env:PLANTED_KEY",
         "  mock-b: unreachable - no API key for provider 'mock-b': set MISSING_KEY",
@@ -67,7 +69,7 @@ def test_check_says_which_members_are_reachable_and_why(cli, tmp_path, mock_prov
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--host", "0.0.0.0"], "error: --host 0.0.0.0 is reachable from the network: set a token with --token-env VAR"),
+        (["--host", "0.0.0.0"], "error: --host 0.0.0.0 is reachable from the network: set a token with --token-env"),
         (["--token-env", "NO_SUCH_TOKEN"], "error: --token-env NO_SUCH_TOKEN: that variable is not set"),
         (["--priority", "mock-x"], "error: unknown provider 'mock-x'"),
         (["--combined", "claude-sonet-4-5"], "error: no combined model 'claude-sonet-4-5' in the table"),
@@ -91,7 +93,7 @@ def test_a_choice_naming_an_unknown_provider_is_refused(cli, tmp_path, mock_prov
 
 def test_no_reachable_member_is_one_line(cli, tmp_path, mock_providers):
     mock = mock_providers(["mock-a", "mock-b"])
-    data = json.loads(open(_config(tmp_path, mock)).read())
+    data = json.loads(Path(_config(tmp_path, mock)).read_text())
     for name in data["provider"]:
         data["provider"][name]["options"]["baseURL"] = f"https://{name}.example/v1"
     path = tmp_path / "remote.json"
@@ -155,3 +157,25 @@ def test_sigterm_lets_the_request_in_flight_finish_and_flushes_the_log(tmp_path,
     assert KEY not in out + err + log_path.read_text()
     with pytest.raises(httpx.ConnectError):  # no longer accepting
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+
+
+def test_the_policy_exported_into_opencode_json_is_the_policy_served(cli, tmp_path, mock_providers, monkeypatch):
+    monkeypatch.setenv("COMBINED_MODELS_GATEWAY_TOKEN", "t0k3n")
+    mock = mock_providers(["mock-a", "mock-b"])
+    config = _config(tmp_path, mock, key_env=None)
+    port = _free_port()
+    exported = cli("export", "--config", config, "--source", "bundled", "--layout", "gateway", "--combined", MODEL,
+                   "--preset", "resilient", "--priority", "mock-b,mock-a", "--max-attempts", "2",
+                   "--gateway-url", f"http://127.0.0.1:{port}/v1")  # fmt: skip
+    assert exported.code == 0, exported.err
+    result = cli("gateway", "--config", config, "--source", "bundled", "--providers", "mock-a,mock-b", "--check")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"policy in force ({config}): resilient+")
+    assert "provider_priority=['mock-b', 'mock-a']" in lines[0] and "max_attempts=2" in lines[0]
+    assert lines[1] == f"would serve on http://127.0.0.1:{port}/v1, token from $COMBINED_MODELS_GATEWAY_TOKEN"
+    assert lines[2:5] == [  # the exported model only, in the exported order
+        f"{MODEL}: 2 of 2 member(s) reachable",
+        f"  mock-b: reachable - anthropic at {mock.endpoints['mock-b']}, key from none",
+        f"  mock-a: reachable - openai at {mock.endpoints['mock-a']}, key from none",
+    ]

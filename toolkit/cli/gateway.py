@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from toolkit.cli._common import add_config, add_policy, add_source, csv_list, load_policy
+from toolkit.cli._common import add_config, add_policy, add_source, csv_list
 
 HELP = "serve combined models locally (OpenAI and Anthropic APIs) with failover between their providers"
 
@@ -17,13 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source(parser)
     parser.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON): its policy and model")
     add_policy(parser)
-    parser.set_defaults(preset=None)  # None: the choice's, else seed-on-error; given, it wins
+    parser.set_defaults(preset=None)  # None: the choice's or the config's policy, else seed-on-error
     parser.add_argument("--priority", type=csv_list, metavar="A,B", help="providers tried first, in order")
     parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
     parser.add_argument("--combined", action="append", metavar="ID",
-                        help="serve this combined model (repeatable; default: all reachable ones)")  # fmt: skip
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4141, help="port to listen on (default 4141)")
+                        help="serve this combined model (repeatable; default: the config's, else all)")  # fmt: skip
+    parser.add_argument("--host", help="address to listen on (default: the config's gateway URL, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: the config's gateway URL, else 4141)")
     parser.add_argument("--log", metavar="FILE", help="append every attempt to this JSON-lines attempt log")
     parser.add_argument("--token-env", metavar="VAR",
                         help="require the token in this environment variable (Bearer or x-api-key)")  # fmt: skip
@@ -35,28 +35,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print which members are reachable and why; serve nothing")  # fmt: skip
 
 
-def _policy(args: argparse.Namespace, providers: list[str]):
-    """The policy in force and the choice's model: a saved choice (its preset, then its four
-    options) or a preset, then the flags; a provider the catalog does not know is refused."""
-    from toolkit.errors import check_known
-    from toolkit.policy import FailoverPolicy, preset
+def _policy(args: argparse.Namespace, providers: list[str], settings: Any):
+    """The policy in force and the model it names: a saved choice (``--from``), else a preset
+    (``--preset``), else the policy exported into ``--config`` (``settings``), else
+    seed-on-error; then ``--strategy``, ``--max-attempts`` and ``--priority`` on top. A
+    provider the catalog does not know is refused."""
+    from dataclasses import replace
 
-    if not args.from_file:
-        args.preset = args.preset or "seed-on-error"
-        policy = load_policy(args)
-        check_known("provider", policy.provider_priority, providers)
-        return policy, None
-    from toolkit.choice import Choice
+    from toolkit.errors import UserError, check_known
+    from toolkit.policy import preset
 
-    choice = Choice.load(args.from_file)
-    check_known(f"provider in {args.from_file}:", choice.provider_priority, providers)
-    fields: dict[str, Any] = choice.options()
-    flags = {"strategy": args.strategy, "max_attempts": args.max_attempts, "provider_priority": args.priority}
-    fields.update({k: v for k, v in flags.items() if v})
-    check_known("provider", fields["provider_priority"], providers)
-    base = args.preset or choice.preset
-    policy = preset(base, **fields) if base else FailoverPolicy(**fields, name=f"choice {args.from_file}")
-    return policy, choice.combined_id
+    named: tuple[str, ...] = ()
+    source = "preset"
+    if args.from_file:
+        from toolkit.choice import Choice
+
+        if args.preset:
+            raise UserError("give --from or --preset, not both")
+        choice = Choice.load(args.from_file)
+        check_known(f"provider in {args.from_file}:", choice.provider_priority, providers)
+        base, source = choice.policy(), args.from_file
+        named = (choice.combined_id,) if choice.combined_id else ()
+    elif args.preset is None and settings is not None:
+        base, named, source = settings.policy, settings.combined_ids, args.config
+    else:
+        base = preset(args.preset or "seed-on-error")
+    flags = {"strategy": args.strategy, "max_attempts": args.max_attempts,
+             "provider_priority": tuple(args.priority) if args.priority else None}  # fmt: skip
+    flags = {k: v for k, v in flags.items() if v is not None}
+    policy = base
+    if flags:
+        shown = " ".join(f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in flags.items())
+        policy = replace(base, **flags, name=f"{base.name}+{shown}")
+    check_known("provider", policy.provider_priority, providers)
+    return policy, named, source
 
 
 def _describe(policy) -> str:
@@ -73,23 +85,26 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.combine import combined_table
     from toolkit.combined_model import CombinedModel
     from toolkit.errors import UserError
-    from toolkit.gateway import Gateway, bind, is_loopback, reachability
+    from toolkit.gateway import DEFAULT_HOST, DEFAULT_PORT, Gateway, bind, is_loopback, reachability
+    from toolkit.gateway_config import read_gateway_settings
     from toolkit.opencode_config import read_config
 
     config = read_config(args.config) if args.config else {}
-    token = None
-    if args.token_env:
-        token = os.environ.get(args.token_env)
-        if not token:
-            raise UserError(f"--token-env {args.token_env}: that variable is not set (put the gateway token in it)")
-    if not args.check and not is_loopback(args.host) and token is None:
-        raise UserError(f"--host {args.host} is reachable from the network: set a token with --token-env VAR")
+    settings = read_gateway_settings(config, args.config) if args.config else None
+    host = args.host or (settings.host if settings else DEFAULT_HOST)
+    port = args.port if args.port is not None else (settings.port if settings else DEFAULT_PORT)
+    token_env = args.token_env or (settings.token_env if settings else None)
+    token = os.environ.get(token_env) or None if token_env else None
+    if token_env and token is None and not args.check:
+        raise UserError(f"--token-env {token_env}: that variable is not set (put the gateway token in it)")
+    if not args.check and not is_loopback(host) and token is None:
+        raise UserError(f"--host {host} is reachable from the network: set a token with --token-env VAR")
     models = load_catalog(args.source, config=args.config)
     for warning in models.attrs.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     table = combined_table(models, providers=args.providers, min_providers=1)
-    policy, choice_model = _policy(args, sorted(table["provider"].unique()))
-    named = args.combined or ([choice_model] if choice_model else [])
+    policy, from_policy, source = _policy(args, sorted(table["provider"].unique()), settings)
+    named = args.combined or list(from_policy)
     ids = named or sorted(table["combined_id"].unique())
     plan = []
     for cid in ids:
@@ -101,19 +116,21 @@ def run(args: argparse.Namespace) -> int:
             plan.append((model, reach))
     served = [(m, {r.provider: r.endpoint for r in reach if r.endpoint}) for m, reach in plan]
     if args.check:
-        return _check(plan, policy, len(ids))
+        where = f"http://{host}:{port}/v1, " + (f"token from ${token_env}" + ("" if token else " (not set!)")
+                                                if token_env else "no token")  # fmt: skip
+        return _check(plan, [f"policy in force ({source}): {_describe(policy)}", f"would serve on {where}"], len(ids))
     if not any(endpoints for _, endpoints in served):
         raise UserError("no combined model has a reachable member: nothing to serve (see --check)")
     gateway = Gateway([(m, e) for m, e in served if e], policy, token=token, log_path=args.log,
                       max_body_bytes=int(args.max_body_mb * 1024 * 1024))  # fmt: skip
-    sock = bind(args.host, args.port)
-    print(f"policy in force: {_describe(policy)}")
+    sock = bind(host, port)
+    print(f"policy in force ({source}): {_describe(policy)}")
     if policy.hedge_after_s is not None:
         print("note: the gateway makes one attempt at a time; hedge_after_s is not used")
     for cid, model in gateway.models.items():
         print(f"  {cid}: {', '.join(m.provider for m in model.members)}")
-    where = f"http://{args.host}:{sock.getsockname()[1]}/v1"
-    auth = f"token from ${args.token_env}" if token else "no token"
+    where = f"http://{host}:{sock.getsockname()[1]}/v1"
+    auth = f"token from ${token_env}" if token else "no token"
     log = f"; attempt log {args.log}" if args.log else ""
     print(f"serving {len(gateway.models)} combined model(s) on {where} ({auth}{log}); Ctrl-C stops", flush=True)
     _serve(gateway, sock, args.grace)
@@ -131,11 +148,11 @@ def _serve(gateway, sock, grace_s: float) -> None:
         sock.close()
 
 
-def _check(plan: list, policy, considered: int) -> int:
+def _check(plan: list, headlines: list[str], considered: int) -> int:
     """Print, per combined model, each member and whether it is reachable; 2 when none is."""
     from toolkit.errors import UserError
 
-    print(f"policy in force: {_describe(policy)}")
+    print("\n".join(headlines))
     reachable = 0
     for model, reach in plan:
         ok = sum(1 for r in reach if r.endpoint)
