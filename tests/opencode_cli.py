@@ -92,9 +92,9 @@ class Result:
     stderr: str  # ANSI colours removed
 
 
-def debug_config(binary: Path, project: Path, home: Path) -> Result:
-    """``opencode debug config`` run in ``project`` (where it finds opencode.json[c]), offline."""
-    env = {
+def _env(home: Path) -> dict[str, str]:
+    """An offline environment whose HOME and XDG folders are inside ``home``."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -103,7 +103,20 @@ def debug_config(binary: Path, project: Path, home: Path) -> Result:
         "XDG_STATE_HOME": str(home / ".local" / "state"),
         "OPENCODE_DISABLE_MODELS_FETCH": "1",
     }
+
+
+def debug_config(binary: Path, project: Path, home: Path) -> Result:
+    """``opencode debug config`` run in ``project`` (where it finds opencode.json[c]), offline."""
     proc = subprocess.run(
-        [str(binary), "debug", "config"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+        [str(binary), "debug", "config"], cwd=project, env=_env(home), capture_output=True, text=True, timeout=120
     )
+    return Result(proc.returncode, proc.stdout, _ANSI.sub("", proc.stderr))
+
+
+def run_prompt(binary: Path, project: Path, home: Path, prompt: str, model: str, timeout_s: float = 300) -> Result:
+    """``opencode run PROMPT -m MODEL`` in ``project``, offline; its history lands in ``home/.local/share/opencode``."""
+    proc = subprocess.run(
+        [str(binary), "run", prompt, "-m", model], cwd=project, env=_env(home), capture_output=True, text=True,
+        timeout=timeout_s,
+    )  # fmt: skip
     return Result(proc.returncode, proc.stdout, _ANSI.sub("", proc.stderr))

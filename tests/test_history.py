@@ -1,0 +1,188 @@
+"""History import on written databases: round trip, unknown shapes, bad input, since, overview."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
+from toolkit.history import HISTORY_COLUMNS, load_opencode_history, parse_since
+from toolkit.history_overview import by_period, overview
+from toolkit.history_sample import create_database, write_opencode_history
+from toolkit.metrics import summarize
+from toolkit.policy import preset
+from toolkit.scenario import Scenario
+from toolkit.simulator import simulate
+
+START = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+MODEL = CombinedModel.of(["a"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
+
+
+@pytest.fixture(scope="module")
+def simulated() -> pd.DataFrame:
+    """OpenCode's own retry behaviour (one provider, Retry-After honoured) in an overload storm."""
+    return simulate(MODEL, preset("opencode-native"), Scenario.load("overload-storm"), 300, seed=1)
+
+
+@pytest.fixture
+def folder(tmp_path, simulated):
+    return write_opencode_history(simulated, tmp_path / "opencode", START)
+
+
+def test_round_trip_through_opencode_files_keeps_every_call_and_metric(folder, simulated):
+    history = load_opencode_history(folder)
+    assert list(history.columns) == list(HISTORY_COLUMNS)
+    assert len(history) == len(simulated) and history.attrs["skipped"] == 0
+    assert history.attrs["log_calls"] == int((simulated["decision"] == "retry_same").sum()) > 0
+    assert history["outcome"].value_counts().to_dict() == simulated["outcome"].value_counts().to_dict()
+    ours, theirs = summarize(history).iloc[0], summarize(simulated).iloc[0]
+    for metric in ("requests", "success_rate", "attempts_mean", "cost_total_usd"):
+        assert ours[metric] == pytest.approx(theirs[metric])
+    for metric in ("latency_p50_s", "latency_p95_s", "ttft_p50_s"):
+        assert ours[metric] == pytest.approx(theirs[metric], abs=0.002)  # the logs keep milliseconds
+    first = pd.Timestamp(START) + pd.Timedelta(seconds=simulated["t_start_s"].min())
+    assert abs(history["started_at"].min() - first) < pd.Timedelta(milliseconds=1)
+    assert set(history["agent"]) == {"build"}
+
+
+def test_unknown_shapes_are_skipped_and_counted(folder):
+    connection = sqlite3.connect(folder / "opencode.db")
+    rows = [("m1", "s", 1, 1, "{not json"), ("m2", "s", 2, 2, json.dumps({"role": "assistant", "time": {}})),
+            ("m3", "s", 3, 3, json.dumps({"role": "assistant", "providerID": 7, "modelID": "x",
+                                          "time": {"created": 3, "completed": 4}}))]  # fmt: skip
+    connection.executemany("INSERT INTO message VALUES (?, ?, ?, ?, ?)", rows)
+    connection.commit()
+    connection.close()
+    history = load_opencode_history(folder)
+    assert history.attrs["skipped"] == 3 and history.attrs["messages"] == 300
+
+
+def test_since_keeps_the_recent_calls(folder, simulated):
+    cut = START + timedelta(seconds=float(simulated["t_start_s"].median()))
+    history = load_opencode_history(folder, since=cut)
+    assert 0 < history.attrs["messages"] < 300
+    assert (history.groupby("request_id")["started_at"].min() >= cut - timedelta(seconds=1)).all()
+
+
+@pytest.mark.parametrize(("text", "delta"), [("7d", timedelta(days=7)), ("12h", timedelta(hours=12)),
+                                             ("30m", timedelta(minutes=30)), ("2w", timedelta(weeks=2))])  # fmt: skip
+def test_since_spans(text, delta):
+    assert parse_since(text, now=START) == START - delta
+
+
+def test_since_dates_and_mistakes():
+    assert parse_since("2026-01-01") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with pytest.raises(UserError, match="give a span such as 7d"):
+        parse_since("last week")
+
+
+def test_error_text_is_redacted_and_retry_after_read_from_headers(tmp_path):
+    log = simulate(MODEL, preset("opencode-native"), Scenario.load("busy-team-rate-limit"), 200, seed=2)
+    give_up = log.index[log["decision"] == "give_up"]
+    assert len(give_up) > 0
+    log["error"] = log["error"].cat.add_categories(["leaked sk-abcdef1234567890 key"])
+    log.loc[give_up, "error"] = "leaked sk-abcdef1234567890 key"
+    history = load_opencode_history(write_opencode_history(log, tmp_path / "oc", START))
+    finals = history[history["decision"] == "give_up"]
+    assert set(finals["error"]) == {"leaked [redacted] key"}
+    assert finals["retry_after_s"].notna().all()
+    assert (history["error"].astype(str).str.contains("sk-abc")).sum() == 0
+
+
+# -- bad input: one line each, nothing written ------------------------------------------------
+
+
+def bad(cli, tmp_path, data_dir) -> str:
+    out = tmp_path / "out.csv"
+    result = cli("history", "--data-dir", str(data_dir), "--out", str(out))
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
+    assert not out.exists()
+    return result.err
+
+
+def test_missing_folder_and_missing_database(cli, tmp_path):
+    assert "no OpenCode data folder" in bad(cli, tmp_path, tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    assert "no opencode.db in" in bad(cli, tmp_path, tmp_path / "empty")
+
+
+def test_database_locked_by_a_writer(cli, tmp_path, folder):
+    writer = sqlite3.connect(folder / "opencode.db", isolation_level=None)
+    writer.execute("PRAGMA journal_mode = DELETE")  # a rollback journal: a writer's lock keeps readers out
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        assert "is locked by a program writing to it" in bad(cli, tmp_path, folder)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert len(load_opencode_history(folder)) > 0  # and it reads once the writer is done
+
+
+def test_corrupt_and_truncated_databases(cli, tmp_path, folder):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "opencode.db").write_bytes(b"this is not SQLite at all\n" * 500)
+    assert "not a readable SQLite database" in bad(cli, tmp_path, corrupt)
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    data = (folder / "opencode.db").read_bytes()
+    (truncated / "opencode.db").write_bytes(data[: len(data) // 2])
+    assert "not a readable SQLite database" in bad(cli, tmp_path, truncated)
+
+
+def test_unknown_schema(cli, tmp_path):
+    other = tmp_path / "other"
+    sqlite3.connect(other.mkdir() or other / "opencode.db").executescript("CREATE TABLE notes (x text);").close()
+    assert "has no 'message' table" in bad(cli, tmp_path, other)
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    sqlite3.connect(renamed / "opencode.db").executescript(
+        "CREATE TABLE message (id text, session_id text, time_created integer, time_updated integer, body text);"
+        "CREATE TABLE part (message_id text, time_created integer);"
+    ).close()
+    assert "table 'message' lacks data" in bad(cli, tmp_path, renamed)
+
+
+def test_sample_writer_refuses_to_overwrite(tmp_path):
+    create_database(tmp_path / "opencode.db").close()
+    with pytest.raises(UserError, match="exists already"):
+        create_database(tmp_path / "opencode.db")
+
+
+# -- the command and the overview ----------------------------------------------------------------
+
+
+def test_cli_writes_the_log_and_prints_the_overview(cli, tmp_path, folder):
+    out = tmp_path / "calls.parquet"
+    result = cli("history", "--data-dir", str(folder), "--out", str(out))
+    assert result.code == 0, result.err
+    assert result.err.startswith("300 messages, ")
+    assert "overload_share" in result.out and "auth_share" not in result.out  # only the classes that happened
+    assert len(pd.read_parquet(out)) == len(load_opencode_history(folder))
+
+
+def test_overview_counts_and_shares(folder, simulated):
+    table = overview(load_opencode_history(folder))
+    (row,) = table.to_dict("records")
+    assert row["provider"] == "a" and row["calls"] == len(simulated) and row["requests"] == 300
+    outcome = simulated["outcome"].astype(str)
+    assert row["overload_share"] == pytest.approx((outcome == "overload").mean())
+    assert row["error_share"] == pytest.approx((outcome != "ok").mean())
+    assert row["retry_after_seen"] == simulated["retry_after_s"].notna().sum()
+    ok = simulated[outcome == "ok"]
+    assert row["ttft_p50_s"] == pytest.approx(ok["ttft_s"].median(), abs=0.002)
+    assert row["cost_usd"] == pytest.approx(simulated["cost_usd"].sum())
+
+
+def test_by_period_splits_by_hour(folder):
+    history = load_opencode_history(folder)
+    hours = by_period(history, "h")
+    assert hours["calls"].sum() == len(history)
+    assert (hours["period"] == hours["period"].dt.floor("h")).all()
+    assert len(by_period(history, "D")) == history["started_at"].dt.floor("D").nunique()

@@ -1,0 +1,144 @@
+"""History written by the real OpenCode CLI (1.18.33), imported back: the injected faults come out.
+
+Four mock providers with known behaviour: ``limited`` answers every call 429 with a
+``retry-after-ms: 100``; ``flaky`` answers its first call 500, then succeeds; ``down`` is
+healthy, then fails every call with 503 (``retry-after-ms: 100``) during an outage window,
+then is healthy again; ``steady`` answers OpenCode's title requests. Six ``opencode run``
+invocations (one message each) write ``opencode.db`` and ``log/``; the import must recover
+what the mocks did: the error classes, the Retry-After, OpenCode's backoff before its retry,
+the outage window, token counts, the time to first token, and nothing of the text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+from opencode_cli import CURRENT, opencode_binary, run_prompt
+
+from toolkit.history import load_opencode_history
+from toolkit.mock_providers import Incoming, MockProviders, Reply
+
+pytestmark = pytest.mark.opencode
+
+PROMPT = "zebra-quartz-71 say something"  # a marker that must never appear in the import
+TTFT_S = 0.3
+TOKENS_PER_S = 10.0
+OUTPUT_TOKENS = 20  # the models' output limit, so every answer is this long
+
+
+class Faults:
+    """The injected behaviour (see the module docstring); ``outage`` is switched by the test."""
+
+    def __init__(self) -> None:
+        self.outage = False
+
+    def __call__(self, request: Incoming) -> Reply:
+        if request.provider == "limited":
+            return Reply("rate_limit", retry_after_s=0.1)
+        if request.provider == "down" and self.outage:
+            return Reply("unavailable", retry_after_s=0.1)
+        return Reply(ttft_s=TTFT_S, tokens_per_s=TOKENS_PER_S)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """Run the six prompts; return (data folder, mock request log, outage window as UTC datetimes)."""
+    binary = opencode_binary(CURRENT)
+    home = tmp_path_factory.mktemp("opencode-home")
+    project = tmp_path_factory.mktemp("project")
+    faults = Faults()
+    providers = ["steady", "limited", "flaky", "down"]
+    with MockProviders(providers, decider=faults, script={"flaky": [Reply("server_error")]}, models=("m",),
+                       api_key="k-test") as mocks:  # fmt: skip
+        limit = {"context": 100_000, "output": OUTPUT_TOKENS}
+        config = {
+            "$schema": "https://opencode.ai/config.json",
+            "small_model": "steady/m",
+            "provider": {p: {"npm": "@ai-sdk/openai-compatible", "name": p,
+                             "options": {"baseURL": mocks.endpoints[p], "apiKey": "k-test"},
+                             "models": {"m": {"name": "m", "limit": limit}}} for p in providers},
+        }  # fmt: skip
+        (project / "opencode.json").write_text(json.dumps(config))
+
+        def run(model: str) -> int:
+            return run_prompt(binary, project, home, PROMPT, model).code
+
+        codes = [run("down/m"), run("flaky/m"), run("limited/m")]
+        faults.outage, outage_on = True, datetime.now(timezone.utc)
+        codes += [run("down/m"), run("down/m")]
+        faults.outage, outage_off = False, datetime.now(timezone.utc)
+        codes.append(run("down/m"))
+        requests = pd.DataFrame(mocks.requests)
+    assert codes == [0, 0, 1, 1, 1, 0]
+    time.sleep(0.1)
+    return home / ".local" / "share" / "opencode", requests, (outage_on, outage_off)
+
+
+@pytest.fixture(scope="module")
+def history(written):
+    return load_opencode_history(written[0])
+
+
+def calls(history: pd.DataFrame, provider: str) -> pd.DataFrame:
+    return history[history["provider"] == provider]
+
+
+def test_one_final_call_per_message_with_its_session_and_agent(history):
+    finals = history[history["decision"].isin(["done", "give_up"])]
+    assert history.attrs["messages"] == 6 and history.attrs["skipped"] == 0
+    assert len(finals) == 6 and finals["session_id"].nunique() == 6
+    assert set(history["agent"]) == {"build"}
+    assert list(finals["provider"]) == ["down", "flaky", "limited", "down", "down", "down"]
+    assert "steady" not in set(history["provider"])  # title requests are not model turns
+
+
+def test_rate_limited_provider_gives_rate_limits_and_its_retry_after(history, written):
+    limited = calls(history, "limited")
+    sent = (written[1]["provider"] == "limited").sum()
+    assert sent == 6  # OpenCode's five retries
+    assert 1 <= len(limited) <= sent  # retries lost when OpenCode exits before flushing its log
+    assert set(limited["outcome"]) == {"rate_limit"}
+    final = limited.iloc[-1]
+    assert final["decision"] == "give_up" and final["status"] == 429
+    assert final["retry_after_s"] == pytest.approx(0.1)  # retry-after-ms wins over the rounded retry-after
+
+
+def test_plain_error_retried_with_backoff_comes_from_the_log(history):
+    flaky = calls(history, "flaky")
+    assert list(flaky["outcome"]) == ["server_error", "ok"]
+    assert list(flaky["decision"]) == ["retry_same", "done"]
+    assert list(flaky["attempt"]) == [1, 2]
+    # OpenCode's first backoff: 2 s x (1 + 0.25 x random), plus its own scheduling
+    assert 2.0 <= flaky["wait_s"].iloc[0] <= 3.5
+    assert "server had an error" in flaky["error"].iloc[0]
+
+
+def test_outage_window_is_where_the_failures_are(history, written):
+    _, _, (on, off) = written
+    down = calls(history, "down")
+    failed = down[down["outcome"] != "ok"]
+    assert set(failed["outcome"]) == {"overload"}  # 503 Service Unavailable
+    assert failed["started_at"].min() >= on and failed["started_at"].max() <= off
+    ok = down[down["outcome"] == "ok"]
+    assert len(ok) == 2 and ((ok["started_at"] < on) | (ok["started_at"] > off)).all()
+    assert set(failed.loc[failed["decision"] == "give_up", "retry_after_s"]) == {0.1}
+
+
+def test_tokens_ttft_and_speed_match_what_the_mocks_sent(history, written):
+    ok = history[history["outcome"] == "ok"]
+    assert (ok["output_tokens"] == OUTPUT_TOKENS).all()
+    served = written[1][written[1]["kind"] == "ok"]
+    assert set(ok["input_tokens"]) <= set(served["input_tokens"])
+    ttft = ok["ttft_s"].dropna()
+    assert len(ttft) >= 1 and ttft.between(TTFT_S, TTFT_S + 1.2).all()
+    speed = ok["output_tokens"] / (ok["latency_s"] - ok["ttft_s"])
+    assert speed.dropna().between(TOKENS_PER_S * 0.6, TOKENS_PER_S * 1.4).all()
+
+
+def test_no_prompt_or_answer_text_is_imported(history):
+    text = " ".join(" ".join(map(str, history[c].astype(str).unique())) for c in history.columns)
+    assert "zebra-quartz" not in text and "w0 w1" not in text
