@@ -12,6 +12,7 @@ the outage window, token counts, the time to first token, and nothing of the tex
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import datetime, timezone
 
@@ -19,8 +20,13 @@ import pandas as pd
 import pytest
 from opencode_cli import CURRENT, opencode_binary, run_prompt
 
+from toolkit.combined_model import CombinedModel
 from toolkit.history import load_opencode_history
+from toolkit.history_sample import write_opencode_history
 from toolkit.mock_providers import Incoming, MockProviders, Reply
+from toolkit.policy import preset
+from toolkit.scenario import Scenario
+from toolkit.simulator import simulate
 
 pytestmark = pytest.mark.opencode
 
@@ -35,8 +41,10 @@ class Faults:
 
     def __init__(self) -> None:
         self.outage = False
+        self.arrivals: list[tuple[str, float]] = []  # (provider, wall-clock epoch seconds) per request
 
     def __call__(self, request: Incoming) -> Reply:
+        self.arrivals.append((request.provider, time.time()))
         if request.provider == "limited":
             return Reply("rate_limit", retry_after_s=0.1)
         if request.provider == "down" and self.outage:
@@ -73,8 +81,8 @@ def written(tmp_path_factory):
         faults.outage, outage_off = False, datetime.now(timezone.utc)
         codes.append(run("down/m"))
         requests = pd.DataFrame(mocks.requests)
+        requests["arrived"] = pd.to_datetime([t for _, t in faults.arrivals], unit="s", utc=True)
     assert codes == [0, 0, 1, 1, 1, 0]
-    time.sleep(0.1)
     return home / ".local" / "share" / "opencode", requests, (outage_on, outage_off)
 
 
@@ -133,12 +141,45 @@ def test_tokens_ttft_and_speed_match_what_the_mocks_sent(history, written):
     assert (ok["output_tokens"] == OUTPUT_TOKENS).all()
     served = written[1][written[1]["kind"] == "ok"]
     assert set(ok["input_tokens"]) <= set(served["input_tokens"])
-    ttft = ok["ttft_s"].dropna()
-    assert len(ttft) >= 1 and ttft.between(TTFT_S, TTFT_S + 1.2).all()
-    speed = ok["output_tokens"] / (ok["latency_s"] - ok["ttft_s"])
-    assert speed.dropna().between(TOKENS_PER_S * 0.6, TOKENS_PER_S * 1.4).all()
+    timed = ok[ok["ttft_s"].notna()]
+    assert len(timed) >= 1  # calls whose start OpenCode logged
+    for call in timed.itertuples():
+        # OpenCode logs a call's start a little before it sends it (more on a busy machine): that
+        # delay, measured at the mock, is part of the time to first token the history shows
+        arrived = served.loc[(served["provider"] == call.provider) & (served["arrived"] >= call.started_at), "arrived"]
+        delay = (arrived.min() - call.started_at).total_seconds()
+        assert TTFT_S <= call.ttft_s <= TTFT_S + delay + 1.0, (call.ttft_s, delay)
+    # the mock paces 20 tokens over 1.9 s at least; OpenCode's own end-of-answer work only slows it
+    speed = timed["output_tokens"] / (timed["latency_s"] - timed["ttft_s"])
+    assert speed.between(TOKENS_PER_S * 0.4, OUTPUT_TOKENS / ((OUTPUT_TOKENS - 1) / TOKENS_PER_S)).all()
 
 
 def test_no_prompt_or_answer_text_is_imported(history):
     text = " ".join(" ".join(map(str, history[c].astype(str).unique())) for c in history.columns)
     assert "zebra-quartz" not in text and "w0 w1" not in text
+
+
+def _layout(database) -> dict:
+    """Columns of the tables the import reads, and the JSON keys of assistant messages by outcome."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        tables = {t: [row[1:6] for row in connection.execute(f"PRAGMA table_info({t})")]
+                  for t in ("session", "message", "part")}  # fmt: skip
+        keys = {}
+        for (data,) in connection.execute("SELECT data FROM message"):
+            message = json.loads(data)
+            if message["role"] == "assistant":
+                error = message.get("error")
+                kind = "error" if error else "ok"
+                keys[kind] = sorted(message) + (sorted(error["data"]) if error else [])
+    finally:
+        connection.close()
+    return {"tables": tables, "keys": keys}
+
+
+def test_the_sample_writer_matches_what_opencode_writes(written, tmp_path):
+    model = CombinedModel.of(["a"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
+    log = simulate(model, preset("opencode-native"), Scenario.load("busy-team-rate-limit"), 200, seed=2)
+    assert {"done", "give_up", "retry_same"} <= set(log["decision"])
+    sample = write_opencode_history(log, tmp_path / "sample")
+    assert _layout(sample / "opencode.db") == _layout(written[0] / "opencode.db")

@@ -290,7 +290,7 @@ def _attempts(messages: pd.DataFrame, events: dict) -> pd.DataFrame:
         if key in times:
             lo, hi = np.searchsorted(times[key], [created - 1000, end + 1000])
             calls = _calls(events[key][lo:hi])
-        final_start, start_known = created, True
+        final_start, start_known = created, bool(calls)  # unlogged: timed from the message's creation
         if calls and failed and calls[-1][2] is not None and abs(calls[-1][1] - end) <= _FINAL_ERROR_MATCH_S * 1000:
             final_start = calls.pop()[0]  # the final failed call was logged too: it is the database's row
         elif calls and calls[-1][2] is None:

@@ -74,7 +74,8 @@ def _messages(row, model: str, first_ms: float, t0: float, t1: float, agent: str
     user_id, message_id = f"msg_{request:012d}u", f"msg_{request:012d}a"
     user = {"role": "user", "time": {"created": first_ms - 1}, "agent": agent,
             "model": {"providerID": provider, "modelID": model}}  # fmt: skip
-    data: dict = {"parentID": user_id, "role": "assistant", "mode": agent, "agent": agent, "cost": 0,
+    data: dict = {"parentID": user_id, "role": "assistant", "mode": agent, "agent": agent,
+                  "path": {"cwd": "/sample", "root": "/"}, "cost": 0,
                   "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
                   "modelID": model, "providerID": provider, "time": {"created": first_ms, "completed": t1}}  # fmt: skip
     if row.outcome == "ok":
@@ -94,6 +95,7 @@ def _messages(row, model: str, first_ms: float, t0: float, t1: float, agent: str
             "message": str(row.error), "statusCode": None if pd.isna(row.status) else int(row.status),
             "isRetryable": row.outcome in ("rate_limit", "overload", "server_error"),
             "responseHeaders": headers, "responseBody": json.dumps({"error": {"message": str(row.error)}}),
+            "metadata": {"url": f"https://{provider}.invalid/v1/chat/completions"},
         }}  # fmt: skip
     return [(user_id, session, first_ms - 1, first_ms - 1, json.dumps(user)),
             (message_id, session, first_ms, t1, json.dumps(data))]  # fmt: skip

@@ -356,73 +356,12 @@ class Scenario:
     # -- fitting -----------------------------------------------------------------------------
     @classmethod
     def fit(cls, log, name: str = "fitted") -> Scenario:
-        """A scenario that reproduces an attempt log (simulated, live or real) as closely as its
-        columns allow: Poisson arrivals at the observed rate, lognormal request sizes, and per
-        provider lognormal TTFT / tokens-per-second / error latency, the observed share of each
-        error class, and the median Retry-After. Rate limits and incidents are not identifiable
-        from a log; their effect shows up as error shares. Every provider in the log is named
-        by id; ``default`` is the pooled behaviour of all of them.
-        """
-        if len(log) == 0:
-            raise UserError("cannot fit a scenario to an empty attempt log")
-        first = log.sort_values(["request_id", "attempt"]).groupby("request_id", observed=True).first()
-        starts = np.sort(first["t_start_s"].to_numpy(dtype=float))
-        span = starts[-1] - starts[0]
-        rate = (len(starts) - 1) / span if len(starts) > 1 and span > 0 else 1.0
-        ok = log[log["outcome"] == "ok"]
-        data = {
-            "name": name,
-            "description": f"fitted to an attempt log of {len(first)} requests",
-            "arrivals": {"kind": "poisson", "rate_per_s": round(rate, 6)},
-            "request": {
-                key: value
-                for key, value in (
-                    ("input_tokens", _fit(first["input_tokens"])),
-                    ("output_tokens", _fit(ok["output_tokens"])),
-                )
-                if value is not None
-            },
-            "providers": {"default": _fit_profile(log)},
-        }
-        for provider, rows in log.groupby("provider", observed=True):
-            data["providers"][str(provider)] = _fit_profile(rows)
-        return cls.from_dict(data, source=f"fit:{name}")
+        """A scenario that reproduces an attempt log (simulated, live, gateway or an imported
+        OpenCode history): per provider latency, error shares, rate-limit buckets and incident
+        windows, and the arrival pattern. See :func:`toolkit.fitting.fit_scenario`."""
+        from toolkit.fitting import fit_scenario
 
-
-def _fit(values) -> dict | float | None:
-    """Lognormal fit (median and log-sd) of the positive values; a constant when they do not vary."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x) & (x > 0)]
-    if len(x) == 0:
-        return None
-    logs = np.log(x)
-    sigma = float(logs.std(ddof=1)) if len(x) > 1 else 0.0
-    if sigma < 1e-9:
-        return round(float(x[0]), 6)
-    return {"dist": "lognormal", "median": round(float(np.exp(logs.mean())), 6), "sigma": round(sigma, 6)}
-
-
-def _fit_profile(rows) -> dict:
-    """Profile fields estimated from the attempt-log rows of one provider (or of all)."""
-    outcome = rows["outcome"].astype(str)
-    real = rows[outcome != "cancelled"]
-    n = len(real)
-    counts = real["outcome"].astype(str).value_counts()
-    profile: dict = {"errors": {c: round(int(counts.get(c, 0)) / n, 6) for c in ERROR_CLASSES if counts.get(c, 0)}}
-    if n == 0:
-        profile["errors"] = {}
-    ok = rows[outcome == "ok"]
-    stream_s = (ok["latency_s"] - ok["ttft_s"]).to_numpy(dtype=float)
-    fitted = {
-        "ttft_s": _fit(ok["ttft_s"]),
-        "tokens_per_s": _fit(ok["output_tokens"].to_numpy(dtype=float) / np.where(stream_s > 0, stream_s, np.nan)),
-        "error_latency_s": _fit(real.loc[~real["outcome"].isin(["ok", "timeout"]), "latency_s"]),
-    }
-    profile.update({k: v for k, v in fitted.items() if v is not None})
-    retry_after = rows["retry_after_s"].dropna()
-    if len(retry_after):
-        profile["retry_after_s"] = round(float(retry_after.median()), 6)
-    return profile
+        return fit_scenario(log, name)
 
 
 def _dists(data: Mapping, path: str = ""):
