@@ -12,7 +12,7 @@ import pytest
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 from toolkit.history import HISTORY_COLUMNS, load_opencode_history, parse_since
-from toolkit.history_overview import by_period, overview
+from toolkit.history_overview import period_overview, provider_overview
 from toolkit.history_sample import create_database, write_opencode_history
 from toolkit.metrics import summarize
 from toolkit.policy import preset
@@ -52,7 +52,8 @@ def test_round_trip_through_opencode_files_keeps_every_call_and_metric(folder, s
 
 def test_unknown_shapes_are_skipped_and_counted(folder):
     connection = sqlite3.connect(folder / "opencode.db")
-    rows = [("m1", "s", 1, 1, "{not json"), ("m2", "s", 2, 2, json.dumps({"role": "assistant", "time": {}})),
+    rows = [("m1", "s", 1, 1, '{"role": "assistant", "providerID": "a", '),  # cut short
+            ("m2", "s", 2, 2, json.dumps({"role": "assistant", "time": {}})),
             ("m3", "s", 3, 3, json.dumps({"role": "assistant", "providerID": 7, "modelID": "x",
                                           "time": {"created": 3, "completed": 4}}))]  # fmt: skip
     connection.executemany("INSERT INTO message VALUES (?, ?, ?, ?, ?)", rows)
@@ -83,15 +84,23 @@ def test_since_dates_and_mistakes():
 
 def test_error_text_is_redacted_and_retry_after_read_from_headers(tmp_path):
     log = simulate(MODEL, preset("opencode-native"), Scenario.load("busy-team-rate-limit"), 200, seed=2)
-    give_up = log.index[log["decision"] == "give_up"]
-    assert len(give_up) > 0
-    log["error"] = log["error"].cat.add_categories(["leaked sk-abcdef1234567890 key"])
-    log.loc[give_up, "error"] = "leaked sk-abcdef1234567890 key"
-    history = load_opencode_history(write_opencode_history(log, tmp_path / "oc", START))
+    assert (log["decision"] == "give_up").any() and (log["decision"] == "retry_same").any()
+    folder = write_opencode_history(log, tmp_path / "oc", START)
+    leak = "leaked sk-abcdef1234567890 key"
+    connection = sqlite3.connect(folder / "opencode.db")
+    connection.execute("UPDATE message SET data = json_set(data, '$.error.data.message', ?) "
+                       "WHERE json_extract(data, '$.error') IS NOT NULL", (leak,))  # fmt: skip
+    connection.commit()
+    connection.close()
+    lines = (folder / "log" / "opencode.log").read_text()
+    (folder / "log" / "opencode.log").write_text(lines.replace("Rate limit reached", f"Rate limit ({leak}) reached"))
+    history = load_opencode_history(folder)
     finals = history[history["decision"] == "give_up"]
     assert set(finals["error"]) == {"leaked [redacted] key"}
     assert finals["retry_after_s"].notna().all()
-    assert (history["error"].astype(str).str.contains("sk-abc")).sum() == 0
+    retried = history[history["decision"] == "retry_same"]
+    assert retried["error"].str.contains("Rate limit (leaked [redacted] key) reached", regex=False).any()
+    assert not history["error"].astype(str).str.contains("sk-abc").any()
 
 
 # -- bad input: one line each, nothing written ------------------------------------------------
@@ -168,7 +177,7 @@ def test_cli_writes_the_log_and_prints_the_overview(cli, tmp_path, folder):
 
 
 def test_overview_counts_and_shares(folder, simulated):
-    table = overview(load_opencode_history(folder))
+    table = provider_overview(load_opencode_history(folder))
     (row,) = table.to_dict("records")
     assert row["provider"] == "a" and row["calls"] == len(simulated) and row["requests"] == 300
     outcome = simulated["outcome"].astype(str)
@@ -182,7 +191,47 @@ def test_overview_counts_and_shares(folder, simulated):
 
 def test_by_period_splits_by_hour(folder):
     history = load_opencode_history(folder)
-    hours = by_period(history, "h")
+    hours = period_overview(history, "h")
     assert hours["calls"].sum() == len(history)
     assert (hours["period"] == hours["period"].dt.floor("h")).all()
-    assert len(by_period(history, "D")) == history["started_at"].dt.floor("D").nunique()
+    assert len(period_overview(history, "D")) == history["started_at"].dt.floor("D").nunique()
+
+
+def test_report_sweeps_a_scenario_fitted_to_the_history(cli, tmp_path, folder):
+    out = tmp_path / "report"
+    result = cli("report", "--out", str(out), "--history", str(folder), "--models", "1", "--seeds", "1", "--requests",
+                 "100", "--scenario", "calm-day", "--presets", "resilient", "--executor", "serial")  # fmt: skip
+    assert result.code == 0, result.err
+    assert result.out.startswith("fitted a scenario to 300 messages")
+    assert set(pd.read_csv(out / "sweep.csv")["scenario"]) == {"calm-day", "your-traffic"}
+    assert Scenario.load(out / "your-traffic.json").name == "your-traffic"
+
+
+def test_report_with_an_unreadable_history_writes_nothing(cli, tmp_path):
+    out = tmp_path / "report"
+    result = cli("report", "--out", str(out), "--history", str(tmp_path / "nowhere"))
+    assert result.code == 2 and result.err.startswith("error: no OpenCode data folder at ")
+    assert not out.exists()
+
+
+def test_charts_draw_the_tables(folder):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from toolkit.plotting import plot_calls_by_period, plot_error_shares
+
+    history = load_opencode_history(folder)
+    table = provider_overview(history)
+    ax = plot_error_shares(table)
+    widths = sum(p.get_width() for p in ax.patches)
+    assert widths == pytest.approx(len(table))  # each bar's shares add up to one
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(history["outcome"].astype(str)) == {"ok", "overload"}
+    periods = period_overview(history, "h")
+    ax = plot_calls_by_period(periods)
+    filled = [p for p in ax.patches if p.get_fill()]
+    assert sum(p.get_height() for p in filled) == len(history)
+    hatched = [p for p in ax.patches if not p.get_fill()]
+    assert sum(p.get_height() for p in hatched) == pytest.approx((history["outcome"] != "ok").sum())
+    plt.close("all")

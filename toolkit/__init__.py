@@ -32,7 +32,12 @@ if TYPE_CHECKING:
     from toolkit.export import ExportPlan as ExportPlan
     from toolkit.export import export_opencode_config as export_opencode_config
     from toolkit.export import plan_export as plan_export
+    from toolkit.fitting import fit_scenario as fit_scenario
     from toolkit.gateway import Gateway as Gateway
+    from toolkit.history import load_opencode_history as load_opencode_history
+    from toolkit.history_overview import period_overview as period_overview
+    from toolkit.history_overview import provider_overview as provider_overview
+    from toolkit.history_sample import write_opencode_history as write_opencode_history
     from toolkit.live import read_log as read_log
     from toolkit.live import run_live as run_live
     from toolkit.metrics import summarize as summarize
@@ -44,7 +49,9 @@ if TYPE_CHECKING:
     from toolkit.overlap import variant_only_matrix as variant_only_matrix
     from toolkit.plotting import plot_attempts_histogram as plot_attempts_histogram
     from toolkit.plotting import plot_availability as plot_availability
+    from toolkit.plotting import plot_calls_by_period as plot_calls_by_period
     from toolkit.plotting import plot_cost_per_success as plot_cost_per_success
+    from toolkit.plotting import plot_error_shares as plot_error_shares
     from toolkit.plotting import plot_latency_cdf as plot_latency_cdf
     from toolkit.plotting import plot_overlap as plot_overlap
     from toolkit.plotting import plot_timeline as plot_timeline

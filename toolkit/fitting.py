@@ -138,8 +138,9 @@ def rate_limit_fit(rows: pd.DataFrame, window_s: float = WINDOW_S) -> tuple[floa
     A call's load is the number of calls admitted (not 429) in the ``window_s`` before it. Just
     before a bucket refuses, it has admitted at least its refill of one window, ``rpm - 1`` (an
     initially full bucket admits up to ``2 * rpm``), so the estimate is the 5th percentile of the
-    load at the load-driven 429s, plus one. The 429s are load-driven when far fewer happen at
-    low load (below half that) than their overall share predicts: a one-sided Poisson test at 1 %.
+    load at the load-driven 429s, plus one. The 429s are a bucket's when far fewer happen at low
+    load (below half the median load at a 429) than their overall share predicts (a one-sided
+    Poisson test at 1 %), or when the minutes with 429s admit a near-constant number (:func:`_capped`).
     """
     outcome = rows["outcome"].astype(str).to_numpy()
     limited = outcome == "rate_limit"
@@ -152,11 +153,9 @@ def rate_limit_fit(rows: pd.DataFrame, window_s: float = WINDOW_S) -> tuple[floa
     typical = float(np.median(load[limited]))
     low = load < 0.5 * typical
     expected_low = limited.mean() * low.sum()
-    if expected_low >= 3:
-        if _poisson_cdf(int(limited[low].sum()), expected_low) > 0.01:
-            return None, explained  # 429s at low load as often as anywhere: random, not a bucket
-    elif not _capped(t, limited, window_s):
-        return None, explained
+    load_driven = expected_low >= 3 and _poisson_cdf(int(limited[low].sum()), expected_low) <= 0.01
+    if not (load_driven or _capped(t, limited, window_s)):
+        return None, explained  # 429s at low load as often as anywhere, admissions not capped: random
     explained = limited & ~low
     rpm = float(np.quantile(load[explained], 0.05)) + 1.0
     return rpm, explained
@@ -175,17 +174,19 @@ def _lognormal(values) -> dict | float | None:
     return {"dist": "lognormal", "median": round(float(np.exp(logs.mean())), 6), "sigma": round(sigma, 6)}
 
 
-def _profile(rows: pd.DataFrame, bucket_429: np.ndarray | None = None) -> dict:
+def _profile(rows: pd.DataFrame, bucket_429: np.ndarray, complete: bool) -> dict:
     """Profile fields from calls of one provider (or all): error shares among the calls a bucket
-    admitted (``bucket_429`` marks the ones it refused), latency fits, Retry-After."""
+    admitted (``bucket_429`` marks the ones it refused), latency fits, Retry-After.
+
+    ``complete`` lists every error class and the Retry-After even when absent (zero, null), so
+    that a provider's own profile is not topped up from ``default`` when the scenario layers them.
+    """
     outcome = rows["outcome"].astype(str)
-    real = ~outcome.eq("cancelled").to_numpy()
-    if bucket_429 is not None:
-        real &= ~bucket_429
+    real = ~outcome.eq("cancelled").to_numpy() & ~bucket_429
     counts = outcome[real].value_counts()
     n = int(real.sum())
-    profile: dict = {"errors": {c: round(int(counts.get(c, 0)) / n, 6) for c in ERROR_CLASSES
-                                if n and counts.get(c, 0)}}  # fmt: skip
+    profile: dict = {"errors": {c: round(int(counts.get(c, 0)) / n, 6) if n else 0.0 for c in ERROR_CLASSES
+                                if complete or (n and counts.get(c, 0))}}  # fmt: skip
     ok = rows[outcome.eq("ok").to_numpy()]
     stream_s = (ok["latency_s"] - ok["ttft_s"]).to_numpy(dtype=float)
     failed = rows[real & ~outcome.isin(["ok", "timeout", "cancelled"]).to_numpy()]
@@ -196,7 +197,7 @@ def _profile(rows: pd.DataFrame, bucket_429: np.ndarray | None = None) -> dict:
     }
     profile.update({k: v for k, v in fitted.items() if v is not None})
     random_429 = rows.loc[real & outcome.isin(["rate_limit", "overload"]).to_numpy(), "retry_after_s"].dropna()
-    if len(random_429):
+    if len(random_429) or complete:
         profile["retry_after_s"] = _lognormal(random_429)
     return profile
 
@@ -227,26 +228,32 @@ def _arrivals(log: pd.DataFrame) -> dict:
 def fit_scenario(log: pd.DataFrame, name: str = "fitted") -> Scenario:
     """A scenario that reproduces ``log`` (see the module docstring for what is recovered).
 
-    Every provider in the log is named by id; ``default`` is the pooled behaviour of all of
-    them (rate limits and incidents are per provider).
+    Every provider in the log is named by id, with every error class listed (zeros too) so its
+    profile stands alone; ``default`` is the pooled behaviour of all of them outside their
+    incidents and buckets, for providers the log does not name.
     """
     if len(log) == 0:
         raise UserError("cannot fit a scenario to an empty attempt log")
     calls = log[log["attempt"] > 0].sort_values("t_start_s", kind="stable")
     first = log.sort_values(["request_id", "attempt"]).groupby("request_id", observed=True).first()
     ok = log[log["outcome"] == "ok"]
-    providers: dict = {"default": _profile(calls)}
+    providers: dict = {}
     incidents: list[dict] = []
+    calm_rows, calm_429 = [], []
     for provider, rows in calls.groupby("provider", observed=True, sort=True):
         rows = rows.reset_index(drop=True)
         found, inside = _incidents(rows, str(provider))
         incidents += found
         calm = rows[~inside].reset_index(drop=True)
         rpm, explained = rate_limit_fit(calm)
-        profile = _profile(calm, explained)
+        profile = _profile(calm, explained, complete=True)
         if rpm is not None:
             profile["rate_limit"] = {"requests_per_minute": round(rpm, 3)}
         providers[str(provider)] = profile
+        calm_rows.append(calm)
+        calm_429.append(explained)
+    # default: the providers pooled outside their incidents and buckets (for providers not in the log)
+    providers = {"default": _profile(pd.concat(calm_rows), np.concatenate(calm_429), complete=False), **providers}
     data = {
         "name": name,
         "description": f"fitted to an attempt log of {len(first)} requests",

@@ -23,11 +23,11 @@ a running OpenCode is neither blocked nor changed. Rows of a shape this module d
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import sqlite3
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -62,7 +62,6 @@ _REQUIRED_TABLES = {"message": {"id", "session_id", "time_created", "time_update
                     "part": {"message_id", "time_created"}}  # fmt: skip
 _FINAL_ERROR_MATCH_S = 0.25  # a logged failure this close to a failed message's end is that final call
 _LOG_LINE = re.compile(r'(\S+?)=("(?:[^"\\]|\\.)*"|\S*)')
-_STREAM_MARKERS = ("message=stream ", 'message="stream error"')
 _TIMEOUT_TEXT = re.compile(r"timed? ?out|timeout|ETIMEDOUT", re.IGNORECASE)
 _CONNECTION_TEXT = re.compile(r"cannot connect|socket|ECONN|fetch failed|network|connection", re.IGNORECASE)
 _AUTH_TEXT = re.compile(r"api key|unauthori[sz]ed|authentication|forbidden", re.IGNORECASE)
@@ -162,25 +161,32 @@ def _check_schema(connection: sqlite3.Connection, database: Path) -> None:
 
 
 def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
-    """Assistant messages (one row each, with the first part's time) and how many were skipped."""
-    select = ", ".join(f"json_extract(m.data, '$.{path}')" for path in _FIELDS.values())
+    """Assistant messages (one row each, with the first part's time) and how many were skipped.
+
+    SQLite 3.40 parses a JSON text again for every ``json_extract`` call, so all fields come from
+    one multi-path call (a JSON array, parsed once here); ``instr`` skips user messages unparsed.
+    """
+    paths = ", ".join(f"'$.{path}'" for path in _FIELDS.values())
     query = (
-        f"SELECT m.id, m.session_id, m.time_updated, {select}, "
+        f"SELECT m.id, m.session_id, m.time_updated, CASE WHEN json_valid(m.data) THEN json_extract(m.data, {paths}) END, "
         "(SELECT min(p.time_created) FROM part p WHERE p.message_id = m.id) "
-        "FROM message m WHERE m.time_created >= ? AND json_valid(m.data)"
+        "FROM message m WHERE m.time_created >= ? AND instr(m.data, 'assistant') > 0"
     )
     connection = _connect(database)
     try:
         _check_schema(connection, database)
         rows = connection.execute(query, (since_ms,)).fetchall()
-        invalid = connection.execute(
-            "SELECT count(*) FROM message WHERE time_created >= ? AND NOT json_valid(data)", (since_ms,)
-        ).fetchone()[0]
     except sqlite3.Error as exc:
         raise _database_error(database, exc) from None
     finally:
         connection.close()
-    frame = pd.DataFrame.from_records(rows, columns=["id", "session_id", "updated", *_FIELDS, "first_part"])
+    fields = [json.loads(row[3]) if row[3] is not None else [None] * len(_FIELDS) for row in rows]
+    frame = pd.DataFrame(fields, columns=list(_FIELDS), dtype=object)
+    frame.insert(0, "id", [row[0] for row in rows])
+    frame.insert(1, "session_id", [row[1] for row in rows])
+    frame.insert(2, "updated", [row[2] for row in rows])
+    frame["first_part"] = [row[4] for row in rows]
+    invalid = int(frame["role"].isna().sum())  # not JSON, or no role at all
     frame = frame[frame["role"] == "assistant"]
     known = (
         frame["provider"].map(lambda v: isinstance(v, str))
@@ -188,55 +194,39 @@ def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
         & pd.to_numeric(frame["created"], errors="coerce").notna()
         & (pd.to_numeric(frame["completed"], errors="coerce").notna() | frame["error_name"].notna())
     )
-    return frame[known].reset_index(drop=True), int(invalid + (~known).sum())
+    return frame[known].reset_index(drop=True), invalid + int((~known).sum())
 
 
 # -- the logs ----------------------------------------------------------------------------------------
 
 
-def _read_logs(folder: Path, since_ms: int) -> dict[tuple[str, str, str], list[tuple[float, str]]]:
-    """Stream starts and failures of main (not ``small``) calls, per (session, provider, model):
-    time-sorted ``(epoch ms, "start" | error text)``."""
-    events: dict[tuple[str, str, str], list[tuple[float, str]]] = defaultdict(list)
-    if not folder.is_dir():
-        return events
-    for path in sorted(folder.glob("*.log")):
+def _read_logs(folder: Path, since_ms: int) -> pd.DataFrame:
+    """Stream starts and failures of main (not ``small``) calls: one row per log line with
+    ``session_id``, ``provider``, ``model``, ``t`` (epoch ms) and ``error`` (None for a start)."""
+    rows: list[tuple] = []
+    for path in sorted(folder.glob("*.log")) if folder.is_dir() else ():
         with open(path, encoding="utf-8", errors="replace") as lines:
             for line in lines:
-                if not any(marker in line for marker in _STREAM_MARKERS):
+                if "message=stream " not in line and 'message="stream error"' not in line:
                     continue
-                fields = {k: v[1:-1].replace('\\"', '"') if v.startswith('"') else v
-                          for k, v in _LOG_LINE.findall(line)}  # fmt: skip
-                if fields.get("small") == "true" or "timestamp" not in fields:
+                fields = dict(_LOG_LINE.findall(line))
+                key = (fields.get("session.id"), fields.get("providerID"), fields.get("modelID"))
+                if fields.get("small") == "true" or "timestamp" not in fields or not all(key):
                     continue
-                try:
-                    t = datetime.fromisoformat(fields["timestamp"].replace("Z", "+00:00")).timestamp() * 1000
-                except ValueError:
-                    continue
-                key = (fields.get("session.id", ""), fields.get("providerID", ""), fields.get("modelID", ""))
-                if t < since_ms - 60_000 or not all(key):
-                    continue
-                error = fields.get("error.error", "stream error") if fields["message"] == "stream error" else "start"
-                events[key].append((t, error))
-    for calls in events.values():
-        calls.sort()
-    return events
+                error = fields.get("error.error", '"stream error"') if fields["message"] != "stream" else None
+                rows.append((*key, fields["timestamp"], None if error is None else error.strip('"').replace('\\"', '"')))
+    events = pd.DataFrame(rows, columns=["session_id", "provider", "model", "t", "error"])
+    stamps = pd.to_datetime(events["t"], utc=True, errors="coerce", format="ISO8601")
+    events["t"] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds() * 1000
+    return events[events["t"] >= since_ms - 60_000].dropna(subset=["t"])
 
 
 # -- rows ----------------------------------------------------------------------------------------------
 
 
-def _number(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _count(value) -> int:
-    """A token count from the JSON (0 when missing or not a number)."""
-    number = _number(value)
-    return 0 if math.isnan(number) else int(number)
+def _numbers(values: pd.Series, fill: float = math.nan) -> np.ndarray:
+    """A JSON field as float64 (``fill`` where missing or not a number)."""
+    return pd.to_numeric(values, errors="coerce").fillna(fill).to_numpy(dtype=float)
 
 
 def _outcome(status: float, text: str, name: str | None) -> str:
@@ -256,80 +246,116 @@ def _outcome(status: float, text: str, name: str | None) -> str:
     return classify(500, body=text)  # no status: the class the text names, else a server error
 
 
-def _calls(window: list[tuple[float, str]]) -> list[list]:
-    """Logged calls of one message as ``[start_ms, end_ms, error]`` (NaN: not logged; error None: open)."""
-    calls: list[list] = []
-    for t, what in window:
-        if what == "start":
-            calls.append([t, math.nan, None])
-        elif calls and calls[-1][2] is None and math.isnan(calls[-1][1]):
-            calls[-1][1], calls[-1][2] = t, what
-        else:  # a failure whose start line is missing
-            calls.append([math.nan, t, what])
-    return calls
+def _logged_calls(messages: pd.DataFrame, end: np.ndarray, events: pd.DataFrame) -> pd.DataFrame:
+    """The logged calls of each message: ``request`` (message row), ``t0`` / ``t1`` (epoch ms, NaN
+    when that line is missing) and ``error`` (None: no failure line followed the start).
+
+    A line belongs to the latest message of its session, provider and model created at most 1 s
+    before it, if the line falls before that message's end (+1 s). A failure line right after a
+    start line ends that call; a failure line after another failure is a call whose start line is
+    missing."""
+    keys = ["session_id", "provider", "model"]
+    if len(events) == 0:
+        return pd.DataFrame({"request": np.zeros(0, dtype=np.int64), "t0": [], "t1": [], "error": []})
+    windows = messages[keys].astype(str).assign(lo=_numbers(messages["created"]) - 1000, hi=end + 1000,
+                                                request=np.arange(len(messages)))  # fmt: skip
+    events = events.astype({k: str for k in keys}).sort_values("t")
+    matched = pd.merge_asof(events, windows.sort_values("lo"), left_on="t", right_on="lo", by=keys, direction="backward")
+    matched = matched[matched["t"] <= matched["hi"]].sort_values(["request", "t"], kind="stable")
+    request = matched["request"].to_numpy(dtype=np.int64)
+    t = matched["t"].to_numpy(dtype=float)
+    error = matched["error"].to_numpy(dtype=object)
+    failure = pd.notna(error)
+    same_next = np.r_[request[1:] == request[:-1], False]
+    ended = same_next & np.r_[failure[1:], False]  # a start whose next line is its failure
+    orphan = failure & ~np.r_[False, ended[:-1]]  # a failure not ending a start
+    starts, orphans = np.flatnonzero(~failure), np.flatnonzero(orphan)
+    nxt = np.minimum(starts + 1, len(t) - 1)
+    calls = pd.DataFrame({
+        "request": np.r_[request[starts], request[orphans]],
+        "t0": np.r_[t[starts], np.full(len(orphans), np.nan)],
+        "t1": np.r_[np.where(ended[starts], t[nxt], np.nan), t[orphans]],
+        "error": np.r_[np.where(ended[starts], error[nxt], None), error[orphans]],
+    })  # fmt: skip
+    calls["at"] = calls["t0"].fillna(calls["t1"])
+    return calls.sort_values(["request", "at"], kind="stable").drop(columns="at").reset_index(drop=True)
 
 
-def _attempts(messages: pd.DataFrame, events: dict) -> pd.DataFrame:
-    """The attempt log of the messages, with the logged retried failures before each final call."""
-    order = np.argsort(pd.to_numeric(messages["created"]).to_numpy(dtype=float), kind="stable")
-    messages = messages.iloc[order].reset_index(drop=True)
-    times = {key: np.array([t for t, _ in calls]) for key, calls in events.items()}
-    rows: list[dict] = []
-    for request_id, m in enumerate(messages.itertuples(index=False)):
-        created = float(m.created)
-        completed = _number(m.completed)
-        end = completed if not math.isnan(completed) else float(m.updated)
-        failed = isinstance(m.error_name, str)
-        text = redact(str(m.message or m.error_name or "")) if failed else ""
-        status = _number(m.status)
-        headers = {k: str(v) for k, v in (("retry-after", m.retry_after), ("retry-after-ms", m.retry_after_ms))
-                   if isinstance(v, (str, int, float)) and v == v}  # fmt: skip
+def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The attempt log of the messages: the logged retried failures, then each final call."""
+    messages = messages.iloc[np.argsort(_numbers(messages["created"]), kind="stable")].reset_index(drop=True)
+    n = len(messages)
+    created = _numbers(messages["created"])
+    end = np.where(np.isnan(_numbers(messages["completed"])), _numbers(messages["updated"]),
+                   _numbers(messages["completed"]))  # fmt: skip
+    failed = messages["error_name"].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    calls = _logged_calls(messages, end, events)
+    request = calls["request"].to_numpy(dtype=np.int64)
+    t0, t1 = calls["t0"].to_numpy(dtype=float), calls["t1"].to_numpy(dtype=float)
+    open_ = calls["error"].isna().to_numpy()
+    last = np.r_[request[1:] != request[:-1], True] if len(calls) else np.zeros(0, dtype=bool)
+    # The final call is the last logged one when it did not fail, or when its failure is the
+    # message's own (logged at the message's end); otherwise the final call was not logged.
+    final = last & (open_ | (failed[request] & (np.abs(t1 - end[request]) <= _FINAL_ERROR_MATCH_S * 1000)))
+    final_start, known = created.copy(), np.zeros(n, dtype=bool)
+    final_start[request[final]] = np.where(np.isnan(t0[final]), created[request[final]], t0[final])
+    known[request[final]] = ~np.isnan(t0[final])
+    unlogged = last & ~final
+    final_start[request[unlogged]] = t1[unlogged]  # it began after the last logged failure ended
+    failures = calls[~final & ~open_].reset_index(drop=True)  # an open call before another: its end is lost
+    f_request = failures["request"].to_numpy(dtype=np.int64)
+    f_next = np.r_[failures["t0"].to_numpy(dtype=float)[1:], np.nan]
+    f_last = np.r_[f_request[1:] != f_request[:-1], True] if len(failures) else np.zeros(0, dtype=bool)
+    f_next = np.where(f_last, np.where(known[f_request], final_start[f_request], np.nan), f_next)
+    f_attempt = failures.groupby("request").cumcount().to_numpy() + 1
+    texts = failures["error"].astype(str)
+    outcome_of = {text: _outcome(math.nan, text, None) for text in texts.unique()}
+    retried = {
+        "request": f_request, "attempt": f_attempt, "t_start": failures["t0"].fillna(failures["t1"]).to_numpy(),
+        "t_end": failures["t1"].to_numpy(), "ttft_s": np.full(len(failures), np.nan),
+        "outcome": texts.map(outcome_of).to_numpy(), "status": np.full(len(failures), np.nan),
+        "retry_after_s": np.full(len(failures), np.nan), "decision": "retry_same",
+        "wait_s": (f_next - failures["t1"].to_numpy()) / 1000, "output_tokens": 0, "cost_usd": 0.0,
+        "error": texts.map({text: redact(text) for text in outcome_of}).to_numpy(),
+    }  # fmt: skip
+    first_part = _numbers(messages["first_part"])
+    timed = known & ~failed & (first_part >= final_start)
+    finals = {
+        "request": np.arange(n), "attempt": np.bincount(f_request, minlength=n) + 1, "t_start": final_start,
+        "t_end": end, "ttft_s": np.where(timed, (first_part - final_start) / 1000, np.nan),
+        "outcome": np.where(failed, "", "ok").astype(object), "status": np.where(failed, np.nan, 200.0),
+        "retry_after_s": np.full(n, np.nan), "decision": np.where(failed, "give_up", "done"),
+        "wait_s": 0.0, "output_tokens": np.where(failed, 0, _numbers(messages["tokens_output"], 0)
+                                                 + _numbers(messages["tokens_reasoning"], 0)),
+        "cost_usd": np.where(failed, 0.0, _numbers(messages["cost"], 0.0)), "error": np.full(n, "", dtype=object),
+    }  # fmt: skip
+    for i in np.flatnonzero(failed):  # failed final calls: few, each with its own status and headers
+        m = messages.iloc[i]
+        text = redact(str(m["message"] or m["error_name"]))
+        status = float(pd.to_numeric(m["status"], errors="coerce"))
+        headers = {k: str(m[field]) for k, field in (("retry-after", "retry_after"), ("retry-after-ms", "retry_after_ms"))
+                   if isinstance(m[field], (str, int, float)) and m[field] == m[field]}  # fmt: skip
         retry_after = retry_after_s(headers)
-        key = (m.session_id, m.provider, m.model)
-        calls: list[list] = []
-        if key in times:
-            lo, hi = np.searchsorted(times[key], [created - 1000, end + 1000])
-            calls = _calls(events[key][lo:hi])
-        final_start, start_known = created, bool(calls)  # unlogged: timed from the message's creation
-        if calls and failed and calls[-1][2] is not None and abs(calls[-1][1] - end) <= _FINAL_ERROR_MATCH_S * 1000:
-            final_start = calls.pop()[0]  # the final failed call was logged too: it is the database's row
-        elif calls and calls[-1][2] is None:
-            final_start = calls.pop()[0]
-        elif calls:  # the final call's start line is missing: it began after the last logged failure ended
-            final_start, start_known = calls[-1][1], False
-        if math.isnan(final_start):
-            final_start, start_known = created, False
-        common = {"request_id": request_id, "provider": m.provider, "model_ref": f"{m.provider}/{m.model}",
-                  "combined_id": m.model, "session_id": m.session_id, "agent": m.agent or ""}  # fmt: skip
-        input_tokens = _count(m.tokens_input) + _count(m.cache_read) + _count(m.cache_write)
-        for attempt, (t0, t1, error) in enumerate(calls, start=1):
-            following = calls[attempt][0] if attempt < len(calls) else final_start if start_known else math.nan
-            rows.append({**common, "attempt": attempt, "t_start": t1 if math.isnan(t0) else t0, "t_end": t1,
-                         "ttft_s": math.nan, "outcome": _outcome(math.nan, error, None), "status": None,
-                         "retry_after_s": math.nan, "decision": "retry_same",
-                         "wait_s": (following - t1) / 1000, "input_tokens": input_tokens,
-                         "output_tokens": 0, "cost_usd": 0.0, "error": redact(error)})  # fmt: skip
-        first_part = _number(m.first_part)
-        final = {"attempt": len(calls) + 1, "t_start": final_start, "t_end": end, "wait_s": 0.0,
-                 "input_tokens": input_tokens, "retry_after_s": math.nan if retry_after is None else retry_after}  # fmt: skip
-        if failed:
-            final.update(ttft_s=math.nan, outcome=_outcome(status, text, m.error_name), decision="give_up",
-                         status=None if math.isnan(status) else int(status), output_tokens=0, cost_usd=0.0,
-                         error=text)  # fmt: skip
-        else:
-            known = start_known and first_part >= final_start
-            final.update(ttft_s=(first_part - final_start) / 1000 if known else math.nan,
-                         outcome="ok", decision="done", status=200, error="",
-                         output_tokens=_count(m.tokens_output) + _count(m.tokens_reasoning),
-                         cost_usd=0.0 if math.isnan(_number(m.cost)) else _number(m.cost))  # fmt: skip
-        rows.append({**common, **final})
-    return _frame(rows)
+        finals["outcome"][i] = _outcome(status, text, m["error_name"])
+        finals["status"][i] = status
+        finals["retry_after_s"][i] = np.nan if retry_after is None else retry_after
+        finals["error"][i] = text
+    frame = pd.concat([pd.DataFrame(retried), pd.DataFrame(finals)], ignore_index=True)
+    shared = messages[["provider", "model", "session_id", "agent"]].iloc[frame["request"].to_numpy()]
+    frame["request_id"] = frame.pop("request")
+    frame["provider"] = shared["provider"].to_numpy()
+    frame["combined_id"] = shared["model"].to_numpy()
+    frame["model_ref"] = (shared["provider"] + "/" + shared["model"]).to_numpy()
+    frame["session_id"] = shared["session_id"].to_numpy()
+    frame["agent"] = shared["agent"].fillna("").to_numpy()
+    input_tokens = sum(_numbers(messages[c], 0) for c in ("tokens_input", "cache_read", "cache_write"))
+    frame["input_tokens"] = input_tokens[frame["request_id"].to_numpy()]
+    return _frame(frame)
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows as a frame with the dtypes of :data:`HISTORY_COLUMNS`, time measured from the first call."""
-    frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c not in ("run_id", "t_start_s", "t_end_s",
-                                        "latency_s", "started_at")] + ["t_start", "t_end"])  # fmt: skip
+def _frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Calls (``t_start`` / ``t_end`` in epoch ms) with the columns and dtypes of :data:`HISTORY_COLUMNS`,
+    time measured from the first call."""
     t_start = frame["t_start"].to_numpy(dtype=float)
     t_end = frame["t_end"].to_numpy(dtype=float)
     origin = float(np.nanmin(t_start)) if len(frame) else 0.0

@@ -1,9 +1,9 @@
 """What a log of provider calls says about each provider: tables per provider and model, and per period.
 
-Works on any attempt log (history, live, simulated). :func:`overview` answers "how did each
+Works on any attempt log (history, live, simulated). :func:`provider_overview` answers "how did each
 provider serve me": calls, the share of each error class, how often a Retry-After came and
 how long it asked for, latency and time-to-first-token percentiles, streaming speed and cost.
-:func:`by_period` cuts the same numbers by day or hour (wall clock when the log has
+:func:`period_overview` cuts the same numbers by day or hour (wall clock when the log has
 ``started_at``, as history does; else the log's own seconds). Columns are documented in the
 README ("Tables").
 """
@@ -55,7 +55,7 @@ def _stats(rows: pd.DataFrame) -> dict:
     }
 
 
-def overview(log: pd.DataFrame) -> pd.DataFrame:
+def provider_overview(log: pd.DataFrame) -> pd.DataFrame:
     """One row per provider and model (``model_ref``): calls, error shares, Retry-After, latency,
     TTFT, tokens/s and cost; latency, TTFT and speed over successful calls only."""
     rows = [{"provider": str(provider), "model_ref": str(model), **_stats(group)}
@@ -63,8 +63,8 @@ def overview(log: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["provider", "model_ref", *_stats(log.iloc[:0]).keys()])
 
 
-def by_period(log: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
-    """The :func:`overview` numbers per period and provider: ``freq`` ``"D"`` (day) or ``"h"``
+def period_overview(log: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
+    """The :func:`provider_overview` numbers per period and provider: ``freq`` ``"D"`` (day) or ``"h"``
     (hour); ``period`` is the period's start (UTC), or its start in log seconds without ``started_at``."""
     if freq not in ("D", "h"):
         raise ValueError(f"freq must be 'D' or 'h', got {freq!r}")

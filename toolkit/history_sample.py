@@ -4,7 +4,8 @@ The inverse of :func:`toolkit.history.load_opencode_history`: every request beco
 message and an assistant message holding its final call (tokens, cost and a ``step-start``
 part at the first token, or the ``error`` object with status, ``retry-after-ms`` header and
 message), and every earlier attempt a ``message=stream`` / ``message="stream error"`` pair in
-``log/opencode.log``, with the tables, columns and JSON shapes OpenCode 1.18.33 writes
+``log/opencode.log`` (error texts: what a provider sends for that outcome class, :data:`MESSAGES`),
+with the tables, columns and JSON shapes OpenCode 1.18.33 writes
 (checked against a database the real CLI wrote, in ``tests/test_history_opencode.py``). Message
 text is a fixed placeholder. Use it to try the import on a simulated history, to benchmark it,
 or to ship a sample; it never touches a real OpenCode folder unless told to write there.
@@ -50,6 +51,19 @@ CREATE INDEX `part_session_idx` ON `part` (`session_id`);
 """
 VERSION = "1.18.33"
 PLACEHOLDER = "(sample text)"  # stands in for every prompt and answer
+# What a provider says, per outcome class: OpenCode's log keeps only this message, so a sample's
+# log lines carry the texts real providers send (those the mock providers send too).
+MESSAGES = {
+    "rate_limit": "Rate limit reached for requests per min. Please try again later.",
+    "overload": "The server is overloaded. Please try again later.",
+    "server_error": "The server had an error while processing your request. Sorry about that!",
+    "timeout": "The operation timed out.",
+    "connection": "Cannot connect to API: The socket connection was closed unexpectedly.",
+    "auth": "Incorrect API key provided.",
+    "client_error": "Invalid request: 'messages' is malformed.",
+    "context_length": "This model's maximum context length is 200000 tokens.",
+    "cancelled": "The operation was aborted.",
+}
 
 
 def _iso(ms: float) -> str:
@@ -92,9 +106,9 @@ def _messages(row, model: str, first_ms: float, t0: float, t1: float, agent: str
         if math.isfinite(row.retry_after_s):
             headers["retry-after-ms"] = str(round(row.retry_after_s * 1000))
         data["error"] = {"name": "APIError", "data": {
-            "message": str(row.error), "statusCode": None if pd.isna(row.status) else int(row.status),
+            "message": MESSAGES[row.outcome], "statusCode": None if pd.isna(row.status) else int(row.status),
             "isRetryable": row.outcome in ("rate_limit", "overload", "server_error"),
-            "responseHeaders": headers, "responseBody": json.dumps({"error": {"message": str(row.error)}}),
+            "responseHeaders": headers, "responseBody": json.dumps({"error": {"message": MESSAGES[row.outcome]}}),
             "metadata": {"url": f"https://{provider}.invalid/v1/chat/completions"},
         }}  # fmt: skip
     return [(user_id, session, first_ms - 1, first_ms - 1, json.dumps(user)),
@@ -132,7 +146,7 @@ def write_opencode_history(
         if i + 1 < len(records) and records[i + 1].request_id == row.request_id:
             if row.outcome != "ok":  # a failed call followed by another: OpenCode logs it and retries
                 lines.append((t1, f'timestamp={_iso(t1)} level=ERROR run=sample message="stream error" {head} '
-                                  f"error.error={json.dumps('AI_APICallError: ' + str(row.error))}"))  # fmt: skip
+                                  f"error.error={json.dumps('AI_APICallError: ' + MESSAGES[row.outcome])}"))  # fmt: skip
             continue
         sessions.setdefault(str(row.session_id), first_ms)
         messages.extend(_messages(row, model, first_ms, t0, t1, agent, parts))

@@ -263,3 +263,46 @@ def plot_cost_per_success(
     ax.set_ylim(len(names) - 0.5, -0.5)  # first row on top
     ax.xaxis.set_major_formatter(StrMethodFormatter("{x:.4f}"))
     return _finish(ax, "Cost per successful request", "USD per successful request", "", legend=False)
+
+
+def plot_error_shares(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """How each provider and model answered: one horizontal bar per row of
+    :func:`toolkit.history_overview.provider_overview`, split into the share of calls per outcome
+    (the fixed outcome colours; ``ok`` first), with the number of calls at the bar's end."""
+    from toolkit.history_overview import FAILURES
+
+    ax = _chart(ax)
+    labels = table["model_ref"].astype(str).tolist()
+    shares = {"ok": 1 - table["error_share"].to_numpy(dtype=float),
+              **{name: table[f"{name}_share"].to_numpy(dtype=float) for name in FAILURES}}  # fmt: skip
+    left = np.zeros(len(table))
+    for name, share in shares.items():
+        if share.any():
+            ax.barh(labels, share, left=left, color=OUTCOME_COLORS[name], label=name)
+            left += share
+    for i, calls in enumerate(table["calls"]):
+        ax.text(1.01, i, f"{calls:,} calls", va="center", fontsize=TICK_SIZE + 1)
+    ax.set_xlim(0, 1.18)
+    ax.invert_yaxis()  # the table's first row on top
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    _finish(ax, "How each provider answered", "share of calls", "", legend=False)
+    ax.legend(fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_calls_by_period(periods: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Calls per period from :func:`toolkit.history_overview.period_overview`, stacked by provider, with
+    each period's failed calls drawn over them hatched: when the traffic and the trouble were."""
+    ax = _chart(ax)
+    calls = periods.pivot_table(index="period", columns="provider", values="calls", aggfunc="sum", fill_value=0)
+    failed = (periods["calls"] * periods["error_share"]).groupby(periods["period"]).sum().reindex(calls.index)
+    x = np.arange(len(calls))
+    bottom = np.zeros(len(calls))
+    for i, provider in enumerate(calls.columns):
+        ax.bar(x, calls[provider].to_numpy(), bottom=bottom, color=SERIES[i % len(SERIES)], label=str(provider))
+        bottom += calls[provider].to_numpy()
+    ax.bar(x, failed.to_numpy(), fill=False, hatch="///", edgecolor=OUTCOME_COLORS["overload"], label="failed calls")
+    step = max(1, len(x) // 12)
+    names = [p.strftime("%m-%d %H:%M") if hasattr(p, "strftime") else f"{p:g} s" for p in calls.index]
+    ax.set_xticks(x[::step], names[::step], rotation=45, ha="right", fontsize=TICK_SIZE + 1)
+    return _finish(ax, "Calls per period by provider", "period start (UTC)", "calls")

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from toolkit.catalog import write_table
     from toolkit.history import load_opencode_history
-    from toolkit.history_overview import overview
+    from toolkit.history_overview import provider_overview
 
     log = load_opencode_history(args.data_dir, since=args.since)
     if args.out:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{log.attrs['messages']} messages, {len(log)} provider calls ({log.attrs['log_calls']} retried failures "
           f"from the logs){note}", file=sys.stderr)  # fmt: skip
     if len(log):
-        table = overview(log)
+        table = provider_overview(log)
         quiet = [c for c in table if c.endswith("_share") and c != "error_share" and not table[c].any()]
         table = table.drop(columns=quiet)  # only the error classes that happened
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

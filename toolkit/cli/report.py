@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="providers per swept model, first in try order (default 3)")  # fmt: skip
     parser.add_argument("--scenario", nargs="+", metavar="FILE",
                         help="scenario files or bundled names (default: all bundled)")  # fmt: skip
+    parser.add_argument("--history", nargs="?", const="", metavar="DIR",
+                        help="also sweep a scenario fitted to your OpenCode history (DIR: its data folder, "
+                        "default $XDG_DATA_HOME/opencode); saved in the report folder")  # fmt: skip
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
     parser.add_argument("--seeds", type=int, default=5, help="runs per configuration (default 5)")
     parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
@@ -37,16 +40,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
 
 
-def run(args: argparse.Namespace) -> int:
-    from toolkit.report import build_report
+def _history_scenario(data_dir: str, folder: str):
+    """Fit a scenario to the OpenCode history in ``data_dir`` ("" for the default folder) and save
+    it as ``your-traffic.json`` in ``folder``; returns its path."""
+    from pathlib import Path
 
-    report = build_report(
-        args.out, source=args.source, config=args.config, providers=args.providers, priority=args.priority,
-        models=args.models, max_providers=args.max_providers, scenarios=args.scenario, presets=args.presets,
-        seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
-        variants=args.variants,
-        executor=args.executor,
-    )  # fmt: skip
+    from toolkit.errors import UserError
+    from toolkit.history import load_opencode_history
+    from toolkit.scenario import Scenario
+
+    log = load_opencode_history(data_dir or None)
+    if len(log) == 0:
+        raise UserError("--history: the OpenCode history has no provider calls to fit a scenario to")
+    path = Path(folder) / "your-traffic.json"
+    Scenario.fit(log, name="your-traffic").save(path)
+    print(f"fitted a scenario to {log.attrs['messages']} messages ({len(log)} calls) of your OpenCode history")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from toolkit.atomic import write_atomic
+    from toolkit.report import build_report
+    from toolkit.scenario import bundled
+
+    with tempfile.TemporaryDirectory(prefix="combined-models-history-") as scratch:
+        scenarios, fitted = args.scenario, None
+        if args.history is not None:  # the fitted scenario beside the bundled (or the chosen) ones
+            fitted = _history_scenario(args.history, scratch)
+            scenarios = [*(scenarios or bundled()), str(fitted)]
+        report = build_report(
+            args.out, source=args.source, config=args.config, providers=args.providers, priority=args.priority,
+            models=args.models, max_providers=args.max_providers, scenarios=scenarios, presets=args.presets,
+            seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
+            variants=args.variants,
+            executor=args.executor,
+        )  # fmt: skip
+        if fitted is not None:  # kept with the report it was swept in
+            write_atomic(Path(report.out_dir) / fitted.name, fitted.read_bytes())
     for note in report.notes:
         print(f"note: {note}")
     if report.recommendation is not None:
