@@ -49,11 +49,13 @@ import pandas as pd
 
 from toolkit.variants import SPEED
 
-DATE_SLACK = pd.Timedelta(days=45)  # spellings of one model are listed within weeks of each other
-SPEED_SLACK = pd.Timedelta(days=30)  # a speed tier of the same model ships with it...
-TIER_LAG = pd.Timedelta(days=75)  # ...or up to this much later (Anthropic's fast mode for Opus 4.6)
+# Dates are compared in days (float), which is also how the evidence stores them.
+DATE_SLACK = 45.0  # spellings of one model are listed within weeks of each other
+SPEED_SLACK = 30.0  # a speed tier of the same model ships with it...
+TIER_LAG = 75.0  # ...or up to this much later (Anthropic's fast mode for Opus 4.6)
 LIMIT_RATIO = 2.0  # a speed tier serves the same context window, give or take
 EARLIEST = pd.Timestamp("2015-01-01")  # earlier release dates (``1970-01-01``) are placeholders
+_EPOCH, _DAY = pd.Timestamp("1970-01-01"), pd.Timedelta(days=1)
 
 _SEPARATORS = re.compile(r"[-_.]")
 _ACTIVE = re.compile(r"^a\d+(\.\d+)?b$")  # ``a12b``: active parameters of a mixture of experts
@@ -132,24 +134,34 @@ class BaseFacts:
     """What the catalog says about one base id (medians over its rows)."""
 
     providers: int
-    released: pd.Timestamp | None  # median
-    first: pd.Timestamp | None  # earliest and latest release date of its rows
-    last: pd.Timestamp | None
+    released: float | None  # median release date, in days since 1970
+    first: float | None  # earliest and latest release date of its rows
+    last: float | None
     context: float | None
     open_weights: bool | None
     version: str
     name: str
 
 
+def release_dates(values: pd.Series) -> pd.Series:
+    """Catalog release dates (``2025-05-14``, ``2025-05``) as timestamps, NaT when unreadable.
+
+    Each distinct text is parsed once: a catalog repeats a few hundred dates thousands of times.
+    """
+    distinct = values.drop_duplicates()
+    parsed = pd.Series(pd.to_datetime(distinct, errors="coerce", format="mixed").to_numpy(), index=distinct.to_numpy())
+    return pd.Series(parsed.reindex(values.to_numpy()).to_numpy(), index=values.index)
+
+
 def base_facts(rows: pd.DataFrame) -> dict[str, BaseFacts]:
     """Evidence per base id from rows with ``base``, ``provider``, ``release_date``,
     ``context_limit``, ``open_weights`` (1.0 / 0.0 / NaN) and ``name``."""
-    released = pd.to_datetime(rows["release_date"], errors="coerce", format="mixed")
+    released = release_dates(rows["release_date"])
     frame = pd.DataFrame(
         {
             "base": rows["base"].to_numpy(),
             "provider": rows["provider"].to_numpy(),
-            "released": released.where(released >= EARLIEST).to_numpy(),
+            "released": ((released.where(released >= EARLIEST) - _EPOCH) / _DAY).to_numpy(),
             "context": pd.to_numeric(rows["context_limit"], errors="coerce").where(lambda c: c > 0).to_numpy(),
             "open": rows["open_weights"].to_numpy(dtype="float64"),
             "version": [name_version(n) or None for n in rows["name"].tolist()],
@@ -172,27 +184,21 @@ def base_facts(rows: pd.DataFrame) -> dict[str, BaseFacts]:
     version_of = dict(zip(top_version["base"], top_version["version"]))
     # open weights need a majority of two or more rows: single rows disagree with the vendor too often
     share = summary["open"].where((summary["votes"] >= 2) & (summary["open"] != 0.5))
+    open_weights = (share > 0.5).astype(object).where(share.notna(), None)
     columns = zip(
-        summary.index, summary["providers"].tolist(), *(summary[c].tolist() for c in ("released", "first", "last", "context")),
-        share.tolist(), summary["name"].tolist(),
+        summary.index, summary["providers"].tolist(),
+        *(_or_none(summary[c]) for c in ("released", "first", "last", "context")),
+        open_weights.tolist(), summary["name"].tolist(),
     )  # fmt: skip
     return {
-        base: BaseFacts(
-            providers=providers,
-            released=_known(released),
-            first=_known(first),
-            last=_known(last),
-            context=_known(context),
-            open_weights=None if pd.isna(open_share) else open_share > 0.5,
-            version=version_of.get(base, ""),
-            name=name if isinstance(name, str) else "",
-        )
-        for base, providers, released, first, last, context, open_share, name in columns
+        base: BaseFacts(providers, released, first, last, context, open_, version_of.get(base, ""), name if isinstance(name, str) else "")
+        for base, providers, released, first, last, context, open_, name in columns
     }
 
 
-def _known(value: object) -> object:
-    return None if pd.isna(value) else value
+def _or_none(column: pd.Series) -> list:
+    """The column's values, missing ones (NaN, NaT) as None."""
+    return [None if missing else value for value, missing in zip(column.tolist(), column.isna().tolist())]
 
 
 def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | None:
@@ -266,13 +272,15 @@ def _unique(pairs: Iterable[tuple[object, str]]) -> dict[object, str]:
     return {key: next(iter(bases)) for key, bases in seen.items() if len(bases) == 1}
 
 
-def find_joins(facts: Mapping[str, BaseFacts], parse: Callable) -> dict[str, Join]:
+def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[str, tuple] | None = None) -> dict[str, Join]:
     """Every base id that joins another, with the rule and any variant (see the module doc).
 
     ``parse`` is :func:`toolkit.normalize.parse_id`, for the stem of a speed tier
-    (``x-2507-fast`` -> ``x`` with snapshot ``2507``) and for display names.
+    (``x-2507-fast`` -> ``x`` with snapshot ``2507``). ``key_of`` holds :func:`word_key`
+    of bases already keyed (the rest are keyed here).
     """
-    key_of = {base: word_key(base) for base in facts}
+    known = key_of or {}
+    key_of = {base: known[base] if base in known else word_key(base) for base in facts}
     root = _spelling_roots(facts, key_of)
     joins = {base: Join(target, f"spelling joins {target}") for base, target in root.items() if target != base}
     roots = [base for base in facts if root[base] == base]
@@ -326,7 +334,7 @@ def _join_one(base: str, facts: Mapping[str, BaseFacts], lookups: _Lookups, pars
     key = lookups.key_of[base]
     if key[1] == _sizeless(key)[1]:  # no size: ``nemotron-3-super`` for the one ``nemotron-3-super-120b-a12b``
         candidates.append((lookups.by_sizeless.get(key), "size tag trimmed", ""))
-    if _adds_plain_words(named, base):  # ``nemotron-3-120b-a12b`` named ``Nemotron 3 Super 120B``
+    if len(named) > len(base) and _adds_plain_words(named, base):  # ``nemotron-3-120b-a12b`` named ``Nemotron 3 Super 120B``
         spelled = word_key(named)
         candidates.append((lookups.by_key.get(spelled) or lookups.by_sizeless.get(spelled), "display name fills in words", ""))
     for target, rule, variant in candidates:
@@ -358,11 +366,3 @@ def _follow(join: Join, joins: Mapping[str, Join]) -> Join:
         variant = "-".join(v for v in (further.variant, join.variant) if v)
         join = Join(further.target, join.rule, variant, join.snapshot or further.snapshot)
     return join
-
-
-def known_keys(bases: Iterable[str]) -> frozenset:
-    """Every base and its spelling keys: what an organisation-prefixed rest may match."""
-    out: set = set()
-    for base in bases:
-        out.update((base, squashed(base), word_key(base)))
-    return frozenset(out)

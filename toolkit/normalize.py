@@ -36,7 +36,7 @@ import pandas as pd
 
 from toolkit import jsonc
 from toolkit.errors import UserError, check_known
-from toolkit.evidence import DATE_SLACK, Join, base_facts, find_joins, known_keys, squashed, word_key
+from toolkit.evidence import DATE_SLACK, Join, base_facts, find_joins, release_dates, squashed, word_key
 from toolkit.variants import split_variant
 
 # Rules that mark a second spelling of a model at the same provider (a region profile, a
@@ -199,6 +199,7 @@ class CatalogFacts:
     joins: Mapping[str, Join] = field(default_factory=dict)  # base -> where the evidence sends it
     only_snapshot: Mapping[str, str] = field(default_factory=dict)  # base -> its one snapshot, undated joins
     several_snapshots: frozenset[str] = frozenset()  # bases with two or more snapshots
+    org_rest: Mapping[str, str | None] = field(default_factory=dict)  # base -> without its organisation (None: kept)
 
     @cached_property
     def org_heads(self) -> frozenset[str]:
@@ -210,18 +211,26 @@ def _known(rest: str, facts: CatalogFacts) -> bool:
     return rest in facts.bases or squashed(rest) in facts.bases or word_key(rest) in facts.bases
 
 
-def _org_prefix(parsed: Normalized, facts: CatalogFacts) -> Normalized:
-    """Drop ``org-`` from ``org-model`` when ``org`` is an organisation and ``model`` is known
-    (as spelled, or in another spelling the evidence joins: ``openai-gpt-55``)."""
-    base = parsed.base
+def _org_rest(base: str, facts: CatalogFacts) -> str | None:
+    """``model`` of ``org-model`` when ``org`` is an organisation and ``model`` is known (as
+    spelled, or in another spelling the evidence joins: ``openai-gpt-55``); else None."""
     if base.partition("-")[0] not in facts.org_heads:
-        return parsed
+        return None
     for dash in _DASH.finditer(base):
         org, rest = base[: dash.start()], base[dash.end() :]
         if org in facts.orgs and _WORD_START.match(rest) and _known(rest, facts):
-            rules = parsed.rules + ("organisation prefix dropped",)
-            return parsed._replace(canonical_id=f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules=rules, base=rest)
-    return parsed
+            return rest
+    return None
+
+
+def _org_prefix(parsed: Normalized, facts: CatalogFacts) -> Normalized:
+    """``parsed`` without a glued organisation prefix (see :func:`_org_rest`)."""
+    base = parsed.base
+    rest = facts.org_rest[base] if base in facts.org_rest else _org_rest(base, facts)
+    if rest is None:
+        return parsed
+    rules = parsed.rules + ("organisation prefix dropped",)
+    return parsed._replace(canonical_id=f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules=rules, base=rest)
 
 
 def _join(parsed: Normalized, joins: Mapping[str, Join]) -> Normalized:
@@ -267,8 +276,11 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
     model_ids = models["model_id"].tolist()  # plain strings: iterating an Arrow-backed column is slow
     first = [parse_id(m) for m in model_ids]
     orgs = frozenset({m.split("/", 1)[0].lower() for m in model_ids if "/" in m} | set(models["provider"].tolist()))
-    known = known_keys({p.base for p in first})
-    prefixed = CatalogFacts(orgs, known)
+    key_of = {base: word_key(base) for base in {p.base for p in first}}
+    known = frozenset({*key_of, *map(squashed, key_of), *key_of.values()})
+    lookup = CatalogFacts(orgs, known)
+    org_rest = {base: _org_rest(base, lookup) for base in key_of}
+    prefixed = CatalogFacts(orgs, known, org_rest=org_rest)
     parsed = [_org_prefix(p, prefixed) for p in first]
     evidence = base_facts(
         pd.DataFrame(
@@ -282,13 +294,13 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
             }
         )
     )
-    joins = find_joins(evidence, parse_id)
+    joins = find_joins(evidence, parse_id, key_of)
     joined = [_join(p, joins) for p in parsed]
     frame = pd.DataFrame(
         {
             "base": [p.base for p in joined],
             "snapshot": [p.snapshot for p in joined],
-            "released": pd.to_datetime(models["release_date"], errors="coerce", format="mixed").to_numpy(),
+            "released": release_dates(models["release_date"]).to_numpy(),
         }
     )
     dated = frame[frame["snapshot"].notna()]
@@ -305,9 +317,9 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
         tag = snapshot_of[base]
         when = pd.to_datetime(tag, format="%Y%m%d") if len(tag) == 8 else dated_release.get(base)
         alias_when = undated_release.get(base)
-        if pd.isna(when) or pd.isna(alias_when) or alias_when >= when - DATE_SLACK:
+        if pd.isna(when) or pd.isna(alias_when) or alias_when >= when - pd.Timedelta(days=DATE_SLACK):
             only[base] = tag
-    return CatalogFacts(orgs, known, joins, only, several)
+    return CatalogFacts(orgs, known, joins, only, several, org_rest)
 
 
 @dataclass(frozen=True)
@@ -341,12 +353,16 @@ def normalize_models(models: pd.DataFrame, overrides: Overrides | None = None) -
     if overrides.exclude:
         models = models[~models["model_ref"].isin(overrides.exclude)]
     facts = catalog_facts(models)
-    results = [normalize_id(p, m, facts=facts) for p, m in zip(models["provider"].tolist(), models["model_id"].tolist())]
+    model_ids = models["model_id"].tolist()
+    # the provider never matters, so each distinct id is normalized once
+    by_id = {model_id: normalize_id("", model_id, facts=facts) for model_id in dict.fromkeys(model_ids)}
+    results = [by_id[model_id] for model_id in model_ids]
     ids = [r.canonical_id for r in results]
     rules = [r.rules for r in results]
-    for i, ref in enumerate(models["model_ref"]):
-        if ref in overrides.aliases:
-            ids[i], rules[i] = overrides.aliases[ref], ("user alias",)
+    if overrides.aliases:
+        for i, ref in enumerate(models["model_ref"].tolist()):
+            if ref in overrides.aliases:
+                ids[i], rules[i] = overrides.aliases[ref], ("user alias",)
     out = models.copy()
     out["combined_id"] = ids
     out["variant"] = [r.variant for r in results]
