@@ -6,6 +6,7 @@ The floors are what the grouping reached when these sets were built (docs/catalo
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from toolkit.catalog import load_catalog
@@ -88,3 +89,19 @@ def test_newer_catalog_variants_are_found(newer):
     for one, other in [("glm-5-2-turbo", "glm-5-2"), ("grok-5-fast", "grok-5"), ("gemini-3-5-pro-preview-07-15", "gemini-3-5-pro")]:
         ids = grouped.groupby("model")["combined_id"].agg(set)
         assert not ids[one] & ids[other], (one, other)
+
+
+def test_combine_on_a_newer_opencode_cache_groups_every_provider(cli, isolated_home, tmp_path, newer):
+    """``--source auto`` picks the user's OpenCode cache first; a newer catalog there groups as well."""
+    cache = isolated_home / ".cache" / "opencode" / "models.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(path("newer_catalog.json").read_bytes())
+    out = tmp_path / "combined.csv"
+    result = cli("combine", "--source", "auto", "--min-providers", "2", "--out", str(out))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"source: opencode-cache ({cache})")
+    table = pd.read_csv(out, keep_default_na=False)
+    glm = table[table["combined_id"] == "glm-5-2"]
+    expected = newer[newer["model"] == "glm-5-2"]
+    assert sorted(glm["model_ref"]) == sorted(expected["model_ref"])
+    assert sorted(glm["variant"]) == sorted(expected["true_variant"])

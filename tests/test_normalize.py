@@ -229,6 +229,15 @@ def test_new_spellings_join_their_model(normalized, ref, combined_id, variant):
         ("openrouter/google/gemini-2.5-pro-preview-05-06", "openrouter/google/gemini-2.5-pro", "preview against GA"),
         ("moonshotai/kimi-k2-thinking", "moonshotai/kimi-k2-0905-preview", "thinking stays its own model"),
         ("nvidia/nvidia/nemotron-3-nano-30b-a3b", "nvidia/nvidia/nemotron-3-super-120b-a12b", "nano against super"),
+        ("amazon-bedrock/anthropic.claude-opus-4-6-v1", "anthropic/claude-opus-4-5", "bedrock -v1: another version"),
+        ("venice/openai-gpt-55", "openai/gpt-5.5-pro", "glued version: full against pro"),
+        ("github-copilot/claude-opus-41", "anthropic/claude-opus-4-5", "glued version: 4.1 against 4.5"),
+        ("chutes/zai-org/GLM-5-TEE", "zai/glm-5.1", "tee: another version"),
+        ("llmgateway/qwen3-32b-fp8", "openrouter/qwen/qwen3-30b-a3b", "quantization: another size"),
+        ("aihubmix/coding-glm-5.1", "zai/glm-5", "coding plan: another version"),
+        ("kimi-for-coding/k2p5", "moonshotai/kimi-k2.6", "short name: another version"),
+        ("amazon-bedrock/nvidia.nemotron-nano-9b-v2", "vercel/nvidia/nemotron-nano-12b-v2-vl", "word order: another size"),
+        ("nano-gpt/huihui-ai/Qwen2.5-32B-Instruct-abliterated", "siliconflow/Qwen/Qwen2.5-32B-Instruct", "a fine-tune"),
     ],
 )
 def test_never_together(normalized, one, other, why):
