@@ -524,7 +524,7 @@ GATEWAY_SECTION = {
     "name": "Combined models (local gateway)",
     "options": {
         "baseURL": "http://127.0.0.1:4141/v1",
-        "apiKey": "{env:COMBINED_MODELS_GATEWAY_TOKEN}",
+        "apiKey": "",  # no token: empty, so no key of the user's own is sent
         "failover": {"preset": "resilient", "provider_priority": ["openrouter", "anthropic"], "min_providers": 2,
                      "strategy": "on_error", "max_attempts": 2, "cooldown_s": 4.0},
     },

@@ -140,6 +140,11 @@ def test_valid_section_reads_back():
     assert (settings.host, settings.port, settings.npm) == ("127.0.0.1", 4141, "@ai-sdk/openai-compatible")
 
 
+@pytest.mark.parametrize("key", ["", ...])
+def test_an_empty_or_missing_key_means_no_token(key):
+    assert read_gateway_settings(broken("options.apiKey", key)).token_env is None
+
+
 def broken(path: str, value: object) -> dict:
     """``valid_section()`` with the value at a dotted ``path`` replaced (``...`` deletes it)."""
     section = valid_section()

@@ -67,7 +67,6 @@ DEFAULT_PLUGIN = "opencode-combined-models"
 SECTION = "combined_models"
 LAYOUTS = ("gateway", "combined_models", "plugin")
 COMBINED_PROVIDER = PROVIDER_ID
-DEFAULT_TOKEN_ENV = "COMBINED_MODELS_GATEWAY_TOKEN"
 # What OpenCode up to 1.18.15 prints for the seed layout (checked against the real CLI in tests).
 STRICT_REJECTION = f"Unrecognized key: {SECTION}"
 LAYOUT_WARNING = (
@@ -173,7 +172,7 @@ def check_against_catalog(
 
 
 # a literal secret in a config line: "apiKey": "sk-..." (not an {env:...} / {file:...} reference)
-_SECRET_LINE = re.compile(r'("[^"]*(?:key|token|secret|password)[^"]*"\s*:\s*")(?!\{(?:env|file):)[^"]*(")', re.I)
+_SECRET_LINE = re.compile(r'("[^"]*(?:key|token|secret|password)[^"]*"\s*:\s*")(?!\{(?:env|file):)[^"]+(")', re.I)
 
 
 @dataclass(frozen=True)
@@ -258,15 +257,13 @@ class GatewayOptions:
     ``combined_ids`` are the combined models to serve (default: the choice's, plus the
     model to set); ``protocol`` is what OpenCode speaks to the gateway (``openai`` or
     ``anthropic``); ``token_env`` names the variable holding the gateway token, written
-    as ``{env:VAR}``. The variable is written even when unset: OpenCode then sends an
-    empty key, which a gateway without a token accepts, and ``@ai-sdk/anthropic`` refuses
-    to start with no key at all.
+    as ``{env:VAR}`` (None: no token, an empty key).
     """
 
     combined_ids: tuple[str, ...] = ()
     base_url: str = DEFAULT_URL
     protocol: str = "openai"
-    token_env: str = DEFAULT_TOKEN_ENV
+    token_env: str | None = None
 
 
 def _set_model_id(set_model: str | None) -> str | None:

@@ -11,7 +11,7 @@ that OpenCode sends every ``combined/<id>`` request to the local gateway
       "name": "Combined models (local gateway)",
       "options": {
         "baseURL": "http://127.0.0.1:4141/v1",
-        "apiKey": "{env:COMBINED_MODELS_GATEWAY_TOKEN}",
+        "apiKey": "{env:GATEWAY_TOKEN}",
         "failover": {"preset": "resilient", "provider_priority": ["anthropic", "openrouter"],
                      "min_providers": 2, "strategy": "on_error", "max_attempts": 2}
       },
@@ -30,7 +30,10 @@ model-level ``options`` are sent in every request body, so neither is used.
 
 :func:`gateway_section` builds the section, :func:`read_gateway_settings` reads it back
 into the same policy, so ``combined-models gateway --config opencode.json`` serves exactly
-what was exported. Only a ``{env:VAR}`` reference is ever written for the gateway token.
+what was exported. Only a ``{env:VAR}`` reference is ever written for the gateway token;
+without a token ``apiKey`` is the empty string: ``@ai-sdk/anthropic`` refuses to start with no
+key at all, and with an empty one neither package sends a key of the user's own (such as
+``ANTHROPIC_API_KEY`` from the environment) to the gateway.
 """
 
 from __future__ import annotations
@@ -197,8 +200,7 @@ def _number(value: object) -> int | float:
 def gateway_section(settings: GatewaySettings, combined: pd.DataFrame, name: str = DEFAULT_NAME) -> dict[str, Any]:
     """The ``provider.combined`` block for ``settings``, its models described from the combined table."""
     options: dict[str, Any] = {"baseURL": settings.base_url}
-    if settings.token_env:
-        options["apiKey"] = f"{{env:{settings.token_env}}}"
+    options["apiKey"] = f"{{env:{settings.token_env}}}" if settings.token_env else ""
     options[POLICY_KEY] = policy_options(settings.policy, settings.preset)
     if settings.variants != DEFAULT_SETTING:
         options[POLICY_KEY]["variants"] = settings.variants
@@ -233,7 +235,7 @@ def read_gateway_settings(config: Mapping[str, Any], source: str = "opencode.jso
     if npm not in protocols:
         raise UserError(f"{where}.npm must be one of {', '.join(protocols)}, not {npm!r}")
     token_env = None
-    if options.get("apiKey") is not None:
+    if options.get("apiKey"):  # absent or "": no token
         match = _ENV_REFERENCE.match(str(options["apiKey"]))
         if match is None:
             # never echo the value: it may be a literal token

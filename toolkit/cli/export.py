@@ -12,7 +12,6 @@ from pathlib import Path
 
 from toolkit.cli._common import add_config, add_source, add_variants, csv_list
 from toolkit.errors import UserError
-from toolkit.export import DEFAULT_TOKEN_ENV
 from toolkit.gateway_config import DEFAULT_URL, PACKAGES
 
 HELP = "write the chosen failover policy into opencode.json (atomic, with a backup)"
@@ -44,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="what OpenCode speaks to the gateway: openai (@ai-sdk/openai-compatible, the default) "
                          "or anthropic (@ai-sdk/anthropic)")  # fmt: skip
     gateway.add_argument("--token-env", metavar="VAR",
-                         help=f"environment variable holding the gateway token, written as {{env:VAR}} "
-                         f"(default {DEFAULT_TOKEN_ENV}; unset means no token)")  # fmt: skip
+                         help="environment variable holding the gateway token, written as {env:VAR} "
+                         "(default: no token; the gateway then serves 127.0.0.1 only)")  # fmt: skip
     parser.add_argument("--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)")
     parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
     parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
