@@ -166,7 +166,7 @@ def test_the_policy_exported_into_opencode_json_is_the_policy_served(cli, tmp_pa
     port = _free_port()
     exported = cli("export", "--config", config, "--source", "bundled", "--layout", "gateway", "--combined", MODEL,
                    "--preset", "resilient", "--priority", "mock-b,mock-a", "--max-attempts", "2",
-                   "--gateway-url", f"http://127.0.0.1:{port}/v1")  # fmt: skip
+                   "--gateway-url", f"http://127.0.0.1:{port}/v1", "--token-env", "COMBINED_MODELS_GATEWAY_TOKEN")  # fmt: skip
     assert exported.code == 0, exported.err
     result = cli("gateway", "--config", config, "--source", "bundled", "--providers", "mock-a,mock-b", "--check")
     assert result.code == 0, result.err
