@@ -75,6 +75,19 @@ def test_latency_cdf_one_line_per_run_levelling_off_at_the_success_rate():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
 
 
+def test_latency_cdf_runs_with_identical_latencies_share_one_labelled_line():
+    twin = LOG[LOG["run_id"] == "a"].assign(run_id="c")
+    ax = plot_latency_cdf(pd.concat([LOG.astype({"run_id": str}), twin]))
+    assert [line.get_label() for line in ax.get_lines()] == ["a = c", "b"]  # c would hide exactly under a
+    assert len({line.get_linestyle() for line in ax.get_lines()}) == 2
+
+
+def test_availability_has_a_legend_for_its_two_colours():
+    matrix = pd.DataFrame([[True, False], [True, True]], index=["m1", "m2"], columns=["p", "q"])
+    ax = plotting.plot_availability(matrix)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["offered", "not offered"]
+
+
 def test_attempts_histogram_one_bar_group_per_run():
     ax = plot_attempts_histogram(LOG)
     assert len(ax.containers) == 2
@@ -93,8 +106,15 @@ def test_timeline_one_series_per_outcome_rows_per_provider_and_shaded_incident()
     assert ok_times == [0.0, 0.0, 1.0, 2.1]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["p", "q"]  # first provider tried on top
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["ok (4)", "rate_limit (1)", "overload (2)", "timeout (1)", "outage rank:0"]
+    assert legend == ["ok (4)", "rate_limit (1)", "overload (2)", "timeout (1)", "outage of rank:0, 4-6 s"]
     assert len(ax.patches) == 1 and ax.patches[0].get_x() == 4.0
+
+
+def test_timeline_with_the_model_providers_names_the_incident_and_keeps_every_row():
+    incident = {"provider": "rank:1", "kind": "outage", "start_s": 4.0, "end_s": 6.0}
+    ax = plot_timeline(LOG[LOG["run_id"] == "b"], incidents=[incident], providers=["p", "q", "r"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["p", "q", "r"]  # p and r have no attempt in run b
+    assert ax.get_legend().get_texts()[-1].get_text() == "outage of q (rank:1), 4-6 s"
 
 
 def test_timeline_rows_follow_jittered_provider_index():
@@ -109,11 +129,30 @@ def test_tradeoff_marks_frontier_and_recommended_point():
     assert len(frontier) == 1
     assert frontier[0].get_xdata().tolist() == [0.5, 1.0, 2.0]  # D, A, B; C is dominated
     assert frontier[0].get_ydata().tolist() == [0.8, 0.9, 0.99]
-    star = ax.collections[-1]
+    assert frontier[0].get_linestyle() == "--" and frontier[0].get_linewidth() >= 1.5  # visible over the dots
+    dots = [c for c in ax.collections if c.get_label() in {"A", "B", "C", "D", "recommended"}]
+    star = dots[-1]
     assert star.get_label() == "recommended"
     assert star.get_offsets().tolist() == [[2.0, 0.99]]
-    assert [c.get_label() for c in ax.collections[:-1]] == ["A", "B", "C", "D"]
-    assert ax.get_xlabel() == "p95 latency (s)" and ax.get_ylabel() == "success rate"
+    assert [c.get_label() for c in dots[:-1]] == ["A", "B", "C", "D"]
+    star_color = to_hex(star.get_facecolor()[0], keep_alpha=False)
+    assert star_color == HIGHLIGHT
+    assert star_color not in {to_hex(c.get_facecolor()[0], keep_alpha=False) for c in dots[:-1]}
+    assert ax.get_xlabel() == "p95 latency (s)" and ax.get_ylabel() == "success rate (nines scale)"
+
+
+def test_tradeoff_spreads_the_nines_and_draws_error_bars():
+    table = CONFIGS.assign(success_rate=[0.9, 0.99, 0.999, 0.9999], success_rate_ci=0.0005, latency_p95_s_ci=0.2)
+    ax = plot_tradeoff(table)
+    to_screen = ax.transData.transform
+    heights = [to_screen((1.0, rate))[1] for rate in (0.9, 0.99, 0.999, 0.9999)]
+    steps = np.diff(heights)
+    assert steps == pytest.approx([steps[0]] * 3, rel=1e-6)  # each nine gets the same height
+    assert steps[0] > 0
+    bars = [c for c in ax.containers if c.__class__.__name__ == "ErrorbarContainer"]
+    assert len(bars) == 4  # one per preset, both directions
+    assert all(bar.has_xerr and bar.has_yerr for bar in bars)
+    assert [t.get_text() for t in ax.get_yticklabels()][-4:] == ["99%", "99.9%", "99.99%", "100%"]
 
 
 def test_tradeoff_without_recommendation_has_no_star():

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from toolkit.choice import Choice
-from toolkit.report import build_report, busiest_providers, most_shared
+from toolkit.combined_model import CombinedModel
+from toolkit.report import build_report, busiest_providers, cost_candidates, overlap_providers
 from toolkit.scenario import Scenario
 
 SMALL = dict(
-    models=1, max_providers=3, scenarios=["calm-day", "provider-outage"], presets=["resilient", "seed-on-error"],
+    max_providers=3, scenarios=["calm-day", "provider-outage"], presets=["resilient", "seed-on-error"],
     seeds=2, requests=150, executor="serial", progress=False,
 )  # fmt: skip
 CHARTS = ["overlap", "availability", "tradeoff", "cost", "latency", "attempts", "timeline"]
@@ -43,7 +44,8 @@ def test_folder_holds_the_page_tables_charts_and_exported_config(report):
     )  # fmt: skip
     sweep = pd.read_csv(report.out_dir / "sweep.csv")
     assert len(sweep) == 2 * 6 * 2 * 2  # presets x priority orders of 3 providers x scenarios x seeds
-    assert set(sweep["combined_id"]) == set(report.models)
+    assert set(sweep["combined_id"]) == {"claude-sonnet-4-5"}
+    assert report.case.providers == ("anthropic", "amazon-bedrock", "google-vertex-anthropic")  # the default, cut to 3
     configs = pd.read_csv(report.out_dir / "configurations.csv")
     assert len(configs) == 2 * 6 and (configs["seeds"] == 2).all()
     showcase = pd.read_csv(report.out_dir / "showcase.csv")
@@ -58,7 +60,7 @@ def test_exported_config_carries_the_recommended_choice(report):
     config = json.loads((report.out_dir / "opencode.json").read_text())
     assert config["combined_models"] == choice.options()
     assert config["plugin"] == ["opencode-combined-models"]
-    assert choice.combined_id == report.models[0]
+    assert choice.combined_id == report.case.combined_id
 
 
 def test_page_is_self_contained_with_every_chart_inline(page, report):
@@ -74,22 +76,46 @@ def test_page_is_self_contained_with_every_chart_inline(page, report):
     assert html.escape((report.out_dir / "opencode.json").read_text()) in page  # the exported config is shown
 
 
-def test_most_shared_models_are_cut_to_their_first_providers():
-    table = pd.DataFrame(
-        {
-            "combined_id": ["a", "a", "a", "b", "b", "c", "c", "c", "c"],
-            "provider": ["p", "q", "r", "p", "q", "p", "q", "r", "s"],
-            "n_providers": [3, 3, 3, 2, 2, 4, 4, 4, 4],
-            "rank": [0, 1, 2, 0, 1, 0, 1, 2, 3],
-            "model_ref": ["p/a", "q/a", "r/a", "p/b", "q/b", "p/c", "q/c", "r/c", "s/c"],
-        }
-    )
-    for column in ["context_limit", "output_limit", "cost_input", "cost_output", "provider_api", "provider_npm",
-                   "provider_env"]:  # fmt: skip
-        table[column] = None
-    picked = most_shared(table, 2, 2)
-    assert [(m.combined_id, m.providers) for m in picked] == [("c", ["p", "q"]), ("a", ["p", "q"])]
-    assert busiest_providers(table) == ["p", "q", "r", "s"]
+def test_busiest_providers_first():
+    table = pd.DataFrame({"combined_id": ["a", "a", "b", "c", "c"], "provider": ["q", "p", "p", "p", "r"]})
+    assert busiest_providers(table) == ["p", "q", "r"]
+
+
+def test_overlap_charts_show_the_studied_providers_first(report):
+    from toolkit.catalog import load_catalog
+    from toolkit.combine import combined_table
+
+    table = combined_table(load_catalog("bundled"), min_providers=2)
+    model = CombinedModel.of(["anthropic", "amazon-bedrock", "google-vertex-anthropic"], "claude-sonnet-4-5")
+    shown = overlap_providers(table, model)
+    assert shown[:3] == ["anthropic", "amazon-bedrock", "google-vertex-anthropic"]  # they share models
+    assert len(shown) == 15 and "openrouter" in shown  # then the busiest
+
+
+def test_cost_chart_is_filled_by_cost_so_the_choice_is_cheapest_only_when_it_is(report):
+    configs = pd.read_csv(report.out_dir / "configurations.csv")
+    rec = report.recommendation
+    shown = cost_candidates(configs, rec)
+    feasible = configs[configs["success_rate"] >= 0.995]
+    cheapest = feasible.nsmallest(len(shown) - 1, "cost_per_success_usd")["cost_per_success_usd"]
+    assert shown["cost_per_success_usd"].is_monotonic_increasing
+    assert set(cheapest) <= set(shown["cost_per_success_usd"])  # nothing cheaper left out
+    chosen = shown["priority"].eq(rec.leaders.iloc[0]["priority"]) & shown["preset"].eq(rec.choice.preset)
+    assert chosen.sum() == 1
+    is_cheapest = rec.leaders.iloc[0]["cost_per_success_usd"] <= feasible["cost_per_success_usd"].min()
+    assert bool(chosen.iloc[0]) == is_cheapest  # on top only when nothing meeting the bar costs less
+    # and on a hand-made table where the leader by latency is not the cheapest
+    from toolkit.sweeps import recommend
+
+    rows = [("fast", "x>y", s, 1.0, 1.0, 0.30) for s in range(3)] + [("cheap", "y>x", s, 1.0, 3.0, 0.10) for s in range(3)]
+    results = pd.DataFrame([{"combined_id": "m", "preset": p, "strategy": "on_error", "priority": o, "max_attempts": 2,
+                             "scenario": "s", "seed": k, "success_rate": ok, "latency_p95_s": t,
+                             "cost_per_success_usd": c} for p, o, k, ok, t, c in rows])  # fmt: skip
+    picked = recommend(results, min_success=0.99)
+    assert picked.choice.preset == "fast"
+    from toolkit.report import configurations
+
+    assert cost_candidates(configurations(results), picked)["preset"].tolist() == ["cheap", "fast"]
 
 
 def test_user_config_is_copied_never_edited(tmp_path):
@@ -114,14 +140,35 @@ def test_cli_mistakes_are_one_line_errors(cli, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_cli_runs_the_pipeline(cli, tmp_path):
-    out = tmp_path / "r"
-    result = cli("report", "--out", str(out), "--models", "1", "--seeds", "1", "--requests", "100", "--scenario",
-                 "calm-day", "--presets", "resilient", "--executor", "serial")  # fmt: skip
+def test_make_report_command_studies_the_users_model_and_providers(cli, isolated_home, tmp_path):
+    config = isolated_home / ".config" / "opencode" / "opencode.json"
+    config.parent.mkdir(parents=True)
+    original = '{"model": "anthropic/claude-sonnet-4-5", "theme": "dark"}\n'
+    config.write_text(original)
+    auth = isolated_home / ".local" / "share" / "opencode" / "auth.json"
+    auth.parent.mkdir(parents=True)
+    auth.write_text(json.dumps({p: {"type": "api", "key": "sk-test"} for p in ["openrouter", "anthropic", "amazon-bedrock"]}))
+    out = tmp_path / "report"
+    result = cli("report", "--out", str(out))  # exactly what make report runs, from the user's point of view
     assert result.code == 0, result.err
-    assert f"wrote {out / 'report.html'}" in result.out
-    assert result.out.splitlines()[-2].startswith("swept ")
-    assert (out / "report.html").is_file()
+    lines = result.out.splitlines()
+    assert (f"studied claude-sonnet-4-5 via anthropic > amazon-bedrock > openrouter (model anthropic/claude-sonnet-4-5 "
+            f"from {config}; your connected providers (amazon-bedrock, anthropic, openrouter); order: first-party vendor, "
+            "then major clouds, then the providers offering the most models)") in lines  # fmt: skip
+    verdict = next(line for line in lines if line.startswith("Run "))
+    assert re.match(r"Run [\w-]+ \(on_(error|rate_limit|overload), \d attempts per provider, [a-z> -]+\): "
+                    r"\d+\.\d\d% success, p95 latency \d+\.\d\d s \(± \d+\.\d\d\), \$\d\.\d{4} per successful request",
+                    verdict)  # fmt: skip
+    assert lines[lines.index(verdict) + 1:lines.index(verdict) + 3] == [
+        f"next: combined-models export --config {config} --from {out / 'choice.json'} --diff",
+        f"next: combined-models export --config {config} --from {out / 'choice.json'}",
+    ]
+    exported = json.loads((out / "opencode.json").read_text())
+    assert set(exported["combined_models"]["provider_priority"]) <= {"anthropic", "amazon-bedrock", "openrouter"}
+    assert exported["theme"] == "dark" and config.read_text() == original  # a copy was edited, not the user's file
+    page = (out / "report.html").read_text()
+    assert page.index(html.escape(verdict)) < page.index("What to do next") < page.index("<img")
+    assert html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --diff") in page
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")

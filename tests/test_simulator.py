@@ -284,7 +284,7 @@ def test_cli_prints_metrics_and_writes_the_log(cli, tmp_path):
     result = cli("simulate", "--scenario", "busy-team-rate-limit", *CLI_MODEL, "--priority", "openrouter",
                  "--preset", "resilient", "--requests", "400", "--seed", "3", "--log", str(path))  # fmt: skip
     assert result.code == 0, result.err
-    assert "claude-sonnet-4-5 via openrouter, amazon-bedrock, anthropic" in result.out
+    assert "claude-sonnet-4-5 via openrouter, anthropic, amazon-bedrock" in result.out  # then the stated order
     assert "policy resilient+provider_priority=openrouter" in result.out
     assert "success_rate" in result.out and "share_openrouter" in result.out
     log = pd.read_csv(path)

@@ -178,15 +178,36 @@ def test_recommend_picks_the_clear_winner_and_returns_a_choice():
     assert rec.ranked["preset"].tolist() == ["fast", "slow"]  # "failing" misses the constraint
 
 
-def test_recommend_reports_a_tie_when_intervals_overlap():
+def test_recommend_reports_a_tie_when_intervals_overlap_and_decides_by_the_stated_chain():
     results = _results(
         [("a", "x>y", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.0, 2.0, 3.0])]
         + [("b", "y>x", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.1, 2.1, 3.1])]
     )
     rec = recommend(results, min_success=0.99)
     assert rec.tie
-    assert sorted(rec.leaders["preset"]) == ["a", "b"]
-    assert rec.reason.startswith("tie: 2 configurations")
+    # same providers, attempts and cost: the first-party rule decides (x>y is the model's own order)
+    assert rec.leaders["preset"].tolist() == ["a", "b"]
+    assert rec.choice.provider_priority == ("x", "y")
+    assert rec.reason.startswith("Run a (on_error, 2 attempts per provider, x > y): 100.00% success, p95 latency 2.00 s")
+    assert "1 other configuration(s) are as good within the 95 % intervals" in rec.reason
+    assert "this one wins because it tries the first-party provider first" in rec.reason
+    assert "Runners-up: b (on_error, 2 attempts per provider, y > x): success +0.00%, p95 +0.10 s, cost +0%." in rec.reason
+    assert recommend(results, min_success=0.99, preferred=["y", "x"]).choice.preset == "b"
+
+
+def test_tie_break_chain_fewer_providers_then_attempts_then_cost():
+    rows = [  # all tie on p95 (wide intervals); the chain orders them
+        ("three", "x>y>z", 2, 0.05), ("cheap", "x>y", 3, 0.01), ("fewer-attempts", "x>y", 1, 0.09),
+        ("dear", "x>y", 3, 0.02),
+    ]  # fmt: skip
+    results = pd.concat(
+        [_results([(name, prio, s, 1.0, p95, cost) for s, p95 in enumerate([1.0, 5.0])]).assign(max_attempts=attempts)
+         for name, prio, attempts, cost in rows]
+    )  # fmt: skip
+    rec = recommend(results, min_success=0.99, objectives=["latency_p95_s"])
+    assert rec.leaders["preset"].tolist() == ["fewer-attempts", "cheap", "dear", "three"]
+    assert "wins because it has a smaller attempt budget" in rec.reason
+    assert rec.reason.count("; ") >= 1 and "cheap (on_error, 3 attempts per provider, x > y)" in rec.reason
 
 
 def test_recommend_breaks_a_latency_tie_on_cost():

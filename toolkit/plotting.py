@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter, StrMethodFormatter
+from matplotlib.colors import to_hex
+from matplotlib.ticker import StrMethodFormatter
 
 SEQUENTIAL = "viridis"  # counts and magnitudes
 BINARY = ("#f2f2f2", "#2c7fb8")  # absent / present
@@ -27,7 +28,11 @@ VARIANT = "#fdae61"  # present only as a deployment variant (quantized, TEE, spe
 TICK_SIZE = 7  # provider and model ids are long; small labels keep large matrices readable
 MAX_LABELS = 60  # beyond this many rows or columns, labels overlap: the caller should pass ``top``
 CHART_SIZE = (7.0, 4.0)  # inches; the failover charts share one size so a report's images line up
-SERIES = plt.get_cmap("tab10").colors  # one colour per run / configuration, in order
+SAVE_DPI = 200  # saved PNGs at twice the screen resolution: sharp on high-density displays and when zoomed
+HIGHLIGHT = "#d62728"  # the recommended configuration
+# one colour per run / configuration, in order: tab10 without its red, which is kept for the recommendation
+SERIES = tuple(c for c in plt.get_cmap("tab10").colors if to_hex(c) != HIGHLIGHT)
+LINESTYLES = ("-", "--", "-.", ":")  # with colours, so lines that run close stay apart
 # Fixed colour per outcome class, so "red = rate limit" means the same thing on every chart.
 OUTCOME_COLORS: dict[str, str] = {
     "ok": "#4daf4a",
@@ -41,7 +46,6 @@ OUTCOME_COLORS: dict[str, str] = {
     "context_length": "#377eb8",
     "cancelled": "#dddddd",  # a hedged attempt abandoned because another answered first
 }
-HIGHLIGHT = "#d62728"  # the recommended configuration
 
 
 def _axes(ax: Axes | None, rows: int, cols: int) -> Axes:
@@ -95,9 +99,11 @@ def plot_availability(matrix: pd.DataFrame, *, variant_only: pd.DataFrame | None
         cells = cells + (matrix.to_numpy(dtype=bool) & variant_only.reindex_like(matrix).fillna(False).to_numpy(dtype=bool))
     ax.imshow(cells, cmap=ListedColormap([*BINARY, VARIANT]), vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     _label_matrix(ax, matrix, "Combined models by provider")
+    handles = [Patch(facecolor=BINARY[1], label="offered"),
+               Patch(facecolor=BINARY[0], edgecolor="#999999", label="not offered")]  # fmt: skip
     if variant_only is not None:
-        handles = [Patch(color=BINARY[1], label="the model"), Patch(color=VARIANT, label="a variant only")]
-        ax.legend(handles=handles, fontsize=TICK_SIZE, loc="upper right", frameon=True)
+        handles.insert(1, Patch(facecolor=VARIANT, label="a variant only"))
+    ax.legend(handles=handles, fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
@@ -143,15 +149,21 @@ def plot_latency_cdf(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     Failed requests are never answered, so each line levels off at its run's success rate:
     one chart shows speed and reliability together. Log-scaled x: latency tails span
-    orders of magnitude.
+    orders of magnitude. Runs with exactly the same latencies would hide one another, so
+    they share one line whose label names them all (``a = b``); lines differ in colour and dash.
     """
     ax = _chart(ax)
     requests = _requests(log)
-    for i, run in enumerate(_runs(log)):
+    curves: dict[bytes, tuple[np.ndarray, np.ndarray, list[str]]] = {}
+    for run in _runs(log):
         mine = requests[requests["run_id"].eq(run)]
         latency = np.sort(mine.loc[mine["ok"], "latency_s"].to_numpy())
         share = np.arange(1, len(latency) + 1) / max(len(mine), 1)
-        ax.step(latency, share, where="post", color=SERIES[i % len(SERIES)], label=run)
+        key = latency.tobytes() + share.tobytes()
+        curves.setdefault(key, (latency, share, []))[2].append(run)
+    for i, (latency, share, runs) in enumerate(curves.values()):
+        ax.step(latency, share, where="post", color=SERIES[i % len(SERIES)], linestyle=LINESTYLES[i % len(LINESTYLES)],
+                label=" = ".join(runs))  # fmt: skip
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
     return _finish(ax, "Requests answered within a given time", "end-to-end latency (s, log scale)",
@@ -173,18 +185,28 @@ def plot_attempts_histogram(log: pd.DataFrame, *, ax: Axes | None = None) -> Axe
 
 
 def plot_timeline(
-    log: pd.DataFrame, *, ax: Axes | None = None, incidents: Sequence[Mapping] = (), seed: int = 0
+    log: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    incidents: Sequence[Mapping] = (),
+    seed: int = 0,
+    providers: Sequence[str] | None = None,
 ) -> Axes:
     """Every attempt as a dot at its start time, one row per provider, coloured by outcome.
 
     Shows an incident and how traffic moved around it: the primary's row turns red or black
     and the next provider's row fills up. ``incidents`` (dicts with ``start_s``, ``end_s``
-    and optionally ``kind`` and ``provider``, as in a scenario file) are shaded. Dots get
-    a small vertical jitter (``seed`` fixes it) so dense stretches show their density.
+    and optionally ``kind`` and ``provider``, as in a scenario file) are shaded and named in
+    the legend. ``providers`` (the combined model's members in rank order) fixes the rows,
+    so panels of several runs line up, and turns ``rank:0`` into the provider's name;
+    without it, rows are the log's providers in the order first tried. Dots get a small
+    vertical jitter (``seed`` fixes it) so dense stretches show their density.
     """
     ax = _chart(ax)
-    providers = [str(p) for p in pd.unique(log.sort_values(["request_id", "attempt"])["provider"].astype(str))]
-    row = {p: i for i, p in enumerate(providers)}
+    tried = [str(p) for p in pd.unique(log.sort_values(["request_id", "attempt"])["provider"].astype(str))]
+    rows = list(providers) if providers is not None else tried
+    rows += [p for p in tried if p not in rows]
+    row = {p: i for i, p in enumerate(rows)}
     y = log["provider"].astype(str).map(row).to_numpy(dtype=float)
     y = y + np.random.default_rng(seed).uniform(-0.3, 0.3, len(y))
     outcomes = log["outcome"].astype(str)
@@ -194,13 +216,34 @@ def plot_timeline(
             ax.scatter(log["t_start_s"].to_numpy()[mask], y[mask], s=4, color=color, alpha=0.6,
                        linewidths=0, label=f"{outcome} ({mask.sum()})")  # fmt: skip
     for incident in incidents:
-        label = " ".join(str(incident[k]) for k in ("kind", "provider") if k in incident) or "incident"
-        ax.axvspan(incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35, label=label)
-    ax.set_yticks(range(len(providers)), providers, fontsize=TICK_SIZE + 1)
-    ax.set_ylim(len(providers) - 0.5, -0.5)  # first provider tried on top
+        ax.axvspan(incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35,
+                   label=incident_label(incident, providers))  # fmt: skip
+    ax.set_yticks(range(len(rows)), rows, fontsize=TICK_SIZE + 1)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first provider tried on top
     _finish(ax, "Attempts over time by provider", "time (s)", "", legend=False)
     ax.legend(fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=3)
     return ax
+
+
+def incident_label(incident: Mapping, providers: Sequence[str] | None = None) -> str:
+    """``outage of anthropic (rank:0), 120-720 s``: an incident in words, its provider named when known."""
+    who = str(incident.get("provider", "all"))
+    if who.startswith("rank:") and providers is not None and who[5:].isdigit() and int(who[5:]) < len(providers):
+        who = f"{providers[int(who[5:])]} ({who})"
+    kind = str(incident.get("kind", "incident"))
+    return f"{kind} of {who}, {incident['start_s']:g}-{incident['end_s']:g} s"
+
+
+NINES = (0.5, 0.9, 0.99, 0.999, 0.9999)  # success-rate ticks: each one a tenth of the failures above it
+_FLOOR = 1e-5  # failure share shown for a perfect run (the scale cannot reach 0)
+
+
+def _to_nines(success):
+    return -np.log10(np.clip(1.0 - np.asarray(success, dtype=float), _FLOOR, None))
+
+
+def _from_nines(nines):
+    return 1.0 - 10.0 ** (-np.asarray(nines, dtype=float))
 
 
 def plot_tradeoff(
@@ -213,10 +256,12 @@ def plot_tradeoff(
     """Success rate against p95 latency, one dot per configuration, with the Pareto frontier.
 
     ``table`` has one row per configuration with ``success_rate`` and ``latency_p95_s``
-    (for example :func:`toolkit.sweeps.aggregate`). The frontier is drawn through the
+    (for example :func:`toolkit.sweeps.aggregate`); ``*_ci`` columns become error bars.
+    The success axis counts nines (90 %, 99 %, 99.9 % equally spaced), so configurations
+    between 99 % and 100 % do not collapse onto one line. The frontier (dashed) joins the
     configurations no other beats on both axes (:func:`toolkit.sweeps.pareto` on these two
-    objectives); ``recommended`` (a row with the same two columns) is marked with a star.
-    Dots are coloured by the ``label`` column (default: the preset).
+    objectives); ``recommended`` (a row with the same two columns) is a large star in
+    :data:`HIGHLIGHT`, a colour no preset uses. Dots are coloured by ``label`` (default: the preset).
     """
     from toolkit.sweeps import pareto
 
@@ -224,19 +269,25 @@ def plot_tradeoff(
     groups = [str(g) for g in pd.unique(table[label].astype(str))] if label in table else ["configurations"]
     for i, group in enumerate(groups):
         rows = table[table[label].astype(str) == group] if label in table else table
-        ax.scatter(rows["latency_p95_s"], rows["success_rate"], s=18, color=SERIES[i % len(SERIES)],
-                   alpha=0.8, label=group)  # fmt: skip
+        color = SERIES[i % len(SERIES)]
+        if "latency_p95_s_ci" in rows or "success_rate_ci" in rows:
+            ax.errorbar(rows["latency_p95_s"], rows["success_rate"], xerr=rows.get("latency_p95_s_ci"),
+                        yerr=rows.get("success_rate_ci"), fmt="none", ecolor=color, alpha=0.35,
+                        linewidth=0.8)  # fmt: skip
+        ax.scatter(rows["latency_p95_s"], rows["success_rate"], s=18, color=color, alpha=0.85, label=group)
     front = pareto(table, {"success_rate": "max", "latency_p95_s": "min"})
     front = front[front["pareto"]].sort_values(["latency_p95_s", "success_rate"])
-    ax.step(front["latency_p95_s"], front["success_rate"], where="post", color="black", linewidth=1,
-            label="Pareto frontier")  # fmt: skip
+    ax.step(front["latency_p95_s"], front["success_rate"], where="post", color="black", linewidth=1.6,
+            linestyle="--", zorder=4, label="Pareto frontier")  # fmt: skip
     if recommended is not None:
-        ax.scatter([recommended["latency_p95_s"]], [recommended["success_rate"]], marker="*", s=260,
-                   color=HIGHLIGHT, edgecolors="black", zorder=5, label="recommended")  # fmt: skip
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, min(high, 1.005))  # no success rate exceeds 100 %: do not show such ticks
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    return _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate")
+        ax.scatter([recommended["latency_p95_s"]], [recommended["success_rate"]], marker="*", s=420,
+                   color=HIGHLIGHT, edgecolors="black", linewidths=1.2, zorder=5, label="recommended")  # fmt: skip
+    ax.set_yscale("function", functions=(_to_nines, _from_nines))
+    low = min(float(np.nanmin(table["success_rate"])) if len(table) else 0.9, 0.9)
+    ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0) + 0.15)))
+    ax.set_yticks([t for t in NINES if t >= low - 1e-9] + [1 - _FLOOR], minor=False)
+    ax.yaxis.set_major_formatter(lambda v, _: "100%" if v > 1 - 2 * _FLOOR else f"{v:.{max(0, round(_to_nines(v)) - 2)}%}")
+    return _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate (nines scale)")
 
 
 def plot_cost_per_success(

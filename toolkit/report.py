@@ -16,11 +16,12 @@ default, so the report is reproducible offline) and writes into one folder:
     user's file is *copied* into the folder first and the copy is edited: the real config
     is never touched by a report.
 
-The sweep covers the most-shared combined models (``models`` of them), each restricted to
-its first ``max_providers`` members in try order, every preset, every priority order of
-those members and every bundled scenario. Without ``priority`` the providers offering the
-most models come first: a data-derived default that puts broad, well-known providers in
-front instead of the alphabet's first names.
+The sweep studies the user's case (:mod:`toolkit.user_case`): the model of their OpenCode
+config on their connected providers when a config is given, else Claude Sonnet 4.5 on
+Anthropic, Bedrock, Vertex and OpenRouter; members in the stated try order (first-party
+vendor, major clouds, the rest), at most ``max_providers`` of them; every preset, every
+choice of the first two providers tried (:func:`toolkit.sweeps.leading_orders`) and every
+bundled scenario.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import shlex
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +43,7 @@ from toolkit.atomic import write_atomic
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 from toolkit.variants import DEFAULT_SETTING
+from toolkit.user_case import UserCase
 
 SHOWCASE = "provider-outage"
 """Scenario whose attempt logs feed the latency, attempts and timeline charts (an incident shows most)."""
@@ -56,9 +59,10 @@ class Report:
     html: Path
     files: dict[str, Path]
     recommendation: object | None  # toolkit.sweeps.Recommendation (typed loosely: sweep imports lazily)
-    models: list[str]
+    case: UserCase
     seconds: float
     notes: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)  # commands that apply the choice to the user's config
 
 
 def busiest_providers(table: pd.DataFrame) -> list[str]:
@@ -67,20 +71,14 @@ def busiest_providers(table: pd.DataFrame) -> list[str]:
     return sorted(counts.index, key=lambda p: (-counts[p], p))
 
 
-def most_shared(table: pd.DataFrame, count: int, max_providers: int, variants: str = DEFAULT_SETTING) -> list[CombinedModel]:
-    """The ``count`` combined models offered by the most providers, each cut to its first
-    ``max_providers`` members among those the ``variants`` setting allows."""
-    groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
-    picked = [CombinedModel.from_table(table, cid, variants) for cid in groups["combined_id"].head(count)]
-    return [replace(model, members=model.members[:max_providers]) for model in picked]
-
-
 def figure_png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed: reports draw many)."""
+    """A matplotlib figure as PNG bytes at :data:`toolkit.plotting.SAVE_DPI` (the figure is closed: reports draw many)."""
     import matplotlib.pyplot as plt
 
+    from toolkit.plotting import SAVE_DPI
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=SAVE_DPI)
     plt.close(fig)
     return buffer.getvalue()
 
@@ -92,14 +90,42 @@ def configurations(results: pd.DataFrame) -> pd.DataFrame:
     return aggregate(across_scenarios(results, None), list(OBJECTIVES))
 
 
-def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:
+OVERLAP_PROVIDERS = 15
+"""Providers on the overlap and availability charts: the swept ones, then the busiest."""
+COST_BARS = 12
+"""Configurations on the cost chart: the cheapest meeting the success bar, and the recommendation."""
+
+
+def cost_candidates(configs: pd.DataFrame, rec) -> pd.DataFrame:
+    """The cost chart's rows, cheapest first: the cheapest configurations meeting the bar, plus the recommendation.
+
+    When nothing meets the bar, the cheapest configurations of all.
+
+    Filled by cost, not by the latency ranking, so the recommended bar is the shortest only
+    when the recommendation really is the cheapest of those shown.
+    """
+    keys = ["preset", "strategy", "max_attempts", "priority"]
+    feasible = configs[configs["success_rate"] >= rec.constraints["min_success"]] if rec is not None else configs
+    shown = (feasible if len(feasible) else configs).sort_values("cost_per_success_usd").head(COST_BARS)
+    if rec is not None and rec.choice is not None:
+        shown = pd.concat([shown, rec.leaders.head(1)]).drop_duplicates(keys)
+    return shown.sort_values("cost_per_success_usd", kind="stable")
+
+
+def overlap_providers(table: pd.DataFrame, model: CombinedModel) -> list[str]:
+    """The providers on the overlap charts: the studied model's (in try order), then the busiest."""
+    mine = [p for p in model.providers if p in set(table["provider"])]
+    return list(dict.fromkeys([*mine, *busiest_providers(table)]))[:OVERLAP_PROVIDERS]
+
+
+def _charts(table, configs, rec, logs, showcase, model: CombinedModel) -> dict[str, bytes]:
     """Every chart of the report as PNG bytes, by file stem (in reading order)."""
     import matplotlib.pyplot as plt
 
     from toolkit import plotting
     from toolkit.overlap import availability_matrix, overlap_matrix
 
-    top = busiest_providers(table)[:15]
+    top = overlap_providers(table, model)
     charts = {}
     ax = plotting.plot_overlap(overlap_matrix(table[table["provider"].isin(top)], providers=top))
     charts["overlap"] = figure_png(ax.figure)
@@ -107,24 +133,21 @@ def _charts(table, configs, rec, logs, showcase) -> dict[str, bytes]:
     charts["availability"] = figure_png(ax.figure)
     chosen = rec.leaders.iloc[0] if rec is not None and rec.choice is not None else None
     charts["tradeoff"] = figure_png(plotting.plot_tradeoff(configs, recommended=chosen).figure)
-    # the recommendation, then the best-ranked configurations meeting the success bar; else the cheapest
-    if chosen is not None:
-        shown = pd.concat([rec.leaders.head(1), rec.ranked.head(11)])
-        shown = shown.drop_duplicates(["preset", "strategy", "max_attempts", "priority"])
-    else:
-        shown = configs.sort_values("cost_per_success_usd").head(12)
+    shown = cost_candidates(configs, rec)
     ax = plotting.plot_cost_per_success(shown, recommended=chosen)
-    ax.figure.set_size_inches(plotting.CHART_SIZE[0], 1.5 + 0.3 * len(shown))
+    ax.figure.set_size_inches(plotting.CHART_SIZE[0] + 2, 1.5 + 0.3 * len(shown))
     charts["cost"] = figure_png(ax.figure)
     charts["latency"] = figure_png(plotting.plot_latency_cdf(logs).figure)
     charts["attempts"] = figure_png(plotting.plot_attempts_histogram(logs).figure)
     runs = [str(r) for r in pd.unique(logs["run_id"].astype(str))]
-    fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 1.5, 6), layout="constrained",
+    fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 2, 6.5), layout="constrained",
                              sharex=True, squeeze=False)  # fmt: skip
+    incidents = showcase.data.get("incidents", [])
     for ax, run in zip(axes[:, 0], runs[:2]):
-        incidents = showcase.data.get("incidents", [])
-        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents)
+        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents,
+                               providers=model.providers)  # fmt: skip
         ax.set_title(f"{run}: attempts over time by provider ({showcase.name})")
+        ax.tick_params(labelbottom=True)  # shared x, but every panel keeps its time ticks
     charts["timeline"] = figure_png(fig)
     return charts
 
@@ -134,10 +157,10 @@ def build_report(
     *,
     source: str = "bundled",
     config: str | Path | None = None,
+    combined: str | None = None,
     providers: Sequence[str] | None = None,
     priority: Sequence[str] = (),
-    models: int = 2,
-    max_providers: int = 3,
+    max_providers: int = 4,
     scenarios: Sequence[str] | None = None,
     presets: Sequence[str] | None = None,
     seeds: int = 5,
@@ -147,9 +170,13 @@ def build_report(
     variants: str = DEFAULT_SETTING,
     executor: object | None = None,
     progress: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> Report:
     """Run the pipeline and write the report folder (see the module docs); returns what was written.
 
+    ``config`` is the user's OpenCode config (its model and connected providers are studied;
+    :func:`toolkit.user_case.user_case` explains the defaults, ``environ`` is where it looks
+    for provider keys); ``combined``, ``providers`` and ``priority`` override it.
     ``scenarios`` are bundled names or files (default: every bundled scenario); ``executor``
     is passed to :func:`toolkit.sweeps.sweep` (processes on this machine by default).
     """
@@ -158,11 +185,12 @@ def build_report(
     from toolkit.catalog import load_catalog
     from toolkit.combine import combined_table
     from toolkit.scenario import Scenario, bundled
-    from toolkit.sweeps import recommend, sweep
+    from toolkit.sweeps import leading_orders, recommend, sweep
+    from toolkit.user_case import user_case
 
     started = time.perf_counter()
-    if models < 1 or max_providers < 2:
-        raise UserError("a report needs --models >= 1 and --max-providers >= 2 (failover needs two providers)")
+    if max_providers < 2:
+        raise UserError("a report needs --max-providers >= 2 (failover needs two providers)")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out takes a folder for the report")
@@ -174,28 +202,25 @@ def build_report(
     steps.set_postfix_str("catalog")
     catalog = load_catalog(source, config=config)
     notes += [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
-    everything = combined_table(catalog, providers=providers, min_providers=1)
-    order = list(priority) + [p for p in busiest_providers(everything) if p not in priority]
-    table = combined_table(catalog, providers=providers, priority=order, min_providers=2)
-    if table.empty:
-        raise UserError("no model is offered by two of the chosen providers; add providers (--providers)")
+    case = user_case(catalog, config=config, search=False, combined_id=combined, providers=providers,
+                     priority=priority, max_providers=max_providers, environ=environ)  # fmt: skip
+    everything = combined_table(catalog, min_providers=1)
+    table = combined_table(catalog, priority=case.providers, min_providers=2)
     files["combined"] = write_atomic(out / "combined.csv", table.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("sweep")
     worlds = [Scenario.load(s) for s in (scenarios or bundled())]
-    picked = most_shared(table, models, max_providers, variants)
-    results = pd.concat(
-        [sweep(m, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor, progress=progress)
-         for m in picked], ignore_index=True,
-    )  # fmt: skip
+    mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
+    model = CombinedModel.from_table(mine, case.combined_id, variants)
+    results = sweep(model, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor,
+                    progress=progress, priorities=leading_orders(model.providers))  # fmt: skip
     files["sweep"] = write_atomic(out / "sweep.csv", results.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("recommend")
-    first = results[results["combined_id"] == picked[0].combined_id]
-    rec = recommend(first, min_success=min_success, variants=variants)
-    configs = configurations(first)
+    rec = recommend(results, min_success=min_success, preferred=case.providers, variants=variants)
+    configs = configurations(results)
     files["configurations"] = write_atomic(out / "configurations.csv", configs.to_csv(index=False))
     exported = None
     if rec.choice is not None:
@@ -205,19 +230,20 @@ def build_report(
     steps.update()
 
     steps.set_postfix_str("showcase runs")
-    showcase, logs, metrics = _showcase(picked[0], rec, worlds, presets, requests)
+    showcase, logs, metrics = _showcase(model, rec, worlds, presets, requests)
     files["showcase"] = write_atomic(out / "showcase.csv", metrics.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("charts")
-    charts = _charts(table, configs, rec, logs, showcase)
+    charts = _charts(table, configs, rec, logs, showcase, model)
     for name, png in charts.items():
         files[f"chart:{name}"] = write_atomic(out / "charts" / f"{name}.png", png)
     seconds = time.perf_counter() - started
+    todo = next_steps(out, rec, config, layout)
     page = render_html(
-        table=table, picked=picked, rec=rec, configs=configs, metrics=metrics, charts=charts,
-        exported=exported, notes=notes, settings={
-            "source": catalog.attrs.get("source", source), "models": models, "providers per model": max_providers,
+        table=table, case=case, rec=rec, configs=configs, metrics=metrics, charts=charts, exported=exported,
+        next_steps=todo, notes=notes, settings={
+            "source": catalog.attrs.get("source", source), "model and providers": case.describe(),
             "variants": variants,
             "scenarios": ", ".join(s.name for s in worlds), "presets": ", ".join(presets or []) or "all",
             "seeds": seeds, "requests per run": requests, "runs": len(results), "seconds": round(seconds, 1),
@@ -226,7 +252,18 @@ def build_report(
     files["html"] = write_atomic(out / "report.html", page)
     steps.update()
     steps.close()
-    return Report(out, files["html"], files, rec, [m.combined_id for m in picked], seconds, notes)
+    return Report(out, files["html"], files, rec, case, seconds, notes, todo)
+
+
+def next_steps(out: Path, rec, config: str | Path | None, layout: str) -> list[str]:
+    """The commands that apply the recommendation to the user's own config (look first, then write)."""
+    if rec is None or rec.choice is None:
+        return []
+    target = shlex.quote(str(config)) if config is not None else "~/.config/opencode/opencode.json"
+    base = f"combined-models export --config {target} --from {shlex.quote(str(out / 'choice.json'))}"
+    if layout != "combined_models":
+        base += f" --layout {layout}"
+    return [f"{base} --diff", base]
 
 
 def _export(out: Path, choice, config, layout: str, combined: pd.DataFrame, notes: list[str]) -> Path:
@@ -277,6 +314,7 @@ def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+.wide { max-width: 100%; overflow-x: auto; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: right; }
@@ -284,7 +322,7 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 img.broken { outline: 3px solid red; min-height: 2em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-.verdict { font-size: 1.1em; background: #eef6ee; border-left: 4px solid #4daf4a; padding: 0.6em 1em; }
+.verdict { font-size: 1.15em; line-height: 1.45; background: #eef6ee; border-left: 4px solid #4daf4a; padding: 0.6em 1em; }
 .note { color: #8a5a00; }
 """
 
@@ -303,8 +341,9 @@ window.addEventListener("load", function () {
 _CAPTIONS = {
     "tradeoff": "Every configuration of the sweep, averaged over scenarios and seeds: up and left is better. "
     "The line joins the configurations nothing beats on both axes; the star is the recommendation.",
-    "cost": "What a successful request costs (failed attempts that are billed included), for the best "
-    "configurations meeting the success bar; the recommendation in red, 95 % intervals as whiskers.",
+    "cost": "What a successful request costs (billed failed attempts included): the cheapest configurations "
+    "meeting the success bar, cheapest on top, and the recommendation highlighted wherever it ranks; "
+    "95 % intervals as whiskers.",
     "latency": "Share of successful requests answered within a given time, one line per preset, during the "
     "showcase scenario. Lines further left are faster; a long tail to the right is waiting and retrying.",
     "attempts": "How many calls each request needed. Everything beyond one is failover or retry work.",
@@ -324,7 +363,9 @@ def _configurations_html(frame: pd.DataFrame) -> str:
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=lambda v: f"{v:.4g}")
+    """A table in its own horizontally scrolling box, so a wide one never widens the page."""
+    table = frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=lambda v: f"{v:.4g}")
+    return f"<div class='wide'>{table}</div>"
 
 
 def _figure(name: str, png: bytes) -> str:
@@ -334,24 +375,29 @@ def _figure(name: str, png: bytes) -> str:
     return f"<figure>{image}<figcaption>{caption}</figcaption></figure>"
 
 
-def render_html(*, table, picked, rec, configs, metrics, charts, exported, notes, settings) -> str:
-    """The report page: verdict first, then evidence, then the tables behind it; everything inline."""
+def render_html(*, table, case, rec, configs, metrics, charts, exported, next_steps, notes, settings) -> str:
+    """The report page: the verdict in words, what to do next, then the evidence and the tables behind it."""
     esc = html.escape
     verdict = esc(rec.reason) if rec is not None else "no recommendation"
     groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
     shared = groups[["combined_id", "n_providers", "combined_context_limit", "combined_output_limit", "price_spread",
                      "flags"]].head(15)  # fmt: skip
-    members = pd.DataFrame(
-        [{"combined_id": m.combined_id, "tried in sweep": " > ".join(m.providers)} for m in picked]
-    )
     metric_cols = [c for c in metrics.columns if not c.startswith("share_")]
     best = (rec.leaders if rec is not None and rec.choice is not None else configs).head(10)
+    if next_steps:
+        todo = ("<h2>What to do next</h2><p>Look at the change to your OpenCode config, then write it "
+                "(atomic, with a backup of the previous file):</p>"
+                f"<pre>{esc(chr(10).join(next_steps))}</pre>")  # fmt: skip
+    else:
+        todo = "<h2>What to do next</h2><p>Nothing to export yet: see the verdict above.</p>"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>combined-models report</title><style>{_STYLE}</style><script>{_CHECK_IMAGES}</script></head><body>",
-        "<h1>combined-models report</h1>",
-        f"<p class='verdict'><strong>Recommendation for {esc(picked[0].combined_id)}:</strong> {verdict}</p>",
+        f"<h1>Failover for {esc(case.combined_id)}</h1>",
+        f"<p class='verdict'>{verdict}</p>",
+        f"<p class='case'>Studied: {esc(case.describe())}.</p>",
+        todo,
         *(f"<p class='note'>{esc(n)}</p>" for n in notes),
         "<h2>Which configuration to run</h2>",
         _figure("tradeoff", charts["tradeoff"]),
@@ -364,7 +410,6 @@ def render_html(*, table, picked, rec, configs, metrics, charts, exported, notes
         "<h3>Metrics of these runs</h3>" + _table_html(metrics[metric_cols]),
         "<h2>Provider overlap</h2>",
         "<h3>Most-shared combined models</h3>" + _table_html(shared),
-        "<h3>Swept</h3>" + _table_html(members),
         _figure("overlap", charts["overlap"]),
         _figure("availability", charts["availability"]),
     ]

@@ -87,6 +87,19 @@ def priority_orders(providers: Sequence[str], limit: int = 24, seed: int = 0) ->
     return list(orders)
 
 
+def leading_orders(providers: Sequence[str], depth: int = 2) -> list[tuple[str, ...]]:
+    """Every choice of the first ``depth`` providers, the rest kept in the given order; the given order first.
+
+    Who is tried first and who takes over matter most; with 4 providers this is 12 orders
+    instead of 24, and with ``depth >= len(providers) - 1`` it is every order.
+    """
+    providers = tuple(providers)
+    orders = {}
+    for head in itertools.permutations(providers, min(depth, len(providers))):
+        orders[head + tuple(p for p in providers if p not in head)] = None
+    return list(orders)
+
+
 def grid(
     model: CombinedModel,
     scenarios: Sequence[Scenario],
@@ -347,13 +360,22 @@ def pareto(results: pd.DataFrame, objectives: Mapping[str, str] = OBJECTIVES) ->
     return table
 
 
+TIE_BREAK = (
+    "fewer providers, then a smaller attempt budget, then lower cost (to 2 significant digits), "
+    "then the first-party provider first"
+)
+"""How :func:`recommend` decides among configurations the statistics cannot separate, in words."""
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """What :func:`recommend` concluded.
 
-    ``choice`` is the configuration to run (the exporter's input); ``tie`` says whether the
-    leaders' confidence intervals overlap on every objective, in which case ``leaders`` lists
-    all of them and ``choice`` is only the first in grid order, not a winner.
+    ``choice`` is the configuration to run (the exporter's input). ``tie`` says whether the
+    statistics alone left several configurations (their 95 % intervals overlap on every
+    objective); ``leaders`` then lists all of them, ordered by :data:`TIE_BREAK`, and the
+    first is the choice. ``reason`` says in plain words what to run, why this one, and what
+    the runners-up trade.
     """
 
     choice: Choice | None
@@ -364,7 +386,7 @@ class Recommendation:
     constraints: dict = field(default_factory=dict)
 
     def summary(self) -> str:
-        """One paragraph for people: the pick, or the tie, and why."""
+        """One paragraph for people: the pick and why."""
         return self.reason
 
 
@@ -392,24 +414,28 @@ def recommend(
     weights: Mapping[str, float] | None = None,
     min_providers: int = 2,
     variants: str = DEFAULT_SETTING,
+    preferred: Sequence[str] = (),
 ) -> Recommendation:
     """Pick a configuration: success rate at least ``min_success``, then best on ``objectives`` in order.
 
     Metrics are averaged over scenarios (``weights`` per scenario name, default equal), then
     over seeds with 95 % confidence intervals. Among the feasible configurations the leader
     on the first objective is compared with the rest: those whose intervals overlap it stay
-    in contention and the next objective decides among them; when every objective leaves
-    more than one, the result is a tie and all tied configurations are reported.
+    in contention and the next objective decides among them. When every objective leaves
+    more than one, the statistics cannot separate them (``tie``) and :data:`TIE_BREAK`
+    decides; ``preferred`` is the provider order that counts as "first-party first"
+    (default: the first priority order of the results, the model's own order).
     """
     if not 0.0 <= min_success <= 1.0:
         raise UserError(f"--min-success must be between 0 and 1, not {min_success}")
     unknown = [o for o in objectives if o not in OBJECTIVES or OBJECTIVES[o] != "min"]
     if unknown:
         raise UserError(f"unknown objective {unknown[0]!r}; choose from latency_p95_s, cost_per_success_usd")
-    missing = [c for c in ["success_rate", *objectives] if c not in results.columns]
+    missing = [c for c in ["success_rate", "cost_per_success_usd", *objectives] if c not in results.columns]
     if missing:
         raise UserError(f"the results have no column {missing[0]!r}; is this a file written by combined-models sweep?")
-    table = aggregate(across_scenarios(results, weights), ["success_rate", *objectives])
+    shown = ["success_rate", *dict.fromkeys([*objectives, "latency_p95_s", "cost_per_success_usd"])]
+    table = aggregate(across_scenarios(results, weights), [m for m in shown if m in results.columns])
     constraints = {"min_success": min_success, "objectives": list(objectives)}
     feasible = table[table["success_rate"] >= min_success]
     if feasible.empty:
@@ -428,7 +454,7 @@ def recommend(
         if len(contenders) == 1:
             break
     ranked = feasible.sort_values(list(objectives)).reset_index(drop=True)
-    leaders = contenders.sort_values(list(objectives)).reset_index(drop=True)
+    leaders = break_ties(contenders, preferred or _first_order(results))
     top = leaders.iloc[0]
     choice = Choice(
         provider_priority=tuple(str(top["priority"]).split(">")),
@@ -439,18 +465,75 @@ def recommend(
         combined_id=str(top["combined_id"]) if "combined_id" in top else None,
         preset=str(top["preset"]),
     )
-    tie = len(leaders) > 1
-    described = ", ".join(f"{o} {top[o]:.4g} ± {top[f'{o}_ci']:.2g}" for o in objectives)
-    if tie:
-        reason = (
-            f"tie: {len(leaders)} configurations reach {min_success:.2%} success and cannot be told apart on "
-            f"{', '.join(objectives)} (95 % intervals overlap); listed first: {top['preset']} {top['strategy']} "
-            f"max_attempts={int(top['max_attempts'])} priority {top['priority']} ({described})"
-        )
-    else:
-        reason = (
-            f"{top['preset']} {top['strategy']} max_attempts={int(top['max_attempts'])} priority {top['priority']}: "
-            f"success {top['success_rate']:.2%}, {described}; best of {len(feasible)} configurations "
-            f"reaching {min_success:.2%}"
-        )
-    return Recommendation(choice, tie, leaders, ranked, reason, constraints)
+    reason = _explain(leaders, len(feasible), min_success, objectives)
+    return Recommendation(choice, len(leaders) > 1, leaders, ranked, reason, constraints)
+
+
+def _first_order(results: pd.DataFrame) -> list[str]:
+    """The first priority order of a sweep: the model's own order (first-party vendor first)."""
+    return str(results["priority"].iloc[0]).split(">") if len(results) else []
+
+
+def break_ties(leaders: pd.DataFrame, preferred: Sequence[str]) -> pd.DataFrame:
+    """``leaders`` ordered by :data:`TIE_BREAK`; ``preferred`` is the provider order that counts as first-party first."""
+    rank = {p: i for i, p in enumerate(preferred)}
+    frame = leaders.copy()
+    frame["_providers"] = frame["priority"].astype(str).str.count(">") + 1
+    frame["_order"] = frame["priority"].astype(str).map(lambda o: tuple(rank.get(p, len(rank)) for p in o.split(">")))
+    frame["_cost"] = frame["cost_per_success_usd"].map(_cost_step)
+    keys = ["_providers", "max_attempts", "_cost", "_order"]
+    ordered = frame.sort_values(keys, kind="stable")
+    return ordered.drop(columns=["_providers", "_order", "_cost"]).reset_index(drop=True)
+
+
+def _cost_step(cost: float) -> float:
+    """Cost to 2 significant digits: differences smaller than that are noise between tied configurations."""
+    return float(f"{cost:.2g}") if math.isfinite(cost) else math.inf
+
+
+def describe_configuration(row: Mapping) -> str:
+    """``preset (strategy, N attempts per provider, a > b > c)``: a configuration in words."""
+    order = " > ".join(str(row["priority"]).split(">"))
+    return f"{row['preset']} ({row['strategy']}, {int(row['max_attempts'])} attempts per provider, {order})"
+
+
+def _deciding(top: pd.Series, other: pd.Series) -> str:
+    """The first rule of :data:`TIE_BREAK` on which ``top`` beats ``other``, in words."""
+    if str(top["priority"]).count(">") != str(other["priority"]).count(">"):
+        return "it uses fewer providers"
+    if int(top["max_attempts"]) != int(other["max_attempts"]):
+        return "it has a smaller attempt budget"
+    if _cost_step(top["cost_per_success_usd"]) != _cost_step(other["cost_per_success_usd"]):
+        return "it costs less"
+    return "it tries the first-party provider first" if top["priority"] != other["priority"] else "it comes first"
+
+
+def _trade(top: pd.Series, other: pd.Series) -> str:
+    """What choosing ``other`` instead of ``top`` changes, in words."""
+    changes = [
+        f"success {other['success_rate'] - top['success_rate']:+.2%}",
+        f"p95 {other['latency_p95_s'] - top['latency_p95_s']:+.2f} s" if "latency_p95_s" in other else "",
+        f"cost {(other['cost_per_success_usd'] / top['cost_per_success_usd'] - 1):+.0%}"
+        if top["cost_per_success_usd"] else "",
+    ]
+    return f"{describe_configuration(other)}: " + ", ".join(c for c in changes if c)
+
+
+def _explain(leaders: pd.DataFrame, feasible: int, min_success: float, objectives: Sequence[str]) -> str:
+    """The verdict in plain words: what to run, its numbers, why this one, what the runners-up trade."""
+    top = leaders.iloc[0]
+    numbers = [f"{top['success_rate']:.2%} success"]
+    if "latency_p95_s" in top:
+        numbers.append(f"p95 latency {top['latency_p95_s']:.2f} s (± {top['latency_p95_s_ci']:.2f})")
+    numbers.append(f"${top['cost_per_success_usd']:.4f} per successful request")
+    text = (f"Run {describe_configuration(top)}: {', '.join(numbers)}, averaged over the scenarios "
+            f"({feasible} configurations reach {min_success:.2%}).")  # fmt: skip
+    words = " and ".join(o.replace("_", " ").removesuffix(" s").replace("usd", "") for o in objectives)
+    if len(leaders) == 1:
+        return text + f" It beats every other one on {words.strip()} beyond the 95 % intervals."
+    runners = "; ".join(_trade(top, leaders.iloc[i]) for i in range(1, min(3, len(leaders))))
+    return (
+        text + f" {len(leaders) - 1} other configuration(s) are as good within the 95 % intervals on {words.strip()}; "
+        f"ties are broken by {TIE_BREAK}, and this one wins because {_deciding(top, leaders.iloc[1])}. "
+        f"Runners-up: {runners}."
+    )

@@ -36,30 +36,51 @@ def add_variants(parser: argparse.ArgumentParser, default: str | None = "exact")
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:
-    """``--combined ID`` and where it comes from: catalog source, config, providers, priority."""
-    parser.add_argument("--combined", required=True, metavar="ID", help="combined model id, e.g. claude-sonnet-4-5")
+    """``--combined ID`` and where it comes from: catalog source, config, providers, priority, cap."""
+    from toolkit.user_case import DEFAULT_MODEL, MAX_PROVIDERS
+
+    parser.add_argument("--combined", metavar="ID",
+                        help=f"combined model id (default: your OpenCode config's model, else {DEFAULT_MODEL})")  # fmt: skip
     add_source(parser)
     add_config(parser)
-    parser.add_argument(
-        "--providers", type=csv_list, metavar="A,B", help="only these providers (default: every provider offering it)"
-    )
-    parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B", help="providers tried first, in order")
+    parser.add_argument("--providers", type=csv_list, metavar="A,B",
+                        help="only these providers (default: your connected providers, else a default set)")  # fmt: skip
+    parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
+                        help="providers tried first, in order (then: first-party vendor, major clouds, the rest)")  # fmt: skip
+    parser.add_argument("--max-providers", type=int, default=MAX_PROVIDERS, metavar="N",
+                        help=f"try at most N providers (default {MAX_PROVIDERS}; 0: all)")  # fmt: skip
     add_variants(parser)
 
 
+def config_path(args: argparse.Namespace):
+    """``--config``, else the OpenCode config found the way OpenCode finds it (None if there is none)."""
+    from toolkit.user_case import find_config
+
+    return args.config if args.config else find_config()
+
+
 def load_model(args: argparse.Namespace):
-    """The :class:`~toolkit.combined_model.CombinedModel` named by :func:`add_model`'s options."""
+    """The :class:`~toolkit.combined_model.CombinedModel` named by :func:`add_model`'s options.
+
+    Prints (to stderr) which model and providers were chosen, and why, before any work starts.
+    """
     import sys
 
     from toolkit.catalog import load_catalog
     from toolkit.combine import combined_table
     from toolkit.combined_model import CombinedModel
+    from toolkit.errors import UserError
+    from toolkit.user_case import user_case
 
-    models = load_catalog(args.source, config=args.config)
-    for warning in models.attrs.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
-    table = combined_table(models, providers=args.providers, priority=args.priority, min_providers=1)
-    return CombinedModel.from_table(table, args.combined, args.variants)
+    if args.max_providers < 0 or args.max_providers == 1:
+        raise UserError(f"--max-providers must be 0 (all) or at least 2, not {args.max_providers}")
+    config = config_path(args)
+    models = load_catalog(args.source, config=config)  # a failed fetch is reported once, by the catalog
+    case = user_case(models, config=config, search=False, combined_id=args.combined, providers=args.providers,
+                     priority=args.priority, max_providers=args.max_providers or None)  # fmt: skip
+    print(f"model: {case.describe()}", file=sys.stderr)
+    table = combined_table(models, providers=case.providers, priority=case.providers, min_providers=1)
+    return CombinedModel.from_table(table, case.combined_id, args.variants)
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:

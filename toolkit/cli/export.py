@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
     parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
     parser.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
-    parser.add_argument("--force", action="store_true", help="write even if comments inside replaced values are lost")
+    parser.add_argument("--force", action="store_true",
+                        help="write even if comments inside replaced values are lost, or if the saved choice was "
+                        "tuned for another model than the config's")  # fmt: skip
 
 
 def _whole_number(flag: str, value: str | None) -> int | None:
@@ -85,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     )
     path = Path(args.config).expanduser()
     combined = _combined_table(args.source, path)
+    if args.from_file and not args.force:
+        _check_model(path, base, args.from_file, combined)
     plan = plan_export(
         path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined,
         gateway=_gateway_options(args),
@@ -121,6 +125,25 @@ def _gateway_options(args: argparse.Namespace):
     }
     given = {name: value for name, value in given.items() if value is not None}
     return GatewayOptions(**given) if given or args.layout == "gateway" else None
+def _check_model(config: Path, choice, choice_file: str, combined) -> None:
+    """Stop when ``choice`` was tuned for another combined model than the config's ``model``.
+
+    The plugin's ``provider_priority`` is global: a priority tuned for one model (say, on
+    aggregators) applied to a config that runs another would quietly send its requests elsewhere.
+    """
+    from toolkit.opencode_config import read_config
+    from toolkit.user_case import combined_id_of
+
+    if choice.combined_id is None or not config.is_file():
+        return
+    model = read_config(config).get("model")
+    mine = combined_id_of(model, combined) if isinstance(model, str) else None
+    if mine is not None and mine != choice.combined_id:
+        raise UserError(
+            f"{choice_file} was tuned for {choice.combined_id}, but {config} runs {model} ({mine}); "
+            f"run 'combined-models report --combined {mine} --config {config}' for your model, "
+            "or pass --force to export it anyway"
+        )
 
 
 def _combined_table(source: str, config: Path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolkit.cli._common import add_model, add_policy, load_model, load_policy, print_metrics
+from toolkit.cli._common import add_model, add_policy, config_path, load_model, load_policy, print_metrics
 
 HELP = "run failover of a combined model over real HTTP (mock providers by default); print metrics"
 
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.real:
         if args.time_scale != 1.0:
             raise UserError("--time-scale applies to mock providers only; drop it with --real")
-        options["config"] = read_config(args.config) if args.config else {}
+        config = config_path(args)
+        options["config"] = read_config(config) if config else {}
         members = list(policy.members(model))
         cost = estimate_cost(members, scenario, args.requests, args.input_tokens, args.output_tokens)
         _confirm(cost, args.requests, [m.provider for m in members], args.yes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_config, add_variants, csv_list
+from toolkit.cli._common import add_config, add_variants, config_path, csv_list
 
 HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-contained HTML report"
 
@@ -17,13 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "opencode-cache, or a path/URL to an api.json",
     )  # fmt: skip
     add_config(parser)
-    parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
+    parser.add_argument("--combined", metavar="ID",
+                        help="combined model to study (default: your OpenCode config's model, else claude-sonnet-4-5)")  # fmt: skip
+    parser.add_argument("--providers", type=csv_list, metavar="A,B",
+                        help="providers to fail over between (default: your connected providers, else a default set)")  # fmt: skip
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
-                        help="providers tried first (default: the providers offering the most models)")  # fmt: skip
-    parser.add_argument("--models", type=int, default=2, metavar="N",
-                        help="most-shared combined models to sweep (default 2)")  # fmt: skip
-    parser.add_argument("--max-providers", type=int, default=3, metavar="N",
-                        help="providers per swept model, first in try order (default 3)")  # fmt: skip
+                        help="providers tried first (then: first-party vendor, major clouds, the rest)")  # fmt: skip
+    parser.add_argument("--max-providers", type=int, default=4, metavar="N",
+                        help="providers tried, first in try order (default 4; N! priority orders are swept)")  # fmt: skip
     parser.add_argument("--scenario", nargs="+", metavar="FILE",
                         help="scenario files or bundled names (default: all bundled)")  # fmt: skip
     parser.add_argument("--history", nargs="?", const="", metavar="DIR",
@@ -72,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
             fitted = _history_scenario(args.history, scratch)
             scenarios = [*(scenarios or bundled()), str(fitted)]
         report = build_report(
-            args.out, source=args.source, config=args.config, providers=args.providers, priority=args.priority,
-            models=args.models, max_providers=args.max_providers, scenarios=scenarios, presets=args.presets,
+            args.out, source=args.source, config=config_path(args), combined=args.combined, providers=args.providers,
+            priority=args.priority, max_providers=args.max_providers, scenarios=scenarios, presets=args.presets,
             seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
             variants=args.variants,
             executor=args.executor,
@@ -81,9 +82,13 @@ def run(args: argparse.Namespace) -> int:
         if fitted is not None:  # kept with the report it was swept in
             write_atomic(Path(report.out_dir) / fitted.name, fitted.read_bytes())
     for note in report.notes:
-        print(f"note: {note}")
+        if not note.startswith("catalog: "):  # the catalog printed its own warnings already
+            print(f"note: {note}")
+    print(f"studied {report.case.describe()}")
     if report.recommendation is not None:
-        print(f"recommendation: {report.recommendation.reason}")
-    print(f"swept {', '.join(report.models)} in {report.seconds:.0f} s")
+        print(report.recommendation.reason)
+    for command in report.next_steps:
+        print(f"next: {command}")
+    print(f"took {report.seconds:.0f} s")
     print(f"wrote {report.html} (open it in a browser) and {len(report.files) - 1} more files in {report.out_dir}")
-    return 0
+    return 0 if report.recommendation is not None and report.recommendation.choice is not None else 1
