@@ -171,22 +171,27 @@ def test_make_report_command_studies_the_users_model_and_providers(cli, isolated
     assert html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --diff") in page
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
-def test_real_browser_loads_every_image_and_renders_a_page(report, tmp_path):
+def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
              f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=180, check=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
+@pytest.mark.parametrize("window", [1400, 800])
+def test_real_browser_loads_every_image_and_the_page_fits_the_window(report, tmp_path, window):
     url = report.html.as_uri()
-    dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True,
-                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    dom = _chromium(tmp_path, f"--window-size={window},1000", "--virtual-time-budget=5000", "--dump-dom", url).stdout
     assert 'data-images="7 loaded, 0 broken"' in dom
+    page, seen = (int(v) for v in re.search(r'data-width="(\d+)/(\d+)"', dom).groups())
+    assert seen == window and page <= window  # no sideways scrolling: wide tables scroll in their own box
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, *flags, "--window-size=1200,1600", f"--screenshot={shot}", url], capture_output=True,
-                   timeout=120, check=True)  # fmt: skip
+    _chromium(tmp_path, f"--window-size={window},1600", f"--screenshot={shot}", url)
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)[:, :, :3]
-    assert pixels.shape[:2] == (1600, 1200)
+    assert pixels.shape[:2] == (1600, window)
     not_white = (pixels < 0.9).any(axis=2).mean()
     assert 0.05 < not_white < 0.9  # text, tables and charts drawn; not an empty or all-dark page
     assert len({tuple(p) for p in pixels[::20, ::20].reshape(-1, 3).round(2)}) > 20  # more than a flat fill

@@ -327,7 +327,8 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 """
 
 # Marks images that failed to load (red outline) and records the count on <html data-images>,
-# so a reader sees a broken chart at once and a headless browser can check the page.
+# so a reader sees a broken chart at once and a headless browser can check the page; records
+# the page's width against the window's on <html data-width> ("page/window" in CSS pixels).
 _CHECK_IMAGES = """
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
@@ -335,6 +336,8 @@ window.addEventListener("load", function () {
   broken.forEach(function (img) { img.classList.add("broken"); });
   var summary = (images.length - broken.length) + " loaded, " + broken.length + " broken";
   document.documentElement.setAttribute("data-images", summary);
+  var width = document.documentElement.scrollWidth + "/" + window.innerWidth;
+  document.documentElement.setAttribute("data-width", width);
 });
 """
 

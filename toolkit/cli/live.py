@@ -90,6 +90,27 @@ def run(args: argparse.Namespace) -> int:
     providers = ", ".join(m.provider for m in policy.members(model))
     print_metrics(metrics, f"{model.combined_id} via {providers}; policy {policy.name}; {where}; {len(log)} attempts",
                   args.json)  # fmt: skip
+    for line in outcome_lines(log):  # beside a JSON document on stdout, the breakdown goes to stderr
+        print(line, file=sys.stderr if args.json else sys.stdout)
     if args.log:
         print(f"appended {len(log)} attempts to {args.log}", file=sys.stderr)
+    if len(log) == 0 or not (metrics["success_rate"] > 0).all():
+        print("error: no request succeeded; the outcomes and errors above say why", file=sys.stderr)
+        return 1
     return 0
+
+
+TOP_ERRORS = 5
+"""Distinct error texts listed after a run, most frequent first."""
+
+
+def outcome_lines(log) -> list[str]:
+    """Attempts by outcome, then the most frequent error texts (already redacted by the live runner)."""
+    counts = log["outcome"].astype(str).value_counts()
+    lines = ["attempts by outcome: " + (", ".join(f"{name} {n}" for name, n in counts.items()) or "none")]
+    errors = log["error"].astype(str)
+    top = errors[errors != ""].value_counts().head(TOP_ERRORS)
+    if len(top):
+        lines.append("most frequent errors:")
+        lines += [f"  {n} x {text if len(text) <= 200 else text[:197] + '...'}" for text, n in top.items()]
+    return lines
