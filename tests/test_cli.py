@@ -34,3 +34,26 @@ def test_python_dash_m_runs_the_cli():
     proc = subprocess.run([sys.executable, "-m", "toolkit", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: combined-models")
+
+
+def test_version_and_bundled_names_in_help(cli):
+    from toolkit import __version__
+    from toolkit.policy import PRESETS
+    from toolkit.scenario import bundled
+
+    result = cli("--version")
+    assert result.code == 0 and result.out == f"combined-models {__version__}\n"
+    text = " ".join(cli("simulate", "--help").out.split())  # argparse wraps the help: compare unwrapped
+    assert f"a bundled name ({', '.join(bundled())})" in text
+    assert all(name in text.replace("- ", "-") for name in PRESETS)
+
+
+def test_combine_without_out_prints_the_summary_and_how_to_keep_the_table(cli):
+    from toolkit.catalog import load_catalog
+    from toolkit.combine import combined_table
+
+    rows = len(combined_table(load_catalog("bundled"), min_providers=2))
+    result = cli("combine", "--source", "bundled")
+    assert result.code == 0
+    assert f"combined models, {rows} members, from" in result.out
+    assert result.out.splitlines()[-1] == f"not written: add --out FILE (.csv, .json or .parquet) to keep the {rows} rows"

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="combined-models",
         description="Group the same model across providers, benchmark failover and export opencode.json.",
     )
+    from toolkit import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in _commands().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)

@@ -20,6 +20,20 @@ def add_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def scenario_help(what: str) -> str:
+    """Help text for a scenario option: ``what`` it takes, then the bundled names (files work too)."""
+    from toolkit.scenario import bundled
+
+    return f"{what}: a JSON file or a bundled name ({', '.join(bundled())})"
+
+
+def preset_help(what: str) -> str:
+    """Help text for a preset option: ``what`` it takes, then every preset's name."""
+    from toolkit.policy import PRESETS
+
+    return f"{what} ({', '.join(PRESETS)})"
+
+
 def add_config(parser: argparse.ArgumentParser) -> None:
     """``--config``: the user's opencode.json / opencode.jsonc."""
     parser.add_argument("--config", metavar="FILE", help="your opencode.json or opencode.jsonc")
@@ -86,7 +100,7 @@ def load_model(args: argparse.Namespace):
 def add_policy(parser: argparse.ArgumentParser) -> None:
     """``--preset`` and the flags that override its fields."""
     parser.add_argument("--preset", default="seed-on-error", metavar="NAME",
-                        help="failover preset (default seed-on-error); the flags below override its fields")  # fmt: skip
+                        help=preset_help("failover preset, default seed-on-error; the flags below override its fields"))  # fmt: skip
     parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
                         help="classes that move a request to the next provider")  # fmt: skip
     parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")

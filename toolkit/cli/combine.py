@@ -66,4 +66,6 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if args.out:
         print(f"wrote {write_table(table, args.out)}")
+    else:
+        print(f"not written: add --out FILE (.csv, .json or .parquet) to keep the {len(table)} rows")
     return 0

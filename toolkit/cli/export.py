@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from toolkit.cli._common import add_config, add_source, add_variants, csv_list
+from toolkit.cli._common import add_config, add_source, add_variants, csv_list, preset_help
 from toolkit.errors import UserError
 from toolkit.gateway_config import DEFAULT_URL, PACKAGES
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source(parser)
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--from", dest="from_file", metavar="FILE", help="a saved choice (JSON) to start from")
-    start.add_argument("--preset", metavar="NAME", help="start from a failover preset's plugin options")
+    start.add_argument("--preset", metavar="NAME", help=preset_help("start from a failover preset's plugin options"))
     parser.add_argument("--priority", type=csv_list, metavar="A,B,C", help="providers in try order")
     parser.add_argument("--strategy", help="on_error, on_rate_limit or on_overload")
     parser.add_argument("--max-attempts", metavar="N", help="tries on one provider per request (>= 1)")

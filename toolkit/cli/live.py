@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolkit.cli._common import add_model, add_policy, config_path, load_model, load_policy, print_metrics
+from toolkit.cli._common import add_model, add_policy, config_path, load_model, load_policy, print_metrics, scenario_help
 
 HELP = "run failover of a combined model over real HTTP (mock providers by default); print metrics"
 
@@ -13,7 +13,7 @@ HELP = "run failover of a combined model over real HTTP (mock providers by defau
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model(parser)
     parser.add_argument("--scenario", default="calm-day", metavar="FILE",
-                        help="scenario for the mock providers and the request sizes (default calm-day)")  # fmt: skip
+                        help=scenario_help("scenario for the mock providers and the request sizes, default calm-day"))  # fmt: skip
     parser.add_argument(
         "--real",
         action="store_true",

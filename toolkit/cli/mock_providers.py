@@ -6,13 +6,13 @@ import argparse
 import json
 import time
 
-from toolkit.cli._common import csv_list
+from toolkit.cli._common import csv_list, scenario_help
 
 HELP = "serve mock OpenAI-compatible and Anthropic providers on 127.0.0.1 that follow a scenario"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", required=True, metavar="FILE", help="scenario file or bundled name")
+    parser.add_argument("--scenario", required=True, metavar="FILE", help=scenario_help("the scenario the mock providers play"))
     parser.add_argument(
         "--time-scale",
         type=float,

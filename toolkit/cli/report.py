@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_config, add_variants, config_path, csv_list
+from toolkit.cli._common import add_config, add_variants, config_path, csv_list, preset_help, scenario_help
 
 HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-contained HTML report"
 
@@ -26,11 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-providers", type=int, default=4, metavar="N",
                         help="providers tried, first in try order (default 4; N! priority orders are swept)")  # fmt: skip
     parser.add_argument("--scenario", nargs="+", metavar="FILE",
-                        help="scenario files or bundled names (default: all bundled)")  # fmt: skip
+                        help=scenario_help("scenarios, default every bundled one"))  # fmt: skip
     parser.add_argument("--history", nargs="?", const="", metavar="DIR",
                         help="also sweep a scenario fitted to your OpenCode history (DIR: its data folder, "
                         "default $XDG_DATA_HOME/opencode); saved in the report folder")  # fmt: skip
-    parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
+    parser.add_argument("--presets", type=csv_list, metavar="A,B", help=preset_help("failover presets, default all"))
     parser.add_argument("--seeds", type=int, default=5, help="runs per configuration (default 5)")
     parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument("--min-success", type=float, default=0.995, metavar="X",

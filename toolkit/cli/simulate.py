@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_model, add_policy, load_model, load_policy, print_metrics
+from toolkit.cli._common import add_model, add_policy, load_model, load_policy, print_metrics, scenario_help
 
 HELP = "simulate failover of a combined model in a scenario (virtual time); print metrics, write the attempt log"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--scenario", required=True, metavar="FILE", help="scenario file or bundled scenario name (docs/failover.md)"
+        "--scenario", required=True, metavar="FILE", help=scenario_help("the world to simulate (docs/failover.md)")
     )
     add_model(parser)
     add_policy(parser)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_model, csv_list, load_model
+from toolkit.cli._common import add_model, csv_list, load_model, preset_help, scenario_help
 
 HELP = "simulate a grid of presets, strategies, priority orders and attempt budgets; write tidy metrics"
 
@@ -13,9 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model(parser)
     parser.add_argument(
         "--scenario", nargs="+", required=True, metavar="FILE",
-        help="scenario files or bundled scenario names (see docs/failover.md)",
+        help=scenario_help("scenarios (see docs/failover.md)"),
     )  # fmt: skip
-    parser.add_argument("--presets", type=csv_list, metavar="A,B", help="failover presets (default: all)")
+    parser.add_argument("--presets", type=csv_list, metavar="A,B", help=preset_help("failover presets, default all"))
     parser.add_argument("--strategies", type=csv_list, metavar="A,B", help="override each preset's strategy")
     parser.add_argument(
         "--max-attempts", type=lambda v: [int(x) for x in csv_list(v)], metavar="1,2,3",
