@@ -71,5 +71,5 @@ def test_variant_only_cells_are_told_apart_and_drawn_in_their_own_colour():
     fig, ax = plt.subplots()
     plot_availability(matrix, variant_only=variant_only, ax=ax)
     assert ax.images[0].get_array().tolist() == [[1, 1, 0], [1, 2, 0], [0, 0, 1]]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["the model", "a variant only"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["offered", "a variant only", "not offered"]
     plt.close(fig)
