@@ -199,7 +199,7 @@ def test_by_period_splits_by_hour(folder):
 
 def test_report_sweeps_a_scenario_fitted_to_the_history(cli, tmp_path, folder):
     out = tmp_path / "report"
-    result = cli("report", "--out", str(out), "--history", str(folder), "--models", "1", "--seeds", "1", "--requests",
+    result = cli("report", "--out", str(out), "--history", str(folder), "--max-providers", "2", "--seeds", "1", "--requests",
                  "100", "--scenario", "calm-day", "--presets", "resilient", "--executor", "serial")  # fmt: skip
     assert result.code == 0, result.err
     assert result.out.startswith("fitted a scenario to 300 messages")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import PercentFormatter, StrMethodFormatter
 
 SEQUENTIAL = "viridis"  # counts and magnitudes
 BINARY = ("#f2f2f2", "#2c7fb8")  # absent / present
