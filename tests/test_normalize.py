@@ -276,3 +276,16 @@ def test_variant_spellings_without_catalog_facts(model_id, expected, variant, ru
 def test_ambiguous_words_stay_without_catalog_facts(model_id, expected):
     result = normalize_id("any", model_id)
     assert (result.canonical_id, result.variant) == (expected, "")
+
+
+@pytest.mark.parametrize(
+    ("ref", "rule"),
+    [
+        ("github-copilot/claude-opus-41", "spelling joins claude-opus-4-1 (dates, name versions agree)"),
+        ("neuralwatt/kimi-k2.5-fast", "speed tier as variant (dates, name versions, open weights, context agree)"),
+        ("zenmux/x-ai/grok-4-fast", "speed tier of grok-4 refused: context limits differ"),
+        ("zai/glm-5-turbo", "speed tier of glm-5 refused: open weights differ"),
+    ],
+)
+def test_match_rules_say_which_evidence_decided(normalized, ref, rule):
+    assert rule in normalized.loc[ref, "match_rules"].split(";")

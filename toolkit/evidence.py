@@ -33,7 +33,8 @@ display names. A join is refused when the two ids' release dates are more than
 open-weights majorities differ. A speed tier also needs both median dates known, from
 :data:`SPEED_SLACK` before to :data:`TIER_LAG` after the model's, and context limits
 within :data:`LIMIT_RATIO`. Everything here is per distinct base id and dictionary work,
-so the cost grows linearly with the catalog.
+so the cost grows linearly with the catalog. Every join records the evidence it was
+compared on, and every refused candidate why it was refused, for ``match_rules``.
 """
 
 from __future__ import annotations
@@ -225,10 +226,30 @@ def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | Non
     return None
 
 
-def _spelling_roots(facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple]) -> dict[str, str]:
+def agreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str:
+    """What evidence ``a`` and ``b`` were compared on (and agreed), for ``match_rules``."""
+    compared = [
+        name for name, known in (
+            ("dates", a.released is not None and b.released is not None),
+            ("name versions", bool(a.version and b.version)),
+            ("open weights", a.open_weights is not None and b.open_weights is not None),
+            ("context", tier),
+        ) if known
+    ]  # fmt: skip
+    return f"{', '.join(compared)} agree" if compared else "no evidence against"
+
+
+class Judgements(NamedTuple):
+    """What the evidence decided: the joins, and the joins it refused (base -> why), for ``match_rules``."""
+
+    joins: dict[str, Join]
+    refused: dict[str, str]
+
+
+def _spelling_roots(facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple], refused: dict[str, str]) -> dict[str, str]:
     """Each base id -> the spelling it joins (itself when none): per key, the base most
     providers use is the root, and every other base with that key joins it if the
-    evidence agrees."""
+    evidence agrees (else the refusal goes to ``refused``)."""
 
     def rank(base: str) -> tuple:
         return (-facts[base].providers, -base.count("-"), len(base), base)
@@ -244,8 +265,12 @@ def _spelling_roots(facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple])
                 continue
             leader = min(members, key=rank)
             for base in members:
-                if base != leader and disagreement(facts[base], facts[leader]) is None:
+                if base == leader:
+                    continue
+                if (why := disagreement(facts[base], facts[leader])) is None:
                     root[base] = leader
+                else:
+                    refused.setdefault(base, f"spelling of {leader} refused: {why}")
     for base in root:  # a root that joined another root in the second pass: follow the chain
         while root[root[base]] != root[base]:
             root[base] = root[root[base]]
@@ -272,8 +297,9 @@ def _unique(pairs: Iterable[tuple[object, str]]) -> dict[object, str]:
     return {key: next(iter(bases)) for key, bases in seen.items() if len(bases) == 1}
 
 
-def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[str, tuple] | None = None) -> dict[str, Join]:
-    """Every base id that joins another, with the rule and any variant (see the module doc).
+def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[str, tuple] | None = None) -> Judgements:
+    """Every base id that joins another, with the rule, the evidence and any variant (see
+    the module doc), and the joins the evidence refused.
 
     ``parse`` is :func:`toolkit.normalize.parse_id`, for the stem of a speed tier
     (``x-2507-fast`` -> ``x`` with snapshot ``2507``). ``key_of`` holds :func:`word_key`
@@ -281,8 +307,13 @@ def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[
     """
     known = key_of or {}
     key_of = {base: known[base] if base in known else word_key(base) for base in facts}
-    root = _spelling_roots(facts, key_of)
-    joins = {base: Join(target, f"spelling joins {target}") for base, target in root.items() if target != base}
+    refused: dict[str, str] = {}
+    root = _spelling_roots(facts, key_of, refused)
+    joins = {
+        base: Join(target, f"spelling joins {target} ({agreement(facts[base], facts[target])})")
+        for base, target in root.items()
+        if target != base
+    }
     roots = [base for base in facts if root[base] == base]
     keys = {base: key_of[base] for base in roots}
     lookups = _Lookups(
@@ -293,15 +324,16 @@ def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[
         by_sizeless=_unique((_sizeless(key), base) for base, key in keys.items() if key[1] != _sizeless(key)[1]),
     )
     for base in roots:
-        join = _join_one(base, facts, lookups, parse)
+        join = _join_one(base, facts, lookups, parse, refused)
         if join is None:
             continue
-        if join.rule == "size tag trimmed" and facts[base].providers > facts[join.target].providers:
+        if join.rule.startswith("size tag trimmed") and facts[base].providers > facts[join.target].providers:
             # the spelling most providers use names the group, as for spellings
             base, join = join.target, join._replace(target=base)
         if base not in joins:
             joins[base] = join
-    return {base: _follow(join, joins) for base, join in joins.items()}
+    joins = {base: _follow(join, joins) for base, join in joins.items()}
+    return Judgements(joins, {base: why for base, why in refused.items() if base not in joins})
 
 
 @dataclass(frozen=True)
@@ -313,17 +345,23 @@ class _Lookups:
     by_sizeless: Mapping[object, str]  # word key without sizes -> the one sized root with it
 
 
-def _join_one(base: str, facts: Mapping[str, BaseFacts], lookups: _Lookups, parse: Callable) -> Join | None:
-    """The join for one base id that no spelling joined, if the evidence allows one."""
+def _join_one(
+    base: str, facts: Mapping[str, BaseFacts], lookups: _Lookups, parse: Callable, refused: dict[str, str]
+) -> Join | None:
+    """The join for one base id that no spelling joined, if the evidence allows one (a
+    candidate the evidence rules out goes to ``refused``)."""
     own = facts[base]
     head, _, rest = base.partition("-")
     tail = base.rpartition("-")[2]
     if tail in SPEED:
         stem = parse(base[: -len(tail) - 1])
         target = lookups.root.get(stem.base) or lookups.by_key.get(word_key(stem.base))
-        if target and disagreement(own, facts[target], tier=True) is None:
-            return Join(target, "speed tier as variant", tail, stem.snapshot)
-        return None
+        if not target or target == base:
+            return None
+        if (why := disagreement(own, facts[target], tier=True)) is not None:
+            refused[base] = f"speed tier of {target} refused: {why}"
+            return None
+        return Join(target, f"speed tier as variant ({agreement(own, facts[target], tier=True)})", tail, stem.snapshot)
     candidates: list[tuple[str | None, str, str]] = []
     if head == "coding":  # the model, or the model after its vendor's name (``coding-xiaomi-mimo-v2-5-pro``)
         for model in (rest, rest.partition("-")[2]):
@@ -338,8 +376,11 @@ def _join_one(base: str, facts: Mapping[str, BaseFacts], lookups: _Lookups, pars
         spelled = word_key(named)
         candidates.append((lookups.by_key.get(spelled) or lookups.by_sizeless.get(spelled), "display name fills in words", ""))
     for target, rule, variant in candidates:
-        if target and target != base and disagreement(own, facts[target]) is None:
-            return Join(target, rule, variant)
+        if not target or target == base:
+            continue
+        if (why := disagreement(own, facts[target])) is None:
+            return Join(target, f"{rule} ({agreement(own, facts[target])})", variant)
+        refused.setdefault(base, f"{rule} ({target}) refused: {why}")
     return None
 
 

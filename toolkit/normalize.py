@@ -197,6 +197,7 @@ class CatalogFacts:
     orgs: frozenset[str] = frozenset()  # path prefixes and provider ids
     bases: frozenset = frozenset()  # every base id after the first pass, and its spelling keys
     joins: Mapping[str, Join] = field(default_factory=dict)  # base -> where the evidence sends it
+    refused: Mapping[str, str] = field(default_factory=dict)  # base -> a join the evidence refused, and why
     only_snapshot: Mapping[str, str] = field(default_factory=dict)  # base -> its one snapshot, undated joins
     several_snapshots: frozenset[str] = frozenset()  # bases with two or more snapshots
     org_rest: Mapping[str, str | None] = field(default_factory=dict)  # base -> without its organisation (None: kept)
@@ -255,7 +256,10 @@ def normalize_id(provider: str, model_id: str, *, facts: CatalogFacts | None = N
     parsed = parse_id(model_id)
     if facts is None:
         return parsed
-    parsed = _join(_org_prefix(parsed, facts), facts.joins)
+    parsed = _org_prefix(parsed, facts)
+    if parsed.base in facts.refused:
+        parsed = parsed._replace(rules=parsed.rules + (facts.refused[parsed.base],))
+    parsed = _join(parsed, facts.joins)
     base = parsed.base
     if base in facts.only_snapshot:
         rule = "snapshot date dropped (only snapshot)" if parsed.snapshot else "undated alias joins its only snapshot"
@@ -294,7 +298,7 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
             }
         )
     )
-    joins = find_joins(evidence, parse_id, key_of)
+    joins, refused = find_joins(evidence, parse_id, key_of)
     joined = [_join(p, joins) for p in parsed]
     frame = pd.DataFrame(
         {
@@ -319,7 +323,7 @@ def catalog_facts(models: pd.DataFrame) -> CatalogFacts:
         alias_when = undated_release.get(base)
         if pd.isna(when) or pd.isna(alias_when) or alias_when >= when - pd.Timedelta(days=DATE_SLACK):
             only[base] = tag
-    return CatalogFacts(orgs, known, joins, only, several, org_rest)
+    return CatalogFacts(orgs, known, joins, refused, only, several, org_rest)
 
 
 @dataclass(frozen=True)
