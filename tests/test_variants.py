@@ -110,3 +110,22 @@ def test_cli_simulate_uses_the_setting(cli):
     reduced = cli(*args, "--variants", "precision-reduced")
     assert reduced.code == 0, reduced.err
     assert {k for k in json.loads(reduced.out) if k.startswith("share_")} == {"share_gmicloud", "share_vultr", "share_zai"}
+
+
+def test_recommend_and_cli_carry_the_setting_into_the_choice(cli, tmp_path):
+    import pandas as pd
+
+    from toolkit.sweeps import recommend
+
+    results = pd.DataFrame(
+        [{"combined_id": "glm-5", "preset": "seed-on-error", "strategy": "on_error", "priority": "gmicloud>zai",
+          "max_attempts": 2, "scenario": "s", "seed": seed, "success_rate": 1.0, "latency_p95_s": 1.0 + seed / 100,
+          "cost_per_success_usd": 0.1} for seed in range(3)]
+    )  # fmt: skip
+    assert recommend(results, variants="precision-reduced").choice.variants == "precision-reduced"
+    assert recommend(results).choice.variants == "exact"
+    path, saved = tmp_path / "results.csv", tmp_path / "choice.json"
+    results.to_csv(path, index=False)
+    result = cli("recommend", "--results", str(path), "--variants", "precision-reduced", "--save", str(saved))
+    assert result.code == 0, result.err
+    assert json.loads(saved.read_text())["variants"] == "precision-reduced"
