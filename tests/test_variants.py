@@ -129,3 +129,18 @@ def test_recommend_and_cli_carry_the_setting_into_the_choice(cli, tmp_path):
     result = cli("recommend", "--results", str(path), "--variants", "precision-reduced", "--save", str(saved))
     assert result.code == 0, result.err
     assert json.loads(saved.read_text())["variants"] == "precision-reduced"
+
+
+def test_cli_export_checks_the_setting_against_a_newer_catalog(cli, tmp_path):
+    from toolkit.data_files import path as data_path
+
+    config = tmp_path / "opencode.json"
+    args = ["export", "--config", str(config), "--source", str(data_path("newer_catalog.json")), "--layout", "plugin",
+            "--priority", "gmicloud,vultr", "--set-model", "combined/glm-5-2"]  # fmt: skip
+    refused = cli(*args)  # both serve GLM-5.2 as FP8 only
+    assert refused.code == 2 and refused.err.startswith("error: provider 'gmicloud' does not offer glm-5-2")
+    assert not config.exists()
+    written = cli(*args, "--variants", "precision-reduced")
+    assert written.code == 0, written.err
+    options = json.loads(config.read_text())["plugin"][0][1]
+    assert (options["provider_priority"], options["variants"]) == (["gmicloud", "vultr"], "precision-reduced")
