@@ -199,6 +199,9 @@ def test_opencode_answers_through_the_gateway_while_providers_fail(setup, openco
     assert [r["kind"] for r in beta] == ["rate_limit", "ok"]
     assert beta[1]["t_s"] >= window_ends  # no call inside the Retry-After window
     assert all(r["model"] == MODEL for r in setup.mock.requests if r["provider"] != "titles")
+    # the policy in provider.combined.options stays in the file: OpenCode sends no trace of it (gamma
+    # speaks OpenCode's protocol, so the gateway passed OpenCode's request bodies through untouched)
+    assert not [r for r in setup.mock.requests if "failover" in json.dumps(r["body"])]
 
     log = read_log(setup.gateway_log)
     steps = [list(zip(g["provider"], g["outcome"], g["decision"], strict=True)) for _, g in log.groupby("request_id")]

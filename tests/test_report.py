@@ -14,6 +14,7 @@ import pytest
 
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
+from toolkit.gateway_config import read_gateway_settings
 from toolkit.report import build_report, busiest_providers, cost_candidates, overlap_providers
 from toolkit.scenario import Scenario
 
@@ -58,8 +59,8 @@ def test_exported_config_carries_the_recommended_choice(report):
     choice = report.recommendation.choice
     assert Choice.load(report.out_dir / "choice.json") == choice
     config = json.loads((report.out_dir / "opencode.json").read_text())
-    assert config["combined_models"] == choice.options()
-    assert config["plugin"] == ["opencode-combined-models"]
+    settings = read_gateway_settings(config)  # the gateway layout: what combined-models gateway --config serves
+    assert settings.policy == choice.policy() and settings.combined_ids == (choice.combined_id,)
     assert choice.combined_id == report.case.combined_id
 
 
@@ -126,7 +127,7 @@ def test_user_config_is_copied_never_edited(tmp_path):
     build_report(out, config=user, **SMALL)
     assert user.read_text() == original
     copy = (out / "opencode.jsonc").read_text()
-    assert "// my settings" in copy and '"theme": "dark"' in copy and '"combined_models"' in copy
+    assert "// my settings" in copy and '"theme": "dark"' in copy and '"failover"' in copy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["opencode.jsonc", "out"]  # no backup beside the user's file
 
 
@@ -159,16 +160,18 @@ def test_make_report_command_studies_the_users_model_and_providers(cli, isolated
     assert re.match(r"Run [\w-]+ \(on_(error|rate_limit|overload), \d attempts per provider, [a-z> -]+\): "
                     r"\d+\.\d\d% success, p95 latency \d+\.\d\d s \(± \d+\.\d\d\), \$\d\.\d{4} per successful request",
                     verdict)  # fmt: skip
-    assert lines[lines.index(verdict) + 1:lines.index(verdict) + 3] == [
-        f"next: combined-models export --config {config} --from {out / 'choice.json'} --diff",
-        f"next: combined-models export --config {config} --from {out / 'choice.json'}",
+    assert lines[lines.index(verdict) + 1:lines.index(verdict) + 4] == [
+        f"next: combined-models export --config {config} --from {out / 'choice.json'} --layout gateway --diff",
+        f"next: combined-models export --config {config} --from {out / 'choice.json'} --layout gateway",
+        f"next: combined-models gateway --config {config}",
     ]
     exported = json.loads((out / "opencode.json").read_text())
-    assert set(exported["combined_models"]["provider_priority"]) <= {"anthropic", "amazon-bedrock", "openrouter"}
+    policy = exported["provider"]["combined"]["options"]["failover"]
+    assert set(policy["provider_priority"]) <= {"anthropic", "amazon-bedrock", "openrouter"}
     assert exported["theme"] == "dark" and config.read_text() == original  # a copy was edited, not the user's file
     page = (out / "report.html").read_text()
     assert page.index(html.escape(verdict)) < page.index("What to do next") < page.index("<img")
-    assert html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --diff") in page
+    assert html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --layout gateway --diff") in page
 
 
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:

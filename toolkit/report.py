@@ -166,7 +166,7 @@ def build_report(
     seeds: int = 5,
     requests: int = 2000,
     min_success: float = 0.995,
-    layout: str = "combined_models",
+    layout: str = "gateway",
     variants: str = DEFAULT_SETTING,
     executor: object | None = None,
     progress: bool = True,
@@ -256,14 +256,16 @@ def build_report(
 
 
 def next_steps(out: Path, rec, config: str | Path | None, layout: str) -> list[str]:
-    """The commands that apply the recommendation to the user's own config (look first, then write)."""
+    """The commands that apply the recommendation to the user's own config (look first, then write;
+    with the gateway layout, then serve it)."""
     if rec is None or rec.choice is None:
         return []
     target = shlex.quote(str(config)) if config is not None else "~/.config/opencode/opencode.json"
     base = f"combined-models export --config {target} --from {shlex.quote(str(out / 'choice.json'))}"
     if layout != "combined_models":
         base += f" --layout {layout}"
-    return [f"{base} --diff", base]
+    serve = [f"combined-models gateway --config {target}"] if layout == "gateway" else []
+    return [f"{base} --diff", base, *serve]
 
 
 def _export(out: Path, choice, config, layout: str, combined: pd.DataFrame, notes: list[str]) -> Path:

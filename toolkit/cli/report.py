@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument("--min-success", type=float, default=0.995, metavar="X",
                         help="success rate the recommendation must reach (default 0.995)")  # fmt: skip
-    parser.add_argument("--layout", choices=["combined_models", "plugin"], default="combined_models",
+    parser.add_argument("--layout", choices=["gateway", "combined_models", "plugin"], default="gateway",
                         help="layout of the exported opencode.json (see 'combined-models export --help')")  # fmt: skip
     add_variants(parser)
     parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
