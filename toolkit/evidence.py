@@ -40,7 +40,8 @@ compared on, and every refused candidate why it was refused, for ``match_rules``
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -156,50 +157,40 @@ def release_dates(values: pd.Series) -> pd.Series:
 
 def base_facts(rows: pd.DataFrame) -> dict[str, BaseFacts]:
     """Evidence per base id from rows with ``base``, ``provider``, ``release_date``,
-    ``context_limit``, ``open_weights`` (1.0 / 0.0 / NaN) and ``name``."""
+    ``context_limit``, ``open_weights`` (1.0 / 0.0 / NaN) and ``name``.
+
+    One pass over plain lists: a few thousand small groups cost pandas more in overhead
+    than the arithmetic.
+    """
     released = release_dates(rows["release_date"])
-    frame = pd.DataFrame(
-        {
-            "base": rows["base"].to_numpy(),
-            "provider": rows["provider"].to_numpy(),
-            "released": ((released.where(released >= EARLIEST) - _EPOCH) / _DAY).to_numpy(),
-            "context": pd.to_numeric(rows["context_limit"], errors="coerce").where(lambda c: c > 0).to_numpy(),
-            "open": rows["open_weights"].to_numpy(dtype="float64"),
-            "version": [name_version(n) or None for n in rows["name"].tolist()],
-            "name": rows["name"].to_numpy(),
-        }
-    )
-    grouped = frame.groupby("base", sort=False)
-    summary = grouped.agg(
-        providers=("provider", "nunique"),
-        released=("released", "median"),
-        first=("released", "min"),
-        last=("released", "max"),
-        context=("context", "median"),
-        open=("open", "mean"),
-        votes=("open", "count"),
-        name=("name", "first"),
-    )
-    versions = frame.dropna(subset=["version"]).groupby(["base", "version"]).size()
-    top_version = versions.sort_values(ascending=False, kind="stable").reset_index().drop_duplicates("base")
-    version_of = dict(zip(top_version["base"], top_version["version"]))
-    # open weights need a majority of two or more rows: single rows disagree with the vendor too often
-    share = summary["open"].where((summary["votes"] >= 2) & (summary["open"] != 0.5))
-    open_weights = (share > 0.5).astype(object).where(share.notna(), None)
-    columns = zip(
-        summary.index, summary["providers"].tolist(),
-        *(_or_none(summary[c]) for c in ("released", "first", "last", "context")),
-        open_weights.tolist(), summary["name"].tolist(),
-    )  # fmt: skip
-    return {
-        base: BaseFacts(providers, released, first, last, context, open_, version_of.get(base, ""), name if isinstance(name, str) else "")
-        for base, providers, released, first, last, context, open_, name in columns
-    }
-
-
-def _or_none(column: pd.Series) -> list:
-    """The column's values, missing ones (NaN, NaT) as None."""
-    return [None if missing else value for value, missing in zip(column.tolist(), column.isna().tolist())]
+    days = ((released.where(released >= EARLIEST) - _EPOCH) / _DAY).tolist()
+    contexts = pd.to_numeric(rows["context_limit"], errors="coerce").tolist()
+    opens = rows["open_weights"].to_numpy(dtype="float64").tolist()
+    names = rows["name"].tolist()
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, base in enumerate(rows["base"].tolist()):
+        members[base].append(i)
+    providers = rows["provider"].tolist()
+    facts = {}
+    for base, idx in members.items():
+        dates = sorted(d for i in idx if (d := days[i]) == d)  # NaN != NaN: unknown dates drop out
+        windows = [c for i in idx if (c := contexts[i]) == c and c > 0]
+        votes = [o for i in idx if (o := opens[i]) == o]
+        # open weights need a majority of two or more rows: single rows disagree with the vendor too often
+        share = sum(votes) / len(votes) if len(votes) >= 2 else 0.5
+        versions = Counter(v for i in idx if (v := name_version(names[i])))
+        name = names[idx[0]]
+        facts[base] = BaseFacts(
+            providers=len({providers[i] for i in idx}),
+            released=statistics.median(dates) if dates else None,
+            first=dates[0] if dates else None,
+            last=dates[-1] if dates else None,
+            context=statistics.median(windows) if windows else None,
+            open_weights=None if share == 0.5 else share > 0.5,
+            version=versions.most_common(1)[0][0] if versions else "",
+            name=name if isinstance(name, str) else "",
+        )
+    return facts
 
 
 def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | None:
