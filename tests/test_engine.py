@@ -463,3 +463,51 @@ def test_the_fitted_litellm_order_preset_cools_a_failing_deployment_down():
     path = fail_until_over(eng, "server_error", duration=0.1, now=1.0)  # 5 calls, 5 failures: cooled 5 s
     assert [p for p, _, _ in path] == [0, 0, 1]
     assert eng.available_at(0, 1.2) == pytest.approx(6.2)
+
+
+def test_retry_after_mode_base_raises_the_backoff_before_cap_and_jitter():
+    # LiteLLM's single-deployment wait: min(max(0.5 * 2^n, Retry-After), 8) + U(0, 0.75)
+    eng = engine(n=1, min_providers=1, max_attempts=4, retry_after_mode="base", share_retry_after=False,
+                 backoff_base_s=0.5, backoff_cap_s=8.0,
+                 jitter="additive", jitter_amount=0.75, seed=9)  # fmt: skip
+    rnd = random.Random(9)
+    req, d = eng.start(0.0)
+    waits = []
+    for retry_after in (2.0, 0.1, 30.0):
+        d = attempt(eng, req, d, "rate_limit", duration=0.0, retry_after=retry_after)
+        waits.append(d.wait)
+    assert waits == pytest.approx([2.0 + 0.75 * rnd.random(), 1.0 + 0.75 * rnd.random(), 8.0 + 0.75 * rnd.random()])
+
+
+def test_an_unshared_retry_after_delays_only_its_own_request():
+    eng = engine(max_attempts=2, share_retry_after=False)
+    req, d = eng.start(0.0)
+    d = attempt(eng, req, d, "rate_limit", duration=1.0, retry_after=7.0)
+    assert (d.action, d.provider, d.at) == ("retry_same", 0, 8.0)
+    assert eng.available_at(0, 3.0) == 3.0
+    assert eng.start(3.0)[1].provider == 0  # another request calls p0 at once
+
+
+def test_backoff_before_failover_waits_one_more_backoff_then_moves_on():
+    eng = engine(n=2, max_attempts=2, backoff_before_failover=True)
+    path = fail_until_over(eng, "server_error", duration=0.0)
+    # p0 at 0, retry after 1 s, then 2 s (the backoff a third try would wait) before p1
+    assert path == [(0, 0.0, "retry_same"), (0, 1.0, "next_provider"), (1, 3.0, "retry_same"), (1, 4.0, "give_up")]
+    plain = engine(n=2, max_attempts=2)
+    assert [at for _, at, _ in fail_until_over(plain, "server_error", duration=0.0)] == [0.0, 1.0, 1.0, 2.0]
+
+
+def test_the_fitted_litellm_fallbacks_preset_waits_before_falling_back():
+    eng = FailoverEngine(preset("litellm-1.110-fallbacks"), ["a", "b"], random.Random(3))
+    rnd = random.Random(3)
+    path = []
+    req, d = eng.start(0.0)
+    while len(path) < 4:
+        path.append((d.provider, d.at, None))
+        d = attempt(eng, req, d, "rate_limit", duration=0.0, retry_after=2.0)
+    bases = [2.0, 2.0, 2.0]  # Retry-After 2 s beats 0.5, 1 and 2 s; U(0, 0.75) on top
+    starts = [0.0]
+    for base in bases:
+        starts.append(starts[-1] + base + 0.75 * rnd.random())
+    assert [p for p, _, _ in path] == [0, 0, 0, 1]
+    assert [at for _, at, _ in path] == pytest.approx(starts)

@@ -64,7 +64,7 @@ def test_seed_presets_differ_only_in_strategy():
         ({"cooldown_on": ("rate_limits",)}, "unknown cooldown_on class 'rate_limits'"),
         ({"provider_priority": ["a", 3]}, "provider_priority must be a list of provider ids"),
         ({"breaker_failures": 0}, "breaker_failures must be a whole number >= 1, got 0"),
-        ({"retry_after_mode": "min"}, "unknown retry_after_mode 'min'; use one of max, replace, ignore"),
+        ({"retry_after_mode": "min"}, "unknown retry_after_mode 'min'; use one of max, replace, base, ignore"),
         ({"routing": "random"}, "unknown routing 'random'; use one of priority, shuffle, weighted"),
         ({"routing": "weighted"}, "routing 'weighted' needs weights, and weights need routing 'weighted'"),
         ({"weights": {"a": 2}}, "routing 'weighted' needs weights"),

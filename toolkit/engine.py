@@ -140,7 +140,9 @@ class FailoverEngine:
         "_deadline",
         "_timeout",
         "_honor",
-        "_replace",
+        "_ra_mode",
+        "_share_ra",
+        "_failover_backoff",
         "_weights",
         "_reroute",
         "_first",
@@ -193,7 +195,9 @@ class FailoverEngine:
         self._deadline = policy.deadline_s if policy.deadline_s is not None else _INF
         self._timeout = policy.attempt_timeout_s
         self._honor = policy.retry_after_mode != "ignore"
-        self._replace = policy.retry_after_mode == "replace"
+        self._ra_mode = policy.retry_after_mode
+        self._share_ra = policy.share_retry_after
+        self._failover_backoff = policy.backoff_before_failover
         # routing weights per provider index; None: strict priority (the first available in try order)
         self._weights: list[float] | None = None
         if policy.routing != "priority":
@@ -300,7 +304,7 @@ class FailoverEngine:
                 if s.failures >= self._breaker:
                     self._open(s, provider, now)
         ra = retry_after_s if (self._honor and retry_after_s is not None and retry_after_s > 0) else 0.0
-        if ra and now + ra > s.blocked_until:
+        if ra and now + ra > s.blocked_until and self._share_ra:
             s.blocked_until = now + ra
         if outcome in self._cooldown_on or (self._windowed and self._tally(s, now, outcome in self._count_on)):
             self._cool(s, now, retry_after_s)
@@ -422,8 +426,7 @@ class FailoverEngine:
                 return d
         if req.attempts >= self._max_total:
             return _GIVE_UP
-        wait = ra if ra and self._replace else max(ra, self._backoff(req.attempts))
-        d = self._route(req, now + wait, self._from[0], None)
+        d = self._route(req, now + self._retry_wait(req.attempts, ra), self._from[0], None)
         return d if d is _GIVE_UP else Decision(d.action, d.provider, d.at, d.at - now)
 
     def _after_failure(self, req: Request, p: int, outcome: str, now: float, ra: float, transient: bool) -> Decision:
@@ -442,11 +445,7 @@ class FailoverEngine:
             if elsewhere is _GIVE_UP or elsewhere.provider != p:
                 return elsewhere
         if req.tries[p] < self._max_attempts and req.attempts < self._max_total and self._budget_left():
-            if ra and self._replace:
-                at = now + ra
-            else:  # inline _wait: the common retry path
-                wait = self._backoff(req.tries[p])
-                at = now + (ra if ra > wait else wait)
+            at = now + (self._retry_wait(req.tries[p], ra) if ra else self._backoff(req.tries[p]))
             available = self._available_at(p, now)
             if available > at:
                 at = available
@@ -459,15 +458,34 @@ class FailoverEngine:
                 return Decision(RETRY_SAME, p, at, at - now)
         if not moves:
             return _GIVE_UP
+        if self._failover_backoff:  # the backoff of one more try, then the next provider
+            at = now + self._retry_wait(req.tries[p], ra)
+            d = self._route(req, at, self._after[p], NEXT_PROVIDER)
+            return d if d is _GIVE_UP else Decision(NEXT_PROVIDER, d.provider, d.at, d.at - now)
         return self._route(req, now, self._after[p], NEXT_PROVIDER)
+
+    def _retry_wait(self, n: int, ra: float) -> float:
+        """The wait after ``n`` tries when a Retry-After ``ra`` was honoured (``retry_after_mode``)."""
+        mode = self._ra_mode
+        if not ra or mode == "ignore":
+            return self._backoff(n)
+        if mode == "replace":
+            return ra
+        if mode == "base":
+            return self._backoff(n, ra)
+        wait = self._backoff(n)
+        return ra if ra > wait else wait
 
     def _budget_left(self) -> bool:
         return self._budget is None or self.retries < self._budget_min + self._budget * self.requests
 
-    def _backoff(self, n: int) -> float:
-        """Delay before try ``n + 1`` on the same provider (``n`` tries made so far)."""
+    def _backoff(self, n: int, floor: float = 0.0) -> float:
+        """Delay before try ``n + 1`` on the same provider (``n`` tries made so far); ``floor``
+        raises the delay before the cap and the jitter (a Retry-After under mode ``base``)."""
         pol = self.policy
         d = pol.backoff_base_s * pol.backoff_multiplier ** (n - 1)
+        if floor > d:
+            d = floor
         if d > pol.backoff_cap_s:
             d = pol.backoff_cap_s
         jitter = pol.jitter

@@ -25,8 +25,9 @@ STRATEGIES: dict[str, frozenset[str]] = {
 """Seed strategy -> the outcome classes that move a request to the next provider."""
 
 JITTERS = ("full", "equal", "none", "proportional", "additive")
-RETRY_AFTER_MODES = ("max", "replace", "ignore")
-"""How a Retry-After is used: wait ``max`` (backoff, Retry-After), let it ``replace`` the backoff, or ``ignore`` it."""
+RETRY_AFTER_MODES = ("max", "replace", "base", "ignore")
+"""How a Retry-After sets a retry's wait: ``max`` (backoff, Retry-After); ``replace`` the backoff;
+raise the backoff's ``base`` delay before cap and jitter; or ``ignore`` it."""
 ROUTINGS = ("priority", "shuffle", "weighted")
 """How a request's first attempt (and a rerouted retry) picks among the providers available now."""
 SEED_OPTIONS = ("provider_priority", "min_providers", "strategy", "max_attempts")
@@ -51,12 +52,14 @@ class FailoverPolicy:
     reroute: bool = False
     # -- waiting: Retry-After and backoff -----------------------------------------------------
     retry_after_mode: str = "max"
+    share_retry_after: bool = True
     max_retry_after_s: float | None = None
     backoff_base_s: float = 1.0
     backoff_multiplier: float = 2.0
     backoff_cap_s: float = 30.0
     jitter: str = "full"
     jitter_amount: float = 0.25
+    backoff_before_failover: bool = False
     # -- shared per-provider state -------------------------------------------------------------
     cooldown_s: float = 0.0
     cooldown_on: tuple[str, ...] = ("rate_limit", "overload")
@@ -212,13 +215,15 @@ PRESETS: dict[str, FailoverPolicy] = _Presets(
         FailoverPolicy(name="seed-on-rate-limit", strategy="on_rate_limit"),
         FailoverPolicy(name="seed-on-overload", strategy="on_overload"),
         # OpenCode 1.18.33 (npm opencode-ai) on one provider, no failover: 6 requests in all;
-        # 2 s * 2^(n-1) * (1 + 0.25 U) between them; a Retry-After replaces that delay.
+        # 2 s * 2^(n-1) * (1 + 0.25 U) between them; a Retry-After replaces that delay, for
+        # that session only (sessions share nothing).
         FailoverPolicy(
             name="opencode-1.18",
             min_providers=1,
             max_providers=1,
             max_attempts=6,
             retry_after_mode="replace",
+            share_retry_after=False,
             backoff_base_s=2.0,
             backoff_cap_s=32.0,
             jitter="proportional",
@@ -272,11 +277,15 @@ PRESETS: dict[str, FailoverPolicy] = _Presets(
         ),
         # LiteLLM Router 1.110.2 with a model group per member and `fallbacks` from the first
         # to the others in order (plus the same context_window_fallbacks), num_retries=2:
-        # 3 calls on a group, min(max(0.5 * 2^n, Retry-After), 8) + U(0, 0.75) s apart, then
-        # the next group. A group's only deployment is never cooled down.
+        # 3 calls on a group, min(max(0.5 * 2^n, Retry-After), 8) + U(0, 0.75) s apart, and
+        # that wait once more before the next group. A group's only deployment is never
+        # cooled down, and one request's Retry-After does not hold back the others.
         FailoverPolicy(
             name="litellm-1.110-fallbacks",
             max_attempts=3,
+            retry_after_mode="base",
+            share_retry_after=False,
+            backoff_before_failover=True,
             backoff_base_s=0.5,
             backoff_cap_s=8.0,
             jitter="additive",

@@ -1,0 +1,154 @@
+"""The real systems, pinned, installed into cached environments, and driven against mock providers.
+
+- OpenCode CLI (npm ``opencode-ai``), installed by ``tests/opencode_cli.py`` exactly as the
+  export tests install it, run offline (``opencode run``) with one provider pointed at a mock.
+  Each request uses its own model id (``r<i>``), so the mock's log ties calls to requests;
+  titles go to a second, healthy mock provider (``small_model``) and are not counted.
+- LiteLLM Router (PyPI ``litellm``) in its own virtual environment under the cache folder,
+  never the project's; ``litellm_worker.py`` runs in it and tags each request with
+  ``x-request-id``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.fidelity.faults import scenario
+from benchmarks.fidelity.metrics import calls_from_mock
+from toolkit.mock_providers import MockProviders
+
+OPENCODE_VERSION = "1.18.33"
+LITELLM_VERSION = "1.110.2"
+CACHE = Path(os.environ.get("COMBINED_MODELS_CACHE") or Path.home() / ".cache" / "combined-models")
+LITELLM_CONCURRENCY = 4
+_WORKER = Path(__file__).with_name("litellm_worker.py")
+_TESTS = Path(__file__).resolve().parents[2] / "tests"  # opencode_cli.py: the export tests' installer
+
+
+def litellm_config(preset: str, endpoints: dict[str, str]) -> dict:
+    """The LiteLLM configuration ``preset`` reproduces, over ``endpoints`` (provider -> base URL):
+    ``model_list`` and ``router_settings`` as a proxy config spells them, and the group to call."""
+    params = {"model": "openai/model", "api_key": "mock-key-not-a-secret"}
+    if preset == "litellm-1.110-fallbacks":
+        model_list = [{"model_name": p, "litellm_params": {**params, "api_base": url}} for p, url in endpoints.items()]
+        first, *rest = endpoints
+        chain = [{first: rest}]
+        settings = {"num_retries": 2, "fallbacks": chain, "context_window_fallbacks": chain}
+        return {"model_list": model_list, "router_settings": settings, "model": first}
+    ordered = preset == "litellm-1.110-order"
+    model_list = [{"model_name": "combined", "litellm_params": {**params, "api_base": url, **({"order": k + 1} if ordered else {})}}
+                  for k, url in enumerate(endpoints.values())]  # fmt: skip
+    return {"model_list": model_list, "router_settings": {"num_retries": 2, "routing_strategy": "simple-shuffle"},
+            "model": "combined"}  # fmt: skip
+
+
+# -- installs ------------------------------------------------------------------------------------
+
+
+def litellm_python() -> Path:
+    """The Python of the pinned LiteLLM environment, creating it on first use (one install per machine)."""
+    folder = CACHE / f"litellm-{LITELLM_VERSION}"
+    python = folder / "bin" / "python"
+    if python.is_file():
+        return python
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".litellm-{LITELLM_VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.is_file():
+            return python
+        staging = Path(tempfile.mkdtemp(dir=CACHE, prefix=".litellm-"))
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
+            subprocess.run([str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            f"litellm=={LITELLM_VERSION}"], check=True)  # fmt: skip
+        except subprocess.CalledProcessError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        os.replace(staging, folder)  # only a complete install appears; it is run as ``python -m``, so it may move
+    return python
+
+
+def opencode() -> Path:
+    """The pinned OpenCode binary (installed by the export tests' installer)."""
+    sys.path.insert(0, str(_TESTS))
+    from opencode_cli import opencode_binary
+
+    return opencode_binary(OPENCODE_VERSION)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def run_litellm(preset: str, fault: str, requests: int) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
+    """``requests`` requests through a real LiteLLM Router configured as ``preset`` says, with
+    ``fault`` on the first provider: the calls and requests tables, and the client's own time per
+    call (see :func:`client_time`), already added to each call's end, and the time between one
+    request and the next of a client (0: each client sends its next request at once)."""
+    python = litellm_python()
+    with MockProviders.from_scenario(scenario(fault, LITELLM_CONCURRENCY), ["a", "b", "c"]) as mock:
+        config = litellm_config(preset, mock.endpoints)
+        job = {"config": {k: config[k] for k in ("model_list", "router_settings")}, "model": config["model"],
+               "requests": requests, "concurrency": LITELLM_CONCURRENCY}  # fmt: skip
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+        out = subprocess.run([str(python), str(_WORKER)], input=json.dumps(job), env=env, capture_output=True,
+                             text=True, check=True, timeout=600)  # fmt: skip
+        records = list(mock.requests)
+    results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    reqs = pd.DataFrame({"request": [r["request"] for r in results], "ok": [r["ok"] for r in results],
+                         "latency": [r["t1"] - r["t0"] for r in results]})  # fmt: skip
+    calls = calls_from_mock(records, "request_id")
+    overhead = client_time(calls, reqs)
+    calls["t_end"] += overhead
+    return calls, reqs, overhead, 0.0
+
+
+def client_time(calls: pd.DataFrame, reqs: pd.DataFrame) -> float:
+    """The client's own time per call: the median, over requests answered by their only call, of
+    the latency the client saw minus the server's answer time. The simulated world answers this
+    much slower, so both run at the real client's pace."""
+    single = calls.groupby("request").filter(lambda g: len(g) == 1 and g["outcome"].iloc[0] == "ok")
+    served = (single["t_end"] - single["t_start"]).to_numpy()
+    seen = reqs.set_index("request").loc[single["request"], "latency"].to_numpy()
+    return float(np.median(seen - served)) if len(served) else 0.0
+
+
+def run_opencode(fault: str, requests: int) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
+    """``requests`` runs of ``opencode run``, one after the other, against a mock with ``fault``:
+    the calls and requests tables, the client's time per call, and the time between runs.
+
+    The client's time per call is taken as 0: a run's time is mostly OpenCode starting up, so
+    it cannot be told apart (its retries come out that much later than the policy says). The
+    time between runs (last call of one to the first of the next: mostly start-up) is measured.
+    """
+    sys.path.insert(0, str(_TESTS))
+    from opencode_cli import run_prompt
+
+    binary = opencode()
+    results = []
+    with MockProviders.from_scenario(scenario(fault, 1), ["a", "title"]) as mock, tempfile.TemporaryDirectory() as tmp:
+        home, project = Path(tmp) / "home", Path(tmp) / "project"
+        home.mkdir()
+        project.mkdir()
+        providers = mock.opencode_providers()
+        providers["a"]["models"] = {f"r{i}": {"name": f"r{i}"} for i in range(requests)}
+        providers["title"]["models"] = {"title": {"name": "title"}}
+        config = {"$schema": "https://opencode.ai/config.json", "provider": providers, "small_model": "title/title"}
+        (project / "opencode.json").write_text(json.dumps(config))
+        for i in range(requests):
+            result = run_prompt(binary, project, home, "hi", f"a/r{i}", timeout_s=600)
+            results.append((f"r{i}", result.code == 0))
+        records = [r for r in mock.requests if r["provider"] == "a"]
+    calls = calls_from_mock(records, "model")
+    spans = calls.groupby("request").agg(t0=("t_start", "min"), t1=("t_end", "max")).sort_values("t0")
+    gaps = (spans["t0"].shift(-1) - spans["t1"]).dropna()
+    return calls, pd.DataFrame(results, columns=["request", "ok"]), 0.0, float(gaps.median()) if len(gaps) else 0.0
