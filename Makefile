@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: report test install
+.PHONY: report test install fidelity
 
 install: $(VENV)/.installed
 
@@ -20,3 +20,8 @@ report: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Not part of `make test`: drives the real OpenCode CLI and LiteLLM Router (pinned, installed into
+# cached environments on first use) against the mock providers; takes about 25 minutes.
+fidelity: install
+	$(BIN)/python -m benchmarks.fidelity

@@ -45,7 +45,7 @@ def test_tolerances():
 
 
 def test_a_simulated_log_and_a_mock_log_give_the_same_tables():
-    log = simulate(CombinedModel.of(["a", "b", "c"]), preset("litellm-1.110-fallbacks"), scenario("hard-down", 2), 6)
+    log = simulate(CombinedModel.of(["a", "b", "c"]), preset("litellm-1.110-fallbacks"), scenario("hard-down", 2), 6, progress=False)
     calls, requests = calls_from_log(log)
     assert len(requests) == 6 and requests["ok"].all()
     assert calls.groupby("request")["provider"].agg(list).tolist() == [["a", "a", "a", "b"]] * 6

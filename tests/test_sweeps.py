@@ -276,6 +276,8 @@ def test_sweep_and_recommend_commands(cli, tmp_path):
     assert choice.combined_id == "claude-sonnet-4"
     assert sorted(choice.provider_priority) == ["anthropic", "github-copilot", "openrouter"]
     assert choice.preset in ("seed-on-error", "resilient")
+    assert "exported to gateway: the whole policy" in result.out.splitlines()
+    assert any(line.startswith("exported to litellm: loses ") for line in result.out.splitlines())
 
 
 def test_recommend_exit_code_when_nothing_qualifies(cli, tmp_path):

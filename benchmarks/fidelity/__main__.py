@@ -36,7 +36,7 @@ def simulated(preset: str, providers: list[str], fault: str, sessions: int, requ
     split runs in two), in a world whose answers take the real client's own time per call longer."""
     model = CombinedModel.of(providers)
     world = scenario(fault, sessions, overhead_s, think_s)
-    runs = [measure(*calls_from_log(simulate(model, PRESETS[preset], world, requests, seed=s)), providers)
+    runs = [measure(*calls_from_log(simulate(model, PRESETS[preset], world, requests, seed=s, progress=False)), providers)
             for s in range(seeds)]  # fmt: skip
     return pd.DataFrame(runs).median().to_dict()
 

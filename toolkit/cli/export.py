@@ -2,6 +2,8 @@
 
 ``--layout gateway`` points OpenCode at ``combined-models gateway`` (the layout that changes
 what OpenCode does); ``combined_models`` and ``plugin`` write the seed plugin's options.
+``--target litellm`` instead writes a LiteLLM proxy config doing the closest failover LiteLLM
+can, and points OpenCode at that proxy (:mod:`toolkit.router_targets`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gateway.add_argument("--token-env", metavar="VAR",
                          help="environment variable holding the gateway token, written as {env:VAR} "
                          "(default: no token; the gateway then serves 127.0.0.1 only)")  # fmt: skip
+    litellm = parser.add_argument_group("LiteLLM target")
+    litellm.add_argument("--target", choices=("opencode", "litellm"), default="opencode",
+                         help="opencode (the layouts above, the default) or litellm: a LiteLLM proxy config for "
+                         "the choice (--combined ID picks the model) plus an opencode.json provider pointing at it")  # fmt: skip
+    litellm.add_argument("--proxy-config", metavar="FILE",
+                         help="the LiteLLM config to write (default litellm.config.yaml beside --config)")  # fmt: skip
+    litellm.add_argument("--proxy-url", metavar="URL", help="where the proxy listens (default http://127.0.0.1:4000/v1)")
     parser.add_argument("--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)")
     parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
     parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
@@ -89,10 +98,17 @@ def run(args: argparse.Namespace) -> int:
     combined = _combined_table(args.source, path)
     if args.from_file and not args.force:
         _check_model(path, base, args.from_file, combined)
+    if args.target == "litellm":
+        return _export_litellm(args, choice, combined, path)
     plan = plan_export(
         path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined,
         gateway=_gateway_options(args),
     )
+    return _apply(plan, args)
+
+
+def _apply(plan, args: argparse.Namespace) -> int:
+    """Print, diff or write one planned file as the flags say."""
     for message in plan.warnings:
         print(f"warning: {message}", file=sys.stderr)
     if args.diff or args.dry_run:
@@ -111,6 +127,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {plan.path} (previous version saved as {backup})")
     return 0
+
+
+def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> int:
+    """``--target litellm``: the proxy config and the opencode.json provider pointing at it."""
+    from toolkit.combined_model import CombinedModel
+    from toolkit.router_targets import DEFAULT_PROXY_URL, losses, plan_litellm_export
+
+    if args.layout != "combined_models" or args.set_model or args.plugin:
+        raise UserError("--target litellm writes its own provider and model; drop --layout, --set-model and --plugin")
+    ids = args.combined or ([choice.combined_id] if choice.combined_id else [])
+    if len(ids) != 1:
+        raise UserError("--target litellm needs exactly one combined model: pass --combined ID")
+    policy = choice.policy()
+    model = CombinedModel.from_table(combined, ids[0])
+    proxy_path = Path(args.proxy_config).expanduser() if args.proxy_config else path.parent / "litellm.config.yaml"
+    source = f"preset {choice.preset}" if choice.preset else "the choice"
+    plans = plan_litellm_export(path, proxy_path, model, policy, source=f"{source} for {ids[0]}",
+                                base_url=args.proxy_url or DEFAULT_PROXY_URL)  # fmt: skip
+    for lost in losses(policy)["litellm"]:
+        print(f"note: LiteLLM cannot express {lost}", file=sys.stderr)
+    return max(_apply(plan, args) for plan in plans)
 
 
 def _gateway_options(args: argparse.Namespace):

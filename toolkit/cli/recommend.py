@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     print(rec.reason)
     if rec.choice is None:
         return 1
+    from toolkit.router_targets import losses
+
+    for target, lost in losses(rec.choice.policy()).items():  # what each export keeps of the recommendation
+        print(f"exported to {target}: " + ("the whole policy" if not lost else "loses " + "; ".join(lost)))
     if args.save:
         rec.choice.save(args.save)
         print(f"choice saved to {args.save} (export it with: combined-models export --from {args.save} --config ...)")
