@@ -63,9 +63,7 @@ def test_catalog_env_and_sdk_default_url(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     endpoint = resolve_endpoint(Member("anthropic", "anthropic/c", provider_npm=ANTHROPIC,
                                        provider_env=("ANTHROPIC_API_KEY",)))  # fmt: skip
-    assert (endpoint.base_url, endpoint.path, endpoint.key_source) == (
-        "https://api.anthropic.com/v1", "/messages", "env:ANTHROPIC_API_KEY"
-    )
+    assert (endpoint.url("c"), endpoint.key_source) == ("https://api.anthropic.com/v1/messages", "env:ANTHROPIC_API_KEY")
     assert endpoint.headers()["x-api-key"] == KEY
 
 
@@ -73,8 +71,8 @@ def test_missing_key_names_the_variable_and_unknown_npm_is_refused():
     member = Member("acme", "acme/m", provider_api="https://x.example/v1", provider_env=("ACME_API_KEY",))
     with pytest.raises(UserError, match="no API key for provider 'acme': set ACME_API_KEY"):
         resolve_endpoint(member)
-    with pytest.raises(UserError, match="uses @ai-sdk/amazon-bedrock, which the live runner cannot speak"):
-        resolve_endpoint(Member("aws", "aws/m", provider_npm="@ai-sdk/amazon-bedrock"))
+    with pytest.raises(UserError, match="'acme' cannot be reached: no adapter speaks @acme/sdk; point provider.acme"):
+        resolve_endpoint(Member("acme", "acme/m", provider_npm="@acme/sdk"))
 
 
 def test_literal_key_in_config_is_used_but_never_shown():

@@ -195,13 +195,16 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
             model = model if isinstance(model, dict) else {}
             model_id = model.get("id") if isinstance(model.get("id"), str) else model_key
             limit = model.get("limit") if isinstance(model.get("limit"), dict) else {}
+            # A model may be served by another SDK package or URL than its provider's (Claude on
+            # Azure speaks Anthropic Messages); OpenCode takes the model's own, and so do we.
+            own = model.get("provider") if isinstance(model.get("provider"), dict) else {}
             cost = model.get("cost") if isinstance(model.get("cost"), dict) else {}
             values = (
                 provider_id, model_id, f"{provider_id}/{model_id}", model.get("name"), model.get("family"),
                 _num(limit.get("context")), _num(limit.get("output")),
                 _num(cost.get("input")), _num(cost.get("output")),
                 model.get("tool_call"), model.get("reasoning"), model.get("open_weights"), model.get("release_date"),
-                provider.get("api"), provider.get("npm"), env_text,
+                own.get("api") or provider.get("api"), own.get("npm") or provider.get("npm"), env_text,
             )  # fmt: skip
             for column, value in zip(MODEL_COLUMNS, values):
                 rows[column].append(value)

@@ -15,74 +15,66 @@ shown is only where the key comes from (``env:ANTHROPIC_API_KEY``), never its va
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from toolkit.combined_model import CombinedModel, Member
+from toolkit.credentials import GCP_EXTRA, GoogleToken, google_auth_installed
 from toolkit.errors import UserError
+from toolkit.routes import NOT_KEYS, ROUTES, SETTINGS, Route, route_for
 from toolkit.upstream import ADAPTERS
 
-#: AI-SDK package -> wire protocol, from the upstream adapters (:data:`toolkit.upstream.ADAPTERS`).
-PROTOCOLS = {package: adapter.protocol for adapter in ADAPTERS.values() for package in adapter.packages}
-
-#: Base URLs the SDK packages use when the catalog gives none.
-SDK_BASE_URLS = {
-    "@ai-sdk/anthropic": "https://api.anthropic.com/v1",
-    "@ai-sdk/openai": "https://api.openai.com/v1",
-    "@openrouter/ai-sdk-provider": "https://openrouter.ai/api/v1",
-    "@ai-sdk/groq": "https://api.groq.com/openai/v1",
-    "@ai-sdk/xai": "https://api.x.ai/v1",
-    "@ai-sdk/mistral": "https://api.mistral.ai/v1",
-    "@ai-sdk/deepseek": "https://api.deepseek.com/v1",
-    "@ai-sdk/togetherai": "https://api.together.xyz/v1",
-    "@ai-sdk/cerebras": "https://api.cerebras.ai/v1",
-    "@ai-sdk/deepinfra": "https://api.deepinfra.com/v1/openai",
-    "@ai-sdk/fireworks": "https://api.fireworks.ai/inference/v1",
-}
+#: AI-SDK package -> wire protocol of the adapter that calls it.
+PROTOCOLS = {package: ADAPTERS[route.adapter].protocol for package, route in ROUTES.items()}
 
 _REFERENCE = re.compile(r"^\{(env|file):([^}]+)\}$")
+_TEMPLATE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One provider's base URL, protocol and API key (the key never shows in a repr)."""
+    """One provider's base URL, adapter and credentials (a key or token never shows in a repr).
+
+    ``protocol`` is the wire protocol of bodies and events (``"openai"`` / ``"anthropic"``);
+    ``adapter`` the :data:`toolkit.upstream.ADAPTERS` entry that calls it (default: the protocol's
+    own); ``token`` a source of access tokens (Google credentials) used instead of ``api_key``.
+    """
 
     provider: str
     base_url: str
-    protocol: str  # a key of toolkit.upstream.ADAPTERS: "openai", "anthropic"
+    protocol: str  # "openai" or "anthropic"
     key_source: str  # where the key comes from, e.g. "env:ANTHROPIC_API_KEY", "none"
     api_key: str | None = field(default=None, repr=False, compare=False)
+    adapter: str = ""  # "" : the adapter named like the protocol
+    token: GoogleToken | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.adapter:
+            object.__setattr__(self, "adapter", self.protocol)
 
     @property
     def is_local(self) -> bool:
         """True when the endpoint is on this machine (a mock): no money is spent there."""
         return urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
 
-    @property
-    def path(self) -> str:
-        """The request path below the base URL for this protocol."""
-        return ADAPTERS[self.protocol].path
+    def url(self, model: str) -> str:
+        """The streaming request URL for ``model``."""
+        return ADAPTERS[self.adapter].url(self.base_url, model)
 
     def headers(self) -> dict[str, str]:
-        """Request headers, key included (send them; never print them)."""
-        return ADAPTERS[self.protocol].headers(self.api_key)
+        """Request headers with the static key (send them; never print them)."""
+        return ADAPTERS[self.adapter].headers(self.api_key)
 
-
-def _protocol(provider: str, npm: str | None) -> str:
-    if npm is None:
-        return "openai"  # a custom provider without npm is OpenAI-compatible for OpenCode too
-    if npm not in PROTOCOLS:
-        raise UserError(
-            f"provider {provider!r} uses {npm}, which the live runner cannot speak; "
-            f"supported: {', '.join(sorted(PROTOCOLS))} (or point it at an OpenAI-compatible "
-            f"gateway with provider.{provider}.options.baseURL and npm @ai-sdk/openai-compatible)"
-        )
-    return PROTOCOLS[npm]
+    async def request_headers(self) -> dict[str, str]:
+        """Request headers with the key, or a fresh access token (:class:`CredentialError` if none)."""
+        secret = await self.token.token() if self.token is not None else self.api_key
+        return ADAPTERS[self.adapter].headers(secret)
 
 
 def _key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) -> tuple[str, str | None]:
@@ -108,20 +100,85 @@ def _key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) 
     return ("env:" + env_names[0], None) if env_names else ("none", None)
 
 
+def _setting(provider: str, name: str, options: Mapping[str, Any], values: dict[str, str]) -> str:
+    """The value of one URL template variable (see :data:`toolkit.routes.SETTINGS`)."""
+    setting = SETTINGS.get(name)
+    if setting is None:  # a variable the catalog names that we do not know: only the environment has it
+        value = os.environ.get(name)
+        if value:
+            return value
+        raise UserError(f"provider {provider!r}: set {name} (its base URL needs it)")
+    option = options.get(setting.option)
+    if isinstance(option, str) and option:
+        return option
+    for env in setting.env:
+        if os.environ.get(env):
+            return os.environ[env]
+    if name == "GOOGLE_VERTEX_ENDPOINT":
+        location = values.get("GOOGLE_VERTEX_LOCATION") or _setting(provider, "GOOGLE_VERTEX_LOCATION", options, values)
+        return "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
+    if setting.default is not None:
+        return setting.default
+    raise UserError(
+        f"provider {provider!r}: set {' or '.join(setting.env)} or provider.{provider}.options.{setting.option}"
+    )
+
+
+def _expand(provider: str, template: str, options: Mapping[str, Any]) -> str:
+    """``template`` with every ``${VAR}`` replaced by its setting (options, then environment)."""
+    values: dict[str, str] = {}
+    for name in _TEMPLATE.findall(template):
+        values[name] = _setting(provider, name, options, values)
+    return _TEMPLATE.sub(lambda m: values[m.group(1)], template)
+
+
+def _google_token(provider: str) -> tuple[str, GoogleToken]:
+    """Where Google credentials come from, and a token source for them."""
+    if not google_auth_installed():
+        raise UserError(f"provider {provider!r}: {GCP_EXTRA}")
+    path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        return "google-adc", GoogleToken()
+    try:
+        info = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"provider {provider!r}: cannot read GOOGLE_APPLICATION_CREDENTIALS {path} ({exc})") from None
+    if not isinstance(info, dict):
+        raise UserError(f"provider {provider!r}: GOOGLE_APPLICATION_CREDENTIALS {path} is not a credentials JSON")
+    where = f"google-adc:{info.get('type', 'credentials')} file"
+    return where, GoogleToken(info, where)
+
+
+def _section(member: Member, config: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The member's provider section of ``opencode.json`` (empty when there is none)."""
+    return ((config or {}).get("provider") or {}).get(member.provider) or {}
+
+
 def resolve_endpoint(member: Member, config: Mapping[str, Any] | None = None) -> Endpoint:
-    """The endpoint of one member: ``opencode.json`` settings first, then the catalog row."""
-    section = ((config or {}).get("provider") or {}).get(member.provider) or {}
+    """The endpoint of one member: ``opencode.json`` settings first, then the catalog row.
+
+    Raises :class:`UserError` with the reason when it cannot be called (no adapter for its
+    package, a missing setting, key or credentials, an optional extra not installed).
+    """
+    section = _section(member, config)
     options = section.get("options") or {}
-    npm = section.get("npm") or member.provider_npm
-    protocol = _protocol(member.provider, npm)
-    base_url = options.get("baseURL") or member.provider_api or SDK_BASE_URLS.get(npm or "")
-    if not base_url:
+    route = route_for(member.provider, section.get("npm") or member.provider_npm)
+    if isinstance(route, str):
+        raise UserError(f"provider {member.provider!r} cannot be reached: {route}")
+    template = options.get("baseURL") or member.provider_api or route.base_url
+    if not template:
         raise UserError(
             f"no base URL for provider {member.provider!r}: the catalog has none; "
             f"set provider.{member.provider}.options.baseURL in opencode.json"
         )
-    key_source, api_key = _key(member.provider, options, member.provider_env)
-    endpoint = Endpoint(member.provider, base_url.rstrip("/"), protocol, key_source, api_key)
+    base_url = _expand(member.provider, template, options).rstrip("/")
+    protocol = ADAPTERS[route.adapter].protocol
+    if route.auth == "google":
+        key_source, token = _google_token(member.provider)
+        return Endpoint(member.provider, base_url, protocol, key_source, adapter=route.adapter, token=token)
+    key_vars = tuple(v for v in member.provider_env if v not in SETTINGS and v not in NOT_KEYS)
+    key_source, api_key = _key(member.provider, options, key_vars)
+    endpoint = Endpoint(member.provider, base_url, protocol, key_source, api_key, route.adapter)
     if api_key is None and not endpoint.is_local:
         where = key_source.removeprefix("env:") if key_source.startswith("env:") else None
         hint = f"set {where}" if where else f"set provider.{member.provider}.options.apiKey to {{env:VAR}}"
@@ -134,7 +191,87 @@ def resolve_endpoints(model: CombinedModel, config: Mapping[str, Any] | None = N
     return {m.provider: resolve_endpoint(m, config) for m in model.members}
 
 
-def local_endpoints(urls: Mapping[str, str], protocols: Mapping[str, str] | None = None) -> dict[str, Endpoint]:
-    """Endpoints for mock providers (``MockProviders.endpoints``): no key needed."""
-    protocols = protocols or {}
-    return {p: Endpoint(p, url, protocols.get(p, "openai"), "none") for p, url in urls.items()}
+def reachable_endpoints(members: Iterable[Member], config: Mapping[str, Any] | None = None,
+                        ) -> tuple[dict[str, Endpoint], dict[str, str]]:  # fmt: skip
+    """(endpoints of the members that can be called, reason of each one that cannot), by provider."""
+    endpoints, unreachable = {}, {}
+    for member in members:
+        try:
+            endpoints[member.provider] = resolve_endpoint(member, config)
+        except UserError as exc:
+            unreachable[member.provider] = str(exc)
+    return endpoints, unreachable
+
+
+def adapter_of(member: Member) -> str:
+    """The adapter that calls ``member`` (the OpenAI one for a package no adapter speaks)."""
+    route = route_for(member.provider, member.provider_npm)
+    return route.adapter if isinstance(route, Route) else "openai"
+
+
+def local_endpoints(urls: Mapping[str, str], adapters: Mapping[str, str] | None = None) -> dict[str, Endpoint]:
+    """Endpoints for mock providers (``MockProviders.endpoints``): no key needed.
+
+    ``adapters`` maps a provider to the adapter to call it with (default ``"openai"``); the
+    mock serves each adapter's URLs below its ``/v1`` root (:func:`mock_base_url`).
+    """
+    adapters = adapters or {}
+    out = {}
+    for provider, url in urls.items():
+        adapter = adapters.get(provider, "openai")
+        out[provider] = Endpoint(provider, mock_base_url(url, adapter), ADAPTERS[adapter].protocol, "none",
+                                 adapter=adapter)  # fmt: skip
+    return out
+
+
+MOCK_VERTEX_PROJECT, MOCK_VERTEX_LOCATION = "mock-project", "us-east5"
+
+
+def mock_base_url(root: str, adapter: str) -> str:
+    """The base URL an adapter uses at a mock provider whose OpenAI / Anthropic root is ``root``
+    (``http://127.0.0.1:PORT/v1``): the same paths as the real API below the mock's host."""
+    if adapter == "azure":
+        return root.removesuffix("/v1") + "/openai/v1"
+    if adapter == "vertex-anthropic":
+        return f"{root}/projects/{MOCK_VERTEX_PROJECT}/locations/{MOCK_VERTEX_LOCATION}/publishers/anthropic/models"
+    return root
+
+
+REACH_COLUMNS = ["combined_id", "provider", "model_id", "model_ref", "provider_npm", "adapter", "protocol",
+                 "supported", "reachable", "base_url", "auth_source", "reason"]  # fmt: skip
+"""Columns of :func:`reach_table` (documented in the README's "endpoints table")."""
+
+
+def reach_table(table: Any, config: Mapping[str, Any] | None = None) -> Any:
+    """One row per member of a combined table (:func:`toolkit.combine.combined_table`): which
+    adapter calls it, whether an adapter exists at all (``supported``), whether it can be called
+    now with this environment and ``config`` (``reachable``: settings, key or credentials found),
+    where the key or token comes from (never its value), and the reason when it cannot be called.
+    """
+    import pandas as pd
+
+    rows, seen = [], {}
+    for row in table.drop_duplicates(["combined_id", "provider", "model_id"]).itertuples(index=False):
+        member = Member(row.provider, row.model_ref, provider_api=None if pd.isna(row.provider_api) else row.provider_api,
+                        provider_npm=None if pd.isna(row.provider_npm) else row.provider_npm,
+                        provider_env=tuple(v for v in (row.provider_env or "").split(",") if v))  # fmt: skip
+        cache_key = (member.provider, member.provider_api, member.provider_npm, member.provider_env)
+        if cache_key not in seen:  # one resolution per distinct provider setup
+            route = route_for(member.provider, _section(member, config).get("npm") or member.provider_npm)
+            try:
+                endpoint: Endpoint | None = resolve_endpoint(member, config)
+                reason = ""
+            except UserError as exc:
+                endpoint, reason = None, str(exc)
+            seen[cache_key] = (route, endpoint, reason)
+        route, endpoint, reason = seen[cache_key]
+        supported = isinstance(route, Route)
+        adapter = route.adapter if isinstance(route, Route) else None
+        rows.append({
+            "combined_id": row.combined_id, "provider": row.provider, "model_id": row.model_id,
+            "model_ref": row.model_ref, "provider_npm": member.provider_npm, "adapter": adapter,
+            "protocol": ADAPTERS[adapter].protocol if adapter else None, "supported": supported,
+            "reachable": endpoint is not None, "base_url": endpoint.base_url if endpoint else None,
+            "auth_source": endpoint.key_source if endpoint else None, "reason": reason,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=REACH_COLUMNS).astype({"supported": bool, "reachable": bool})

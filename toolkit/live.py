@@ -39,7 +39,7 @@ import httpx
 from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector
 from toolkit.clock_lag import LAG_LIMIT_S, LagMeter
 from toolkit.combined_model import CombinedModel, Member
-from toolkit.endpoints import PROTOCOLS, Endpoint, local_endpoints, resolve_endpoints
+from toolkit.endpoints import Endpoint, adapter_of, local_endpoints, reachable_endpoints
 from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
@@ -315,15 +315,20 @@ async def run_live_async(
     providers = [m.provider for m in members]
     mock = None
     if endpoints is None and config is not None:
-        endpoints = resolve_endpoints(CombinedModel(model.combined_id, tuple(members)), config)
+        endpoints, unreachable = reachable_endpoints(members, config)
+        for reason in unreachable.values():  # never send a request bound to fail
+            logger.warning("live %s: skipped: %s", model.combined_id, reason)
+        if not endpoints:
+            raise UserError(f"no member of {model.combined_id} can be reached: " + "; ".join(unreachable.values()))
+        members = [m for m in members if m.provider in endpoints]
+        providers = [m.provider for m in members]
     if endpoints is None:
         mock = MockProviders.from_scenario(
             scenario, providers, seed=seed, context_limits={m.provider: m.context_limit for m in members},
             ranking=model.providers,
             time_scale=time_scale, log_path=mock_log_path, models=sorted({m.model_id for m in members}),
         )  # fmt: skip
-        protocols = {m.provider: PROTOCOLS.get(m.provider_npm or "", "openai") for m in members}
-        endpoints = local_endpoints(mock.start().endpoints, protocols)
+        endpoints = local_endpoints(mock.start().endpoints, {m.provider: adapter_of(m) for m in members})
         clock = mock.now_s
     else:
         missing = [p for p in providers if p not in endpoints]

@@ -6,7 +6,12 @@ adapter can talk to it:
 - OpenAI-compatible ``POST /v1/chat/completions`` (JSON, or SSE with ``usage`` in the last
   chunk before ``[DONE]``) and ``GET /v1/models``;
 - Anthropic Messages ``POST /v1/messages`` (JSON, or its ``message_start`` ...
-  ``message_stop`` event stream).
+  ``message_stop`` event stream);
+- the same two protocols at the URLs of the clouds that host them (:mod:`toolkit.mock_clouds`):
+  Azure OpenAI ``POST /openai/v1/chat/completions?api-version=...`` (``api-key`` header) and
+  Claude on Vertex AI ``POST /v1/projects/P/locations/L/publishers/anthropic/models/M:streamRawPredict``
+  (a Google access token, issued by the mock's own OAuth token endpoint ``POST /token``), each
+  with that cloud's error bodies.
 
 What a provider does with a request is a :class:`Reply`: succeed after a time to first
 token at a token pace (with scripted ``text``, or a scripted ``tool_call`` that is streamed
@@ -53,7 +58,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from toolkit import simulator
+from toolkit import mock_clouds, simulator
 from toolkit.clock_lag import LagMeter
 from toolkit.scenario import Scenario
 
@@ -445,6 +450,9 @@ class _Provider:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/messages", self._messages, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/openai/v1/chat/completions", self._azure, methods=["POST"]),
+                Route(mock_clouds.VERTEX_ANTHROPIC_ROUTE, self._vertex, methods=["POST"]),
+                Route("/token", self._token, methods=["POST"]),
             ]
         )
 
@@ -458,15 +466,33 @@ class _Provider:
     async def _messages(self, request: Request) -> Response:
         return await self._complete(request, "anthropic")
 
-    def _authorized(self, request: Request, protocol: str) -> bool:
+    async def _azure(self, request: Request) -> Response:
+        refused = mock_clouds.azure_refusal(request)
+        return refused if refused is not None else await self._complete(request, "openai", mock_clouds.AZURE)
+
+    async def _vertex(self, request: Request) -> Response:
+        model, stream = mock_clouds.vertex_target(request)
+        if model is None:
+            return mock_clouds.google_error(404, "NOT_FOUND", "the method must be :rawPredict or :streamRawPredict")
+        return await self._complete(request, "anthropic", mock_clouds.VERTEX, model=model, stream=stream)
+
+    async def _token(self, request: Request) -> Response:
+        return await mock_clouds.token_endpoint(request, self.owner)
+
+    def _authorized(self, request: Request, protocol: str, cloud: str | None = None) -> bool:
         expected = self.owner.api_key
+        if cloud is not None:
+            return mock_clouds.authorized(request, cloud, self.owner)
         if expected is None:
             return True
         if protocol == "anthropic":
             return request.headers.get("x-api-key") == expected
         return request.headers.get("authorization") == f"Bearer {expected}"
 
-    async def _complete(self, request: Request, protocol: str) -> Response:
+    async def _complete(self, request: Request, protocol: str, cloud: str | None = None,
+                        model: str | None = None, stream: bool | None = None) -> Response:  # fmt: skip
+        """Answer one request in ``protocol``; ``cloud`` names the hosting cloud (its auth and
+        error bodies), ``model`` and ``stream`` are given when the URL carries them (Vertex)."""
         try:
             body = json.loads(await request.body())
         except ClientDisconnect:  # the client gave up before sending its body: nothing to answer
@@ -477,16 +503,20 @@ class _Provider:
         if not isinstance(body, dict):
             status, payload = _error_payload(protocol, "client_error", "request body is not a JSON object")
             return JSONResponse(payload, status_code=status)
+        if cloud is not None:
+            refused = mock_clouds.body_refusal(cloud, body)
+            if refused is not None:
+                return refused
         incoming = Incoming(
             provider=self.name,
             protocol=protocol,
-            model=str(body.get("model", "")),
-            stream=bool(body.get("stream")),
+            model=model if model is not None else str(body.get("model", "")),
+            stream=bool(body.get("stream")) if stream is None else stream,
             input_tokens=_count_input_tokens(body),
             max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 16),
             t_s=owner.now_s(),
         )
-        authorized = self._authorized(request, protocol)
+        authorized = self._authorized(request, protocol, cloud)
         reply = owner.next_reply(incoming) if authorized else Reply("auth")
         owner.record(incoming, reply, request.headers.get("x-request-id"), authorized, body)
         frames = _FRAMES[protocol](incoming.model, f"mock-{next(owner.ids)}", incoming.input_tokens)
@@ -495,6 +525,8 @@ class _Provider:
             await owner.sleep(reply.ttft_s)
             status, payload = _error_payload(protocol, reply.kind, reply.message)
             headers = _retry_after_headers(reply.retry_after_s)
+            if cloud is not None:  # the cloud's own body where it answers instead of the model's API
+                status, payload, headers = mock_clouds.error(cloud, reply.kind, status, payload, headers)
             return JSONResponse(payload, status_code=status, headers=headers)
         if reply.kind == "hang":
             await _until_disconnected(request)
@@ -579,7 +611,9 @@ class MockProviders:
     ``providers`` names them (their try order matters only to a scenario's ``rank:N``
     selectors). ``decider`` answers every request not taken by ``script`` (a queue of
     replies per provider, consumed first). ``models`` is what ``/v1/models`` lists.
-    ``api_key``, when set, is required (``Authorization: Bearer`` or ``x-api-key``).
+    ``api_key``, when set, is required (``Authorization: Bearer``, ``x-api-key`` or Azure's ``api-key``).
+    ``google_public_key`` (PEM), when set, makes ``/token`` check the signature of the JWT a Google
+    service account sends and makes Vertex routes require a token it issued (or ``api_key``).
     ``keep_bodies`` also keeps each request's JSON body in its ``requests`` row (``body``),
     for tests that check what a client sent back (a tool's result, say).
     """
@@ -593,6 +627,7 @@ class MockProviders:
     api_key: str | None = field(default=None, repr=False)
     port: int = 0  # first port; 0 picks free ports
     keep_bodies: bool = False
+    google_public_key: str | None = field(default=None, repr=False)  # PEM: /token checks assertions with it
 
     def __post_init__(self) -> None:
         if not self.providers:
@@ -608,6 +643,7 @@ class MockProviders:
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
         self.lag = LagMeter()  # how late the servers' own waits (time to first token, answers) wake up
+        self.google_tokens: set[str] = set()  # access tokens /token issued (accepted as Vertex bearers)
 
     @classmethod
     def from_scenario(

@@ -6,8 +6,7 @@ through this module, so both classify, time and redact an attempt the same way:
 - an :class:`UpstreamAdapter` per wire protocol knows the request path, the auth headers,
   how to ask for a stream with usage, and how to read one stream event (content, usage,
   end of answer, error). Adding a protocol is one class registered in :data:`ADAPTERS`;
-  its ``packages`` (the AI-SDK packages that speak it) feed
-  :data:`toolkit.endpoints.PROTOCOLS`;
+  :mod:`toolkit.routes` says which AI-SDK package it calls;
 - :class:`Upstream` makes one attempt: always streamed, bounded by the connect,
   first-token and total timeouts (:class:`Timeouts`), classified with
   :func:`toolkit.classifier.classify`, with the server's Retry-After, and every error text
@@ -27,11 +26,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from toolkit.classifier import classify, retry_after_s
+from toolkit.credentials import CredentialError
 from toolkit.sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
@@ -90,14 +90,23 @@ class AttemptResult:
 
 
 class UpstreamAdapter(Protocol):
-    """What the call layer needs to know about one wire protocol."""
+    """What the call layer needs to know about one provider API.
 
-    protocol: ClassVar[str]  # "openai", "anthropic", ...
-    path: ClassVar[str]  # request path below the endpoint's base URL
-    packages: ClassVar[tuple[str, ...]]  # AI-SDK npm packages that speak this protocol
+    ``name`` keys :data:`ADAPTERS`; ``protocol`` is the message protocol of its bodies and
+    stream events (``"openai"`` or ``"anthropic"``), which is what translation and the mock
+    providers go by: Azure speaks OpenAI chat completions at its own URLs with its own key
+    header, Claude on Vertex speaks Anthropic Messages at ``:streamRawPredict``.
+    """
+
+    name: str  # "openai", "anthropic", "azure", "vertex-anthropic", ...
+    protocol: str  # "openai" or "anthropic"
+
+    def url(self, base_url: str, model: str) -> str:
+        """The streaming request URL below the endpoint's base URL, for ``model``."""
+        ...
 
     def headers(self, api_key: str | None) -> dict[str, str]:
-        """Request headers, auth included."""
+        """Request headers, auth included (``api_key`` is a key or an access token)."""
         ...
 
     def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,28 +120,24 @@ class UpstreamAdapter(Protocol):
 
 
 class OpenAIAdapter:
-    """OpenAI-compatible chat completions: SSE chunks, usage in the last one before ``[DONE]``."""
+    """OpenAI-compatible chat completions: SSE chunks, usage in the last one before ``[DONE]``.
+
+    ``key_header`` names the header that carries ``Bearer <key>`` (Cloudflare's AI Gateway
+    takes its own token in ``cf-aig-authorization``).
+    """
 
     protocol = "openai"
-    path = "/chat/completions"
-    packages = (
-        "@ai-sdk/openai-compatible",
-        "@ai-sdk/openai",
-        "@openrouter/ai-sdk-provider",
-        "@ai-sdk/groq",
-        "@ai-sdk/xai",
-        "@ai-sdk/mistral",
-        "@ai-sdk/deepseek",
-        "@ai-sdk/togetherai",
-        "@ai-sdk/cerebras",
-        "@ai-sdk/deepinfra",
-        "@ai-sdk/fireworks",
-    )
+
+    def __init__(self, name: str = "openai", key_header: str = "authorization") -> None:
+        self.name, self.key_header = name, key_header
+
+    def url(self, base_url: str, model: str) -> str:
+        return base_url + "/chat/completions"
 
     def headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"content-type": "application/json"}
         if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+            headers[self.key_header] = f"Bearer {api_key}"
         return headers
 
     def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,12 +167,34 @@ class OpenAIAdapter:
         return CONTENT if answered else NOTHING
 
 
+AZURE_API_VERSION = "v1"
+"""The ``api-version`` @ai-sdk/azure sends by default (the v1 API, model = deployment name)."""
+
+
+class AzureAdapter(OpenAIAdapter):
+    """Azure OpenAI as @ai-sdk/azure calls it: ``{base}/chat/completions?api-version=v1`` below
+    ``https://{resource}.openai.azure.com/openai/v1``, the key in an ``api-key`` header."""
+
+    def __init__(self) -> None:
+        super().__init__("azure")
+
+    def url(self, base_url: str, model: str) -> str:
+        return f"{base_url}/chat/completions?api-version={AZURE_API_VERSION}"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["api-key"] = api_key
+        return headers
+
+
 class AnthropicAdapter:
     """Anthropic Messages and its event stream (every data object repeats its type)."""
 
-    protocol = "anthropic"
-    path = "/messages"
-    packages = ("@ai-sdk/anthropic",)
+    name = protocol = "anthropic"
+
+    def url(self, base_url: str, model: str) -> str:
+        return base_url + "/messages"
 
     def headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
@@ -195,8 +222,42 @@ class AnthropicAdapter:
         return ERROR if kind == "error" else NOTHING
 
 
-#: protocol name -> its adapter (one instance each; adapters hold no state).
-ADAPTERS: dict[str, UpstreamAdapter] = {a.protocol: a for a in (OpenAIAdapter(), AnthropicAdapter())}
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+"""The ``anthropic_version`` body field Claude on Vertex requires (instead of a header)."""
+
+
+class VertexAnthropicAdapter(AnthropicAdapter):
+    """Claude on Vertex AI: the Anthropic body and event stream, posted to
+    ``{base}/{model}:streamRawPredict`` (base ``.../publishers/anthropic/models``) with the model in
+    the URL, not the body, ``anthropic_version`` in the body and a Google access token as bearer."""
+
+    name = "vertex-anthropic"
+
+    def url(self, base_url: str, model: str) -> str:
+        return f"{base_url}/{model}:streamRawPredict"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in body.items() if k != "model"}
+        return {**rest, "anthropic_version": VERTEX_ANTHROPIC_VERSION, "stream": True}
+
+
+#: adapter name -> its adapter (one instance each; adapters hold no state).
+ADAPTERS: dict[str, UpstreamAdapter] = {
+    a.name: a
+    for a in (
+        OpenAIAdapter(),
+        OpenAIAdapter("cloudflare", key_header="cf-aig-authorization"),
+        AzureAdapter(),
+        AnthropicAdapter(),
+        VertexAnthropicAdapter(),
+    )
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,20 +265,22 @@ ADAPTERS: dict[str, UpstreamAdapter] = {a.protocol: a for a in (OpenAIAdapter(),
 
 
 class Redactor:
-    """Error text safe to keep: every configured key value removed, then
-    :func:`toolkit.attempt_log.redact` (key-shaped strings, whitespace, length cap)."""
+    """Error text safe to keep: every configured key value and current access token removed,
+    then :func:`toolkit.attempt_log.redact` (key-shaped strings, whitespace, length cap)."""
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
         from toolkit.attempt_log import redact  # pandas-backed module: load it only when calls are made
 
-        # longest first, so a key that contains another is removed whole
-        self.keys = sorted({e.api_key for e in endpoints if e.api_key}, key=len, reverse=True)
+        endpoints = list(endpoints)
+        self.keys = {e.api_key for e in endpoints if e.api_key}
+        self.tokens = [e.token for e in endpoints if e.token is not None]  # their value changes as they refresh
         self._redact = redact
 
     def scrub(self, text: str) -> str:
-        """``text`` with every configured key value replaced (no other change)."""
-        for key in self.keys:
-            text = text.replace(key, "[redacted]")
+        """``text`` with every configured key value and current token replaced (no other change)."""
+        secrets = self.keys | {t.current for t in self.tokens if t.current}
+        for secret in sorted(secrets, key=len, reverse=True):  # longest first: a key containing another goes whole
+            text = text.replace(secret, "[redacted]")
         return text
 
     def __call__(self, text: str) -> str:
@@ -276,16 +339,16 @@ class Upstream:
         ``x-request-id``. Each event after the response headers goes to ``sink`` (when
         given) once the adapter has read it; an error event ends the attempt instead.
         """
-        adapter = ADAPTERS[endpoint.protocol]
+        adapter = ADAPTERS[endpoint.adapter]
         start = self.clock()
         total = min(deadline - start, self.timeouts.total_s or math.inf)
         first = min(total, self.first_token_s)
         real_start = asyncio.get_running_loop().time()
-        headers = {**endpoint.headers(), "x-request-id": request_tag}
         try:
             async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
-                async with self.client.stream("POST", endpoint.base_url + endpoint.path,
-                                              json=adapter.stream_body(body), headers=headers) as response:  # fmt: skip
+                headers = {**await endpoint.request_headers(), "x-request-id": request_tag}
+                url = endpoint.url(str(body.get("model", "")))
+                async with self.client.stream("POST", url, json=adapter.stream_body(body), headers=headers) as response:
                     acc.status = response.status_code
                     if response.status_code >= 300:
                         text = (await response.aread()).decode("utf-8", "replace")
@@ -314,6 +377,9 @@ class Upstream:
                             await sink(event)
         except TimeoutError as exc:  # our first-token / total limit
             acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
+            return acc
+        except CredentialError as exc:  # no access token: the provider would refuse the call
+            acc.outcome, acc.error = "auth", self.redact(str(exc))
             return acc
         except (httpx.TransportError, OSError) as exc:  # connect timeout, refused, reset, broken stream
             acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,236 @@
+"""Azure OpenAI and Claude on Vertex AI over real loopback HTTP: URLs, auth (Google OAuth with a
+throwaway service account), streams, tool calls, usage, every error class, and secrets kept out."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from toolkit.combined_model import CombinedModel
+from toolkit.credentials import GoogleToken
+from toolkit.endpoints import Endpoint, local_endpoints, mock_base_url
+from toolkit.gateway import Gateway
+from toolkit.live import read_log, run_live
+from toolkit.mock_providers import Reply
+from toolkit.policy import FailoverPolicy
+from toolkit.scenario import Scenario
+
+KEY = "azure-planted-key-5e1d0c9b8a7f6e"
+VERTEX_MODEL = "claude-sonnet-4-5@20250929"
+SCENARIO = Scenario.from_dict({"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 50.0}, "providers": {},
+                               "request": {"input_tokens": 20, "output_tokens": 6}})  # fmt: skip
+ONE = FailoverPolicy(min_providers=1, max_providers=1, max_attempts=1)
+
+
+def _pem(key: rsa.RSAPrivateKey) -> tuple[str, str]:
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()  # fmt: skip
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()  # fmt: skip
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, tuple[str, str]]:
+    """Two throwaway RSA key pairs: the service account's, and a stranger's."""
+    return {name: _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)) for name in ("ours", "other")}
+
+
+def _service_account(token_uri: str, private_pem: str) -> dict[str, str]:
+    return {"type": "service_account", "project_id": "mock-project", "private_key_id": "k1",
+            "private_key": private_pem, "client_email": "ci@mock-project.iam.gserviceaccount.com",
+            "client_id": "1", "token_uri": token_uri}  # fmt: skip
+
+
+def _root(mock, provider: str) -> str:
+    return mock.endpoints[provider].removesuffix("/v1")
+
+
+def _vertex(mock, provider: str, private_pem: str) -> Endpoint:
+    token = GoogleToken(_service_account(_root(mock, provider) + "/token", private_pem), "google-adc:test")
+    return Endpoint(provider, mock_base_url(mock.endpoints[provider], "vertex-anthropic"), "anthropic",
+                    "google-adc:test", adapter="vertex-anthropic", token=token)  # fmt: skip
+
+
+def _azure(mock, provider: str, key: str = KEY) -> Endpoint:
+    return Endpoint(provider, mock_base_url(mock.endpoints[provider], "azure"), "openai", "env:AZURE_API_KEY", key,
+                    adapter="azure")  # fmt: skip
+
+
+def _model(provider: str, model_id: str) -> CombinedModel:
+    return CombinedModel.of([provider], model_id, cost_input=3.0, cost_output=15.0)
+
+
+def test_claude_on_vertex_streams_with_a_token_from_a_service_account(mock_providers, keys):
+    private, public = keys["ours"]
+    mock = mock_providers(["v"], google_public_key=public, keep_bodies=True, models=[VERTEX_MODEL])
+    log = run_live(_model("v", VERTEX_MODEL), ONE, SCENARIO, requests=3, endpoints={"v": _vertex(mock, "v", private)})
+    assert log["outcome"].tolist() == ["ok"] * 3
+    assert log["input_tokens"].tolist() == [r["input_tokens"] for r in mock.requests]
+    assert log["output_tokens"].tolist() == [6, 6, 6] and (log["cost_usd"] > 0).all()
+    assert len(mock.google_tokens) == 1  # one token, reused until it expires
+    assert all(r["authorized"] and r["model"] == VERTEX_MODEL and r["stream"] for r in mock.requests)
+    body = mock.requests[0]["body"]
+    assert "model" not in body and body["anthropic_version"] == "vertex-2023-10-16"
+
+
+def test_a_wrong_signature_gets_no_token_and_classifies_as_auth(mock_providers, keys):
+    mock = mock_providers(["v"], google_public_key=keys["ours"][1])
+    endpoint = _vertex(mock, "v", keys["other"][0])  # signed with a key Google does not know
+    log = run_live(_model("v", VERTEX_MODEL), ONE, SCENARIO, requests=1, endpoints={"v": endpoint})
+    assert log["outcome"].tolist() == ["auth"]
+    assert "Google token refresh failed" in log["error"].iloc[0] and "invalid_grant" in log["error"].iloc[0]
+    assert mock.requests == [] and mock.google_tokens == set()  # the model was never called
+
+
+def test_an_injected_token_and_a_wrong_one(mock_providers):
+    mock = mock_providers(["v"], api_key="ya29.injected-token")
+    base = mock_base_url(mock.endpoints["v"], "vertex-anthropic")
+    model = _model("v", VERTEX_MODEL)
+    for token, outcome in (("ya29.injected-token", "ok"), ("ya29.stale", "auth")):
+        endpoint = Endpoint("v", base, "anthropic", "injected", token, adapter="vertex-anthropic")
+        log = run_live(model, ONE, SCENARIO, requests=1, endpoints={"v": endpoint})
+        assert log["outcome"].tolist() == [outcome]
+    assert "Request had invalid authentication credentials" in log["error"].iloc[0]
+
+
+def test_azure_key_header_and_a_wrong_key(mock_providers):
+    mock = mock_providers(["z"], api_key=KEY)
+    model = _model("z", "gpt-5")
+    assert run_live(model, ONE, SCENARIO, requests=2, endpoints={"z": _azure(mock, "z")})["outcome"].tolist() == ["ok"] * 2
+    log = run_live(model, ONE, SCENARIO, requests=1, endpoints={"z": _azure(mock, "z", "wrong-key")})
+    assert log["outcome"].tolist() == ["auth"] and "Access denied due to invalid subscription key" in log["error"].iloc[0]
+    assert [r["authorized"] for r in mock.requests] == [True, True, False]
+
+
+# status and body each cloud sends for a fault, and the class it must get
+CLOUD_FAULTS = [
+    (Reply("rate_limit", retry_after_s=2.0), "rate_limit"),
+    (Reply("quota"), "rate_limit"),
+    (Reply("overload"), "overload"),
+    (Reply("unavailable"), "overload"),
+    (Reply("server_error"), "server_error"),
+    (Reply("context_length"), "context_length"),
+    (Reply("client_error"), "client_error"),
+    (Reply("auth"), "auth"),
+    (Reply("reset", reset_after_tokens=3), "connection"),
+    (Reply("stream_error", reset_after_tokens=2), "overload"),
+    (Reply("hang"), "timeout"),
+]
+
+
+@pytest.mark.parametrize("adapter", ["azure", "vertex-anthropic"])
+@pytest.mark.parametrize(("reply", "outcome"), CLOUD_FAULTS, ids=[r.kind for r, _ in CLOUD_FAULTS])
+def test_every_fault_in_the_cloud_s_own_shape_is_classified(mock_providers, adapter, reply, outcome):
+    mock = mock_providers(["c"], script={"c": [reply]})
+    endpoints = local_endpoints(mock.endpoints, {"c": adapter})
+    policy = FailoverPolicy(min_providers=1, max_providers=1, max_attempts=1, attempt_timeout_s=0.5)
+    log = run_live(_model("c", VERTEX_MODEL), policy, SCENARIO, requests=1, endpoints=endpoints)
+    assert log["outcome"].tolist() == [outcome]
+    if reply.kind == "rate_limit":
+        # Azure says when (retry-after); Vertex's quota answer does not
+        assert log["retry_after_s"].fillna(-1).tolist() == ([2.0] if adapter == "azure" else [-1])
+        shape = "have exceeded token rate limit" if adapter == "azure" else "Quota exceeded for aiplatform"
+        assert shape in log["error"].iloc[0]
+
+
+def test_azure_without_api_version_is_not_found(mock_providers):
+    import httpx
+
+    mock = mock_providers(["z"])
+    url = mock_base_url(mock.endpoints["z"], "azure") + "/chat/completions"
+    answer = httpx.post(url, json={"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]})
+    assert (answer.status_code, answer.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
+def test_tool_calls_through_vertex_reach_a_gateway_client(mock_providers, keys):
+    """A client of the gateway (OpenAI protocol) gets the tool call Claude on Vertex streamed."""
+    import httpx
+
+    private, public = keys["ours"]
+    mock = mock_providers(["v"], google_public_key=public,
+                          script={"v": [Reply(text="Let me look.", tool_call=("read", {"path": "a.py"}))]})  # fmt: skip
+    model = _model("v", VERTEX_MODEL)
+    gateway = Gateway([(model, {"v": _vertex(mock, "v", private)})], ONE)
+    body = {"model": f"combined/{VERTEX_MODEL}", "messages": [{"role": "user", "content": "read a.py"}], "max_tokens": 50}
+    with gateway.running() as url:
+        answer = httpx.post(url + "/chat/completions", json=body, timeout=30).json()
+    message = answer["choices"][0]["message"]
+    assert message["content"] == "Let me look."
+    assert [c["function"]["name"] for c in message["tool_calls"]] == ["read"]
+    assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"path": "a.py"}
+    assert answer["choices"][0]["finish_reason"] == "tool_calls" and answer["usage"]["completion_tokens"] > 0
+
+
+def test_tokens_and_private_keys_never_reach_any_output(tmp_path, cli, mock_providers, keys, monkeypatch, caplog):
+    """``live --real`` with Claude on Vertex from GOOGLE_APPLICATION_CREDENTIALS; the mock echoes the
+    bearer token it issued in an error body: neither it nor the private key shows anywhere."""
+    private, public = keys["ours"]
+    holder: dict = {}
+
+    def echo(incoming):  # the first request's answer quotes the token; the rest succeed
+        if holder.setdefault("echoed", False):
+            return Reply()
+        holder["echoed"] = True
+        return Reply("server_error", message=f"rejected: {' '.join(sorted(holder['mock'].google_tokens))}")
+
+    mock = mock_providers(["google-vertex-anthropic"], google_public_key=public, decider=echo,
+                          log_path=tmp_path / "mock.jsonl")  # fmt: skip
+    holder["mock"] = mock
+    credentials = tmp_path / "sa.json"
+    credentials.write_text(json.dumps(_service_account(_root(mock, "google-vertex-anthropic") + "/token", private)))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(credentials))
+    base = mock_base_url(mock.endpoints["google-vertex-anthropic"], "vertex-anthropic")
+    config = tmp_path / "opencode.json"
+    config.write_text(json.dumps({"provider": {"google-vertex-anthropic": {"options": {"baseURL": base}}}}))
+    caplog.set_level(logging.DEBUG)
+    log_path = tmp_path / "attempts.jsonl"
+    result = cli("live", "--real", "--yes", "--config", str(config), "--source", "bundled",
+                 "--combined", "claude-sonnet-4-5", "--providers", "google-vertex-anthropic,github-copilot", "--requests", "2",
+                 "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
+    assert result.code == 0, result.err
+    attempts = read_log(log_path)
+    assert attempts["outcome"].iloc[0] == "server_error" and "rejected: [redacted]" in attempts["error"].iloc[0]
+    assert "ok" in set(attempts["outcome"])
+    assert set(attempts["provider"]) == {"google-vertex-anthropic"}  # Copilot is skipped, with its reason
+    assert "skipped: provider 'github-copilot' cannot be reached: GitHub Copilot needs its own token" in caplog.text
+    token = next(iter(mock.google_tokens))
+    secrets = [token, private.splitlines()[1], "BEGIN PRIVATE KEY"]
+    outputs = [result.out, result.err, log_path.read_text(), (tmp_path / "mock.jsonl").read_text(), caplog.text]
+    assert not [s for s in secrets for text in outputs if s in text]
+
+
+@pytest.mark.slow
+def test_live_through_vertex_and_azure_agrees_with_the_simulator():
+    """overload-storm with Claude on Vertex first, then Azure, then Anthropic: a live run through the
+    cloud adapters (mock providers serving the clouds' URLs) against 20 simulated runs, as in
+    tests/test_agreement.py (same metrics and tolerances)."""
+    from test_agreement import METRICS, _disagreements
+
+    from toolkit.combined_model import Member
+    from toolkit.metrics import summarize
+    from toolkit.policy import preset
+    from toolkit.simulator import simulate
+
+    from scaled_runs import keeping_up
+
+    packages = {"vertex": "@ai-sdk/google-vertex/anthropic", "azure": "@ai-sdk/azure", "anthropic": "@ai-sdk/anthropic"}
+    model = CombinedModel("claude-sonnet-4-5", tuple(
+        Member(p, f"{p}/claude-sonnet-4-5", context_limit=200_000.0, cost_input=3.0, cost_output=15.0, provider_npm=npm)
+        for p, npm in packages.items()))  # fmt: skip
+    policy, requests, scenario = preset("seed-on-error"), 240, Scenario.load("overload-storm")
+    simulated = pd.concat([summarize(simulate(model, policy, scenario, requests=requests, seed=s))
+                           for s in range(20)])  # fmt: skip
+
+    def run(time_scale: float) -> pd.DataFrame:
+        return run_live(model, policy, scenario, requests=requests, concurrency=256, time_scale=time_scale, seed=1)
+
+    log = keeping_up(run, 10)
+    assert {"vertex", "azure"} <= set(log["provider"])  # both cloud adapters served (failover to the second)
+    assert set(METRICS) <= set(simulated.columns)
+    assert _disagreements(summarize(log).iloc[0], simulated) == {}
