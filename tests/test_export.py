@@ -658,6 +658,7 @@ GATEWAY_BAD_INPUT = [
     (["--layout", "plugin", "--gateway-url", "http://127.0.0.1:1/v1"],
      r"the gateway options \(--combined, --gateway-url, \.\.\.\) apply to --layout gateway, not plugin"),
     (["--layout", "gateway"], r"the gateway layout needs a combined model to serve: pass --combined ID"),
+    (["--layout", "gateway", "--combined", "claude-sonnet-4"], r".*/opencode\.json: 'provider' must be an object of provider id -> settings$"),
     (["--layout", "gateway", "--combined", "claude-sonnet-4", "--token-env", "A-B"],
      r"--token-env takes the name of an environment variable, not 'A-B'"),
     (["--layout", "gateway", "--combined", "claude-sonnet-4", "--gateway-url", "http://127.0.0.1:4141"],
@@ -668,8 +669,15 @@ GATEWAY_BAD_INPUT = [
 @pytest.mark.parametrize(("extra", "message"), GATEWAY_BAD_INPUT, ids=[m[1][:30] for m in GATEWAY_BAD_INPUT])
 def test_cli_gateway_bad_input_is_one_line_and_changes_nothing(cli, tmp_path, catalog_file, extra, message):
     path = tmp_path / "opencode.json"
-    path.write_text("{}")
+    path.write_text('{"provider": []}' if "'provider'" in message else "{}")
     result = cli("export", "--config", str(path), "--source", str(catalog_file), *extra)
     assert (result.code, result.out) == (2, "")
     assert result.err.count("\n") == 1 and re.search("^error: " + message, result.err), result.err
-    assert path.read_text() == "{}" and backups(tmp_path) == []
+    assert path.read_text() in ("{}", '{"provider": []}') and backups(tmp_path) == []
+
+
+def test_a_provider_list_does_not_trip_the_other_layouts(tmp_path):
+    path = tmp_path / "opencode.json"
+    path.write_text('{"provider": []}')
+    export_opencode_config(path, CHOICE, layout="plugin")  # not this export's to judge: OpenCode will say
+    assert jsonc.load(path)["provider"] == []

@@ -278,7 +278,8 @@ def _set_model_id(set_model: str | None) -> str | None:
 
 def _is_gateway_section(config: dict) -> bool:
     """Whether ``provider.combined`` is a gateway section an export wrote (it holds the policy)."""
-    section = (config.get("provider") or {}).get(COMBINED_PROVIDER)
+    providers = config.get("provider")
+    section = providers.get(COMBINED_PROVIDER) if isinstance(providers, dict) else None
     return isinstance(section, dict) and isinstance(section.get("options"), dict) and POLICY_KEY in section["options"]
 
 
