@@ -15,7 +15,13 @@ from toolkit import jsonc
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError
 from toolkit.policy import preset
-from toolkit.router_targets import litellm_proxy_config, losses, opencode_provider_block, plan_litellm_export
+from toolkit.router_targets import (
+    litellm_proxy_config,
+    losses,
+    opencode_provider_block,
+    openrouter_routing,
+    plan_litellm_export,
+)
 
 ANTHROPIC = Member("anthropic", "anthropic/claude-x", 200_000, 64_000, provider_env=("ANTHROPIC_API_KEY",))
 BEDROCK = Member("amazon-bedrock", "amazon-bedrock/anthropic.claude-x-v1:0",
@@ -140,3 +146,54 @@ def test_the_real_litellm_loads_the_config_and_falls_back_as_the_preset_says(tmp
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[0] == "2"
     assert [(r["provider"], r["kind"]) for r in mock.requests] == [("a", "server_error")] * 3 + [("b", "ok")]
+
+
+OPENROUTER = Member("openrouter", "openrouter/anthropic/claude-x", provider_env=("OPENROUTER_API_KEY",))
+ROUTED = CombinedModel("claude-x", (ANTHROPIC, OPENROUTER, BEDROCK, SMALL))
+
+
+def test_openrouter_routing_expresses_the_try_order():
+    model_id, routing, left_out = openrouter_routing(ROUTED, preset("seed-on-error"))
+    assert (model_id, routing, left_out) == ("anthropic/claude-x",
+                                             {"order": ["anthropic", "amazon-bedrock"], "allow_fallbacks": True},
+                                             ["small-host"])  # fmt: skip
+    limited = openrouter_routing(ROUTED, preset("seed-on-error", max_providers=3, provider_priority=("amazon-bedrock",)))
+    assert limited[1] == {"order": ["amazon-bedrock", "anthropic"], "allow_fallbacks": False}
+    assert openrouter_routing(ROUTED, preset("litellm-1.110-shuffle"))[1] == {"only": ["anthropic", "amazon-bedrock"]}
+    with pytest.raises(UserError, match="claude-x is not offered by openrouter"):
+        openrouter_routing(MODEL, preset("seed-on-error"))
+    assert losses(preset("seed-on-error"))["openrouter"] == [
+        "retries, backoff and Retry-After handling: OpenRouter's own, not configurable"]
+
+
+@pytest.mark.opencode
+def test_the_real_opencode_sends_the_exported_routing_to_openrouter(cli, tmp_path, mock_providers):
+    """``export --layout openrouter`` on a config whose OpenRouter provider points at a mock: the real
+    OpenCode 1.18.33 sends the exported ``provider`` object in its request body."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from opencode_cli import CURRENT, opencode_binary, run_prompt
+
+    binary = opencode_binary(CURRENT)
+    mock = mock_providers(["openrouter", "title"], keep_bodies=True)
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    path = project / "opencode.json"
+    title = mock.opencode_providers()["title"]
+    path.write_text(json.dumps({
+        "provider": {"openrouter": {"options": {"baseURL": mock.endpoints["openrouter"], "apiKey": "{env:OR_KEY}"}},
+                     "title": {**title, "models": {"t": {"name": "t"}}}},
+        "small_model": "title/t",
+    }, indent=2))  # fmt: skip
+    result = cli("export", "--config", str(path), "--source", "bundled", "--layout", "openrouter", "--combined",
+                 "claude-sonnet-4-5", "--priority", "anthropic,amazon-bedrock,google-vertex")  # fmt: skip
+    assert result.code == 0, result.err
+    assert "note: OpenRouter cannot express retries, backoff" in result.err
+    config = json.loads(path.read_text())
+    routing = config["provider"]["openrouter"]["models"]["anthropic/claude-sonnet-4.5"]["options"]["provider"]
+    assert routing["order"][:3] == ["anthropic", "amazon-bedrock", "google-vertex"] and routing["allow_fallbacks"]
+    assert config["model"] == "openrouter/anthropic/claude-sonnet-4.5"
+    run = run_prompt(binary, project, home, "hi", config["model"], timeout_s=300)
+    assert run.code == 0, run.stderr[-1000:]
+    sent = [r["body"] for r in mock.requests if r["provider"] == "openrouter"]
+    assert sent and all(body["provider"] == routing for body in sent)

@@ -1,10 +1,11 @@
-"""A failover choice for the routers users already run, and what each cannot express.
+"""A failover choice for the routers users already run (LiteLLM, OpenRouter), and what each cannot express.
 
 :func:`litellm_proxy_config` turns a combined model and a :class:`~toolkit.policy.FailoverPolicy`
 (``Choice.policy()``) into a LiteLLM proxy config (``model_list``, ``router_settings``) that
 does the closest thing LiteLLM 1.110 can, and :func:`opencode_provider_block` the
 ``opencode.json`` provider that points OpenCode at that proxy (:func:`plan_litellm_export`
-writes both). :data:`TARGETS` lists, per target, the policy features it loses
+writes both); :func:`openrouter_routing` the OpenRouter ``provider`` routing object for the
+user's OpenRouter model (:func:`plan_openrouter_export` writes it into ``opencode.json``). :data:`TARGETS` lists, per target, the policy features it loses
 (:func:`losses`), which ``recommend`` shows next to the recommendation.
 
 How a policy maps onto LiteLLM (its behaviour measured in ``docs/fidelity.md``):
@@ -178,18 +179,6 @@ def _litellm_losses(p: FailoverPolicy) -> list[str]:
     return lost
 
 
-TARGETS: dict[str, Callable[[FailoverPolicy], list[str]]] = {
-    "gateway": lambda p: [],  # runs the toolkit's own engine: the policy as it is
-    "litellm": _litellm_losses,
-}
-"""Export target -> the policy features it cannot express (empty: everything)."""
-
-
-def losses(policy: FailoverPolicy) -> dict[str, list[str]]:
-    """Per export target, what of ``policy`` it cannot express."""
-    return {target: lost(policy) for target, lost in TARGETS.items()}
-
-
 # -- the export --------------------------------------------------------------------------------
 
 
@@ -204,15 +193,112 @@ def plan_litellm_export(config_path: str | Path, proxy_config_path: str | Path, 
     proxy_path = Path(proxy_config_path).expanduser().resolve()
     old_proxy = read_existing(proxy_path)
     proxy = ExportPlan(proxy_path, old_proxy, litellm_config_text(litellm_proxy_config(model, policy), source), (), ())
+    updates = {("provider", PROXY_PROVIDER): opencode_provider_block(model, base_url, key_env),
+               ("model",): f"{PROXY_PROVIDER}/{model.combined_id}"}  # fmt: skip
+    left_out = [m.provider for m in policy.members(model) if not reachable(m)]
+    notes = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
+    return proxy, _plan_config_edit(config_path, updates, notes)
+
+
+def _plan_config_edit(config_path: str | Path, updates: dict, notes: tuple[str, ...]) -> ExportPlan:
+    """An opencode.json[c] edit (keys at paths set, everything else kept byte for byte) as a plan."""
     path = Path(config_path).expanduser()
-    target = path.resolve()
+    target = path.resolve()  # write through a symlink, never replace the link itself
     old_text = read_existing(target)
     text = old_text if old_text is not None else f'{{\n  "$schema": "{SCHEMA_URL}"\n}}\n'
     if not isinstance(jsonc.loads(text, str(path)), dict):
         raise UserError(f"{path}: an OpenCode config must be a JSON object at the top level")
-    updates = {("provider", PROXY_PROVIDER): opencode_provider_block(model, base_url, key_env),
-               ("model",): f"{PROXY_PROVIDER}/{model.combined_id}"}  # fmt: skip
     edit = jsonc.edit(text, updates, source=str(path))
-    left_out = [m.provider for m in policy.members(model) if not reachable(m)]
-    notes = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
-    return proxy, ExportPlan(target, old_text, edit.text, notes, edit.lost_comments)
+    return ExportPlan(target, old_text, edit.text, notes, edit.lost_comments)
+
+
+# -- OpenRouter provider routing ---------------------------------------------------------------
+
+OPENROUTER = "openrouter"
+# catalog provider id -> OpenRouter's provider slug (provider.order / only take slugs)
+OPENROUTER_SLUG = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "amazon-bedrock": "amazon-bedrock",
+    "google-vertex": "google-vertex",
+    "google-vertex-anthropic": "google-vertex",
+    "google": "google-ai-studio",
+    "azure": "azure",
+    "togetherai": "together",
+    "fireworks-ai": "fireworks",
+    "deepinfra": "deepinfra",
+    "groq": "groq",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "xai": "x-ai",
+    "cerebras": "cerebras",
+    "novita-ai": "novita",
+    "baseten": "baseten",
+    "nebius": "nebius",
+    "moonshotai": "moonshotai",
+}
+
+
+def openrouter_routing(model: CombinedModel, policy: FailoverPolicy) -> tuple[str, dict, list[str]]:
+    """OpenRouter's model id for ``model``, the ``provider`` routing object expressing ``policy``
+    over the other members, and the members OpenRouter has no slug for (left out).
+
+    ``priority`` routing: ``order`` (the try order) with ``allow_fallbacks`` (false when
+    ``max_providers`` limits the members, so OpenRouter stays within them); ``shuffle`` /
+    ``weighted``: ``only`` those providers, spread by OpenRouter.
+    """
+    offer = next((m for m in model.members if m.provider == OPENROUTER), None)
+    if offer is None:
+        raise UserError(f"{model.combined_id} is not offered by openrouter in the catalog: no OpenRouter model to route")
+    slugs: list[str] = []
+    left_out = []
+    for member in policy.members(model):
+        slug = OPENROUTER_SLUG.get(member.provider)
+        if member.provider == OPENROUTER:
+            continue
+        if slug is None:
+            left_out.append(member.provider)
+        elif slug not in slugs:
+            slugs.append(slug)
+    if not slugs:
+        raise UserError(f"OpenRouter has no provider slug for any of {model.combined_id}'s other providers")
+    if policy.routing == "priority":
+        return offer.model_id, {"order": slugs, "allow_fallbacks": policy.max_providers is None}, left_out
+    return offer.model_id, {"only": slugs}, left_out
+
+
+def plan_openrouter_export(config_path: str | Path, model: CombinedModel, policy: FailoverPolicy) -> ExportPlan:
+    """The plan (nothing written yet) putting :func:`openrouter_routing` on the user's OpenRouter
+    model in ``opencode.json`` (``provider.openrouter.models.<id>.options.provider``, which
+    OpenCode sends in the request body) and making ``openrouter/<id>`` the model."""
+    model_id, routing, left_out = openrouter_routing(model, policy)
+    updates = {("provider", OPENROUTER, "models", model_id, "options", "provider"): routing,
+               ("model",): f"{OPENROUTER}/{model_id}"}  # fmt: skip
+    notes = (f"left out of provider.order (no OpenRouter slug known): {', '.join(left_out)}",) if left_out else ()
+    return _plan_config_edit(config_path, updates, notes)
+
+
+def _openrouter_losses(p: FailoverPolicy) -> list[str]:
+    lost = ["retries, backoff and Retry-After handling: OpenRouter's own, not configurable"]
+    if p.cooldown_s > 0 or p.breaker_failures is not None:
+        lost.append("cooldown and circuit breaker: OpenRouter's own outage tracking instead")
+    if p.strategy != "on_error":
+        lost.append(f"strategy {p.strategy}: OpenRouter moves on after any provider error")
+    if p.routing == "weighted":
+        lost.append("weights: OpenRouter balances by its own measure among `only`")
+    lost += [name for name, on in (("retry budget", p.retry_budget), ("hedging", p.hedge_after_s),
+                                   ("request deadline", p.deadline_s)) if on is not None]  # fmt: skip
+    return lost
+
+
+TARGETS: dict[str, Callable[[FailoverPolicy], list[str]]] = {
+    "gateway": lambda p: [],  # runs the toolkit's own engine: the policy as it is
+    "litellm": _litellm_losses,
+    "openrouter": _openrouter_losses,
+}
+"""Export target -> the policy features it cannot express (empty: everything)."""
+
+
+def losses(policy: FailoverPolicy) -> dict[str, list[str]]:
+    """Per export target, what of ``policy`` it cannot express."""
+    return {target: lost(policy) for target, lost in TARGETS.items()}

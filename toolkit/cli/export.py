@@ -2,8 +2,9 @@
 
 ``--layout gateway`` points OpenCode at ``combined-models gateway`` (the layout that changes
 what OpenCode does); ``combined_models`` and ``plugin`` write the seed plugin's options.
+``--layout openrouter`` puts OpenRouter provider routing on the user's OpenRouter model;
 ``--target litellm`` instead writes a LiteLLM proxy config doing the closest failover LiteLLM
-can, and points OpenCode at that proxy (:mod:`toolkit.router_targets`).
+can, and points OpenCode at that proxy (both :mod:`toolkit.router_targets`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="combined_models",
         help="gateway (OpenCode sends combined/<id> to `combined-models gateway`, which fails over: the layout "
         "that changes what OpenCode does), combined_models (the seed plugin's top-level section, the default) "
-        "or plugin (its options in the plugin entry); the last two load but OpenCode does not act on them",
+        "or plugin (its options in the plugin entry); the last two load but OpenCode does not act on them; "
+        "openrouter: OpenRouter provider routing (provider.order, allow_fallbacks) on the OpenRouter model of "
+        "--combined ID, which OpenCode sends with each request",
     )
     gateway = parser.add_argument_group("gateway layout")
     gateway.add_argument("--combined", nargs="+", metavar="ID",
@@ -100,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         _check_model(path, base, args.from_file, combined)
     if args.target == "litellm":
         return _export_litellm(args, choice, combined, path)
+    if args.layout == "openrouter":
+        return _export_openrouter(args, choice, combined, path)
     plan = plan_export(
         path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined,
         gateway=_gateway_options(args),
@@ -131,23 +136,42 @@ def _apply(plan, args: argparse.Namespace) -> int:
 
 def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> int:
     """``--target litellm``: the proxy config and the opencode.json provider pointing at it."""
-    from toolkit.combined_model import CombinedModel
     from toolkit.router_targets import DEFAULT_PROXY_URL, losses, plan_litellm_export
 
     if args.layout != "combined_models" or args.set_model or args.plugin:
         raise UserError("--target litellm writes its own provider and model; drop --layout, --set-model and --plugin")
-    ids = args.combined or ([choice.combined_id] if choice.combined_id else [])
-    if len(ids) != 1:
-        raise UserError("--target litellm needs exactly one combined model: pass --combined ID")
     policy = choice.policy()
-    model = CombinedModel.from_table(combined, ids[0])
+    model = _one_model(args, choice, combined, "--target litellm")
     proxy_path = Path(args.proxy_config).expanduser() if args.proxy_config else path.parent / "litellm.config.yaml"
     source = f"preset {choice.preset}" if choice.preset else "the choice"
-    plans = plan_litellm_export(path, proxy_path, model, policy, source=f"{source} for {ids[0]}",
+    plans = plan_litellm_export(path, proxy_path, model, policy, source=f"{source} for {model.combined_id}",
                                 base_url=args.proxy_url or DEFAULT_PROXY_URL)  # fmt: skip
     for lost in losses(policy)["litellm"]:
         print(f"note: LiteLLM cannot express {lost}", file=sys.stderr)
     return max(_apply(plan, args) for plan in plans)
+
+
+def _one_model(args: argparse.Namespace, choice, combined, what: str):
+    """The one combined model an export for ``what`` is about (``--combined ID`` or the choice's)."""
+    from toolkit.combined_model import CombinedModel
+
+    ids = args.combined or ([choice.combined_id] if choice.combined_id else [])
+    if len(ids) != 1:
+        raise UserError(f"{what} needs exactly one combined model: pass --combined ID")
+    return CombinedModel.from_table(combined, ids[0])
+
+
+def _export_openrouter(args: argparse.Namespace, choice, combined, path: Path) -> int:
+    """``--layout openrouter``: provider routing on the user's OpenRouter model."""
+    from toolkit.router_targets import losses, plan_openrouter_export
+
+    if args.set_model or args.plugin:
+        raise UserError("--layout openrouter sets the model to the OpenRouter one itself; drop --set-model and --plugin")
+    policy = choice.policy()
+    plan = plan_openrouter_export(path, _one_model(args, choice, combined, "--layout openrouter"), policy)
+    for lost in losses(policy)["openrouter"]:
+        print(f"note: OpenRouter cannot express {lost}", file=sys.stderr)
+    return _apply(plan, args)
 
 
 def _gateway_options(args: argparse.Namespace):
