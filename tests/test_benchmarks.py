@@ -11,8 +11,8 @@ BENCHMARKS = sorted((Path(__file__).parent.parent / "benchmarks").glob("bench_*.
 
 
 def test_there_are_benchmarks():
-    assert [p.name for p in BENCHMARKS] == ["bench_catalog.py", "bench_history.py", "bench_live.py", "bench_simulator.py",
-                                              "bench_sweep.py"]
+    assert [p.name for p in BENCHMARKS] == ["bench_catalog.py", "bench_gateway.py", "bench_history.py", "bench_live.py",
+                                            "bench_simulator.py", "bench_sweep.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", BENCHMARKS, ids=lambda p: p.name)

@@ -51,7 +51,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -268,7 +268,10 @@ class Gateway:
         """Check the request (token, size, JSON, shape, model); the exchange that serves it."""
         if not self.authorized(request):
             return _error(protocol, 401, "missing or wrong gateway token")
-        raw = await self._read_body(request)
+        try:
+            raw = await self._read_body(request)
+        except ClientDisconnect:  # gone while sending the body: nobody to answer
+            return Response(status_code=400)
         if raw is None:
             return _error(protocol, 413, f"request body over the gateway's limit of {self.max_body_bytes} bytes")
         try:
@@ -324,10 +327,14 @@ class Gateway:
 
     # -- running it ----------------------------------------------------------------------------
     def server(self, sock: socket.socket, grace_s: float = 30.0) -> uvicorn.Server:
-        """A uvicorn server for this app on a bound socket; ``grace_s`` is how long a shutdown
-        lets requests in flight finish before they are cut."""
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", loop="asyncio",
-                                timeout_graceful_shutdown=grace_s)  # fmt: skip
+        """A uvicorn server for this app on a bound socket (``server.run([sock])`` serves until
+        SIGINT/SIGTERM); ``grace_s`` is how long a shutdown lets requests in flight finish
+        before they are cut."""
+        # Idle keep-alive connections are kept 75 s: longer than clients keep theirs (httpx 5 s,
+        # Node 4 s), so a client never sends on a connection the server is closing at that moment.
+        # loop/http "auto": uvloop and httptools when they are installed, else asyncio and h11.
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", loop="auto",
+                                http="auto", timeout_graceful_shutdown=grace_s, timeout_keep_alive=75)  # fmt: skip
         return uvicorn.Server(config)
 
     @contextlib.contextmanager
@@ -336,8 +343,7 @@ class Gateway:
         For tests, notebooks and benchmarks; the command serves in the main thread."""
         sock = bind(host, port)
         server = self.server(sock, grace_s=5.0)
-        thread = threading.Thread(target=asyncio.run, args=(server.serve(sockets=[sock]),), name="gateway",
-                                  daemon=True)  # fmt: skip
+        thread = threading.Thread(target=server.run, args=([sock],), name="gateway", daemon=True)
         thread.start()
         deadline = time.monotonic() + 30
         while not server.started and thread.is_alive() and time.monotonic() < deadline:

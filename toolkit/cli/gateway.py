@@ -139,10 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(gateway, sock, grace_s: float) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn stops accepting, lets requests finish up to ``grace_s``)."""
-    import asyncio
-
     try:
-        asyncio.run(gateway.server(sock, grace_s).serve(sockets=[sock]))
+        gateway.server(sock, grace_s).run([sock])
     finally:
         gateway.close_log()
         sock.close()
