@@ -408,7 +408,8 @@ class _Exchange:
         self.stream = bool(body.get("stream"))
         options = body.get("stream_options")
         self.include_usage = protocol == ANTHROPIC or bool(isinstance(options, dict) and options.get("include_usage"))
-        self.max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        self.max_tokens = limit if isinstance(limit, int) else 0  # what the engine is told; upstream judges it
         self.send: Callable[[dict[str, Any]], Any] | None = None
         self.started = False  # the response head has been sent
         self.held: list[bytes] = []  # frames of the current attempt not sent yet (no content so far)
