@@ -1,11 +1,13 @@
 # Two entry points, both self-installing into a virtual environment (VENV, default .venv):
 #   make report   run the main job on the bundled defaults; results land in report/
 #   make test     run the whole test suite
+# and, for development:
+#   make lint     ruff (lint) and mypy, as CI runs them before the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: report test install fidelity
+.PHONY: report test lint install fidelity
 
 install: $(VENV)/.installed
 
@@ -25,3 +27,9 @@ test: install
 # cached environments on first use) against the mock providers; takes about 25 minutes.
 fidelity: install
 	$(BIN)/python -m benchmarks.fidelity
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@# Enabled once the whole tree has been through `ruff format` (one commit, so branches rebase once):
+	@# $(BIN)/ruff format --check .

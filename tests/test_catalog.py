@@ -109,7 +109,7 @@ class _Server:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 server.requests.append(dict(self.headers))
                 if server.status != 200:
                     self.send_response(server.status)

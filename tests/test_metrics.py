@@ -10,7 +10,7 @@ import pytest
 
 from toolkit.attempt_log import DECISION_CODE as D
 from toolkit.attempt_log import OUTCOME_CODE as O
-from toolkit.attempt_log import AttemptCollector, concat, empty, redact
+from toolkit.attempt_log import AttemptCollector, concat_logs, empty, redact
 from toolkit.metrics import BASE_COLUMNS, summarize, wilson
 
 NAN = math.nan
@@ -51,7 +51,7 @@ def test_summarize_exact_values():
 
 
 def test_summarize_groups_by_run():
-    log = concat([hand_log("r1"), hand_log("r2")])
+    log = concat_logs([hand_log("r1"), hand_log("r2")])
     table = summarize(log)
     assert table["run_id"].tolist() == ["r1", "r2"]
     assert table["requests"].tolist() == [4, 4]
@@ -66,7 +66,7 @@ def test_wilson_known_values():
 def test_concat_keeps_categoricals_with_different_providers():
     c = AttemptCollector("x", "m", ["c"], ["c/m"])
     c.add(0, 1, 0, 0.0, 1.0, 0.2, O["ok"], 200, NAN, D["done"], 0.0, 1, 1, 0.0)
-    both = concat([hand_log(), c.frame()])
+    both = concat_logs([hand_log(), c.frame()])
     assert both["provider"].dtype == "category"
     assert list(both["provider"].cat.categories) == ["a", "b", "c"]
     assert list(both["outcome"].cat.categories)[:2] == ["ok", "rate_limit"]

@@ -6,14 +6,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from toolkit.catalog import load_catalog  # noqa: E402
-from toolkit.combine import combined_table  # noqa: E402
-from toolkit.overlap import availability_matrix, overlap_matrix, variant_only_matrix  # noqa: E402
-from toolkit.plotting import plot_availability, plot_overlap  # noqa: E402
+from toolkit.catalog import load_catalog
+from toolkit.combine import combined_table
+from toolkit.overlap import availability_matrix, overlap_matrix, variant_only_matrix
+from toolkit.plotting import plot_availability, plot_overlap
 
 TABLE = pd.DataFrame(
     {

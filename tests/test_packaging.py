@@ -26,11 +26,11 @@ CHECK = """
 import json, toolkit
 from toolkit import Scenario, data_files
 from toolkit.choice import options_schema
-from toolkit.scenario import bundled
+from toolkit.scenario import bundled_scenarios
 print(json.dumps({
     "toolkit": toolkit.__file__,
     "data": str(data_files.root()),
-    "bundled": list(bundled()),
+    "bundled": list(bundled_scenarios()),
     "calm_day": Scenario.load("calm-day").name,
     "options": sorted(options_schema()["properties"]),
     "version": toolkit.__version__,

@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.container import BarContainer  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.container import BarContainer
 
-from toolkit import plotting  # noqa: E402
-from toolkit.plotting import (  # noqa: E402
+from toolkit import plotting
+from toolkit.plotting import (
     HIGHLIGHT,
     OUTCOME_COLORS,
     plot_attempts_histogram,

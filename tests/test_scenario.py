@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from toolkit.errors import UserError
-from toolkit.scenario import Dist, Scenario, bundled
+from toolkit.scenario import Dist, Scenario, bundled_scenarios
 
 BASE = {
     "name": "t",
@@ -23,7 +23,7 @@ def make(**changes) -> Scenario:
 
 
 def test_the_five_scenarios_of_the_issue_are_bundled():
-    assert set(bundled()) >= {
+    assert set(bundled_scenarios()) >= {
         "calm-day",
         "busy-team-rate-limit",
         "overload-storm",
@@ -32,7 +32,7 @@ def test_the_five_scenarios_of_the_issue_are_bundled():
     }
 
 
-@pytest.mark.parametrize("name", bundled())
+@pytest.mark.parametrize("name", bundled_scenarios())
 def test_bundled_scenarios_load_and_resolve_for_any_providers(name):
     scenario = Scenario.load(name)
     assert scenario.name == name

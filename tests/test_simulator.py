@@ -14,7 +14,7 @@ from toolkit.attempt_log import COLUMNS
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 from toolkit.policy import PRESETS, FailoverPolicy
-from toolkit.scenario import Scenario, bundled
+from toolkit.scenario import Scenario, bundled_scenarios
 from toolkit.simulator import simulate
 
 MODEL = CombinedModel.of(["a", "b", "c"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
@@ -77,7 +77,7 @@ def test_a_million_request_log_fits_in_300_mb():
     assert bytes_per_row * rows_per_request * 1_000_000 < 300e6
 
 
-@pytest.mark.parametrize("scenario", bundled())
+@pytest.mark.parametrize("scenario", bundled_scenarios())
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_scenario_runs_under_every_preset_deterministically(scenario, name):
     policy, world_ = PRESETS[name], Scenario.load(scenario)
@@ -227,7 +227,7 @@ def test_hedging_cancels_the_loser():
     log = simulate(MODEL, policy, Scenario.load("long-tail-latency"), 2000, seed=12)
     cancelled = log[log["outcome"] == "cancelled"]
     assert len(cancelled) > 20
-    for rid, rows in log[log["request_id"].isin(cancelled["request_id"])].groupby("request_id"):
+    for _, rows in log[log["request_id"].isin(cancelled["request_id"])].groupby("request_id"):
         ok = rows[rows["outcome"] == "ok"]
         assert len(ok) == 1
         assert (rows.loc[rows["outcome"] == "cancelled", "t_end_s"] == ok["t_end_s"].iloc[0]).all()

@@ -6,18 +6,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from toolkit.choice import Choice  # noqa: E402
-from toolkit.combined_model import CombinedModel  # noqa: E402
-from toolkit.errors import UserError  # noqa: E402
-from toolkit.metrics import summarize  # noqa: E402
-from toolkit.policy import preset  # noqa: E402
-from toolkit.scenario import Scenario  # noqa: E402
-from toolkit.simulator import simulate  # noqa: E402
-from toolkit.widgets import Explorer  # noqa: E402
+from toolkit.choice import Choice
+from toolkit.combined_model import CombinedModel
+from toolkit.errors import UserError
+from toolkit.metrics import summarize
+from toolkit.policy import preset
+from toolkit.scenario import Scenario
+from toolkit.simulator import simulate
+from toolkit.widgets import Explorer
 
 MODEL = CombinedModel.of(["alpha", "beta", "gamma"], combined_id="m", cost_input=3.0, cost_output=15.0)
 

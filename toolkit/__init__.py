@@ -19,7 +19,7 @@ import importlib
 TYPE_CHECKING = False  # type checkers read the block below as true; not importing typing saves ~2 ms
 
 if TYPE_CHECKING:
-    from toolkit.attempt_log import concat as concat_logs
+    from toolkit.attempt_log import concat_logs as concat_logs
     from toolkit.catalog import load_catalog as load_catalog
     from toolkit.choice import Choice as Choice
     from toolkit.classifier import classify as classify
@@ -56,13 +56,13 @@ if TYPE_CHECKING:
     from toolkit.plotting import plot_overlap as plot_overlap
     from toolkit.plotting import plot_timeline as plot_timeline
     from toolkit.plotting import plot_tradeoff as plot_tradeoff
-    from toolkit.policy import FailoverPolicy as FailoverPolicy
     from toolkit.policy import PRESETS as PRESETS
+    from toolkit.policy import FailoverPolicy as FailoverPolicy
     from toolkit.policy import preset as preset
     from toolkit.report import build_report as build_report
     from toolkit.report import configurations as configurations
     from toolkit.scenario import Scenario as Scenario
-    from toolkit.scenario import bundled as bundled_scenarios
+    from toolkit.scenario import bundled_scenarios as bundled_scenarios
     from toolkit.simulator import simulate as simulate
     from toolkit.sweeps import Recommendation as Recommendation
     from toolkit.sweeps import pareto as pareto

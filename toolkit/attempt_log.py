@@ -182,7 +182,7 @@ def empty() -> pd.DataFrame:
     return AttemptCollector("", "", [], []).frame()
 
 
-def concat(logs: Iterable[pd.DataFrame]) -> pd.DataFrame:
+def concat_logs(logs: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Stack attempt logs of several runs, keeping every categorical column categorical.
 
     ``pd.concat`` turns categoricals with different categories into objects; this unions

@@ -194,11 +194,11 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
         for model_key, model in (provider.get("models") or {}).items():
             model = model if isinstance(model, dict) else {}
             model_id = model.get("id") if isinstance(model.get("id"), str) else model_key
-            limit = model.get("limit") if isinstance(model.get("limit"), dict) else {}
+            limit: dict = model["limit"] if isinstance(model.get("limit"), dict) else {}
             # A model may be served by another SDK package or URL than its provider's (Claude on
             # Azure speaks Anthropic Messages); OpenCode takes the model's own, and so do we.
-            own = model.get("provider") if isinstance(model.get("provider"), dict) else {}
-            cost = model.get("cost") if isinstance(model.get("cost"), dict) else {}
+            own: dict = model["provider"] if isinstance(model.get("provider"), dict) else {}
+            cost: dict = model["cost"] if isinstance(model.get("cost"), dict) else {}
             values = (
                 provider_id, model_id, f"{provider_id}/{model_id}", model.get("name"), model.get("family"),
                 _num(limit.get("context")), _num(limit.get("output")),

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit import data_files
 from toolkit.errors import UserError, check_known
@@ -165,12 +165,12 @@ class Choice:
         """The whole failover policy: the preset (or the defaults) with this choice's fields applied."""
         return build_policy(self.preset, {**{k: getattr(self, k) for k in SEED_FIELDS}, **dict(self.policy_fields)})
 
-    def with_overrides(self, **overrides: object) -> Choice:
+    def with_overrides(self, **overrides: Any) -> Choice:
         """A copy with the given fields replaced; ``None`` values mean "keep" (unset CLI flags)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object], source: str = "choice") -> Choice:
+    def from_dict(cls, data: object, source: str = "choice") -> Choice:
         """Build from a dict such as a saved choice file; unknown keys are refused with a hint."""
         if not isinstance(data, Mapping):
             raise UserError(f"{source}: a choice must be a JSON object, not {type(data).__name__}")

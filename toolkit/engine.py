@@ -245,7 +245,7 @@ class FailoverEngine:
             if s.blocked_until <= now:
                 return req, Decision(START, q, now, 0.0)
         if self._weights is not None:
-            q = self._pick(req, now)
+            q = self._pick(req, now, self._weights)
             if q >= 0:
                 return req, Decision(START, q, now, 0.0)
         return req, self._route(req, now, self._from[0], START)
@@ -380,9 +380,9 @@ class FailoverEngine:
             action = RETRY_SAME if best == req.current else NEXT_PROVIDER
         return Decision(action, best, best_t, best_t - now)
 
-    def _pick(self, req: Request, now: float) -> int:
-        """A provider drawn by weight among those available now with tries left (-1: none)."""
-        weights, tries, cap = self._weights, req.tries, self._max_attempts
+    def _pick(self, req: Request, now: float, weights: list[float]) -> int:
+        """A provider drawn by ``weights`` among those available now with tries left (-1: none)."""
+        tries, cap = req.tries, self._max_attempts
         free = [q for q in range(self._n) if tries[q] < cap and self._available_at(q, now) <= now]
         if not free:
             return -1
@@ -417,7 +417,7 @@ class FailoverEngine:
     def _reroute_after(self, req: Request, p: int, now: float, ra: float) -> Decision:
         """Pick again as for a first attempt, ``p`` included, at once; back off only when nothing is available."""
         if self._weights is not None:
-            q = self._pick(req, now) if req.attempts < self._max_total else -1
+            q = self._pick(req, now, self._weights) if req.attempts < self._max_total else -1
             if q >= 0:
                 return Decision(RETRY_SAME if q == p else NEXT_PROVIDER, q, now, 0.0)
         else:

@@ -48,7 +48,7 @@ import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 

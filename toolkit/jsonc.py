@@ -128,21 +128,31 @@ class TopLevel:
     members: tuple[MemberSpan, ...]
 
 
+_SPACE = re.compile(r"\s*")
+_LINE_SPACE = re.compile(r"[ \t]*")
+
+
+def _skip_space(text: str, i: int, space: re.Pattern[str] = _SPACE) -> int:
+    """The index of the first character at or after ``i`` that ``space`` does not match."""
+    match = space.match(text, i)
+    assert match is not None  # both patterns match the empty string
+    return match.end()
+
+
 def _object_spans(blanked: str, opened: int) -> TopLevel:
     """Members of the object whose ``{`` is at ``opened`` in the blanked text (which must parse)."""
     decoder = json.JSONDecoder()
-    skip = re.compile(r"\s*")
     i = opened + 1
     members: list[MemberSpan] = []
     while True:
-        i = skip.match(blanked, i).end()
+        i = _skip_space(blanked, i)
         if blanked[i] == "}":
             return TopLevel(opened, i, tuple(members))
         key, after_key = decoder.raw_decode(blanked, i)
-        value_start = skip.match(blanked, skip.match(blanked, after_key).end() + 1).end()
+        value_start = _skip_space(blanked, _skip_space(blanked, after_key) + 1)
         _, value_end = decoder.raw_decode(blanked, value_start)
         members.append(MemberSpan(key, i, value_start, value_end))
-        i = skip.match(blanked, value_end).end()
+        i = _skip_space(blanked, value_end)
         i += blanked[i] == ","
 
 
@@ -152,7 +162,7 @@ def top_level_spans(text: str, source: str = "<string>") -> TopLevel:
     if not isinstance(value, dict):
         raise UserError(f"{source}: the top level must be a JSON object {{...}}, not {type(value).__name__}")
     blanked = blank_comments(text)
-    return _object_spans(blanked, re.compile(r"\s*").match(blanked).end())
+    return _object_spans(blanked, _skip_space(blanked, 0))
 
 
 def object_spans(text: str, path: Sequence[str] = (), source: str = "<string>") -> TopLevel | None:
@@ -241,9 +251,8 @@ def _remove(text: str, path: Sequence[str], source: str, lost: list[str]) -> str
     if top is None or member is None:
         return text
     blanked, _, trailing = _scan(text)
-    space = re.compile(r"[ \t]*")
     start = _line_start(text, member.key_start)
-    end = re.compile(r"\s*").match(blanked, member.value_end).end()
+    end = _skip_space(blanked, member.value_end)
     if blanked[end] == ",":
         end += 1
     else:
@@ -253,7 +262,7 @@ def _remove(text: str, path: Sequence[str], source: str, lost: list[str]) -> str
     if start < member.key_start and not blanked[end:line_end].strip():
         end = min(line_end + 1, len(text))  # the whole line, with a comment that ends it
     else:  # something else follows on the line: keep the line and its indentation
-        start, end = member.key_start, space.match(text, end).end()
+        start, end = member.key_start, _skip_space(text, end, _LINE_SPACE)
     splices = [(start, end, "")]
     index = top.members.index(member)
     if index == len(top.members) - 1 and index > 0 and blanked[member.value_end : top.close].strip() == "":

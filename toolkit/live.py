@@ -341,7 +341,7 @@ async def run_live_async(
         def clock() -> float:
             return (time.monotonic() - t0) * time_scale
 
-    log_file = open(log_path, "a", encoding="utf-8") if log_path is not None else None  # noqa: SIM115
+    log_file = open(log_path, "a", encoding="utf-8") if log_path is not None else None
     bar = tqdm(total=requests, desc=f"live {model.combined_id}", unit="req", disable=not progress)
     own_client = client is None
     if client is None:

@@ -50,7 +50,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -349,7 +349,7 @@ class _AnthropicFrames:
         return _sse(payload, "error")
 
 
-_FRAMES = {"openai": _OpenAIFrames, "anthropic": _AnthropicFrames}
+_FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames]] = {"openai": _OpenAIFrames, "anthropic": _AnthropicFrames}
 
 
 # ---------------------------------------------------------------------------------------
@@ -444,7 +444,6 @@ class _Provider:
 
     def __init__(self, name: str, owner: MockProviders) -> None:
         self.name, self.owner = name, owner
-        self.server: uvicorn.Server | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -455,6 +454,8 @@ class _Provider:
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
+        self.server = uvicorn.Server(config)
 
     async def _models(self, request: Request) -> Response:
         models = [{"id": m, "object": "model", "created": 0, "owned_by": self.name} for m in self.owner.models]
@@ -639,7 +640,7 @@ class MockProviders:
         self.ids = itertools.count(1)
         self._script = defaultdict(deque, {p: deque(r) for p, r in self.script.items()})
         self._lock = threading.Lock()
-        self._log = None
+        self._log: TextIO | None = None
         self._thread: threading.Thread | None = None
         self._t0 = time.monotonic()
         self.lag = LagMeter()  # how late the servers' own waits (time to first token, answers) wake up
@@ -720,12 +721,10 @@ class MockProviders:
     def start(self) -> MockProviders:
         """Bind every provider's port and serve in a background thread; returns self."""
         if self.log_path is not None:
-            self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in stop)
+            self._log = open(self.log_path, "a", encoding="utf-8")
         sockets = self._sockets()
         apps = [_Provider(name, self) for name in self.providers]
         for app, sock in zip(apps, sockets, strict=True):
-            config = uvicorn.Config(app.app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
-            app.server = uvicorn.Server(config)
             self.endpoints[app.name] = f"http://{HOST}:{sock.getsockname()[1]}/v1"
         self._servers = [a.server for a in apps]
         ready = threading.Event()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ CHART_SIZE = (7.0, 4.0)  # inches; the failover charts share one size so a repor
 SAVE_DPI = 200  # saved PNGs at twice the screen resolution: sharp on high-density displays and when zoomed
 HIGHLIGHT = "#d62728"  # the recommended configuration
 # one colour per run / configuration, in order: tab10 without its red, which is kept for the recommendation
-SERIES = tuple(c for c in plt.get_cmap("tab10").colors if to_hex(c) != HIGHLIGHT)
+SERIES = tuple(c for c in matplotlib.color_sequences["tab10"] if to_hex(c) != HIGHLIGHT)
 LINESTYLES = ("-", "--", "-.", ":")  # with colours, so lines that run close stay apart
 # Fixed colour per outcome class, so "red = rate limit" means the same thing on every chart.
 OUTCOME_COLORS: dict[str, str] = {

@@ -10,8 +10,9 @@ A :class:`FailoverPolicy` is a frozen value, validated on construction (mistakes
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from toolkit.classifier import TRANSIENT
 from toolkit.combined_model import CombinedModel, Member
@@ -174,7 +175,7 @@ class FailoverPolicy:
         return ordered.members[: self.max_providers]
 
 
-def _check_choice(kind: str, values: object, choices: object) -> None:
+def _check_choice(kind: str, values: Iterable[str], choices: Collection[str]) -> None:
     """Like ``check_known``, and list the valid choices (short lists, so always helpful)."""
     try:
         check_known(kind, values, choices)
@@ -188,8 +189,13 @@ def _check_int(name: str, value: object, minimum: int) -> None:
 
 
 def _check_number(name: str, value: object, minimum: float, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
+    valid = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > minimum if strict else value >= minimum)
+    )
+    if not valid:
         raise UserError(f"{name} must be a number {'>' if strict else '>='} {minimum:g}, got {value!r}")
 
 
@@ -328,7 +334,7 @@ PRESETS: dict[str, FailoverPolicy] = _Presets(
 """Named policies, documented side by side in the README (old names answer through :data:`ALIASES`)."""
 
 
-def preset(name: str, **overrides: object) -> FailoverPolicy:
+def preset(name: str, **overrides: Any) -> FailoverPolicy:
     """The preset ``name`` with some fields replaced (``preset("resilient", max_attempts=3)``)."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}{closest(name, [*PRESETS, *ALIASES])}; presets: {', '.join(PRESETS)}")

@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -44,6 +45,9 @@ from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
 from toolkit.variants import DEFAULT_SETTING
 from toolkit.user_case import UserCase
+
+if TYPE_CHECKING:
+    from toolkit.sweeps import Recommendation  # sweeps is imported lazily, only to run a sweep
 
 SHOWCASE = "provider-outage"
 """Scenario whose attempt logs feed the latency, attempts and timeline charts (an incident shows most)."""
@@ -58,7 +62,7 @@ class Report:
     out_dir: Path
     html: Path
     files: dict[str, Path]
-    recommendation: object | None  # toolkit.sweeps.Recommendation (typed loosely: sweep imports lazily)
+    recommendation: Recommendation | None
     case: UserCase
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -134,9 +138,9 @@ def _charts(table, configs, rec, logs, showcase, model: CombinedModel) -> dict[s
     chosen = rec.leaders.iloc[0] if rec is not None and rec.choice is not None else None
     charts["tradeoff"] = figure_png(plotting.plot_tradeoff(configs, recommended=chosen).figure)
     shown = cost_candidates(configs, rec)
-    ax = plotting.plot_cost_per_success(shown, recommended=chosen)
-    ax.figure.set_size_inches(plotting.CHART_SIZE[0] + 2, 1.5 + 0.3 * len(shown))
-    charts["cost"] = figure_png(ax.figure)
+    fig, ax = plt.subplots(figsize=(plotting.CHART_SIZE[0] + 2, 1.5 + 0.3 * len(shown)), layout="constrained")
+    plotting.plot_cost_per_success(shown, ax=ax, recommended=chosen)
+    charts["cost"] = figure_png(fig)
     charts["latency"] = figure_png(plotting.plot_latency_cdf(logs).figure)
     charts["attempts"] = figure_png(plotting.plot_attempts_histogram(logs).figure)
     runs = [str(r) for r in pd.unique(logs["run_id"].astype(str))]
@@ -184,7 +188,7 @@ def build_report(
 
     from toolkit.catalog import load_catalog
     from toolkit.combine import combined_table
-    from toolkit.scenario import Scenario, bundled
+    from toolkit.scenario import Scenario, bundled_scenarios
     from toolkit.sweeps import leading_orders, recommend, sweep
     from toolkit.user_case import user_case
 
@@ -210,7 +214,7 @@ def build_report(
     steps.update()
 
     steps.set_postfix_str("sweep")
-    worlds = [Scenario.load(s) for s in (scenarios or bundled())]
+    worlds = [Scenario.load(s) for s in (scenarios or bundled_scenarios())]
     mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
     model = CombinedModel.from_table(mine, case.combined_id, variants)
     results = sweep(model, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor,
@@ -291,7 +295,7 @@ def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
     The recommended preset (or the baseline when there is none) comes first, the seed's
     default second, so the timeline chart compares the two.
     """
-    from toolkit.attempt_log import concat
+    from toolkit.attempt_log import concat_logs
     from toolkit.metrics import summarize
     from toolkit.policy import PRESETS, preset
     from toolkit.simulator import simulate
@@ -310,7 +314,7 @@ def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
         label = f"{name} (recommended)" if choice is not None and name == first else name
         logs.append(simulate(model, preset(name, **overrides), scenario, requests=requests, seed=0,
                              run_id=label))  # fmt: skip
-    log = concat(logs)
+    log = concat_logs(logs)
     return scenario, log, summarize(log)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -261,23 +262,23 @@ class Scenario:
         for path, dist in _dists(data):
             if dist["dist"] == "uniform" and dist["low"] > dist["high"]:
                 raise UserError(f"scenario {source}: at {path}: low must not exceed high")
-        scenario = cls(data["name"], data, source)
+        scenario = cls(data["name"], dict(data), source)
         for key in data["providers"]:  # every named profile must be valid on its own, not only when used
             _profile(scenario._fields(key), f"scenario {source}: providers.{key}")
         return scenario
 
     @classmethod
     def load(cls, path_or_name: str | os.PathLike) -> Scenario:
-        """Load a scenario file, or a bundled scenario by name (see :func:`bundled`)."""
+        """Load a scenario file, or a bundled scenario by name (see :func:`bundled_scenarios`)."""
         text_path = str(path_or_name)
-        if text_path in bundled():
+        if text_path in bundled_scenarios():
             path = data_files.path("scenarios", f"{text_path}.json")
         else:
             path = Path(text_path)
             if not path.is_file():
                 raise UserError(
                     f"no scenario file {text_path!r}; give a path to a .json file or a bundled name"
-                    f"{closest(text_path, bundled())} ({', '.join(bundled())})"
+                    f"{closest(text_path, bundled_scenarios())} ({', '.join(bundled_scenarios())})"
                 )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -380,7 +381,10 @@ def _dists(data: Mapping, path: str = ""):
 
 
 @cache
-def bundled() -> tuple[str, ...]:
+def bundled_scenarios() -> tuple[str, ...]:
     """Names of the scenarios shipped in ``data/scenarios`` (file names without ``.json``)."""
     folder = data_files.path("scenarios")
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json")))
+
+
+bundled = bundled_scenarios  # the earlier name, still imported by tests/test_agreement.py

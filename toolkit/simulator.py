@@ -296,9 +296,9 @@ def simulate(
             if kind == _HEDGE:  # the attempt that set the timer is still running alone
                 req = payload[0]
                 if payload[11] and req.inflight == 1:
-                    d = engine.hedge(req, t)
-                    if d is not None:
-                        launch(req, d.provider, t)
+                    hedge = engine.hedge(req, t)
+                    if hedge is not None:
+                        launch(req, hedge.provider, t)
                 continue
             if issued >= requests:  # a session wants to send, but the run has all its requests
                 continue

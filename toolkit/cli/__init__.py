@@ -16,13 +16,27 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from toolkit.errors import UserError
 
 
-def _commands() -> dict[str, object]:
+def _commands() -> dict[str, ModuleType]:
     modules = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
     return {name.replace("_", "-"): importlib.import_module(f"{__name__}.{name}") for name in modules}
+
+
+class _Version(argparse.Action):
+    """``--version``: print the installed version, read from the package metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from toolkit import __version__
+
+        print(f"{parser.prog} {__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="combined-models",
         description="Group the same model across providers, benchmark failover and export opencode.json.",
     )
-    from toolkit import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in _commands().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)

@@ -7,8 +7,8 @@ spell them and report the source the same way.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 import sys
+from typing import TYPE_CHECKING
 
 from toolkit.cli._common import add_config, add_source
 

@@ -63,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
     scenario = Scenario.load(args.scenario)
     policy = load_policy(args)
     model = load_model(args)
-    options = {}
+    config = None  # no config: mock providers
     if args.real:
         if args.time_scale != 1.0:
             raise UserError("--time-scale applies to mock providers only; drop it with --real")
-        config = config_path(args)
-        options["config"] = read_config(config) if config else {}
+        path = config_path(args)
+        config = read_config(path) if path else {}
         members = list(policy.members(model))
         cost = estimate_cost(members, scenario, args.requests, args.input_tokens, args.output_tokens)
         _confirm(cost, args.requests, [m.provider for m in members], args.yes)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         log = run_live(
             model, policy, scenario, requests=args.requests, concurrency=args.concurrency, seed=args.seed,
             time_scale=args.time_scale, timeouts=timeouts, input_tokens=args.input_tokens,
-            output_tokens=args.output_tokens, log_path=args.log, run_id=run_id, progress=not args.json, **options,
+            output_tokens=args.output_tokens, log_path=args.log, run_id=run_id, progress=not args.json, config=config,
         )  # fmt: skip
     except KeyboardInterrupt:
         if not args.log:
