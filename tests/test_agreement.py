@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from scaled_runs import keeping_up
 
 from toolkit.combined_model import CombinedModel
 from toolkit.live import run_live
@@ -33,8 +34,6 @@ from toolkit.metrics import summarize
 from toolkit.policy import preset
 from toolkit.scenario import Scenario, bundled
 from toolkit.simulator import simulate
-
-from scaled_runs import keeping_up
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import pytest
 
 from toolkit.catalog import api_to_models, load_catalog
 from toolkit.combine import GROUP_COLUMNS, combined_table
-from toolkit.evidence import name_version as _name_version
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
+from toolkit.evidence import name_version as _name_version
 
 
 @pytest.fixture(scope="module")

@@ -212,7 +212,7 @@ def test_a_hanging_provider_times_out_into_a_504(mock_providers):
 class _Garbage(BaseHTTPRequestHandler):
     """An upstream answering 200 with a body that is no event stream at all."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
         body = b"<html>502 upstream confused</html>"
         self.send_response(200)

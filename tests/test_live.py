@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from scaled_runs import keeping_up
 
 from toolkit.classifier import OUTCOMES
 from toolkit.combined_model import CombinedModel, Member
@@ -21,8 +22,6 @@ from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy, preset
 from toolkit.scenario import ERROR_CLASSES, Scenario
 from toolkit.simulator import simulate
-
-from scaled_runs import keeping_up
 
 ANTHROPIC, COMPATIBLE = "@ai-sdk/anthropic", "@ai-sdk/openai-compatible"
 KEY = "sk-planted-live-key-7f3a9c2e51d04b68"

@@ -85,7 +85,7 @@ def base_policy(preset_name: str | None) -> FailoverPolicy:
     return preset(preset_name) if preset_name else FailoverPolicy()
 
 
-def _differences(preset_name: str | None, values: Mapping[str, object]) -> dict[str, object]:
+def _differences(preset_name: str | None, values: Mapping[str, Any]) -> dict[str, Any]:
     """The ``values`` (policy fields) that change the preset, as plain JSON values; unknown or invalid ones raise."""
     from toolkit.policy import FailoverPolicy
 
@@ -95,7 +95,7 @@ def _differences(preset_name: str | None, values: Mapping[str, object]) -> dict[
     return {k: applied[k] for k in plain if k in values and applied[k] != plain[k]}  # in field order
 
 
-def build_policy(preset_name: str | None, values: Mapping[str, object]) -> FailoverPolicy:
+def build_policy(preset_name: str | None, values: Mapping[str, Any]) -> FailoverPolicy:
     """The preset (or the defaults) with ``values`` (policy fields) applied; names what differs.
 
     Only the fields that really differ from the preset go into the policy's name, so a

@@ -45,7 +45,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pandas as pd
 
@@ -208,7 +208,13 @@ def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | Non
             return "release dates differ"
         if a.context is None or b.context is None or max(a.context, b.context) > LIMIT_RATIO * min(a.context, b.context):
             return "context limits differ"
-    elif a.first is not None and b.first is not None and max(a.first, b.first) - min(a.last, b.last) > DATE_SLACK:
+    elif (
+        a.first is not None
+        and b.first is not None
+        and a.last is not None
+        and b.last is not None
+        and max(a.first, b.first) - min(a.last, b.last) > DATE_SLACK
+    ):
         return "release dates differ"
     if a.version and b.version and a.version != b.version:
         return "name versions differ"
@@ -280,9 +286,12 @@ def _name_id(name: str) -> str:
     return _NON_ID.sub("-", name.lower()).strip("-")
 
 
-def _unique(pairs: Iterable[tuple[object, str]]) -> dict[object, str]:
+K = TypeVar("K")
+
+
+def _unique(pairs: Iterable[tuple[K, str]]) -> dict[K, str]:
     """key -> base for the keys exactly one base has."""
-    seen: dict[object, set[str]] = defaultdict(set)
+    seen: dict[K, set[str]] = defaultdict(set)
     for key, base in pairs:
         seen[key].add(base)
     return {key: next(iter(bases)) for key, bases in seen.items() if len(bases) == 1}

@@ -143,6 +143,8 @@ class Gateway:
     on every ``/v1`` and ``/stats`` request (``Authorization: Bearer`` or ``x-api-key``).
     """
 
+    upstream: Upstream  # opened by the server's lifespan, before the first request
+
     def __init__(
         self,
         models: Sequence[tuple[CombinedModel, Mapping[str, Endpoint]]],
@@ -175,7 +177,6 @@ class Gateway:
         self._t0 = time.monotonic()
         self._ids = itertools.count()
         self._log: Any = None
-        self.upstream: Upstream | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -198,7 +199,7 @@ class Gateway:
         endpoints = [e for served in self.models.values() for e in served.endpoints]
         self.upstream = Upstream(client, endpoints, self.timeouts, self.policy.attempt_timeout_s, self.clock)
         if self.log_path is not None:
-            self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+            self._log = open(self.log_path, "a", encoding="utf-8")
         try:
             yield
         finally:
@@ -229,7 +230,7 @@ class Gateway:
             return _error(ANTHROPIC if anthropic else OPENAI, 401, "missing or wrong gateway token")
         ids = sorted(self.models)
         if anthropic:
-            data = [{"type": "model", "id": cid, "display_name": cid, "created_at": "1970-01-01T00:00:00Z"}
+            data: list[dict[str, Any]] = [{"type": "model", "id": cid, "display_name": cid, "created_at": "1970-01-01T00:00:00Z"}
                     for cid in ids]  # fmt: skip
             return JSONResponse({"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]})
         data = [{"id": cid, "object": "model", "created": 0, "owned_by": "combined-models"} for cid in ids]
@@ -334,7 +335,7 @@ class Gateway:
         # Node 4 s), so a client never sends on a connection the server is closing at that moment.
         # loop/http "auto": uvloop and httptools when they are installed, else asyncio and h11.
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", loop="auto",
-                                http="auto", timeout_graceful_shutdown=grace_s, timeout_keep_alive=75)  # fmt: skip
+                                http="auto", timeout_graceful_shutdown=math.ceil(grace_s), timeout_keep_alive=75)  # fmt: skip
         return uvicorn.Server(config)
 
     @contextlib.contextmanager
@@ -402,6 +403,8 @@ class _Exchange:
     cancelled (and logged as ``cancelled``) instead of running on for nobody.
     """
 
+    send: Callable[[dict[str, Any]], Any]  # the ASGI send of the request, set by __call__
+
     def __init__(self, gateway: Gateway, served: _Served, protocol: str, model: str, body: dict[str, Any],
                  bodies: dict[str, dict[str, Any]]) -> None:  # fmt: skip
         self.gateway, self.served, self.protocol, self.model, self.bodies = gateway, served, protocol, model, bodies
@@ -410,7 +413,6 @@ class _Exchange:
         self.include_usage = protocol == ANTHROPIC or bool(isinstance(options, dict) and options.get("include_usage"))
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         self.max_tokens = limit if isinstance(limit, int) else 0  # what the engine is told; upstream judges it
-        self.send: Callable[[dict[str, Any]], Any] | None = None
         self.started = False  # the response head has been sent
         self.held: list[bytes] = []  # frames of the current attempt not sent yet (no content so far)
         self.request_id = next(gateway._ids)
@@ -425,8 +427,9 @@ class _Exchange:
             for task in (drive, gone):
                 task.cancel()
             await asyncio.gather(drive, gone, return_exceptions=True)
-        if drive.done() and not drive.cancelled() and drive.exception() is not None:
-            raise drive.exception()  # a bug: uvicorn logs it (and answers 500 if nothing was sent)
+        error = drive.exception() if drive.done() and not drive.cancelled() else None
+        if error is not None:
+            raise error  # a bug: uvicorn logs it (and answers 500 if nothing was sent)
 
     # -- sending --------------------------------------------------------------------------------
     async def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -537,6 +540,7 @@ class _Exchange:
             return decision
         served.answered += 1
         if not self.stream:
+            assert answer is not None  # a success without a stream always assembled its answer
             await self._json(200, answer)
             return decision
         tail = translator.finish()

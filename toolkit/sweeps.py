@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 
 from toolkit.choice import Choice
-from toolkit.variants import DEFAULT_SETTING
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
 from toolkit.policy import ALIASES, PRESETS, preset
 from toolkit.scenario import Scenario
+from toolkit.variants import DEFAULT_SETTING
 
 CONFIG_COLUMNS = ["preset", "strategy", "priority", "max_attempts", "scenario"]
 """What identifies a configuration within a sweep (a result row adds ``seed``)."""

@@ -127,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"policy in force ({source}): {_describe(policy)}")
     if policy.hedge_after_s is not None:
         print("note: the gateway makes one attempt at a time; hedge_after_s is not used")
-    for cid, model in gateway.models.items():
-        print(f"  {cid}: {', '.join(m.provider for m in model.members)}")
+    for cid, entry in gateway.models.items():
+        print(f"  {cid}: {', '.join(m.provider for m in entry.members)}")
     where = f"http://{host}:{sock.getsockname()[1]}/v1"
     auth = f"token from ${token_env}" if token else "no token"
     log = f"; attempt log {args.log}" if args.log else ""
