@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -19,7 +19,7 @@ from toolkit.policy import preset
 from toolkit.scenario import Scenario
 from toolkit.simulator import simulate
 
-START = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 MODEL = CombinedModel.of(["a"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
 
 
@@ -77,7 +77,7 @@ def test_since_spans(text, delta):
 
 
 def test_since_dates_and_mistakes():
-    assert parse_since("2026-01-01") == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert parse_since("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(UserError, match="give a span such as 7d"):
         parse_since("last week")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -75,9 +75,9 @@ def written(tmp_path_factory):
             return run_prompt(binary, project, home, PROMPT, model).code
 
         codes = [run("down/m"), run("flaky/m"), run("limited/m")]
-        faults.outage, outage_on = True, datetime.now(timezone.utc)
+        faults.outage, outage_on = True, datetime.now(UTC)
         codes += [run("down/m"), run("down/m")]
-        faults.outage, outage_off = False, datetime.now(timezone.utc)
+        faults.outage, outage_off = False, datetime.now(UTC)
         codes.append(run("down/m"))
         requests = pd.DataFrame(mocks.requests)
         requests["arrived"] = pd.to_datetime(started + requests["t_s"], unit="s", utc=True)

@@ -28,8 +28,9 @@ import math
 import os
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -80,19 +81,19 @@ def parse_since(since: str | datetime | timedelta | None, now: datetime | None =
     an ISO date or time (UTC unless it says), a datetime, a timedelta, or None (everything)."""
     if since is None:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if isinstance(since, timedelta):
         return now - since
     if isinstance(since, datetime):
-        return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        return since if since.tzinfo else since.replace(tzinfo=UTC)
     match = _SINCE.match(since)
     if match:
         return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     try:
         when = datetime.fromisoformat(since.strip())
     except ValueError:
-        raise UserError(f"--since {since!r}: give a span such as 7d, 12h, 30m, 2w or a date such as 2026-11-24")
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        raise UserError(f"--since {since!r}: give a span such as 7d, 12h, 30m, 2w or a date such as 2026-11-24") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def load_opencode_history(
@@ -320,7 +321,7 @@ def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     }  # fmt: skip
     first_part = _numbers(messages["first_part"])
     timed = known & ~failed & (first_part >= final_start)
-    finals = {
+    finals: dict[str, Any] = {
         "request": np.arange(n), "attempt": np.bincount(f_request, minlength=n) + 1, "t_start": final_start,
         "t_end": end, "ttft_s": np.where(timed, (first_part - final_start) / 1000, np.nan),
         "outcome": np.where(failed, "", "ok").astype(object), "status": np.where(failed, np.nan, 200.0),
@@ -348,7 +349,7 @@ def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     frame["model_ref"] = (shared["provider"] + "/" + shared["model"]).to_numpy()
     frame["session_id"] = shared["session_id"].to_numpy()
     frame["agent"] = shared["agent"].fillna("").to_numpy()
-    input_tokens = sum(_numbers(messages[c], 0) for c in ("tokens_input", "cache_read", "cache_write"))
+    input_tokens = np.sum([_numbers(messages[c], 0) for c in ("tokens_input", "cache_read", "cache_write")], axis=0)
     frame["input_tokens"] = input_tokens[frame["request_id"].to_numpy()]
     return _frame(frame)
 

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -67,7 +67,7 @@ MESSAGES = {
 
 
 def _iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def create_database(path: str | os.PathLike) -> sqlite3.Connection:
@@ -124,7 +124,7 @@ def write_opencode_history(
     Times: ``t_start_s`` / ``t_end_s`` are seconds after ``start`` (default 2026-01-05 09:00 UTC).
     """
     folder = Path(folder)
-    origin = (start or datetime(2026, 1, 5, 9, tzinfo=timezone.utc)).timestamp() * 1000
+    origin = (start or datetime(2026, 1, 5, 9, tzinfo=UTC)).timestamp() * 1000
     connection = create_database(folder / "opencode.db")
     sessions: dict[str, float] = {}
     messages: list[tuple] = []

@@ -43,8 +43,8 @@ import pandas as pd
 from toolkit.atomic import write_atomic
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
-from toolkit.variants import DEFAULT_SETTING
 from toolkit.user_case import UserCase
+from toolkit.variants import DEFAULT_SETTING
 
 if TYPE_CHECKING:
     from toolkit.sweeps import Recommendation  # sweeps is imported lazily, only to run a sweep

@@ -94,7 +94,7 @@ def leading_orders(providers: Sequence[str], depth: int = 2) -> list[tuple[str, 
     instead of 24, and with ``depth >= len(providers) - 1`` it is every order.
     """
     providers = tuple(providers)
-    orders = {}
+    orders: dict[tuple[str, ...], None] = {}
     for head in itertools.permutations(providers, min(depth, len(providers))):
         orders[head + tuple(p for p in providers if p not in head)] = None
     return list(orders)

@@ -67,7 +67,7 @@ def vendor_of(table: pd.DataFrame, combined_id: str) -> str | None:
     catalog itself names the first-party provider; None when no id carries a prefix.
     """
     refs = table.loc[table["combined_id"] == combined_id, "model_ref"].astype(str)
-    prefixes = Counter()
+    prefixes: Counter[str] = Counter()
     for ref in refs:
         model_id = ref.split("/", 1)[1] if "/" in ref else ref
         for sep in ("/", "."):

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolkit.cli._common import add_model, add_policy, config_path, load_model, load_policy, print_metrics, scenario_help
+from toolkit.cli._common import (
+    add_model,
+    add_policy,
+    config_path,
+    load_model,
+    load_policy,
+    print_metrics,
+    scenario_help,
+)
 
 HELP = "run failover of a combined model over real HTTP (mock providers by default); print metrics"
 
