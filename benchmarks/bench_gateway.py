@@ -163,7 +163,7 @@ def start_servers(folder: str, litellm_venv: str, procs: list[subprocess.Popen])
     )
     port = _free_port()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-    log = open(Path(folder) / "litellm.log", "w")  # noqa: SIM115 (the process writes it until stopped)
+    log = open(Path(folder) / "litellm.log", "w")
     procs.append(subprocess.Popen([str(command), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
                                    "--num_workers", "1"], env=env, stdout=log, stderr=log))  # fmt: skip
     try:

@@ -210,14 +210,13 @@ def test_live_through_vertex_and_azure_agrees_with_the_simulator():
     """overload-storm with Claude on Vertex first, then Azure, then Anthropic: a live run through the
     cloud adapters (mock providers serving the clouds' URLs) against 20 simulated runs, as in
     tests/test_agreement.py (same metrics and tolerances)."""
+    from scaled_runs import keeping_up
     from test_agreement import METRICS, _disagreements
 
     from toolkit.combined_model import Member
     from toolkit.metrics import summarize
     from toolkit.policy import preset
     from toolkit.simulator import simulate
-
-    from scaled_runs import keeping_up
 
     packages = {"vertex": "@ai-sdk/google-vertex/anthropic", "azure": "@ai-sdk/azure", "anthropic": "@ai-sdk/anthropic"}
     model = CombinedModel("claude-sonnet-4-5", tuple(

@@ -54,7 +54,8 @@ class GoogleToken:
             if self.info is None:
                 credentials, _ = google.auth.default(scopes=[GOOGLE_SCOPE])
                 return credentials
-            from google.oauth2 import credentials as user, service_account
+            from google.oauth2 import credentials as user
+            from google.oauth2 import service_account
 
             if self.info.get("type") == "service_account":
                 return service_account.Credentials.from_service_account_info(dict(self.info), scopes=[GOOGLE_SCOPE])

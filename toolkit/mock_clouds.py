@@ -25,8 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from urllib.parse import parse_qs
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse

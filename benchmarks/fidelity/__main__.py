@@ -101,7 +101,7 @@ def main() -> None:
         rows = [row for fut in tqdm(futures, desc="real runs") for row in fut.result()]
     results = pd.DataFrame(rows)
     met = results["within"].mean()
-    stamp = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; OpenCode {systems.OPENCODE_VERSION}, LiteLLM "
+    stamp = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; OpenCode {systems.OPENCODE_VERSION}, LiteLLM "
              f"{systems.LITELLM_VERSION}, Python {platform.python_version()}; {met:.0%} of metrics within the goal")  # fmt: skip
     text = f"{stamp}\n\n{tables(results)}"
     print(text)
