@@ -75,6 +75,8 @@ def test_page_is_self_contained_with_every_chart_inline(page, report):
         assert base64.b64decode(data).startswith(PNG_MAGIC)
     assert html.escape(report.recommendation.reason) in page
     assert html.escape((report.out_dir / "opencode.json").read_text()) in page  # the exported config is shown
+    assert "<h3>Exported elsewhere</h3>" in page and "nothing: the whole policy runs" in page  # the gateway
+    assert "OpenRouter's own, not configurable" in page
 
 
 def test_busiest_providers_first():

@@ -399,6 +399,12 @@ def render_html(*, table, case, rec, configs, metrics, charts, exported, next_st
                 f"<pre>{esc(chr(10).join(next_steps))}</pre>")  # fmt: skip
     else:
         todo = "<h2>What to do next</h2><p>Nothing to export yet: see the verdict above.</p>"
+    if rec is not None and rec.choice is not None:  # what each export target keeps of the recommended policy
+        from toolkit.router_targets import losses
+
+        kept = [{"export target": target, "cannot express": "; ".join(lost) or "nothing: the whole policy runs"}
+                for target, lost in losses(rec.choice.policy()).items()]  # fmt: skip
+        todo += "<h3>Exported elsewhere</h3>" + _table_html(pd.DataFrame(kept))
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
