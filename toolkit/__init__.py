@@ -27,13 +27,16 @@ if TYPE_CHECKING:
     from toolkit.combined_model import CombinedModel as CombinedModel
     from toolkit.combined_model import Member as Member
     from toolkit.combined_model import priority_order as priority_order
+    from toolkit.endpoints import Endpoint as Endpoint
     from toolkit.engine import FailoverEngine as FailoverEngine
     from toolkit.errors import UserError as UserError
     from toolkit.export import ExportPlan as ExportPlan
+    from toolkit.export import GatewayOptions as GatewayOptions
     from toolkit.export import export_opencode_config as export_opencode_config
     from toolkit.export import plan_export as plan_export
     from toolkit.fitting import fit_scenario as fit_scenario
     from toolkit.gateway import Gateway as Gateway
+    from toolkit.gateway_config import read_gateway_settings as read_gateway_settings
     from toolkit.history import load_opencode_history as load_opencode_history
     from toolkit.history_overview import period_overview as period_overview
     from toolkit.history_overview import provider_overview as provider_overview
@@ -44,9 +47,11 @@ if TYPE_CHECKING:
     from toolkit.mock_providers import MockProviders as MockProviders
     from toolkit.mock_providers import Reply as Reply
     from toolkit.normalize import normalize_id as normalize_id
+    from toolkit.opencode_config import read_config as read_config
     from toolkit.overlap import availability_matrix as availability_matrix
     from toolkit.overlap import overlap_matrix as overlap_matrix
     from toolkit.overlap import variant_only_matrix as variant_only_matrix
+    from toolkit.plotting import OUTCOME_COLORS as OUTCOME_COLORS
     from toolkit.plotting import plot_attempts_histogram as plot_attempts_histogram
     from toolkit.plotting import plot_availability as plot_availability
     from toolkit.plotting import plot_calls_by_period as plot_calls_by_period
