@@ -19,6 +19,26 @@ OPENAI_CONTEXT = (
 ANTHROPIC_CONTEXT = '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}'
 SSE_OK = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
 SSE_OVERLOADED = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"error":{"message":"Upstream overloaded"}}\n\n'
+# Google (Gemini API, Vertex AI) and Azure error bodies, as those services send them
+GEMINI_RATE = ('{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing '
+               'details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo",'
+               '"retryDelay":"27s"}]}}')  # fmt: skip
+GEMINI_OVERLOAD = '{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}'
+GEMINI_BAD_KEY = ('{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":'
+                  '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}')
+GEMINI_CONTEXT = ('{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens '
+                  'allowed (1048576).","status":"INVALID_ARGUMENT"}}')  # fmt: skip
+GEMINI_INTERNAL = '{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}'
+VERTEX_QUOTA = ('{"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com/online_prediction_input_'
+                'tokens_per_minute_per_base_model with base model: anthropic-claude-sonnet-4-5.","status":"RESOURCE_EXHAUSTED"}}')
+VERTEX_AUTH = ('{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access '
+               'token.","status":"UNAUTHENTICATED"}}')  # fmt: skip
+VERTEX_DENIED = '{"error":{"code":403,"message":"Permission denied on resource project p.","status":"PERMISSION_DENIED"}}'
+AZURE_AUTH = ('{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}')
+AZURE_RATE = ('{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API '
+              'version v1 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 '
+              'seconds."}}')  # fmt: skip
+SSE_GEMINI_ERROR = 'data: {"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}\r\n\r\ndata: ' + GEMINI_OVERLOAD
 SSE_ANTHROPIC_ERROR = 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal"}}\n\n'
 
 CASES = [
@@ -48,6 +68,17 @@ CASES = [
     (400, '{"error":{"message":"messages: field required"}}', "client_error"),
     (404, "model not found", "client_error"),
     (409, "", "client_error"),
+    (429, GEMINI_RATE, "rate_limit"),
+    (503, GEMINI_OVERLOAD, "overload"),
+    (400, GEMINI_BAD_KEY, "auth"),
+    (400, GEMINI_CONTEXT, "context_length"),
+    (500, GEMINI_INTERNAL, "server_error"),
+    (200, SSE_GEMINI_ERROR, "overload"),
+    (429, VERTEX_QUOTA, "rate_limit"),
+    (401, VERTEX_AUTH, "auth"),
+    (403, VERTEX_DENIED, "auth"),
+    (401, AZURE_AUTH, "auth"),
+    (429, AZURE_RATE, "rate_limit"),
 ]
 
 
@@ -113,6 +144,20 @@ NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 GMT
 )
 def test_retry_after(headers, expected):
     assert retry_after_s(headers, now_epoch_s=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({}, GEMINI_RATE, 27.0),  # Google says it in a RetryInfo detail, not a header
+        (None, '{"error":{"details":[{"retryDelay": "0.5s"}]}}', 0.5),
+        ({"retry-after": "3"}, GEMINI_RATE, 3.0),  # a header wins
+        ({}, VERTEX_QUOTA, None),
+        ({}, b'{"retryDelay":"2s"}', 2.0),
+    ],
+)
+def test_retry_delay_from_a_google_error_body(headers, body, expected):
+    assert retry_after_s(headers, NOW, body) == expected
 
 
 def test_retry_after_date_needs_a_clock():

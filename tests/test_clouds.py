@@ -124,7 +124,16 @@ CLOUD_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("adapter", ["azure", "vertex-anthropic"])
+# adapter -> (Retry-After the rate limit gives, -1 for none; a text of the cloud's own rate-limit body)
+RATE_LIMITS = {
+    "azure": (2.0, "have exceeded token rate limit"),  # a retry-after header
+    "vertex-anthropic": (-1, "Quota exceeded for aiplatform"),  # Vertex's quota answer says nothing
+    "gemini": (2.0, '"retryDelay":"2s"'),  # Google's RetryInfo detail in the body
+    "vertex-gemini": (-1, "Quota exceeded for aiplatform"),
+}
+
+
+@pytest.mark.parametrize("adapter", list(RATE_LIMITS))
 @pytest.mark.parametrize(("reply", "outcome"), CLOUD_FAULTS, ids=[r.kind for r, _ in CLOUD_FAULTS])
 def test_every_fault_in_the_cloud_s_own_shape_is_classified(mock_providers, adapter, reply, outcome):
     mock = mock_providers(["c"], script={"c": [reply]})
@@ -133,9 +142,8 @@ def test_every_fault_in_the_cloud_s_own_shape_is_classified(mock_providers, adap
     log = run_live(_model("c", VERTEX_MODEL), policy, SCENARIO, requests=1, endpoints=endpoints)
     assert log["outcome"].tolist() == [outcome]
     if reply.kind == "rate_limit":
-        # Azure says when (retry-after); Vertex's quota answer does not
-        assert log["retry_after_s"].fillna(-1).tolist() == ([2.0] if adapter == "azure" else [-1])
-        shape = "have exceeded token rate limit" if adapter == "azure" else "Quota exceeded for aiplatform"
+        retry_after, shape = RATE_LIMITS[adapter]
+        assert log["retry_after_s"].fillna(-1).tolist() == [retry_after]
         assert shape in log["error"].iloc[0]
 
 
@@ -233,3 +241,54 @@ def test_live_through_vertex_and_azure_agrees_with_the_simulator():
     assert {"vertex", "azure"} <= set(log["provider"])  # both cloud adapters served (failover to the second)
     assert set(METRICS) <= set(simulated.columns)
     assert _disagreements(summarize(log).iloc[0], simulated) == {}
+
+
+def test_gemini_api_key_header_usage_and_a_wrong_key(mock_providers):
+    mock = mock_providers(["g"], api_key=KEY, keep_bodies=True)
+    endpoint = Endpoint("g", mock_base_url(mock.endpoints["g"], "gemini"), "openai", "env:GEMINI_API_KEY", KEY,
+                        adapter="gemini")  # fmt: skip
+    log = run_live(_model("g", "gemini-2.5-flash"), ONE, SCENARIO, requests=2, endpoints={"g": endpoint})
+    assert log["outcome"].tolist() == ["ok", "ok"]
+    assert log["input_tokens"].tolist() == [r["input_tokens"] for r in mock.requests] and (log["cost_usd"] > 0).all()
+    assert log["output_tokens"].tolist() == [6, 6]
+    body = mock.requests[0]["body"]
+    assert body["contents"][0]["role"] == "user" and body["generationConfig"] == {"maxOutputTokens": 6}
+    assert mock.requests[0]["model"] == "gemini-2.5-flash" and mock.requests[0]["stream"]
+    wrong = Endpoint("g", endpoint.base_url, "openai", "env:GEMINI_API_KEY", "wrong", adapter="gemini")
+    log = run_live(_model("g", "gemini-2.5-flash"), ONE, SCENARIO, requests=1, endpoints={"g": wrong})
+    assert log["outcome"].tolist() == ["auth"] and "API key not valid" in log["error"].iloc[0]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_an_anthropic_client_gets_a_gemini_tool_call_through_the_gateway(mock_providers, stream):
+    """Two translations in a row: Anthropic Messages -> OpenAI (the gateway) -> Gemini (the adapter) and back."""
+    import httpx
+
+    from toolkit.sse import SSEDecoder
+    from toolkit.translate import StreamAssembler
+
+    mock = mock_providers(["g"], keep_bodies=True,
+                          script={"g": [Reply(text="Looking.", tool_call=("read", {"path": "a.py"}))]})  # fmt: skip
+    model = _model("g", "gemini-2.5-pro")
+    gateway = Gateway([(model, local_endpoints(mock.endpoints, {"g": "gemini"}))], ONE)
+    body = {"model": "combined/gemini-2.5-pro", "max_tokens": 50, "stream": stream, "system": "Be brief.",
+            "tools": [{"name": "read", "description": "read a file", "input_schema": {"type": "object"}}],
+            "messages": [{"role": "user", "content": "read a.py"}]}  # fmt: skip
+    with gateway.running() as url:
+        answer = httpx.post(url + "/messages", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    if stream:
+        assembler = StreamAssembler("anthropic")
+        decoder = SSEDecoder()
+        for event in decoder.feed(answer.content) + decoder.close():
+            assembler.feed(event)
+        message = assembler.result()
+    else:
+        message = answer.json()
+    assert [b["type"] for b in message["content"]] == ["text", "tool_use"]
+    assert message["content"][0]["text"] == "Looking."
+    assert (message["content"][1]["name"], message["content"][1]["input"]) == ("read", {"path": "a.py"})
+    assert message["stop_reason"] == "tool_use" and message["usage"]["output_tokens"] > 0
+    sent = mock.requests[0]["body"]
+    assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
+    assert sent["tools"][0]["functionDeclarations"][0]["name"] == "read"

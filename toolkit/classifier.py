@@ -11,8 +11,8 @@ table-tested. The rules follow DESIGN.md; the order of the checks is the precede
    (checked first because providers send it with 400, 413 or even 429);
 3. 429, or a rate-limit / quota text -> ``rate_limit``;
 4. 529, 503, or an "overloaded" / "at capacity" text -> ``overload``;
-5. 408 -> ``timeout``; 401 / 403 -> ``auth``; other 5xx -> ``server_error``; other 4xx ->
-   ``client_error``;
+5. 408 -> ``timeout``; 401 / 403, or a bad-key text (Gemini answers an invalid key with a 400
+   ``API_KEY_INVALID``) -> ``auth``; other 5xx -> ``server_error``; other 4xx -> ``client_error``;
 6. a 2xx whose body carries an error event -> the class of its text, else ``server_error``;
    any other 2xx -> ``ok``.
 """
@@ -59,6 +59,9 @@ _OVERLOAD = re.compile(
     r"overloaded|at capacity|service unavailable|temporarily unavailable|try again later",
     re.IGNORECASE,
 )
+_AUTH = re.compile(r"API_KEY_INVALID|API key not valid|UNAUTHENTICATED", re.IGNORECASE)
+# Google's RetryInfo detail: {"@type": ".../google.rpc.RetryInfo", "retryDelay": "2s"} (a protobuf Duration)
+_RETRY_DELAY = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
 # An error delivered inside a 2xx response: an SSE `event: error`, or a JSON object whose
 # `error` key (OpenAI style) or `"type": "error"` (Anthropic style) marks a failure.
 _STREAM_ERROR = re.compile(r'^event:\s*error|"error"\s*:\s*[{"]|"type"\s*:\s*"error"', re.IGNORECASE | re.MULTILINE)
@@ -130,7 +133,7 @@ def classify(
         return found
     if status == 408:
         return "timeout"
-    if status in (401, 403):
+    if status in (401, 403) or (text and _AUTH.search(text)):
         return "auth"
     if status >= 500:
         return "server_error"
@@ -144,16 +147,19 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def retry_after_s(headers: Mapping[str, str] | None, now_epoch_s: float | None = None) -> float | None:
+def retry_after_s(headers: Mapping[str, str] | None, now_epoch_s: float | None = None,
+                  body: str | bytes | None = None) -> float | None:  # fmt: skip
     """Seconds the server asks the client to wait, or None when it does not say.
 
     ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which is either seconds
     (fractions accepted) or an HTTP date; a date needs ``now_epoch_s`` (the caller's
     clock, so this stays free of wall-clock reads) and gives the difference. Past dates
-    and negative values give 0; unparsable values give None (as if absent).
+    and negative values give 0; unparsable values give None (as if absent). Without either
+    header, a Google error ``body`` may say it in a ``RetryInfo`` detail (``"retryDelay": "2s"``).
     """
-    if not headers:
-        return None
+    if not headers or (_header(headers, "retry-after-ms") is None and _header(headers, "retry-after") is None):
+        delay = _RETRY_DELAY.search(_text(body)) if body else None
+        return float(delay.group(1)) if delay else None
     ms = _header(headers, "retry-after-ms")
     if ms is not None:
         seconds = _number(ms)

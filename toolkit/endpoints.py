@@ -232,8 +232,11 @@ def mock_base_url(root: str, adapter: str) -> str:
     (``http://127.0.0.1:PORT/v1``): the same paths as the real API below the mock's host."""
     if adapter == "azure":
         return root.removesuffix("/v1") + "/openai/v1"
-    if adapter == "vertex-anthropic":
-        return f"{root}/projects/{MOCK_VERTEX_PROJECT}/locations/{MOCK_VERTEX_LOCATION}/publishers/anthropic/models"
+    if adapter == "gemini":
+        return root.removesuffix("/v1") + "/v1beta/models"
+    if adapter in ("vertex-anthropic", "vertex-gemini"):
+        publisher = "anthropic" if adapter == "vertex-anthropic" else "google"
+        return f"{root}/projects/{MOCK_VERTEX_PROJECT}/locations/{MOCK_VERTEX_LOCATION}/publishers/{publisher}/models"
     return root
 
 

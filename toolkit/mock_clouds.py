@@ -15,6 +15,13 @@ them):
   Google's shape (``{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", ...}}``, 401
   ``UNAUTHENTICATED``, 503 ``UNAVAILABLE``); the model's own errors (overload, context length)
   in Anthropic's.
+- **Gemini** (``gemini``): ``POST /v1beta/models/M:streamGenerateContent?alt=sse`` with an
+  ``x-goog-api-key`` header (the Gemini API), or ``.../publishers/google/models/M:...`` with a
+  Google token (Gemini on Vertex, errors as Vertex's): a ``contents`` / ``parts`` body, answered
+  with Gemini chunks (:class:`GeminiFrames`); errors in Google's shape: a wrong API key is a 400
+  ``API_KEY_INVALID``, a rate limit a 429 ``RESOURCE_EXHAUSTED`` whose ``RetryInfo.retryDelay``
+  says when (no Retry-After header), an overload a 503 ``UNAVAILABLE``, a long prompt a 400
+  ``INVALID_ARGUMENT`` "input token count ... exceeds the maximum".
 - **Google OAuth** (``POST /token``): the token endpoint a service account's ``token_uri`` points
   at. It checks the JWT assertion (grant type, audience, scope and, with the owner's
   ``google_public_key``, the RS256 signature) and answers an access token, as Google does.
@@ -34,8 +41,9 @@ from starlette.responses import JSONResponse
 if TYPE_CHECKING:
     from toolkit.mock_providers import MockProviders
 
-AZURE, VERTEX = "azure", "vertex"
-VERTEX_ANTHROPIC_ROUTE = "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{target}"
+AZURE, VERTEX, GEMINI = "azure", "vertex", "gemini"
+VERTEX_ROUTE = "/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{target}"
+GEMINI_ROUTE = "/v1beta/models/{target}"
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what google-auth signs as ``aud``, whatever the token_uri
@@ -63,12 +71,18 @@ def azure_refusal(request: Request) -> JSONResponse | None:
     return JSONResponse({"error": {"code": "404", "message": "Resource not found"}}, status_code=404)
 
 
-def vertex_target(request: Request) -> tuple[str | None, bool]:
-    """(model, streamed) of a Vertex ``models/{model}:{method}`` path; model None for another method."""
+_METHODS = {"rawPredict": False, "streamRawPredict": True, "generateContent": False, "streamGenerateContent": True}
+
+
+def target(request: Request) -> tuple[str | None, bool]:
+    """(model, streamed) of a ``models/{model}:{method}`` path; model None for a method not served
+    (Gemini's stream is served as server-sent events only: ``alt=sse``)."""
     model, _, method = request.path_params["target"].rpartition(":")
-    if not model or method not in ("rawPredict", "streamRawPredict"):
+    if not model or method not in _METHODS:
         return None, False
-    return model, method == "streamRawPredict"
+    if method == "streamGenerateContent" and request.query_params.get("alt") != "sse":
+        return None, False
+    return model, _METHODS[method]
 
 
 def body_refusal(cloud: str, body: dict[str, Any]) -> JSONResponse | None:
@@ -95,15 +109,18 @@ def authorized(request: Request, cloud: str, owner: MockProviders) -> bool:
     mock was given neither a key nor a Google public key)."""
     if cloud == AZURE:
         return owner.api_key is None or request.headers.get("api-key") == owner.api_key
+    if cloud == GEMINI:
+        return owner.api_key is None or request.headers.get("x-goog-api-key") == owner.api_key
     if owner.api_key is None and owner.google_public_key is None:
         return True
     token = _bearer(request)
     return token is not None and (token in owner.google_tokens or token == owner.api_key)
 
 
-def error(cloud: str, kind: str, status: int, payload: dict[str, Any],
+def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, Any],
           headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:  # fmt: skip
-    """(status, body, headers) of a fault as the cloud answers it; the model API's own otherwise."""
+    """(status, body, headers) of a fault as the cloud answers it; the model API's own otherwise
+    (``payload``, or Gemini's shape for ``protocol`` ``"gemini"``)."""
     if cloud == AZURE:
         if kind == "auth":
             return 401, {"error": {"code": "401", "message": _AZURE_AUTH}}, {}
@@ -111,6 +128,8 @@ def error(cloud: str, kind: str, status: int, payload: dict[str, Any],
             seconds = headers.get("retry-after", "1")
             return 429, {"error": {"code": "429", "message": _AZURE_RATE.format(s=seconds)}}, headers
         return status, payload, headers
+    if cloud == GEMINI:
+        return _gemini_error(kind, headers)
     if kind in ("rate_limit", "quota"):  # Vertex's own quota: Google shape, no Retry-After header
         return 429, {"error": {"code": 429, "message": _VERTEX_QUOTA, "status": "RESOURCE_EXHAUSTED"}}, {}
     if kind == "auth":
@@ -118,6 +137,8 @@ def error(cloud: str, kind: str, status: int, payload: dict[str, Any],
     if kind == "unavailable":
         return 503, {"error": {"code": 503, "message": "The service is currently unavailable.",
                                "status": "UNAVAILABLE"}}, {}  # fmt: skip
+    if protocol == GEMINI:
+        return _gemini_error(kind, headers)
     return status, payload, headers
 
 
@@ -154,3 +175,89 @@ async def token_endpoint(request: Request, owner: MockProviders) -> JSONResponse
     token = "ya29.mock-" + secrets.token_urlsafe(24)
     owner.google_tokens.add(token)
     return JSONResponse({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+
+# Gemini: fault kind -> (status, google.rpc status, message), as the Gemini API answers them
+_GEMINI_ERRORS = {
+    "rate_limit": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+    "quota": (429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details."),
+    "overload": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+    "unavailable": (503, "UNAVAILABLE", "The service is currently unavailable."),
+    "server_error": (500, "INTERNAL", "An internal error has occurred. Please retry or report in "
+                                      "https://developers.generativeai.google/guide/troubleshooting"),
+    "context_length": (400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of "
+                                                "tokens allowed (1048576)."),
+    "client_error": (400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "foo": Cannot find field.'),
+    "auth": (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+}  # fmt: skip
+
+
+def _gemini_error(kind: str, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A Gemini API error: the retry delay goes in a ``RetryInfo`` detail, never in a header."""
+    status, code, message = _GEMINI_ERRORS[kind]
+    error: dict[str, Any] = {"code": status, "message": message, "status": code}
+    if kind == "auth":
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                             "domain": "googleapis.com"}]  # fmt: skip
+    elif kind == "rate_limit" and "retry-after-ms" in headers:
+        delay = int(headers["retry-after-ms"]) / 1000
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"}]
+    return status, {"error": error}, {}
+
+
+def gemini_messages(body: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini body as the mock counts tokens: its texts as messages, ``maxOutputTokens`` as ``max_tokens``."""
+    texts = [str(part.get("text", "")) for turn in [body.get("systemInstruction") or {}, *(body.get("contents") or [])]
+             if isinstance(turn, dict) for part in turn.get("parts") or () if isinstance(part, dict)]  # fmt: skip
+    limit = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    return {"messages": [{"role": "user", "content": " ".join(texts)}], "max_tokens": limit}
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(data, separators=(',', ':'))}\r\n\r\n".encode()  # Google ends lines with CRLF
+
+
+class GeminiFrames:
+    """Gemini ``generateContent`` answer and ``streamGenerateContent?alt=sse`` chunks (the frames
+    interface of :mod:`toolkit.mock_providers`): text chunks, then a function call as one whole
+    part, then the finish reason with ``usageMetadata``."""
+
+    protocol = GEMINI
+
+    def __init__(self, model: str, request_id: str, input_tokens: int) -> None:
+        self.model, self.id, self.input_tokens = model, request_id, input_tokens
+
+    def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None, output_tokens: int | None = None,
+               ) -> dict[str, Any]:  # fmt: skip
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        chunk: dict[str, Any] = {"candidates": [candidate], "modelVersion": self.model, "responseId": self.id}
+        if output_tokens is not None:
+            chunk["usageMetadata"] = {"promptTokenCount": self.input_tokens, "candidatesTokenCount": output_tokens,
+                                      "totalTokenCount": self.input_tokens + output_tokens}  # fmt: skip
+        return chunk
+
+    @staticmethod
+    def _call(tool_call: tuple[str, Any]) -> dict[str, Any]:
+        return {"functionCall": {"name": tool_call[0], "args": dict(tool_call[1])}}
+
+    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Any] | None = None) -> dict[str, Any]:
+        parts = [{"text": text}] if text or tool_call is None else []
+        if tool_call is not None:
+            parts.append(self._call(tool_call))
+        return self._chunk(parts, "STOP", output_tokens)
+
+    def start(self) -> bytes:
+        return b""  # Gemini's first chunk already carries text
+
+    def token(self, word: str) -> bytes:
+        return _sse(self._chunk([{"text": word}]))
+
+    def end(self, output_tokens: int, tool_call: tuple[str, Any] | None = None) -> bytes:
+        frames = _sse(self._chunk([self._call(tool_call)])) if tool_call is not None else b""
+        return frames + _sse(self._chunk([{"text": ""}], "STOP", output_tokens))
+
+    def error(self, payload: dict[str, Any]) -> bytes:
+        message = str((payload.get("error") or {}).get("message") or "The model is overloaded.")
+        return _sse({"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}})

@@ -349,7 +349,8 @@ class _AnthropicFrames:
         return _sse(payload, "error")
 
 
-_FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames]] = {"openai": _OpenAIFrames, "anthropic": _AnthropicFrames}
+_FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames | mock_clouds.GeminiFrames]] = {
+    "openai": _OpenAIFrames, "anthropic": _AnthropicFrames, "gemini": mock_clouds.GeminiFrames}
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,7 +451,8 @@ class _Provider:
                 Route("/v1/messages", self._messages, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/openai/v1/chat/completions", self._azure, methods=["POST"]),
-                Route(mock_clouds.VERTEX_ANTHROPIC_ROUTE, self._vertex, methods=["POST"]),
+                Route(mock_clouds.VERTEX_ROUTE, self._vertex, methods=["POST"]),
+                Route(mock_clouds.GEMINI_ROUTE, self._gemini, methods=["POST"]),
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
@@ -472,10 +474,19 @@ class _Provider:
         return refused if refused is not None else await self._complete(request, "openai", mock_clouds.AZURE)
 
     async def _vertex(self, request: Request) -> Response:
-        model, stream = mock_clouds.vertex_target(request)
-        if model is None:
-            return mock_clouds.google_error(404, "NOT_FOUND", "the method must be :rawPredict or :streamRawPredict")
-        return await self._complete(request, "anthropic", mock_clouds.VERTEX, model=model, stream=stream)
+        publisher = request.path_params["publisher"]
+        protocol = {"anthropic": "anthropic", "google": "gemini"}.get(publisher)
+        return await self._hosted(request, protocol, mock_clouds.VERTEX)
+
+    async def _gemini(self, request: Request) -> Response:
+        return await self._hosted(request, "gemini", mock_clouds.GEMINI)
+
+    async def _hosted(self, request: Request, protocol: str | None, cloud: str) -> Response:
+        """A request whose URL names the model and the method (Vertex, the Gemini API)."""
+        model, stream = mock_clouds.target(request)
+        if model is None or protocol is None:
+            return mock_clouds.google_error(404, "NOT_FOUND", f"no such publisher or method: {request.url.path}")
+        return await self._complete(request, protocol, cloud, model=model, stream=stream)
 
     async def _token(self, request: Request) -> Response:
         return await mock_clouds.token_endpoint(request, self.owner)
@@ -505,16 +516,17 @@ class _Provider:
             status, payload = _error_payload(protocol, "client_error", "request body is not a JSON object")
             return JSONResponse(payload, status_code=status)
         if cloud is not None:
-            refused = mock_clouds.body_refusal(cloud, body)
+            refused = mock_clouds.body_refusal(cloud, body) if protocol == "anthropic" else None
             if refused is not None:
                 return refused
+        counted = mock_clouds.gemini_messages(body) if protocol == "gemini" else body
         incoming = Incoming(
             provider=self.name,
             protocol=protocol,
             model=model if model is not None else str(body.get("model", "")),
             stream=bool(body.get("stream")) if stream is None else stream,
-            input_tokens=_count_input_tokens(body),
-            max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 16),
+            input_tokens=_count_input_tokens(counted),
+            max_tokens=int(counted.get("max_tokens") or counted.get("max_completion_tokens") or 16),
             t_s=owner.now_s(),
         )
         authorized = self._authorized(request, protocol, cloud)
@@ -527,7 +539,7 @@ class _Provider:
             status, payload = _error_payload(protocol, reply.kind, reply.message)
             headers = _retry_after_headers(reply.retry_after_s)
             if cloud is not None:  # the cloud's own body where it answers instead of the model's API
-                status, payload, headers = mock_clouds.error(cloud, reply.kind, status, payload, headers)
+                status, payload, headers = mock_clouds.error(cloud, protocol, reply.kind, status, payload, headers)
             return JSONResponse(payload, status_code=status, headers=headers)
         if reply.kind == "hang":
             await _until_disconnected(request)

@@ -84,6 +84,8 @@ ROUTES: dict[str, Route] = {
     "@ai-sdk/anthropic": Route("anthropic", "https://api.anthropic.com/v1"),
     "@ai-sdk/azure": Route("azure", "https://${AZURE_RESOURCE_NAME}.openai.azure.com/openai/v1"),
     "@ai-sdk/google-vertex/anthropic": Route("vertex-anthropic", _VERTEX + "/publishers/anthropic/models", "google"),
+    "@ai-sdk/google": Route("gemini", "https://generativelanguage.googleapis.com/v1beta/models"),
+    "@ai-sdk/google-vertex": Route("vertex-gemini", _VERTEX + "/publishers/google/models", "google"),
 }
 
 #: Provider id -> a base URL template that differs from its package's (OpenCode's own loaders).
@@ -102,8 +104,6 @@ UNSUPPORTED: dict[str, str] = {
     "service key (the vendor SDK's job)",
     "@ai-sdk/amazon-bedrock": "Amazon Bedrock (SigV4-signed ConverseStream with AWS event-stream framing) "
     "has no adapter yet",
-    "@ai-sdk/google": "the Gemini API (generateContent contents/parts) has no adapter yet",
-    "@ai-sdk/google-vertex": "Gemini on Vertex (generateContent contents/parts) has no adapter yet",
 }
 
 

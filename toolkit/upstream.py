@@ -24,7 +24,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -118,8 +118,20 @@ class UpstreamAdapter(Protocol):
         return :data:`CONTENT` (an answer delta), :data:`ERROR` (an error event) or :data:`NOTHING`."""
         ...
 
+    def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
+        """The events of ``protocol`` one upstream event amounts to (itself, unless the API speaks
+        another protocol on the wire, as Gemini does); ``state`` lives for one attempt."""
+        ...
 
-class OpenAIAdapter:
+
+class _Passthrough:
+    """Adapters whose API streams the events of their protocol as they are."""
+
+    def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
+        return (event,)
+
+
+class OpenAIAdapter(_Passthrough):
     """OpenAI-compatible chat completions: SSE chunks, usage in the last one before ``[DONE]``.
 
     ``key_header`` names the header that carries ``Bearer <key>`` (Cloudflare's AI Gateway
@@ -188,7 +200,7 @@ class AzureAdapter(OpenAIAdapter):
         return headers
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(_Passthrough):
     """Anthropic Messages and its event stream (every data object repeats its type)."""
 
     name = protocol = "anthropic"
@@ -247,6 +259,43 @@ class VertexAnthropicAdapter(AnthropicAdapter):
         return {**rest, "anthropic_version": VERTEX_ANTHROPIC_VERSION, "stream": True}
 
 
+class GeminiAdapter(OpenAIAdapter):
+    """Gemini behind an OpenAI face: the OpenAI body becomes a ``generateContent`` body posted to
+    ``{base}/{model}:streamGenerateContent?alt=sse`` (base ``.../v1beta/models`` for the Gemini API,
+    ``.../publishers/google/models`` on Vertex), and each Gemini chunk becomes OpenAI chunks
+    (:mod:`toolkit.translate_gemini`), so everything that reads OpenAI streams reads Gemini's.
+    The Gemini API takes its key in ``x-goog-api-key``; Vertex a Google access token as bearer.
+    """
+
+    def __init__(self, name: str, vertex: bool) -> None:
+        super().__init__(name)
+        self.vertex = vertex
+
+    def url(self, base_url: str, model: str) -> str:
+        return f"{base_url}/{model}:streamGenerateContent?alt=sse"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        if self.vertex:
+            return super().headers(api_key)
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["x-goog-api-key"] = api_key
+        return headers
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        from toolkit.translate_gemini import gemini_request
+
+        return gemini_request(body)
+
+    def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
+        from toolkit.translate_gemini import GeminiToOpenAI
+
+        if "stream" not in state:
+            state["stream"] = GeminiToOpenAI(state.get("model", ""))
+        chunks = state["stream"].chunks(json.loads(event.data))
+        return [SSEEvent(None, json.dumps(c, separators=(",", ":"))) for c in chunks]
+
+
 #: adapter name -> its adapter (one instance each; adapters hold no state).
 ADAPTERS: dict[str, UpstreamAdapter] = {
     a.name: a
@@ -256,6 +305,8 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
         AzureAdapter(),
         AnthropicAdapter(),
         VertexAnthropicAdapter(),
+        GeminiAdapter("gemini", vertex=False),
+        GeminiAdapter("vertex-gemini", vertex=True),
     )
 }
 
@@ -353,28 +404,32 @@ class Upstream:
                     if response.status_code >= 300:
                         text = (await response.aread()).decode("utf-8", "replace")
                         acc.outcome = classify(response.status_code, response.headers, text)
-                        acc.retry_after_s = retry_after_s(response.headers, time.time())
+                        acc.retry_after_s = retry_after_s(response.headers, time.time(), text)
                         acc.error = self.redact(f"{response.status_code} {text}")
                         return acc
-                    async for event in _events(response):
-                        if event.data == "[DONE]":  # OpenAI's end of stream: no JSON in it
-                            acc.finished, kind = True, NOTHING
-                        else:
-                            try:
-                                kind = adapter.read(json.loads(event.data), acc)
-                            except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
-                                acc.outcome = "server_error"
-                                acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
+                    state: dict[str, Any] = {"model": str(body.get("model", ""))}
+                    async for raw in _events(response):
+                        try:  # "[DONE]" is OpenAI's end of stream: no JSON in it
+                            events = (raw,) if raw.data == "[DONE]" else adapter.transcode(raw, state)
+                        except (ValueError, TypeError, AttributeError):  # not JSON, or not its protocol's
+                            return self._unreadable(acc, raw)
+                        for event in events:
+                            if event.data == "[DONE]":
+                                acc.finished, kind = True, NOTHING
+                            else:
+                                try:
+                                    kind = adapter.read(json.loads(event.data), acc)
+                                except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
+                                    return self._unreadable(acc, event)
+                            if kind == ERROR:
+                                acc.outcome = classify(response.status_code, response.headers, event.data)
+                                acc.error = self.redact(f"error event in 200 stream: {event.data}")
                                 return acc
-                        if kind == ERROR:
-                            acc.outcome = classify(response.status_code, response.headers, event.data)
-                            acc.error = self.redact(f"error event in 200 stream: {event.data}")
-                            return acc
-                        if kind == CONTENT and not acc.has_content:
-                            acc.ttft_s = self.clock() - start
-                            limit.reschedule(real_start + total / self.scale if total < math.inf else None)
-                        if sink is not None:
-                            await sink(event)
+                            if kind == CONTENT and not acc.has_content:
+                                acc.ttft_s = self.clock() - start
+                                limit.reschedule(real_start + total / self.scale if total < math.inf else None)
+                            if sink is not None:
+                                await sink(event)
         except TimeoutError as exc:  # our first-token / total limit
             acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
             return acc
@@ -388,6 +443,12 @@ class Upstream:
             acc.outcome, acc.error = "server_error", "stream ended before the end of the answer"
             return acc
         acc.text = "".join(acc.parts)
+        return acc
+
+    def _unreadable(self, acc: AttemptResult, event: SSEEvent) -> AttemptResult:
+        """``acc`` ended as a server error: a 200 stream carried an event its protocol cannot read."""
+        acc.outcome = "server_error"
+        acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
         return acc
 
 
