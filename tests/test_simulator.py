@@ -318,3 +318,41 @@ def test_cli_user_errors_are_one_line(cli, args, message):
     assert result.code == 2
     assert result.err.startswith(message)
     assert "Traceback" not in result.err
+
+
+def _outage_log(cli, tmp_path, *flags: str, stderr: str = "") -> pd.DataFrame:
+    path = tmp_path / f"log{len(flags)}.csv"
+    result = cli("simulate", "--scenario", "provider-outage", *CLI_MODEL, *flags, "--requests", "600",
+                 "--log", str(path))  # fmt: skip
+    assert result.code == 0, result.err
+    assert stderr in result.err
+    return pd.read_csv(path)
+
+
+def _connection_failures(log: pd.DataFrame) -> dict[str, int]:
+    return log[log["outcome"] == "connection"].groupby("provider").size().to_dict()
+
+
+def test_cli_rank_picks_whom_the_incident_hits_and_priority_the_try_order(cli, tmp_path):
+    """--priority alone moves openrouter first in both senses; with --rank anthropic the outage
+    stays on anthropic while openrouter is still tried first."""
+    both = _outage_log(cli, tmp_path, "--priority", "openrouter")
+    split = _outage_log(cli, tmp_path, "--priority", "openrouter", "--rank", "anthropic",
+                        stderr="rank: anthropic > openrouter > amazon-bedrock (a scenario's rank:0 is anthropic)\n")  # fmt: skip
+    for log in (both, split):
+        assert set(log.loc[log["attempt"] == 1, "provider"]) == {"openrouter"}
+    assert set(_connection_failures(both)) == {"openrouter"}
+    assert _connection_failures(both)["openrouter"] > 50  # the outage hit the provider tried first
+    # anthropic, down now, is only reached after an error on openrouter: few calls, if any
+    assert set(_connection_failures(split)) <= {"anthropic"}
+
+
+def test_cli_rank_alone_is_also_the_try_order_and_unknown_names_are_one_line(cli, tmp_path):
+    log = _outage_log(cli, tmp_path, "--rank", "amazon-bedrock")
+    assert set(log.loc[log["attempt"] == 1, "provider"]) == {"amazon-bedrock"}
+    assert set(_connection_failures(log)) == {"amazon-bedrock"}
+    result = cli("simulate", "--scenario", "calm-day", *CLI_MODEL, "--rank", "azure")
+    assert result.code == 2
+    assert result.err.strip().splitlines()[-1] == (
+        "error: --rank names 'azure', which is not among the providers tried (anthropic, amazon-bedrock, openrouter)"
+    )

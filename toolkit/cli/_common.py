@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 
 def csv_list(value: str) -> list[str]:
@@ -50,7 +51,7 @@ def add_variants(parser: argparse.ArgumentParser, default: str | None = "exact")
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:
-    """``--combined ID`` and where it comes from: catalog source, config, providers, priority, cap."""
+    """``--combined ID`` and where it comes from: catalog source, config, providers, priority, rank, cap."""
     from toolkit.user_case import DEFAULT_MODEL, MAX_PROVIDERS
 
     parser.add_argument("--combined", metavar="ID",
@@ -61,6 +62,10 @@ def add_model(parser: argparse.ArgumentParser) -> None:
                         help="only these providers (default: your connected providers, else a default set)")  # fmt: skip
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
                         help="providers tried first, in order (then: first-party vendor, major clouds, the rest)")  # fmt: skip
+    parser.add_argument("--rank", type=csv_list, default=[], metavar="A,B",
+                        help="rank these providers first in the combined model: a scenario's rank:0 is the first "
+                             "(default: the try order); separate from --priority, e.g. --rank anthropic "
+                             "--priority openrouter tries openrouter first while rank:0 (anthropic) has the incident")  # fmt: skip
     parser.add_argument("--max-providers", type=int, default=MAX_PROVIDERS, metavar="N",
                         help=f"try at most N providers (default {MAX_PROVIDERS}; 0: all)")  # fmt: skip
     add_variants(parser)
@@ -93,8 +98,26 @@ def load_model(args: argparse.Namespace):
     case = user_case(models, config=config, search=False, combined_id=args.combined, providers=args.providers,
                      priority=args.priority, max_providers=args.max_providers or None)  # fmt: skip
     print(f"model: {case.describe()}", file=sys.stderr)
-    table = combined_table(models, providers=case.providers, priority=case.providers, min_providers=1)
+    order = ranking(case.providers, args.rank)
+    if args.rank:
+        print(f"rank: {' > '.join(order)} (a scenario's rank:0 is {order[0]})", file=sys.stderr)
+    table = combined_table(models, providers=case.providers, priority=order, min_providers=1)
     return CombinedModel.from_table(table, case.combined_id, args.variants)
+
+
+def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
+    """The combined model's member order: ``rank`` (``--rank``) first, then ``providers`` (the try order).
+
+    The rank decides whom a scenario's ``rank:N`` selectors describe; the policy's
+    ``provider_priority`` (``--priority``) decides the try order. Without ``--priority`` the
+    members are tried in this order.
+    """
+    from toolkit.errors import UserError
+
+    unknown = [p for p in rank if p not in providers]
+    if unknown:
+        raise UserError(f"--rank names {unknown[0]!r}, which is not among the providers tried ({', '.join(providers)})")
+    return [*rank, *(p for p in providers if p not in rank)]
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:
