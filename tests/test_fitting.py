@@ -107,8 +107,10 @@ def test_the_fitted_scenario_replays_the_metrics_within_the_agreement_margins(fi
 
 
 def test_random_429s_are_not_taken_for_a_bucket():
-    scenario = Scenario.from_dict({"name": "random", "arrivals": {"kind": "poisson", "rate_per_s": 2.0},
-                                   "providers": {"default": {"errors": {"rate_limit": 0.2}, "retry_after_s": 1.0}}})  # fmt: skip
+    scenario = Scenario.from_dict({
+        "name": "random", "arrivals": {"kind": "poisson", "rate_per_s": 2.0},
+        "providers": {"default": {"errors": {"rate_limit": 0.2}, "retry_after_s": 1.0}},
+    })  # fmt: skip
     log = simulate(CombinedModel.of(["a"]), preset("opencode-native"), scenario, 2000, seed=4)
     rows = log[log["attempt"] > 0].sort_values("t_start_s").reset_index(drop=True)
     assert rate_limit_fit(rows)[0] is None

@@ -227,7 +227,8 @@ def test_charts_draw_the_tables(folder):
     ax = plot_error_shares(table)
     widths = sum(p.get_width() for p in ax.patches)
     assert widths == pytest.approx(len(table))  # each bar's shares add up to one
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(history["outcome"].astype(str)) == {"ok", "overload"}
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert legend == set(history["outcome"].astype(str)) == {"ok", "overload"}
     periods = period_overview(history, "h")
     ax = plot_calls_by_period(periods)
     filled = [p for p in ax.patches if p.get_fill()]

@@ -21,6 +21,7 @@ import pytest
 from opencode_cli import CURRENT, opencode_binary, run_prompt
 
 from toolkit.combined_model import CombinedModel
+from toolkit.fitting import fit_scenario
 from toolkit.history import load_opencode_history
 from toolkit.history_sample import write_opencode_history
 from toolkit.mock_providers import Incoming, MockProviders, Reply
@@ -200,3 +201,13 @@ def test_the_sample_writer_matches_what_opencode_writes(written, tmp_path):
     assert {"done", "give_up", "retry_same"} <= set(log["decision"])
     sample = write_opencode_history(log, tmp_path / "sample")
     assert _layout(sample / "opencode.db") == _layout(written[0] / "opencode.db")
+
+
+def test_a_scenario_fitted_to_it_carries_the_injected_faults(history):
+    providers = fit_scenario(history, "from-opencode").data["providers"]
+    assert providers["limited"]["errors"]["rate_limit"] == 1.0
+    assert providers["limited"]["retry_after_s"] == pytest.approx(0.1)  # read from the headers OpenCode kept
+    assert "rate_limit" not in providers["limited"]  # six 429s cannot show a load pattern: not called a bucket
+    assert providers["flaky"]["errors"]["server_error"] == 0.5
+    down = calls(history, "down")
+    assert providers["down"]["errors"]["overload"] == pytest.approx((down["outcome"] == "overload").mean(), abs=1e-6)

@@ -86,7 +86,7 @@ def _incidents(rows: pd.DataFrame, provider: str) -> tuple[list[dict], np.ndarra
     failed = (outcome != "ok") & (outcome != "rate_limit")
     starts = rows["t_start_s"].to_numpy(dtype=float)
     bounds = [0, *change_points(failed), len(rows)]
-    segments = [(a, b, failed[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    segments = [(a, b, failed[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     baseline = min(rate for _, _, rate in segments) if segments else 0.0  # the calmest stretch
     inside = np.zeros(len(rows), dtype=bool)
     incidents = []
@@ -99,7 +99,8 @@ def _incidents(rows: pd.DataFrame, provider: str) -> tuple[list[dict], np.ndarra
         end = (starts[b - 1] + starts[b]) / 2 if b < len(rows) else float(rows["t_end_s"].iloc[b - 1])
         classes = pd.Series(outcome[a:b]).value_counts() / (b - a)
         errors = {c: round(float(classes.get(c, 0.0)), 4) for c in ERROR_CLASSES if classes.get(c, 0.0) > 0}
-        incident = {"provider": provider, "start_s": round(float(start), 3), "end_s": round(float(max(end, start + 1e-3)), 3)}
+        end = max(end, start + 1e-3)
+        incident = {"provider": provider, "start_s": round(float(start), 3), "end_s": round(float(end), 3)}
         if errors.get("connection", 0.0) >= 0.95:
             incidents.append({**incident, "kind": "outage"})
         else:
@@ -192,7 +193,8 @@ def _profile(rows: pd.DataFrame, bucket_429: np.ndarray, complete: bool) -> dict
     failed = rows[real & ~outcome.isin(["ok", "timeout", "cancelled"]).to_numpy()]
     fitted = {
         "ttft_s": _lognormal(ok["ttft_s"]),
-        "tokens_per_s": _lognormal(ok["output_tokens"].to_numpy(dtype=float) / np.where(stream_s > 0, stream_s, np.nan)),
+        "tokens_per_s": _lognormal(ok["output_tokens"].to_numpy(dtype=float)
+                                   / np.where(stream_s > 0, stream_s, np.nan)),
         "error_latency_s": _lognormal(failed["latency_s"]),
     }
     profile.update({k: v for k, v in fitted.items() if v is not None})

@@ -92,7 +92,8 @@ def parse_since(since: str | datetime | timedelta | None, now: datetime | None =
     try:
         when = datetime.fromisoformat(since.strip())
     except ValueError:
-        raise UserError(f"--since {since!r}: give a span such as 7d, 12h, 30m, 2w or a date such as 2026-11-24") from None
+        message = f"--since {since!r}: give a span such as 7d, 12h, 30m, 2w or a date such as 2026-11-24"
+        raise UserError(message) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -169,7 +170,8 @@ def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
     """
     paths = ", ".join(f"'$.{path}'" for path in _FIELDS.values())
     query = (
-        f"SELECT m.id, m.session_id, m.time_updated, CASE WHEN json_valid(m.data) THEN json_extract(m.data, {paths}) END, "
+        "SELECT m.id, m.session_id, m.time_updated, "
+        f"CASE WHEN json_valid(m.data) THEN json_extract(m.data, {paths}) END, "
         "(SELECT min(p.time_created) FROM part p WHERE p.message_id = m.id) "
         "FROM message m WHERE m.time_created >= ? AND instr(m.data, 'assistant') > 0"
     )
@@ -215,7 +217,8 @@ def _read_logs(folder: Path, since_ms: int) -> pd.DataFrame:
                 if fields.get("small") == "true" or "timestamp" not in fields or not all(key):
                     continue
                 error = fields.get("error.error", '"stream error"') if fields["message"] != "stream" else None
-                rows.append((*key, fields["timestamp"], None if error is None else error.strip('"').replace('\\"', '"')))
+                text = None if error is None else error.strip('"').replace('\\"', '"')
+                rows.append((*key, fields["timestamp"], text))
     events = pd.DataFrame(rows, columns=["session_id", "provider", "model", "t", "error"])
     stamps = pd.to_datetime(events["t"], utc=True, errors="coerce", format="ISO8601")
     events["t"] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds() * 1000
@@ -261,7 +264,8 @@ def _logged_calls(messages: pd.DataFrame, end: np.ndarray, events: pd.DataFrame)
     windows = messages[keys].astype(str).assign(lo=_numbers(messages["created"]) - 1000, hi=end + 1000,
                                                 request=np.arange(len(messages)))  # fmt: skip
     events = events.astype({k: str for k in keys}).sort_values("t")
-    matched = pd.merge_asof(events, windows.sort_values("lo"), left_on="t", right_on="lo", by=keys, direction="backward")
+    matched = pd.merge_asof(events, windows.sort_values("lo"), left_on="t", right_on="lo", by=keys,
+                            direction="backward")  # fmt: skip
     matched = matched[matched["t"] <= matched["hi"]].sort_values(["request", "t"], kind="stable")
     request = matched["request"].to_numpy(dtype=np.int64)
     t = matched["t"].to_numpy(dtype=float)
@@ -334,7 +338,8 @@ def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         m = messages.iloc[i]
         text = redact(str(m["message"] or m["error_name"]))
         status = float(pd.to_numeric(m["status"], errors="coerce"))
-        headers = {k: str(m[field]) for k, field in (("retry-after", "retry_after"), ("retry-after-ms", "retry_after_ms"))
+        names = (("retry-after", "retry_after"), ("retry-after-ms", "retry_after_ms"))
+        headers = {k: str(m[field]) for k, field in names
                    if isinstance(m[field], (str, int, float)) and m[field] == m[field]}  # fmt: skip
         retry_after = retry_after_s(headers)
         finals["outcome"][i] = _outcome(status, text, m["error_name"])

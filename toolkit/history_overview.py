@@ -58,8 +58,8 @@ def _stats(rows: pd.DataFrame) -> dict:
 def provider_overview(log: pd.DataFrame) -> pd.DataFrame:
     """One row per provider and model (``model_ref``): calls, error shares, Retry-After, latency,
     TTFT, tokens/s and cost; latency, TTFT and speed over successful calls only."""
-    rows = [{"provider": str(provider), "model_ref": str(model), **_stats(group)}
-            for (provider, model), group in log.groupby(["provider", "model_ref"], observed=True, sort=True)]  # fmt: skip
+    groups = log.groupby(["provider", "model_ref"], observed=True, sort=True)
+    rows = [{"provider": str(p), "model_ref": str(model), **_stats(group)} for (p, model), group in groups]
     return pd.DataFrame(rows, columns=["provider", "model_ref", *_stats(log.iloc[:0]).keys()])
 
 

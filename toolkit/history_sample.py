@@ -145,8 +145,9 @@ def write_opencode_history(
         lines.append((t0, f"timestamp={_iso(t0)} level=INFO run=sample message=stream {head}"))
         if i + 1 < len(records) and records[i + 1].request_id == row.request_id:
             if row.outcome != "ok":  # a failed call followed by another: OpenCode logs it and retries
+                error = json.dumps("AI_APICallError: " + MESSAGES[row.outcome])
                 lines.append((t1, f'timestamp={_iso(t1)} level=ERROR run=sample message="stream error" {head} '
-                                  f"error.error={json.dumps('AI_APICallError: ' + MESSAGES[row.outcome])}"))  # fmt: skip
+                                  f"error.error={error}"))  # fmt: skip
             continue
         sessions.setdefault(str(row.session_id), first_ms)
         messages.extend(_messages(row, model, first_ms, t0, t1, agent, parts))

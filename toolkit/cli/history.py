@@ -9,8 +9,10 @@ HELP = "import the provider calls your OpenCode made (its opencode.db and logs, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="OpenCode's data folder (default $XDG_DATA_HOME/opencode, else ~/.local/share/opencode)")  # fmt: skip
+    parser.add_argument(
+        "--data-dir", metavar="DIR",
+        help="OpenCode's data folder (default $XDG_DATA_HOME/opencode, else ~/.local/share/opencode)",
+    )  # fmt: skip
     parser.add_argument("--since", metavar="SPAN", help="only calls after this: 7d, 12h, 30m, 2w, or a date (UTC)")
     parser.add_argument("--out", metavar="FILE", help="write the attempt log here (.csv, .json or .parquet)")
 
