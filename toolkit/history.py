@@ -1,6 +1,6 @@
 """Import the user's own OpenCode history as an attempt log: one row per provider call.
 
-OpenCode (checked against 1.18.33) keeps every session in SQLite, ``opencode.db`` in its data
+OpenCode (checked against 1.18.33 and 1.18.15) keeps every session in SQLite, ``opencode.db`` in its data
 folder (``$XDG_DATA_HOME/opencode``, by default ``~/.local/share/opencode``). Each assistant
 message there is one model turn and records only its *final* call: ``providerID``,
 ``modelID``, ``time.created`` / ``time.completed`` (epoch ms), ``tokens``, ``cost`` and, when
