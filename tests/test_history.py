@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -236,3 +237,12 @@ def test_charts_draw_the_tables(folder):
     hatched = [p for p in ax.patches if not p.get_fill()]
     assert sum(p.get_height() for p in hatched) == pytest.approx((history["outcome"] != "ok").sum())
     plt.close("all")
+
+
+def test_without_logs_each_message_is_its_final_call_untimed(folder, simulated):
+    shutil.rmtree(folder / "log")
+    history = load_opencode_history(folder)
+    assert len(history) == 300 and history.attrs["log_calls"] == 0
+    assert (history["attempt"] == 1).all() and history["ttft_s"].isna().all()  # no logged start, no TTFT
+    finals = simulated.sort_values("attempt").groupby("request_id").last()
+    assert history["outcome"].value_counts().to_dict() == finals["outcome"].value_counts().to_dict()
