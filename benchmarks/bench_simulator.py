@@ -29,7 +29,8 @@ from toolkit.attempt_log import COLUMNS
 from toolkit.combined_model import CombinedModel
 from toolkit.policy import PRESETS
 from toolkit.scenario import Scenario
-from toolkit.simulator import bucket_take, rate_bucket, simulate
+from toolkit.simulator import simulate
+from toolkit.world import bucket_take, rate_bucket
 
 MODEL = CombinedModel.of(["a", "b", "c"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
 POLICY = PRESETS["seed-on-error"]

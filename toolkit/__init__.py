@@ -19,9 +19,13 @@ import importlib
 TYPE_CHECKING = False  # type checkers read the block below as true; not importing typing saves ~2 ms
 
 if TYPE_CHECKING:
+    from toolkit.attempt_log import DECISIONS as DECISIONS
+    from toolkit.attempt_log import DecisionName as DecisionName
     from toolkit.attempt_log import concat_logs as concat_logs
     from toolkit.catalog import load_catalog as load_catalog
     from toolkit.choice import Choice as Choice
+    from toolkit.classifier import OUTCOMES as OUTCOMES
+    from toolkit.classifier import Outcome as Outcome
     from toolkit.classifier import classify as classify
     from toolkit.combine import combined_table as combined_table
     from toolkit.combined_model import CombinedModel as CombinedModel

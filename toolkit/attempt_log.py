@@ -13,14 +13,18 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from toolkit.classifier import OUTCOMES
 
-DECISIONS: tuple[str, ...] = ("done", "retry_same", "next_provider", "give_up")
-"""What the engine decided after an attempt (categorical order of the ``decision`` column)."""
+DecisionName = Literal["done", "retry_same", "next_provider", "give_up"]
+"""What the engine decided after an attempt (the type of the ``decision`` column's values)."""
+
+DECISIONS: tuple[DecisionName, ...] = get_args(DecisionName)
+"""Every decision, in the categorical order of the ``decision`` column."""
 
 OUTCOME_CODE: dict[str, int] = {name: i for i, name in enumerate(OUTCOMES)}
 DECISION_CODE: dict[str, int] = {name: i for i, name in enumerate(DECISIONS)}

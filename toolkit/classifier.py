@@ -23,8 +23,9 @@ import math
 import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Literal, get_args
 
-OUTCOMES: tuple[str, ...] = (
+Outcome = Literal[
     "ok",
     "rate_limit",
     "overload",
@@ -35,7 +36,10 @@ OUTCOMES: tuple[str, ...] = (
     "auth",
     "context_length",
     "cancelled",
-)
+]
+"""An outcome class (the type of the attempt log's ``outcome`` values)."""
+
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 """Every outcome class, in the order of the attempt log's categorical.
 
 ``cancelled`` is not an error class: it marks a hedged attempt abandoned because another
@@ -77,7 +81,7 @@ def _text(body: str | bytes | None) -> str:
     return body
 
 
-def _by_text(text: str) -> str | None:
+def _by_text(text: str) -> Outcome | None:
     """The class a message names, or None when it names none."""
     if _CONTEXT.search(text):
         return "context_length"
@@ -88,7 +92,7 @@ def _by_text(text: str) -> str | None:
     return None
 
 
-def _exception_class(exc: BaseException) -> str:
+def _exception_class(exc: BaseException) -> Outcome:
     """Timeout or connection for a transport failure (names checked so httpx need not be imported)."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, TimeoutError) or names.intersection(_TIMEOUT_NAMES):
@@ -103,7 +107,7 @@ def classify(
     headers: Mapping[str, str] | None = None,
     body: str | bytes | None = None,
     exc: BaseException | None = None,
-) -> str:
+) -> Outcome:
     """The outcome class of one attempt (one of :data:`OUTCOMES`, never ``cancelled``).
 
     ``status`` is the HTTP status (None when no response arrived), ``body`` the response

@@ -58,9 +58,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from toolkit import mock_clouds, simulator
+from toolkit import mock_clouds
 from toolkit.clock_lag import LagMeter
 from toolkit.scenario import Scenario
+from toolkit.world import bucket_take, rate_bucket
 
 HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
 _MIN_WRITE_GAP_S = 0.005  # real seconds between two stream writes (tokens due meanwhile are batched)
@@ -390,8 +391,8 @@ class ScenarioDecider:
         self.worlds = {w.provider: w for w in scenario.resolve(providers, ranking)}
         self.context_limits = dict(context_limits or {})
         self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
-        # The simulator's own rate-limit buckets, so a 429 happens at the same point in both.
-        self.buckets = {w.provider: simulator.rate_bucket(w.profile) for w in self.worlds.values()}
+        # The world's rate-limit buckets, as the simulator keeps them: a 429 at the same point in both.
+        self.buckets = {w.provider: rate_bucket(w.profile) for w in self.worlds.values()}
         self.lock = threading.Lock()
 
     def __call__(self, request: Incoming) -> Reply:
@@ -406,7 +407,7 @@ class ScenarioDecider:
             if limit is not None and tokens > limit:
                 return Reply("context_length", ttft_s=profile.error_latency_s.draw(rnd))
             bucket = self.buckets[request.provider]
-            retry_after = simulator.bucket_take(bucket, request.t_s, tokens) if bucket is not None else 0.0
+            retry_after = bucket_take(bucket, request.t_s, tokens) if bucket is not None else 0.0
             if retry_after > 0:
                 return Reply("rate_limit", ttft_s=profile.error_latency_s.draw(rnd), retry_after_s=retry_after)
             injected = profile.pick_error(rnd.random())

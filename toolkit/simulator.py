@@ -32,6 +32,7 @@ from toolkit.engine import DONE, GIVE_UP, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Dist, Profile, Scenario
+from toolkit.world import bucket_take, rate_bucket
 
 _OK, _RL, _OVL, _TIMEOUT, _CTX, _CANCELLED = (
     OUTCOME_CODE[k] for k in ("ok", "rate_limit", "overload", "timeout", "context_length", "cancelled")
@@ -324,43 +325,6 @@ def simulate(
         bar.update(issued - bar.n)
         bar.close()
     return log.frame()
-
-
-def rate_bucket(profile: Profile) -> list[float] | None:
-    """Rate-limit state ``[requests, tokens, last_t, req_rate, tok_rate, req_cap, tok_cap]`` (None: unlimited).
-
-    Shared with the mock providers, so a scenario's rate limit answers 429 at the same moments
-    in virtual time and on a real socket.
-    """
-    rpm, tpm = profile.requests_per_minute, profile.tokens_per_minute
-    if rpm is None and tpm is None:
-        return None
-    req_cap = float(rpm) if rpm is not None else math.inf
-    tok_cap = float(tpm) if tpm is not None else math.inf
-    return [req_cap, tok_cap, 0.0, req_cap / 60.0, tok_cap / 60.0, req_cap, tok_cap]
-
-
-def bucket_take(bucket: list[float], t: float, tokens: int) -> float:
-    """Debit one request and ``tokens`` at time ``t``; 0.0 on success, else the Retry-After
-    (time until both buckets hold enough, rounded up to the millisecond) and nothing taken."""
-    elapsed = t - bucket[2]
-    bucket[2] = t
-    level_r = bucket[0] + elapsed * bucket[3]
-    level_t = bucket[1] + elapsed * bucket[4]
-    level_r = bucket[0] = level_r if level_r < bucket[5] else bucket[5]
-    level_t = bucket[1] = level_t if level_t < bucket[6] else bucket[6]
-    if level_r >= 1.0 and level_t >= tokens:
-        bucket[0] = level_r - 1.0
-        bucket[1] = level_t - tokens
-        return 0.0
-    wait = 0.0
-    if level_r < 1.0:
-        wait = (1.0 - level_r) / bucket[3]
-    if level_t < tokens:
-        wait_t = (tokens - level_t) / bucket[4]
-        if wait_t > wait:
-            wait = wait_t
-    return max(math.ceil(wait * 1000.0) / 1000.0, 0.001)
 
 
 def _progress(total: int):
