@@ -39,6 +39,9 @@ AZURE_RATE = ('{"error":{"code":"429","message":"Requests to the ChatCompletions
               'version v1 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 '
               'seconds."}}')  # fmt: skip
 SSE_GEMINI_ERROR = 'data: {"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}\r\n\r\ndata: ' + GEMINI_OVERLOAD
+BEDROCK_TYPE = "x-amzn-errortype"  # Bedrock names the error in this header; the body is {"message": ...}
+SSE_BEDROCK_ERROR = ('data: {"error":{"type":"serviceUnavailableException","message":"serviceUnavailableException: '
+                     'Bedrock is unable to process your request."}}')  # fmt: skip
 SSE_ANTHROPIC_ERROR = 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal"}}\n\n'
 
 CASES = [
@@ -80,6 +83,31 @@ CASES = [
     (401, AZURE_AUTH, "auth"),
     (429, AZURE_RATE, "rate_limit"),
 ]
+
+
+BEDROCK_CASES = [
+    # status, AWS error type, body, expected
+    (429, "ThrottlingException", '{"message":"Too many tokens, please wait before trying again."}', "rate_limit"),
+    (429, "ThrottlingException", '{"message":"Too many requests, please wait before trying again."}', "rate_limit"),
+    (429, "ModelNotReadyException", '{"message":"Model is not ready for inference. Wait and try your request again."}',
+     "overload"),
+    (503, "ServiceUnavailableException", '{"message":"Bedrock is unable to process your request."}', "overload"),
+    (400, "ValidationException", '{"message":"Input is too long for requested model."}', "context_length"),
+    (400, "ValidationException", '{"message":"Malformed input request: #: required key [messages] not found"}',
+     "client_error"),
+    (400, "ServiceQuotaExceededException", '{"message":"Your request exceeds the service quota for your account."}',
+     "rate_limit"),
+    (403, "InvalidSignatureException", '{"message":"The request signature we calculated does not match the signature '
+     'you provided."}', "auth"),
+    (500, "InternalServerException", '{"message":"The server encountered an internal error."}', "server_error"),
+    (200, None, SSE_BEDROCK_ERROR, "overload"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "error_type", "body", "expected"), BEDROCK_CASES)
+def test_bedrock_errors_by_status_type_header_and_message(status, error_type, body, expected):
+    headers = {BEDROCK_TYPE: f"{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"} if error_type else {}
+    assert classify(status, headers, body) == expected
 
 
 @pytest.mark.parametrize(("status", "body", "expected"), CASES)

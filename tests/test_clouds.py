@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pandas as pd
 import pytest
@@ -130,6 +131,7 @@ RATE_LIMITS = {
     "vertex-anthropic": (-1, "Quota exceeded for aiplatform"),  # Vertex's quota answer says nothing
     "gemini": (2.0, '"retryDelay":"2s"'),  # Google's RetryInfo detail in the body
     "vertex-gemini": (-1, "Quota exceeded for aiplatform"),
+    "bedrock": (-1, "Too many requests, please wait"),  # ThrottlingException: no Retry-After either
 }
 
 
@@ -175,6 +177,20 @@ def test_tool_calls_through_vertex_reach_a_gateway_client(mock_providers, keys):
     assert answer["choices"][0]["finish_reason"] == "tool_calls" and answer["usage"]["completion_tokens"] > 0
 
 
+def _live_real(cli, tmp_path, config: dict, provider: str):
+    """``live --real`` of claude-sonnet-4-5 on ``provider`` and GitHub Copilot (which must be skipped):
+    (CLI result, attempt log, [stdout, stderr, attempt-log text, mock request-log text])."""
+    path = tmp_path / "opencode.json"
+    path.write_text(json.dumps(config))
+    log_path = tmp_path / "attempts.jsonl"
+    result = cli("live", "--real", "--yes", "--config", str(path), "--source", "bundled", "--combined",
+                 "claude-sonnet-4-5", "--providers", f"{provider},github-copilot", "--requests", "2",
+                 "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
+    assert result.code == 0, result.err
+    return result, read_log(log_path), [result.out, result.err, log_path.read_text(),
+                                        (tmp_path / "mock.jsonl").read_text()]  # fmt: skip
+
+
 def test_tokens_and_private_keys_never_reach_any_output(tmp_path, cli, mock_providers, keys, monkeypatch, caplog):
     """``live --real`` with Claude on Vertex from GOOGLE_APPLICATION_CREDENTIALS; the mock echoes the
     bearer token it issued in an error body: neither it nor the private key shows anywhere."""
@@ -194,28 +210,21 @@ def test_tokens_and_private_keys_never_reach_any_output(tmp_path, cli, mock_prov
     credentials.write_text(json.dumps(_service_account(_root(mock, "google-vertex-anthropic") + "/token", private)))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(credentials))
     base = mock_base_url(mock.endpoints["google-vertex-anthropic"], "vertex-anthropic")
-    config = tmp_path / "opencode.json"
-    config.write_text(json.dumps({"provider": {"google-vertex-anthropic": {"options": {"baseURL": base}}}}))
     caplog.set_level(logging.DEBUG)
-    log_path = tmp_path / "attempts.jsonl"
-    result = cli("live", "--real", "--yes", "--config", str(config), "--source", "bundled",
-                 "--combined", "claude-sonnet-4-5", "--providers", "google-vertex-anthropic,github-copilot", "--requests", "2",
-                 "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
-    assert result.code == 0, result.err
-    attempts = read_log(log_path)
+    config = {"provider": {"google-vertex-anthropic": {"options": {"baseURL": base}}}}
+    result, attempts, outputs = _live_real(cli, tmp_path, config, "google-vertex-anthropic")
     assert attempts["outcome"].iloc[0] == "server_error" and "rejected: [redacted]" in attempts["error"].iloc[0]
     assert "ok" in set(attempts["outcome"])
     assert set(attempts["provider"]) == {"google-vertex-anthropic"}  # Copilot is skipped, with its reason
     assert "skipped: provider 'github-copilot' cannot be reached: GitHub Copilot needs its own token" in caplog.text
     token = next(iter(mock.google_tokens))
     secrets = [token, private.splitlines()[1], "BEGIN PRIVATE KEY"]
-    outputs = [result.out, result.err, log_path.read_text(), (tmp_path / "mock.jsonl").read_text(), caplog.text]
-    assert not [s for s in secrets for text in outputs if s in text]
+    assert not [s for s in secrets for text in [*outputs, caplog.text] if s in text]
 
 
 @pytest.mark.slow
-def test_live_through_vertex_and_azure_agrees_with_the_simulator():
-    """overload-storm with Claude on Vertex first, then Azure, then Anthropic: a live run through the
+def test_live_through_bedrock_and_vertex_agrees_with_the_simulator():
+    """overload-storm with Claude on Bedrock first, then Vertex, then Azure: a live run through the
     cloud adapters (mock providers serving the clouds' URLs) against 20 simulated runs, as in
     tests/test_agreement.py (same metrics and tolerances)."""
     from scaled_runs import keeping_up
@@ -226,7 +235,8 @@ def test_live_through_vertex_and_azure_agrees_with_the_simulator():
     from toolkit.policy import preset
     from toolkit.simulator import simulate
 
-    packages = {"vertex": "@ai-sdk/google-vertex/anthropic", "azure": "@ai-sdk/azure", "anthropic": "@ai-sdk/anthropic"}
+    packages = {"bedrock": "@ai-sdk/amazon-bedrock", "vertex": "@ai-sdk/google-vertex/anthropic",
+                "azure": "@ai-sdk/azure"}  # fmt: skip
     model = CombinedModel("claude-sonnet-4-5", tuple(
         Member(p, f"{p}/claude-sonnet-4-5", context_limit=200_000.0, cost_input=3.0, cost_output=15.0, provider_npm=npm)
         for p, npm in packages.items()))  # fmt: skip
@@ -238,7 +248,7 @@ def test_live_through_vertex_and_azure_agrees_with_the_simulator():
         return run_live(model, policy, scenario, requests=requests, concurrency=256, time_scale=time_scale, seed=1)
 
     log = keeping_up(run, 10)
-    assert {"vertex", "azure"} <= set(log["provider"])  # both cloud adapters served (failover to the second)
+    assert {"bedrock", "vertex"} <= set(log["provider"])  # both served (failover to the second)
     assert set(METRICS) <= set(simulated.columns)
     assert _disagreements(summarize(log).iloc[0], simulated) == {}
 
@@ -292,3 +302,136 @@ def test_an_anthropic_client_gets_a_gemini_tool_call_through_the_gateway(mock_pr
     sent = mock.requests[0]["body"]
     assert sent["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert sent["tools"][0]["functionDeclarations"][0]["name"] == "read"
+
+
+# --- Amazon Bedrock ---------------------------------------------------------------------------
+
+AWS = ("AKIAMOCKACCESSKEY01", "mock/secret+access-key-7Hq2vX9pL4", "mock-session-token-IQoJb3JpZ2luX2Vj")
+BEDROCK_MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"  # a cross-region inference profile id
+
+
+def _bedrock_env(monkeypatch, tmp_path, mock, secret: str = AWS[1]) -> dict:
+    """AWS credentials in the environment (botocore's chain) and a config pointing Bedrock at the mock."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", AWS[2])
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    base = mock_base_url(mock.endpoints["amazon-bedrock"], "bedrock")
+    return {"provider": {"amazon-bedrock": {"options": {"baseURL": base}}}}
+
+
+def _bedrock_member():
+    from toolkit.combined_model import Member
+
+    return Member("amazon-bedrock", f"amazon-bedrock/{BEDROCK_MODEL}", cost_input=3.0, cost_output=15.0,
+                  provider_npm="@ai-sdk/amazon-bedrock",
+                  provider_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"))
+
+
+def test_bedrock_signs_with_sigv4_from_the_credential_chain(mock_providers, monkeypatch, tmp_path):
+    from toolkit.endpoints import resolve_endpoint
+
+    mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS, keep_bodies=True)
+    endpoint = resolve_endpoint(_bedrock_member(), _bedrock_env(monkeypatch, tmp_path, mock))
+    assert (endpoint.adapter, endpoint.protocol, endpoint.key_source) == ("bedrock", "openai", "aws:env")
+    assert endpoint.url(BEDROCK_MODEL).endswith("/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream")
+    model = CombinedModel("m", (_bedrock_member(),))
+    log = run_live(model, ONE, SCENARIO, requests=2, endpoints={"amazon-bedrock": endpoint})
+    assert log["outcome"].tolist() == ["ok", "ok"] and log["output_tokens"].tolist() == [6, 6]
+    assert log["input_tokens"].tolist() == [r["input_tokens"] for r in mock.requests] and (log["cost_usd"] > 0).all()
+    assert all(r["authorized"] and r["model"] == BEDROCK_MODEL for r in mock.requests)
+    body = mock.requests[0]["body"]
+    assert body["inferenceConfig"] == {"maxTokens": 6} and body["messages"][0]["content"][0]["text"].startswith("Count")
+
+
+def test_a_wrong_secret_key_gets_bedrock_s_signature_error_and_classifies_as_auth(mock_providers, monkeypatch,
+                                                                                 tmp_path):  # fmt: skip
+    from toolkit.endpoints import resolve_endpoint
+
+    mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS)
+    endpoint = resolve_endpoint(_bedrock_member(), _bedrock_env(monkeypatch, tmp_path, mock, secret="not-the-secret"))
+    log = run_live(CombinedModel("m", (_bedrock_member(),)), ONE, SCENARIO, requests=1,
+                   endpoints={"amazon-bedrock": endpoint})  # fmt: skip
+    assert log["outcome"].tolist() == ["auth"] and "signature we calculated does not match" in log["error"].iloc[0]
+    assert [r["authorized"] for r in mock.requests] == [False]
+
+
+def test_a_bedrock_api_key_is_a_bearer_token(mock_providers, monkeypatch):
+    from toolkit.endpoints import resolve_endpoint
+
+    mock = mock_providers(["amazon-bedrock"], api_key="bedrock-api-key-ABSKQmVk")
+    base = mock_base_url(mock.endpoints["amazon-bedrock"], "bedrock")
+    config = {"provider": {"amazon-bedrock": {"options": {"baseURL": base}}}}
+    model = CombinedModel("m", (_bedrock_member(),))
+    for key, outcome in (("bedrock-api-key-ABSKQmVk", "ok"), ("stale", "auth")):
+        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", key)
+        endpoint = resolve_endpoint(_bedrock_member(), config)
+        assert (endpoint.key_source, endpoint.signer) == ("env:AWS_BEARER_TOKEN_BEDROCK", None)
+        log = run_live(model, ONE, SCENARIO, requests=1, endpoints={"amazon-bedrock": endpoint})
+        assert log["outcome"].tolist() == [outcome]
+    assert "Authentication failed" in log["error"].iloc[0]
+
+
+def test_without_the_aws_extra_bedrock_says_what_to_install(monkeypatch):
+    from toolkit.endpoints import resolve_endpoint
+    from toolkit.errors import UserError
+
+    monkeypatch.setitem(sys.modules, "botocore", None)  # as if botocore were not installed
+    with pytest.raises(UserError, match=r"set AWS_BEARER_TOKEN_BEDROCK, or install combined-models\[aws\] \(botocore\)"):
+        resolve_endpoint(_bedrock_member())
+
+
+def test_no_aws_credentials_at_all_is_a_one_line_reason(monkeypatch, tmp_path):
+    from toolkit.endpoints import resolve_endpoint
+    from toolkit.errors import UserError
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(UserError, match="no AWS credentials found"):
+        resolve_endpoint(_bedrock_member())
+
+
+def test_bedrock_secrets_never_reach_any_output(tmp_path, cli, mock_providers, monkeypatch, caplog):
+    """``live --real`` signing with a session token; the mock echoes the secret key and the session
+    token (as a signed header echoed back would) in an error: neither shows anywhere."""
+    echo = Reply("server_error", message=f"bad x-amz-security-token {AWS[2]} for secret {AWS[1]}")
+    mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS, script={"amazon-bedrock": [echo]},
+                          log_path=tmp_path / "mock.jsonl")  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    result, attempts, outputs = _live_real(cli, tmp_path, _bedrock_env(monkeypatch, tmp_path, mock), "amazon-bedrock")
+    assert attempts["outcome"].tolist()[:2] == ["server_error", "ok"] and all(r["authorized"] for r in mock.requests)
+    outputs.append(caplog.text)
+    assert not [(s, i, text[max(0, text.find(s) - 300):text.find(s) + 50]) for s in AWS[1:] for i, text in enumerate(outputs) if s in text]
+
+
+def test_a_tool_call_through_bedrock_reaches_a_gateway_client(mock_providers):
+    import httpx
+
+    mock = mock_providers(["b"], script={"b": [Reply(text="Checking.", tool_call=("read", {"path": "a.py"}))]})
+    gateway = Gateway([(_model("b", BEDROCK_MODEL), local_endpoints(mock.endpoints, {"b": "bedrock"}))], ONE)
+    body = {"model": f"combined/{BEDROCK_MODEL}", "messages": [{"role": "user", "content": "read a.py"}],
+            "max_tokens": 50, "tools": [{"type": "function", "function": {"name": "read", "parameters": {}}}]}
+    with gateway.running() as url:
+        answer = httpx.post(url + "/chat/completions", json=body, timeout=30).json()
+    message = answer["choices"][0]["message"]
+    assert message["content"] == "Checking." and answer["choices"][0]["finish_reason"] == "tool_calls"
+    call = message["tool_calls"][0]
+    assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "tooluse_mock-1", "read", {"path": "a.py"})
+    assert answer["usage"]["prompt_tokens"] > 0 and answer["usage"]["completion_tokens"] > 0
+
+
+def test_a_corrupt_event_stream_frame_is_a_server_error(mock_providers):
+    """The mock's frames carry valid CRCs (botocore checks them); a flipped byte is refused."""
+    from toolkit.mock_clouds import event_frame
+    from toolkit.translate_bedrock import EventStreamDecoder
+
+    frame = event_frame({":event-type": "messageStart", ":message-type": "event"}, b'{"role":"assistant"}')
+    assert [(e.event, e.data) for e in EventStreamDecoder().feed(frame[:7]) + EventStreamDecoder().feed(frame)] == [
+        ("messageStart", '{"role":"assistant"}')]
+    corrupt = frame[:-5] + bytes([frame[-5] ^ 1]) + frame[-4:]
+    [event] = EventStreamDecoder().feed(corrupt)
+    assert event.event == "error" and event.data.startswith("unreadable event-stream frame")

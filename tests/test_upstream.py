@@ -111,5 +111,6 @@ def test_garbage_truncation_and_echoed_keys(reply, outcome, error):
 
 def test_every_npm_package_maps_to_an_adapter_that_speaks_it():
     assert set(PROTOCOLS.values()) == {a.protocol for a in ADAPTERS.values()} == {"openai", "anthropic"}
-    assert set(ADAPTERS) == {"openai", "cloudflare", "azure", "anthropic", "vertex-anthropic", "gemini", "vertex-gemini"}
+    assert set(ADAPTERS) == {"openai", "cloudflare", "azure", "anthropic", "vertex-anthropic", "gemini", "vertex-gemini",
+                            "bedrock"}
     assert PROTOCOLS["@ai-sdk/anthropic"] == "anthropic" and PROTOCOLS["@ai-sdk/openai-compatible"] == "openai"

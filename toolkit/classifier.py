@@ -10,7 +10,8 @@ table-tested. The rules follow DESIGN.md; the order of the checks is the precede
 2. a context-length text on any non-2xx response (or inside a stream) -> ``context_length``
    (checked first because providers send it with 400, 413 or even 429);
 3. 429, or a rate-limit / quota text -> ``rate_limit``;
-4. 529, 503, or an "overloaded" / "at capacity" text -> ``overload``;
+4. 529, 503, or an "overloaded" / "at capacity" / "model not ready" text -> ``overload`` (Bedrock
+   sends ``ModelNotReadyException`` with 429; waiting for that model is not a rate limit);
 5. 408 -> ``timeout``; 401 / 403, or a bad-key text (Gemini answers an invalid key with a 400
    ``API_KEY_INVALID``) -> ``auth``; other 5xx -> ``server_error``; other 4xx -> ``client_error``;
 6. a 2xx whose body carries an error event -> the class of its text, else ``server_error``;
@@ -49,9 +50,10 @@ attempt of the same request answered first.
 TRANSIENT: frozenset[str] = frozenset({"rate_limit", "overload", "server_error", "timeout", "connection"})
 """Classes worth retrying: the same request may succeed later or elsewhere."""
 
+# "too many tokens" is a long prompt, except in Bedrock's ThrottlingException "Too many tokens, please wait"
 _CONTEXT = re.compile(
     r"context[ _-]?(length|window)|maximum context|context_length_exceeded|prompt is too long"
-    r"|too many (input )?tokens|input is too long|exceeds? the (model'?s? )?(context|maximum)"
+    r"|too many (input )?tokens(?!, please wait)|input is too long|exceeds? the (model'?s? )?(context|maximum)"
     r"|reduce the length of the messages|request too large for model",
     re.IGNORECASE,
 )
@@ -60,9 +62,11 @@ _RATE = re.compile(
     re.IGNORECASE,
 )
 _OVERLOAD = re.compile(
-    r"overloaded|at capacity|service unavailable|temporarily unavailable|try again later",
+    r"overloaded|at capacity|service ?unavailable|temporarily unavailable|try again later|model ?not ?ready"
+    r"|model is not ready",
     re.IGNORECASE,
 )
+_NOT_READY = re.compile(r"ModelNotReady|Model is not ready", re.IGNORECASE)
 _AUTH = re.compile(r"API_KEY_INVALID|API key not valid|UNAUTHENTICATED", re.IGNORECASE)
 # Google's RetryInfo detail: {"@type": ".../google.rpc.RetryInfo", "retryDelay": "2s"} (a protobuf Duration)
 _RETRY_DELAY = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
@@ -112,14 +116,18 @@ def classify(
 
     ``status`` is the HTTP status (None when no response arrived), ``body`` the response
     text (for a stream: the text received so far), ``exc`` the transport exception if the
-    request failed before or while reading the response. ``headers`` are accepted for
-    symmetry with :func:`retry_after_s`; no class depends on them today.
+    request failed before or while reading the response. Of the ``headers`` only AWS's
+    ``x-amzn-ErrorType`` counts: Bedrock names the error there (``ThrottlingException``,
+    ``ModelNotReadyException``, ...), and it is read as part of the text.
     """
     if exc is not None and status is None:
         return _exception_class(exc)
     if status is None:
         raise ValueError("classify needs a status or an exception")
     text = _text(body)
+    aws_type = _header(headers, "x-amzn-errortype") if headers else None
+    if aws_type:
+        text = f"{aws_type.split(':')[0]} {text}"
     if 200 <= status < 300:
         if exc is not None:  # the stream broke after a 200 header
             return _exception_class(exc)
@@ -128,7 +136,7 @@ def classify(
         return "ok"
     if text and _CONTEXT.search(text):
         return "context_length"
-    if status == 429:
+    if status == 429 and not _NOT_READY.search(text):  # Bedrock's 429 ModelNotReadyException is capacity
         return "rate_limit"
     if status in (529, 503):
         return "overload"

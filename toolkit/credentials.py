@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,3 +84,59 @@ class GoogleToken:
             if self.current is None or credentials is None or not credentials.valid:
                 self.current = await asyncio.to_thread(self._refresh)
             return self.current
+
+
+AWS_EXTRA = "install combined-models[aws] (botocore) to sign Bedrock requests: pip install 'combined-models[aws]'"
+
+
+def botocore_installed() -> bool:
+    """True when botocore can be imported (the ``[aws]`` extra)."""
+    return importlib.util.find_spec("botocore") is not None
+
+
+class AwsSigner:
+    """SigV4 signatures for Bedrock requests, with credentials from the standard AWS chain.
+
+    botocore finds the credentials as the AWS SDK OpenCode uses does: environment variables,
+    the shared credentials and config files (``profile``, else ``AWS_PROFILE``), and the
+    container or instance role. Each request is signed by botocore's ``SigV4Auth`` (service
+    ``bedrock``); the secret key and session token go into no header except as the signature
+    and ``x-amz-security-token``, and :meth:`secrets` lets the redactor remove both.
+    """
+
+    def __init__(self, region: str, profile: str | None = None) -> None:
+        import botocore.session
+
+        # botocore.auth logs each canonical request at DEBUG, x-amz-security-token included: never let it
+        logging.getLogger("botocore.auth").setLevel(logging.INFO)
+        self.region = region
+        session = botocore.session.Session(profile=profile)
+        try:
+            credentials = session.get_credentials()
+        except Exception as exc:  # botocore raises its own errors for a broken profile or config file
+            raise CredentialError(f"cannot read AWS credentials ({type(exc).__name__})") from None
+        if credentials is None:
+            raise CredentialError("no AWS credentials found (environment, shared files or instance role)")
+        self._credentials = credentials
+        self.where = f"aws:{credentials.method}"
+
+    def __repr__(self) -> str:
+        return f"AwsSigner({self.region!r}, {self.where!r})"
+
+    def secrets(self) -> set[str]:
+        """The secret key and session token in use (for redaction), never printed."""
+        frozen = self._credentials.get_frozen_credentials()
+        return {s for s in (frozen.secret_key, frozen.token) if s}
+
+    def _sign(self, url: str, content: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        request = AWSRequest(method="POST", url=url, data=content, headers=dict(headers))
+        SigV4Auth(self._credentials.get_frozen_credentials(), "bedrock", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+    async def sign(self, url: str, content: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+        """``headers`` plus the SigV4 ones for a POST of ``content`` to ``url`` (refreshing
+        credentials may touch the network: done in a worker thread)."""
+        return await asyncio.to_thread(self._sign, url, content, headers)

@@ -25,7 +25,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from toolkit.combined_model import CombinedModel, Member
-from toolkit.credentials import GCP_EXTRA, GoogleToken, google_auth_installed
+from toolkit.credentials import (
+    AWS_EXTRA,
+    GCP_EXTRA,
+    AwsSigner,
+    CredentialError,
+    GoogleToken,
+    botocore_installed,
+    google_auth_installed,
+)
 from toolkit.errors import UserError
 from toolkit.routes import NOT_KEYS, ROUTES, SETTINGS, Route, route_for
 from toolkit.upstream import ADAPTERS
@@ -43,7 +51,8 @@ class Endpoint:
 
     ``protocol`` is the wire protocol of bodies and events (``"openai"`` / ``"anthropic"``);
     ``adapter`` the :data:`toolkit.upstream.ADAPTERS` entry that calls it (default: the protocol's
-    own); ``token`` a source of access tokens (Google credentials) used instead of ``api_key``.
+    own); ``token`` a source of access tokens (Google credentials) used instead of ``api_key``;
+    ``signer`` signs each request instead (AWS SigV4).
     """
 
     provider: str
@@ -53,6 +62,7 @@ class Endpoint:
     api_key: str | None = field(default=None, repr=False, compare=False)
     adapter: str = ""  # "" : the adapter named like the protocol
     token: GoogleToken | None = field(default=None, repr=False, compare=False)
+    signer: AwsSigner | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.adapter:
@@ -71,10 +81,23 @@ class Endpoint:
         """Request headers with the static key (send them; never print them)."""
         return ADAPTERS[self.adapter].headers(self.api_key)
 
-    async def request_headers(self) -> dict[str, str]:
-        """Request headers with the key, or a fresh access token (:class:`CredentialError` if none)."""
+    async def request_headers(self, url: str = "", content: bytes = b"") -> dict[str, str]:
+        """Request headers with the key, a fresh access token, or the signature of a POST of
+        ``content`` to ``url`` (:class:`~toolkit.credentials.CredentialError` when there is none)."""
+        if self.signer is not None:
+            return await self.signer.sign(url, content, ADAPTERS[self.adapter].headers(None))
         secret = await self.token.token() if self.token is not None else self.api_key
         return ADAPTERS[self.adapter].headers(secret)
+
+    def secrets(self) -> set[str]:
+        """Every secret value this endpoint sends now (key, current token, AWS secret key and
+        session token), for redaction; never printed."""
+        out = {self.api_key} if self.api_key else set()
+        if self.token is not None and self.token.current:
+            out.add(self.token.current)
+        if self.signer is not None:
+            out |= self.signer.secrets()
+        return out
 
 
 def _key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) -> tuple[str, str | None]:
@@ -176,6 +199,8 @@ def resolve_endpoint(member: Member, config: Mapping[str, Any] | None = None) ->
     if route.auth == "google":
         key_source, token = _google_token(member.provider)
         return Endpoint(member.provider, base_url, protocol, key_source, adapter=route.adapter, token=token)
+    if route.auth == "aws":
+        return _aws_endpoint(member, base_url, protocol, route.adapter, options)
     key_vars = tuple(v for v in member.provider_env if v not in SETTINGS and v not in NOT_KEYS)
     key_source, api_key = _key(member.provider, options, key_vars)
     endpoint = Endpoint(member.provider, base_url, protocol, key_source, api_key, route.adapter)
@@ -184,6 +209,23 @@ def resolve_endpoint(member: Member, config: Mapping[str, Any] | None = None) ->
         hint = f"set {where}" if where else f"set provider.{member.provider}.options.apiKey to {{env:VAR}}"
         raise UserError(f"no API key for provider {member.provider!r}: {hint}")
     return endpoint
+
+
+def _aws_endpoint(member: Member, base_url: str, protocol: str, adapter: str, options: Mapping[str, Any]) -> Endpoint:
+    """A Bedrock endpoint as OpenCode authorizes it: a Bedrock API key (``AWS_BEARER_TOKEN_BEDROCK``
+    or ``options.apiKey``) as a bearer token, else SigV4 with the standard AWS credential chain."""
+    key_source, api_key = _key(member.provider, options, ("AWS_BEARER_TOKEN_BEDROCK",))
+    if api_key is not None:
+        return Endpoint(member.provider, base_url, protocol, key_source, api_key, adapter)
+    if not botocore_installed():
+        raise UserError(f"provider {member.provider!r}: set AWS_BEARER_TOKEN_BEDROCK, or {AWS_EXTRA}")
+    region = _setting(member.provider, "AWS_REGION", options, {})
+    try:
+        signer = AwsSigner(region, options.get("profile") or None)
+    except CredentialError as exc:
+        raise UserError(f"provider {member.provider!r}: {exc}; set AWS_BEARER_TOKEN_BEDROCK, AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE)") from None  # fmt: skip
+    return Endpoint(member.provider, base_url, protocol, signer.where, adapter=adapter, signer=signer)
 
 
 def resolve_endpoints(model: CombinedModel, config: Mapping[str, Any] | None = None) -> dict[str, Endpoint]:
@@ -232,6 +274,8 @@ def mock_base_url(root: str, adapter: str) -> str:
     (``http://127.0.0.1:PORT/v1``): the same paths as the real API below the mock's host."""
     if adapter == "azure":
         return root.removesuffix("/v1") + "/openai/v1"
+    if adapter == "bedrock":
+        return root.removesuffix("/v1")
     if adapter == "gemini":
         return root.removesuffix("/v1") + "/v1beta/models"
     if adapter in ("vertex-anthropic", "vertex-gemini"):

@@ -22,6 +22,11 @@ them):
   ``API_KEY_INVALID``, a rate limit a 429 ``RESOURCE_EXHAUSTED`` whose ``RetryInfo.retryDelay``
   says when (no Retry-After header), an overload a 503 ``UNAVAILABLE``, a long prompt a 400
   ``INVALID_ARGUMENT`` "input token count ... exceeds the maximum".
+- **Amazon Bedrock** (``bedrock``): ``POST /model/M/converse-stream`` with a Converse body, answered
+  in AWS event-stream frames (:class:`ConverseFrames`, valid prelude and message CRCs); SigV4
+  recomputed with botocore and the owner's ``aws_credentials`` (a mismatch is Bedrock's 403
+  ``InvalidSignatureException``) or a Bedrock API key as bearer; errors as ``{"message"}`` with the
+  type in ``x-amzn-ErrorType`` (``ThrottlingException``, ``ModelNotReadyException``, ...).
 - **Google OAuth** (``POST /token``): the token endpoint a service account's ``token_uri`` points
   at. It checks the JWT assertion (grant type, audience, scope and, with the owner's
   ``google_public_key``, the RS256 signature) and answers an access token, as Google does.
@@ -32,6 +37,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import struct
+import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -117,10 +124,10 @@ def authorized(request: Request, cloud: str, owner: MockProviders) -> bool:
     return token is not None and (token in owner.google_tokens or token == owner.api_key)
 
 
-def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, Any],
-          headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:  # fmt: skip
+def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, Any], headers: dict[str, str],
+          message: str | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:  # fmt: skip
     """(status, body, headers) of a fault as the cloud answers it; the model API's own otherwise
-    (``payload``, or Gemini's shape for ``protocol`` ``"gemini"``)."""
+    (``payload``, or Gemini's shape for ``protocol`` ``"gemini"``); ``message`` is the reply's own text."""
     if cloud == AZURE:
         if kind == "auth":
             return 401, {"error": {"code": "401", "message": _AZURE_AUTH}}, {}
@@ -130,6 +137,8 @@ def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, 
         return status, payload, headers
     if cloud == GEMINI:
         return _gemini_error(kind, headers)
+    if cloud == BEDROCK:
+        return _bedrock_error(kind, message)
     if kind in ("rate_limit", "quota"):  # Vertex's own quota: Google shape, no Retry-After header
         return 429, {"error": {"code": 429, "message": _VERTEX_QUOTA, "status": "RESOURCE_EXHAUSTED"}}, {}
     if kind == "auth":
@@ -261,3 +270,144 @@ class GeminiFrames:
     def error(self, payload: dict[str, Any]) -> bytes:
         message = str((payload.get("error") or {}).get("message") or "The model is overloaded.")
         return _sse({"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}})
+
+
+# ---------------------------------------------------------------------------------------
+# Amazon Bedrock: ConverseStream, SigV4 or a Bedrock API key, AWS event-stream frames
+
+BEDROCK = "bedrock"
+BEDROCK_ROUTE = "/model/{model}/converse-stream"
+_BEDROCK_ERROR_TYPE = "x-amzn-errortype"
+# fault kind -> (status, AWS error type, message), as Bedrock Runtime answers them
+_BEDROCK_ERRORS = {
+    "rate_limit": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    "quota": (400, "ServiceQuotaExceededException", "Your request exceeds the service quota for your account."),
+    "overload": (503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
+    "unavailable": (429, "ModelNotReadyException", "Model is not ready for inference. Wait and try your request again."),
+    "server_error": (500, "InternalServerException", "The server encountered an internal error while processing the request."),
+    "context_length": (400, "ValidationException", "Input is too long for requested model."),
+    "client_error": (400, "ValidationException", "Malformed input request: #: required key [messages] not found, "
+                                                 "please reformat your input and try again."),
+    "auth": (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
+}  # fmt: skip
+SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
+                      "Secret Access Key and signing method. Consult the service documentation for details.")  # fmt: skip
+
+
+def _bedrock_error(kind: str, message: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A Bedrock error: ``{"message"}`` with the type in ``x-amzn-ErrorType`` (no Retry-After)."""
+    status, error_type, default = _BEDROCK_ERRORS[kind]
+    if message == SIGNATURE_MISMATCH:
+        error_type = "InvalidSignatureException"
+    header = f"{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+    return status, {"message": message or default}, {_BEDROCK_ERROR_TYPE: header}
+
+
+def bedrock_authorized(request: Request, body: bytes, owner: MockProviders) -> str | None:
+    """None when the request carries the Bedrock API key or a valid SigV4 signature (or the mock
+    requires neither); else the message Bedrock answers."""
+    if owner.api_key is None and owner.aws_credentials is None:
+        return None
+    authorization = request.headers.get("authorization", "")
+    if owner.api_key is not None and authorization == f"Bearer {owner.api_key}":
+        return None
+    if owner.aws_credentials is not None and authorization.startswith("AWS4-HMAC-SHA256 "):
+        return None if _signature_matches(request, body, authorization, owner) else SIGNATURE_MISMATCH
+    return "Authentication failed: Please make sure your API Key is valid."
+
+
+def _signature_matches(request: Request, body: bytes, authorization: str, owner: MockProviders) -> bool:
+    """Recompute the SigV4 signature with botocore and the mock's credentials; compare."""
+    import hmac
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    fields = dict(part.strip().split("=", 1) for part in authorization.removeprefix("AWS4-HMAC-SHA256 ").split(","))
+    access_key, _, region, service, _ = fields["Credential"].split("/")
+    expected_access, secret, token = owner.aws_credentials  # type: ignore[misc]
+    if access_key != expected_access or service != "bedrock" or region != owner.aws_region:
+        return False
+    signed = fields["SignedHeaders"].split(";")
+    url = f"{request.url.scheme}://{request.headers['host']}{request.scope['raw_path'].decode()}"
+    aws_request = AWSRequest(method=request.method, url=url, data=body,
+                             headers={name: request.headers.get(name, "") for name in signed})  # fmt: skip
+    aws_request.context["timestamp"] = request.headers.get("x-amz-date", "")
+    auth = SigV4Auth(Credentials(access_key, secret, token), service, region)
+    expected = auth.signature(auth.string_to_sign(aws_request, auth.canonical_request(aws_request)), aws_request)
+    return hmac.compare_digest(expected, fields["Signature"])
+
+
+def converse_messages(body: dict[str, Any]) -> dict[str, Any]:
+    """A Converse body as the mock counts tokens: its texts as messages, ``maxTokens`` as ``max_tokens``."""
+    blocks = [*(body.get("system") or [])]
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            blocks.extend(message.get("content") or ())
+    texts = [str(b.get("text", "")) for b in blocks if isinstance(b, dict)]
+    return {"messages": [{"role": "user", "content": " ".join(texts)}],
+            "max_tokens": (body.get("inferenceConfig") or {}).get("maxTokens")}  # fmt: skip
+
+
+def event_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message: prelude (total and headers length, CRC32), string headers,
+    payload, message CRC32, as Bedrock frames every ConverseStream event."""
+    encoded = b"".join(struct.pack(">B", len(k)) + k.encode() + struct.pack(">BH", 7, len(v)) + v.encode()
+                       for k, v in headers.items())  # fmt: skip
+    prelude = struct.pack(">II", 16 + len(encoded) + len(payload), len(encoded))
+    head = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
+    return head + struct.pack(">I", zlib.crc32(head))
+
+
+def _event(event_type: str, payload: dict[str, Any]) -> bytes:
+    headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+    return event_frame(headers, json.dumps(payload, separators=(",", ":")).encode())
+
+
+class ConverseFrames:
+    """ConverseStream events in AWS event-stream frames (the frames interface of
+    :mod:`toolkit.mock_providers`): messageStart, text deltas, a tool use as its own block with
+    its input in two fragments, messageStop, then metadata with the usage."""
+
+    protocol = "converse"
+    media_type = "application/vnd.amazon.eventstream"
+
+    def __init__(self, model: str, request_id: str, input_tokens: int) -> None:
+        self.model, self.id, self.input_tokens = model, request_id, input_tokens
+
+    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Any] | None = None) -> dict[str, Any]:
+        content: list[dict[str, Any]] = [{"text": text}] if text or tool_call is None else []
+        if tool_call is not None:
+            content.append({"toolUse": {"toolUseId": f"tooluse_{self.id}", "name": tool_call[0], "input": dict(tool_call[1])}})
+        return {"output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": "tool_use" if tool_call else "end_turn", "usage": self._usage(output_tokens)}  # fmt: skip
+
+    def _usage(self, output_tokens: int) -> dict[str, int]:
+        return {"inputTokens": self.input_tokens, "outputTokens": output_tokens,
+                "totalTokens": self.input_tokens + output_tokens}  # fmt: skip
+
+    def start(self) -> bytes:
+        return _event("messageStart", {"role": "assistant"})
+
+    def token(self, word: str) -> bytes:
+        return _event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": word}})
+
+    def end(self, output_tokens: int, tool_call: tuple[str, Any] | None = None) -> bytes:
+        frames = _event("contentBlockStop", {"contentBlockIndex": 0})
+        if tool_call is not None:
+            start = {"toolUse": {"toolUseId": f"tooluse_{self.id}", "name": tool_call[0]}}
+            frames += _event("contentBlockStart", {"contentBlockIndex": 1, "start": start})
+            arguments = json.dumps(dict(tool_call[1]))
+            half = len(arguments) // 2
+            for part in (arguments[:half], arguments[half:]):
+                frames += _event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": part}}})
+            frames += _event("contentBlockStop", {"contentBlockIndex": 1})
+        frames += _event("messageStop", {"stopReason": "tool_use" if tool_call else "end_turn"})
+        return frames + _event("metadata", {"usage": self._usage(output_tokens), "metrics": {"latencyMs": 1}})
+
+    def error(self, payload: dict[str, Any]) -> bytes:
+        message = str((payload.get("error") or {}).get("message") or "Bedrock is unable to process your request.")
+        headers = {":exception-type": "serviceUnavailableException", ":content-type": "application/json",
+                   ":message-type": "exception"}  # fmt: skip
+        return event_frame(headers, json.dumps({"message": message}).encode())

@@ -10,8 +10,9 @@ adapter can talk to it:
 - the same two protocols at the URLs of the clouds that host them (:mod:`toolkit.mock_clouds`):
   Azure OpenAI ``POST /openai/v1/chat/completions?api-version=...`` (``api-key`` header) and
   Claude on Vertex AI ``POST /v1/projects/P/locations/L/publishers/anthropic/models/M:streamRawPredict``
-  (a Google access token, issued by the mock's own OAuth token endpoint ``POST /token``), each
-  with that cloud's error bodies.
+  (a Google access token, issued by the mock's own OAuth token endpoint ``POST /token``), Gemini
+  ``streamGenerateContent`` (the Gemini API and Vertex) and Amazon Bedrock ``ConverseStream``
+  (AWS event-stream frames, SigV4 checked), each with that cloud's error bodies.
 
 What a provider does with a request is a :class:`Reply`: succeed after a time to first
 token at a token pace (with scripted ``text``, or a scripted ``tool_call`` that is streamed
@@ -350,8 +351,9 @@ class _AnthropicFrames:
         return _sse(payload, "error")
 
 
-_FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames | mock_clouds.GeminiFrames]] = {
-    "openai": _OpenAIFrames, "anthropic": _AnthropicFrames, "gemini": mock_clouds.GeminiFrames}
+_FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames | mock_clouds.GeminiFrames | mock_clouds.ConverseFrames]] = {
+    "openai": _OpenAIFrames, "anthropic": _AnthropicFrames, "gemini": mock_clouds.GeminiFrames,
+    "converse": mock_clouds.ConverseFrames}
 
 
 # ---------------------------------------------------------------------------------------
@@ -454,6 +456,7 @@ class _Provider:
                 Route("/openai/v1/chat/completions", self._azure, methods=["POST"]),
                 Route(mock_clouds.VERTEX_ROUTE, self._vertex, methods=["POST"]),
                 Route(mock_clouds.GEMINI_ROUTE, self._gemini, methods=["POST"]),
+                Route(mock_clouds.BEDROCK_ROUTE, self._bedrock, methods=["POST"]),
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
@@ -482,6 +485,10 @@ class _Provider:
     async def _gemini(self, request: Request) -> Response:
         return await self._hosted(request, "gemini", mock_clouds.GEMINI)
 
+    async def _bedrock(self, request: Request) -> Response:
+        model = request.path_params["model"]
+        return await self._complete(request, "converse", mock_clouds.BEDROCK, model=model, stream=True)
+
     async def _hosted(self, request: Request, protocol: str | None, cloud: str) -> Response:
         """A request whose URL names the model and the method (Vertex, the Gemini API)."""
         model, stream = mock_clouds.target(request)
@@ -491,6 +498,13 @@ class _Provider:
 
     async def _token(self, request: Request) -> Response:
         return await mock_clouds.token_endpoint(request, self.owner)
+
+    def _refusal(self, request: Request, raw: bytes, protocol: str, cloud: str | None) -> str | None:
+        """None when the request carries the credentials this mock requires, else the refusal's
+        text (``""``: the protocol's default)."""
+        if cloud == mock_clouds.BEDROCK:
+            return mock_clouds.bedrock_authorized(request, raw, self.owner)
+        return None if self._authorized(request, protocol, cloud) else ""
 
     def _authorized(self, request: Request, protocol: str, cloud: str | None = None) -> bool:
         expected = self.owner.api_key
@@ -507,9 +521,11 @@ class _Provider:
         """Answer one request in ``protocol``; ``cloud`` names the hosting cloud (its auth and
         error bodies), ``model`` and ``stream`` are given when the URL carries them (Vertex)."""
         try:
-            body = json.loads(await request.body())
+            raw = await request.body()
         except ClientDisconnect:  # the client gave up before sending its body: nothing to answer
             return Response(status_code=499)
+        try:
+            body = json.loads(raw)
         except ValueError:
             body = None
         owner = self.owner
@@ -520,7 +536,8 @@ class _Provider:
             refused = mock_clouds.body_refusal(cloud, body) if protocol == "anthropic" else None
             if refused is not None:
                 return refused
-        counted = mock_clouds.gemini_messages(body) if protocol == "gemini" else body
+        counted = {"gemini": mock_clouds.gemini_messages, "converse": mock_clouds.converse_messages}.get(
+            protocol, dict)(body)
         incoming = Incoming(
             provider=self.name,
             protocol=protocol,
@@ -530,8 +547,9 @@ class _Provider:
             max_tokens=int(counted.get("max_tokens") or counted.get("max_completion_tokens") or 16),
             t_s=owner.now_s(),
         )
-        authorized = self._authorized(request, protocol, cloud)
-        reply = owner.next_reply(incoming) if authorized else Reply("auth")
+        refusal = self._refusal(request, raw, protocol, cloud)
+        authorized = refusal is None
+        reply = owner.next_reply(incoming) if authorized else Reply("auth", message=refusal or None)
         owner.record(incoming, reply, request.headers.get("x-request-id"), authorized, body)
         frames = _FRAMES[protocol](incoming.model, f"mock-{next(owner.ids)}", incoming.input_tokens)
 
@@ -540,7 +558,8 @@ class _Provider:
             status, payload = _error_payload(protocol, reply.kind, reply.message)
             headers = _retry_after_headers(reply.retry_after_s)
             if cloud is not None:  # the cloud's own body where it answers instead of the model's API
-                status, payload, headers = mock_clouds.error(cloud, protocol, reply.kind, status, payload, headers)
+                status, payload, headers = mock_clouds.error(cloud, protocol, reply.kind, status, payload, headers,
+                                                             reply.message)  # fmt: skip
             return JSONResponse(payload, status_code=status, headers=headers)
         if reply.kind == "hang":
             await _until_disconnected(request)
@@ -556,7 +575,8 @@ class _Provider:
                 status, payload = _error_payload(protocol, "overload", reply.message)
                 return JSONResponse(payload, status_code=status)
             return JSONResponse(frames.body("".join(words), _output_tokens(reply, words), reply.tool_call))
-        return StreamingResponse(self._stream(request, reply, frames, words), media_type="text/event-stream")
+        media_type = getattr(frames, "media_type", "text/event-stream")
+        return StreamingResponse(self._stream(request, reply, frames, words), media_type=media_type)
 
     async def _stream(self, request: Request, reply: Reply, frames: Any, words: list[str]):
         """Yield the event stream, pacing tokens on the scaled clock and injecting faults."""
@@ -628,6 +648,8 @@ class MockProviders:
     ``api_key``, when set, is required (``Authorization: Bearer``, ``x-api-key`` or Azure's ``api-key``).
     ``google_public_key`` (PEM), when set, makes ``/token`` check the signature of the JWT a Google
     service account sends and makes Vertex routes require a token it issued (or ``api_key``).
+    ``aws_credentials`` (access key id, secret key, session token or None), when set, makes the
+    Bedrock route recompute each request's SigV4 signature with botocore (for ``aws_region``).
     ``keep_bodies`` also keeps each request's JSON body in its ``requests`` row (``body``),
     for tests that check what a client sent back (a tool's result, say).
     """
@@ -642,6 +664,8 @@ class MockProviders:
     port: int = 0  # first port; 0 picks free ports
     keep_bodies: bool = False
     google_public_key: str | None = field(default=None, repr=False)  # PEM: /token checks assertions with it
+    aws_credentials: tuple[str, str, str | None] | None = field(default=None, repr=False)  # Bedrock checks SigV4
+    aws_region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         if not self.providers:

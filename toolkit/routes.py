@@ -7,7 +7,8 @@ the default base URL (a template whose ``${VAR}`` parts are :data:`SETTINGS`, as
 writes them) and how the request is authorized:
 
 - ``key``: a static key from ``options.apiKey`` or the first set key variable of the catalog;
-- ``google``: an access token from Google's Application Default Credentials (extra ``[gcp]``).
+- ``google``: an access token from Google's Application Default Credentials (extra ``[gcp]``);
+- ``aws``: a Bedrock API key as bearer, else SigV4 signing with the AWS credential chain (extra ``[aws]``).
 
 Packages that only reach their provider through a token exchange or a vendor SDK are in
 :data:`UNSUPPORTED` with the reason, and are never sent a request.
@@ -36,11 +37,12 @@ SETTINGS: dict[str, Setting] = {
     "GOOGLE_VERTEX_LOCATION": Setting("location", ("GOOGLE_VERTEX_LOCATION", "GOOGLE_CLOUD_LOCATION"), "us-east5"),
     # the API host follows the location (the global location has no regional prefix)
     "GOOGLE_VERTEX_ENDPOINT": Setting("endpoint", ("GOOGLE_VERTEX_ENDPOINT",)),
+    "AWS_REGION": Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1"),
     "CLOUDFLARE_ACCOUNT_ID": Setting("accountId", ("CLOUDFLARE_ACCOUNT_ID",)),
     "CLOUDFLARE_GATEWAY_ID": Setting("gateway", ("CLOUDFLARE_GATEWAY_ID",)),
 }
 
-NOT_KEYS = frozenset({"GOOGLE_APPLICATION_CREDENTIALS", "AWS_REGION", "AWS_PROFILE"})
+NOT_KEYS = frozenset({"GOOGLE_APPLICATION_CREDENTIALS", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
 """Catalog env variables that are neither a key nor a :data:`SETTINGS` value."""
 
 _VERTEX = "https://${GOOGLE_VERTEX_ENDPOINT}/v1/projects/${GOOGLE_VERTEX_PROJECT}/locations/${GOOGLE_VERTEX_LOCATION}"
@@ -52,7 +54,7 @@ class Route:
 
     adapter: str
     base_url: str | None = None
-    auth: str = "key"  # "key" or "google"
+    auth: str = "key"  # "key", "google" or "aws"
 
 
 _OPENAI, _ANTHROPIC = Route("openai"), Route("anthropic")
@@ -86,6 +88,7 @@ ROUTES: dict[str, Route] = {
     "@ai-sdk/google-vertex/anthropic": Route("vertex-anthropic", _VERTEX + "/publishers/anthropic/models", "google"),
     "@ai-sdk/google": Route("gemini", "https://generativelanguage.googleapis.com/v1beta/models"),
     "@ai-sdk/google-vertex": Route("vertex-gemini", _VERTEX + "/publishers/google/models", "google"),
+    "@ai-sdk/amazon-bedrock": Route("bedrock", "https://bedrock-runtime.${AWS_REGION}.amazonaws.com", "aws"),
 }
 
 #: Provider id -> a base URL template that differs from its package's (OpenCode's own loaders).
@@ -102,8 +105,6 @@ UNSUPPORTED: dict[str, str] = {
     "short-lived Copilot token); a plain key cannot reach it",
     "@jerome-benoit/sap-ai-provider-v2": "SAP AI Core needs an OAuth client-credentials exchange from its "
     "service key (the vendor SDK's job)",
-    "@ai-sdk/amazon-bedrock": "Amazon Bedrock (SigV4-signed ConverseStream with AWS event-stream framing) "
-    "has no adapter yet",
 }
 
 

@@ -39,40 +39,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from toolkit.protocols import MalformedAnswer, ProtocolError
+from toolkit.openai_turns import functions, merged, sampling, turns
+from toolkit.protocols import MalformedAnswer
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
-
-
-def _text_of(content: Any) -> str:
-    """The text of an OpenAI message content (a string or text parts; other parts refused)."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content:
-        if not isinstance(part, Mapping) or part.get("type") != "text":
-            raise ProtocolError("only text parts can be sent to a Gemini upstream")
-        texts.append(str(part.get("text", "")))
-    return "".join(texts)
-
-
-def _arguments(text: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        raise ProtocolError(f"tool-call arguments are not JSON: {str(text)[:80]!r}") from None
-    return value if isinstance(value, dict) else {"value": value}
-
-
-def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
-    """Add a turn, merged into the previous one of the same role (Gemini wants roles to alternate)."""
-    if not parts:
-        return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"].extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})
 
 
 def gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,34 +51,21 @@ def gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
     both go in the URL)."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
-    call_names: dict[str, str] = {}
-    for message in body.get("messages") or ():
-        role = message.get("role")
-        if role in ("system", "developer"):
-            system.append({"text": _text_of(message.get("content"))})
-        elif role == "user":
-            _append(contents, "user", [{"text": _text_of(message.get("content"))}])
-        elif role == "assistant":
-            parts: list[dict[str, Any]] = []
-            text = _text_of(message.get("content"))
-            if text:
-                parts.append({"text": text})
-            for call in message.get("tool_calls") or ():
-                function = call.get("function") or {}
-                call_names[str(call.get("id"))] = function.get("name", "")
-                parts.append({"functionCall": {"name": function.get("name", ""),
-                                               "args": _arguments(function.get("arguments"))}})  # fmt: skip
-            _append(contents, "model", parts)
-        elif role == "tool":
-            name = call_names.get(str(message.get("tool_call_id")), "")
-            response = {"name": name, "response": {"content": _text_of(message.get("content"))}}
-            _append(contents, "user", [{"functionResponse": response}])
+    for turn in turns(body, "Gemini"):
+        if turn.role == "system":
+            system.append({"text": turn.text})
+        elif turn.role == "user":
+            merged(contents, "user", [{"text": turn.text}], "parts")
+        elif turn.role == "assistant":
+            calls = [{"functionCall": {"name": name, "args": arguments}} for _, name, arguments in turn.calls]
+            merged(contents, "model", [{"text": turn.text}] * bool(turn.text) + calls, "parts")
         else:
-            raise ProtocolError(f"a message with role {role!r} cannot be sent to a Gemini upstream")
+            response = {"name": turn.name, "response": {"content": turn.text}}
+            merged(contents, "user", [{"functionResponse": response}], "parts")
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
-    tools = [t.get("function") or {} for t in body.get("tools") or () if t.get("type", "function") == "function"]
+    tools = functions(body)
     if tools:
         out["tools"] = [{"functionDeclarations": [
             {k: v for k, v in (("name", f.get("name")), ("description", f.get("description")),
@@ -115,16 +73,8 @@ def gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
     choice = body.get("tool_choice")
     if choice is not None:
         out["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
-    config = {}
-    for src, dst in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed")):
-        if body.get(src) is not None:
-            config[dst] = body[src]
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if limit:
-        config["maxOutputTokens"] = int(limit)
-    stop = body.get("stop")
-    if stop:
-        config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+    names = {"max_tokens": "maxOutputTokens", "temperature": "temperature", "top_p": "topP", "stop": "stopSequences"}
+    config = {names[k]: v for k, v in sampling(body).items()}
     if config:
         out["generationConfig"] = config
     return out

@@ -118,14 +118,30 @@ class UpstreamAdapter(Protocol):
         return :data:`CONTENT` (an answer delta), :data:`ERROR` (an error event) or :data:`NOTHING`."""
         ...
 
+    def decoder(self) -> Decoder:
+        """A fresh decoder of the response body into events (server-sent events, or Bedrock's
+        binary event stream)."""
+        ...
+
     def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
         """The events of ``protocol`` one upstream event amounts to (itself, unless the API speaks
-        another protocol on the wire, as Gemini does); ``state`` lives for one attempt."""
+        another protocol on the wire, as Gemini and Bedrock do); ``state`` lives for one attempt."""
         ...
 
 
+class Decoder(Protocol):
+    """Bytes cut anywhere in, complete events out (:class:`toolkit.sse.SSEDecoder` is one)."""
+
+    def feed(self, data: bytes) -> list[SSEEvent]: ...
+
+    def close(self) -> list[SSEEvent]: ...
+
+
 class _Passthrough:
-    """Adapters whose API streams the events of their protocol as they are."""
+    """Adapters whose API streams the server-sent events of their protocol as they are."""
+
+    def decoder(self) -> Decoder:
+        return SSEDecoder()
 
     def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
         return (event,)
@@ -296,6 +312,48 @@ class GeminiAdapter(OpenAIAdapter):
         return [SSEEvent(None, json.dumps(c, separators=(",", ":"))) for c in chunks]
 
 
+class BedrockAdapter(OpenAIAdapter):
+    """Amazon Bedrock's ConverseStream behind an OpenAI face: ``{base}/model/{model}/converse-stream``
+    (base ``https://bedrock-runtime.{region}.amazonaws.com``), the OpenAI body as a Converse body, the
+    binary event stream decoded by botocore and each event turned into OpenAI chunks
+    (:mod:`toolkit.translate_bedrock`). Auth is a Bedrock API key as bearer, or the endpoint's SigV4
+    signer. Converse rather than InvokeModel: one request shape serves every model family the
+    catalog lists on Bedrock (7 of its 46 combined-model members are Claude).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("bedrock")
+
+    def url(self, base_url: str, model: str) -> str:
+        from urllib.parse import quote
+
+        return f"{base_url}/model/{quote(model, safe='')}/converse-stream"
+
+    def headers(self, api_key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/vnd.amazon.eventstream"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    def stream_body(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        from toolkit.translate_bedrock import converse_request
+
+        return converse_request(body)
+
+    def decoder(self) -> Decoder:
+        from toolkit.translate_bedrock import EventStreamDecoder
+
+        return EventStreamDecoder()
+
+    def transcode(self, event: SSEEvent, state: dict[str, Any]) -> Sequence[SSEEvent]:
+        from toolkit.translate_bedrock import ConverseToOpenAI
+
+        if "stream" not in state:
+            state["stream"] = ConverseToOpenAI(state.get("model", ""))
+        chunks = state["stream"].chunks(event.event, json.loads(event.data))
+        return [SSEEvent(None, json.dumps(c, separators=(",", ":"))) for c in chunks]
+
+
 #: adapter name -> its adapter (one instance each; adapters hold no state).
 ADAPTERS: dict[str, UpstreamAdapter] = {
     a.name: a
@@ -307,6 +365,7 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
         VertexAnthropicAdapter(),
         GeminiAdapter("gemini", vertex=False),
         GeminiAdapter("vertex-gemini", vertex=True),
+        BedrockAdapter(),
     )
 }
 
@@ -322,14 +381,12 @@ class Redactor:
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
         from toolkit.attempt_log import redact  # pandas-backed module: load it only when calls are made
 
-        endpoints = list(endpoints)
-        self.keys = {e.api_key for e in endpoints if e.api_key}
-        self.tokens = [e.token for e in endpoints if e.token is not None]  # their value changes as they refresh
+        self.endpoints = list(endpoints)  # their secrets are read at each scrub: tokens change as they refresh
         self._redact = redact
 
     def scrub(self, text: str) -> str:
-        """``text`` with every configured key value and current token replaced (no other change)."""
-        secrets = self.keys | {t.current for t in self.tokens if t.current}
+        """``text`` with every secret an endpoint sends replaced (no other change)."""
+        secrets = set().union(*(e.secrets() for e in self.endpoints))
         for secret in sorted(secrets, key=len, reverse=True):  # longest first: a key containing another goes whole
             text = text.replace(secret, "[redacted]")
         return text
@@ -338,9 +395,8 @@ class Redactor:
         return self._redact(self.scrub(text))
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[SSEEvent]:
-    """The response body as server-sent events, as they complete (any chunk boundaries)."""
-    decoder = SSEDecoder()
+async def _events(response: httpx.Response, decoder: Decoder) -> AsyncIterator[SSEEvent]:
+    """The response body as events, as they complete (any chunk boundaries)."""
     async for chunk in response.aiter_bytes():
         for event in decoder.feed(chunk):
             yield event
@@ -397,9 +453,10 @@ class Upstream:
         real_start = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
-                headers = {**await endpoint.request_headers(), "x-request-id": request_tag}
                 url = endpoint.url(str(body.get("model", "")))
-                async with self.client.stream("POST", url, json=adapter.stream_body(body), headers=headers) as response:
+                content = json.dumps(adapter.stream_body(body), separators=(",", ":"), ensure_ascii=False).encode()
+                headers = {**await endpoint.request_headers(url, content), "x-request-id": request_tag}
+                async with self.client.stream("POST", url, content=content, headers=headers) as response:
                     acc.status = response.status_code
                     if response.status_code >= 300:
                         text = (await response.aread()).decode("utf-8", "replace")
@@ -408,7 +465,7 @@ class Upstream:
                         acc.error = self.redact(f"{response.status_code} {text}")
                         return acc
                     state: dict[str, Any] = {"model": str(body.get("model", ""))}
-                    async for raw in _events(response):
+                    async for raw in _events(response, adapter.decoder()):
                         try:  # "[DONE]" is OpenAI's end of stream: no JSON in it
                             events = (raw,) if raw.data == "[DONE]" else adapter.transcode(raw, state)
                         except (ValueError, TypeError, AttributeError):  # not JSON, or not its protocol's
