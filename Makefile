@@ -1,13 +1,14 @@
 # Two entry points, both self-installing into a virtual environment (VENV, default .venv):
 #   make report   run the main job on the bundled defaults; results land in report/
 #   make test     run the whole test suite
+#   make lab      open the notebooks in JupyterLab (installs the notebooks extra first)
 # and, for development:
 #   make lint     ruff (lint) and mypy, as CI runs them before the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: report test lint install fidelity
+.PHONY: report test lint install fidelity lab
 
 install: $(VENV)/.installed
 
@@ -33,3 +34,7 @@ lint: install
 	$(BIN)/mypy
 	@# Enabled once the whole tree has been through `ruff format` (one commit, so branches rebase once):
 	@# $(BIN)/ruff format --check .
+
+lab: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
+	$(BIN)/jupyter lab notebooks

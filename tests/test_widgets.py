@@ -89,19 +89,36 @@ def test_mistakes_are_user_errors(explorer):
         fresh.draw()
 
 
-def test_widget_runs_once_and_reruns_on_every_control_change(explorer, capsys):
+def test_widget_runs_once_and_reruns_on_every_control_change(explorer):
     box = explorer.widget()
-    priority, strategy, attempts, scenario, preset_control, output = box.children
+    priority, strategy, attempts, scenario, preset_control, table, image = box.children
     assert explorer.choice() == Choice(provider_priority=("alpha", "beta", "gamma"), strategy="on_error",
-                                       max_attempts=2, combined_id="m", preset="seed-on-error")  # fmt: skip
+                                       max_attempts=3, combined_id="m", preset="seed-on-error")  # fmt: skip
+    assert (strategy.value, attempts.value) == ("on_error", 3)  # the controls show what ran
     assert list(strategy.options) == ["on_error", "on_rate_limit", "on_overload"]
     assert list(scenario.options) == ["calm-day", "provider-outage"]
+    assert "success_rate" in table.value and bytes(image.value).startswith(b"\x89PNG")
     priority.value = "gamma > alpha > beta"
     strategy.value = "on_rate_limit"
     attempts.value = 5
     scenario.value = "provider-outage"
-    preset_control.value = "portkey-like"
     assert explorer.choice() == Choice(provider_priority=("gamma", "alpha", "beta"), strategy="on_rate_limit",
-                                       max_attempts=5, combined_id="m", preset="portkey-like")  # fmt: skip
+                                       max_attempts=5, combined_id="m", preset="seed-on-error")  # fmt: skip
     assert explorer.last.scenario == "provider-outage"
-    capsys.readouterr()
+
+
+def test_choosing_a_preset_is_honoured_and_the_overriding_controls_follow_it(explorer, monkeypatch):
+    box = explorer.widget()
+    _, strategy, attempts, _, preset_control, _, _ = box.children
+    runs = []
+    original = explorer.run
+    monkeypatch.setattr(explorer, "run", lambda *a, **k: runs.append(k) or original(*a, **k))
+    preset_control.value = "seed-on-rate-limit"
+    assert (strategy.value, attempts.value) == ("on_rate_limit", 3)  # moved to the preset's own values
+    assert len(runs) == 1  # one run for the preset change, not one per control it moved
+    assert explorer.choice().strategy == "on_rate_limit" and explorer.choice().preset == "seed-on-rate-limit"
+    preset_control.value = "resilient"
+    assert (strategy.value, attempts.value) == ("on_error", 2)
+    assert explorer.last.policy == preset("resilient", provider_priority=("alpha", "beta", "gamma"))
+    attempts.value = 4  # a control moved afterwards overrides the preset's value
+    assert explorer.last.policy.max_attempts == 4 and explorer.last.policy.name.startswith("resilient")

@@ -49,6 +49,16 @@ OUTCOME_COLORS: dict[str, str] = {
 }
 
 
+def figure_png(fig, dpi: int = SAVE_DPI) -> bytes:
+    """A figure as PNG bytes (at :data:`SAVE_DPI` by default); the figure is closed, since callers draw many."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _axes(ax: Axes | None, rows: int, cols: int) -> Axes:
     """``ax``, or a new one sized for a ``rows`` x ``cols`` matrix."""
     if ax is not None:
@@ -192,15 +202,17 @@ def plot_timeline(
     incidents: Sequence[Mapping] = (),
     seed: int = 0,
     providers: Sequence[str] | None = None,
+    ranks: Sequence[str] | None = None,
 ) -> Axes:
     """Every attempt as a dot at its start time, one row per provider, coloured by outcome.
 
     Shows an incident and how traffic moved around it: the primary's row turns red or black
     and the next provider's row fills up. ``incidents`` (dicts with ``start_s``, ``end_s``
     and optionally ``kind`` and ``provider``, as in a scenario file) are shaded and named in
-    the legend. ``providers`` (the combined model's members in rank order) fixes the rows,
-    so panels of several runs line up, and turns ``rank:0`` into the provider's name;
-    without it, rows are the log's providers in the order first tried. Dots get a small
+    the legend. ``providers`` (the try order) fixes the rows, so panels of several runs line
+    up and a provider nobody called still has its row; without it, rows are the log's
+    providers in the order first tried. ``ranks`` (the combined model's members in rank
+    order, what a scenario's ``rank:0`` means) names an incident's provider. Dots get a small
     vertical jitter (``seed`` fixes it) so dense stretches show their density.
     """
     ax = _chart(ax)
@@ -218,7 +230,7 @@ def plot_timeline(
                        linewidths=0, label=f"{outcome} ({mask.sum()})")  # fmt: skip
     for incident in incidents:
         ax.axvspan(incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35,
-                   label=incident_label(incident, providers))  # fmt: skip
+                   label=incident_label(incident, ranks))  # fmt: skip
     ax.set_yticks(range(len(rows)), rows, fontsize=TICK_SIZE + 1)
     ax.set_ylim(len(rows) - 0.5, -0.5)  # first provider tried on top
     _finish(ax, "Attempts over time by provider", "time (s)", "", legend=False)
@@ -226,11 +238,11 @@ def plot_timeline(
     return ax
 
 
-def incident_label(incident: Mapping, providers: Sequence[str] | None = None) -> str:
-    """``outage of anthropic (rank:0), 120-720 s``: an incident in words, its provider named when known."""
+def incident_label(incident: Mapping, ranks: Sequence[str] | None = None) -> str:
+    """``outage of anthropic (rank:0), 120-720 s``: an incident in words, its provider named when ``ranks`` is known."""
     who = str(incident.get("provider", "all"))
-    if who.startswith("rank:") and providers is not None and who[5:].isdigit() and int(who[5:]) < len(providers):
-        who = f"{providers[int(who[5:])]} ({who})"
+    if who.startswith("rank:") and ranks is not None and who[5:].isdigit() and int(who[5:]) < len(ranks):
+        who = f"{ranks[int(who[5:])]} ({who})"
     kind = str(incident.get("kind", "incident"))
     return f"{kind} of {who}, {incident['start_s']:g}-{incident['end_s']:g} s"
 
@@ -285,10 +297,12 @@ def plot_tradeoff(
                    color=HIGHLIGHT, edgecolors="black", linewidths=1.2, zorder=5, label="recommended")  # fmt: skip
     ax.set_yscale("function", functions=(_to_nines, _from_nines))
     low = min(float(np.nanmin(table["success_rate"])) if len(table) else 0.9, 0.9)
-    ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0) + 0.15)))
+    ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0) + 0.35)))
     ax.set_yticks([t for t in NINES if t >= low - 1e-9] + [1 - _FLOOR], minor=False)
     ax.yaxis.set_major_formatter(lambda v, _: "100%" if v > 1 - 2 * _FLOOR else f"{v:.{max(0, round(_to_nines(v)) - 2)}%}")
-    return _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate (nines scale)")
+    _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate (nines scale)", legend=False)
+    ax.legend(fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # off the dots
+    return ax
 
 
 def plot_cost_per_success(

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import shlex
 import shutil
 import time
@@ -75,18 +74,6 @@ def busiest_providers(table: pd.DataFrame) -> list[str]:
     return sorted(counts.index, key=lambda p: (-counts[p], p))
 
 
-def figure_png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes at :data:`toolkit.plotting.SAVE_DPI` (the figure is closed: reports draw many)."""
-    import matplotlib.pyplot as plt
-
-    from toolkit.plotting import SAVE_DPI
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=SAVE_DPI)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def configurations(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: metrics averaged over scenarios, then over seeds with 95 % intervals."""
     from toolkit.sweeps import OBJECTIVES, across_scenarios, aggregate
@@ -128,6 +115,7 @@ def _charts(table, configs, rec, logs, showcase, model: CombinedModel) -> dict[s
 
     from toolkit import plotting
     from toolkit.overlap import availability_matrix, overlap_matrix
+    from toolkit.plotting import figure_png
 
     top = overlap_providers(table, model)
     charts = {}
@@ -147,9 +135,10 @@ def _charts(table, configs, rec, logs, showcase, model: CombinedModel) -> dict[s
     fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 2, 6.5), layout="constrained",
                              sharex=True, squeeze=False)  # fmt: skip
     incidents = showcase.data.get("incidents", [])
+    order = list(rec.choice.provider_priority) if rec is not None and rec.choice is not None else model.providers
     for ax, run in zip(axes[:, 0], runs[:2]):
-        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents,
-                               providers=model.providers)  # fmt: skip
+        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents, providers=order,
+                               ranks=model.providers)  # fmt: skip
         ax.set_title(f"{run}: attempts over time by provider ({showcase.name})")
         ax.tick_params(labelbottom=True)  # shared x, but every panel keeps its time ticks
     charts["timeline"] = figure_png(fig)
@@ -348,18 +337,23 @@ window.addEventListener("load", function () {
 """
 
 _CAPTIONS = {
-    "tradeoff": "Every configuration of the sweep, averaged over scenarios and seeds: up and left is better. "
-    "The line joins the configurations nothing beats on both axes; the star is the recommendation.",
+    "tradeoff": "Every configuration of the sweep, averaged over scenarios and seeds, with 95 % intervals as "
+    "whiskers: up and left is better; the success axis counts nines (90 %, 99 %, 99.9 % ... equally spaced). The "
+    "dashed line joins the configurations nothing beats on both axes. The star is the recommendation: when its "
+    "intervals overlap the line's, the statistics cannot separate them and the stated tie-break decided.",
     "cost": "What a successful request costs (billed failed attempts included): the cheapest configurations "
     "meeting the success bar, cheapest on top, and the recommendation highlighted wherever it ranks; "
     "95 % intervals as whiskers.",
     "latency": "Share of successful requests answered within a given time, one line per preset, during the "
-    "showcase scenario. Lines further left are faster; a long tail to the right is waiting and retrying.",
+    "showcase scenario. Lines further left are faster; a long tail to the right is waiting and retrying. "
+    "Presets with exactly the same latencies share one line, labelled with both names.",
     "attempts": "How many calls each request needed. Everything beyond one is failover or retry work.",
     "timeline": "Each dot is one attempt, one row per provider, coloured by its outcome; the grey band is the "
     "incident. A policy that routes around it moves its dots to the next row.",
-    "overlap": "How many combined models each pair of the busiest providers shares (diagonal: models each offers).",
-    "availability": "The most-shared combined models and which of the busiest providers offer them.",
+    "overlap": "How many combined models each pair of providers shares (diagonal: models each offers): the "
+    "providers studied first, then the busiest.",
+    "availability": "The most-shared combined models and which providers offer them (the providers studied first, "
+    "then the busiest).",
 }
 
 

@@ -98,7 +98,9 @@ class Explorer:
         fig.clear()
         grid = fig.add_gridspec(2, 2)
         incidents = self.scenarios[run.scenario].data.get("incidents", [])
-        plotting.plot_timeline(run.log, ax=fig.add_subplot(grid[0, :]), incidents=incidents)
+        tried = [m.provider for m in run.policy.members(self.model)]
+        plotting.plot_timeline(run.log, ax=fig.add_subplot(grid[0, :]), incidents=incidents, providers=tried,
+                               ranks=self.model.providers)  # fmt: skip
         plotting.plot_latency_cdf(run.log, ax=fig.add_subplot(grid[1, 0]))
         plotting.plot_attempts_histogram(run.log, ax=fig.add_subplot(grid[1, 1]))
         return fig
@@ -109,38 +111,59 @@ class Explorer:
             raise UserError("no configuration chosen yet: run one (or move a control) first")
         return self.last.choice
 
-    def controls(self) -> dict:
-        """The ipywidgets controls, by the :meth:`run` argument each one sets (initial values: the model's order)."""
+    def controls(self, preset_name: str = "seed-on-error") -> dict:
+        """The ipywidgets controls, by the :meth:`run` argument each one sets.
+
+        Initial values: the model's own order, and ``preset_name`` with its own strategy and
+        attempts, so what the controls show is what runs.
+        """
         import ipywidgets as w
 
+        base = PRESETS[preset_name]
         return {
             "priority": w.Dropdown(options=self.priority_options(), description="priority"),
-            "strategy": w.ToggleButtons(options=list(STRATEGIES), description="strategy"),
-            "max_attempts": w.IntSlider(value=2, min=MAX_ATTEMPTS_RANGE[0], max=MAX_ATTEMPTS_RANGE[1],
-                                        description="attempts"),  # fmt: skip
+            "strategy": w.ToggleButtons(options=list(STRATEGIES), value=base.strategy, description="strategy"),
+            "max_attempts": w.IntSlider(value=base.max_attempts, min=MAX_ATTEMPTS_RANGE[0],
+                                        max=MAX_ATTEMPTS_RANGE[1], description="attempts"),  # fmt: skip
             "scenario": w.Dropdown(options=list(self.scenarios), description="scenario"),
-            "preset_name": w.Dropdown(options=list(PRESETS), value="seed-on-error", description="preset"),
+            "preset_name": w.Dropdown(options=list(PRESETS), value=preset_name, description="preset"),
         }
 
-    def widget(self):
-        """Controls plus an output area; every change re-simulates and redraws (one run at start)."""
+    def widget(self, preset_name: str = "seed-on-error"):
+        """Controls, a metrics table and the chart; every change re-simulates and redraws (one run at start).
+
+        Choosing a preset moves the strategy and attempts controls to that preset's values (one
+        run, not three), so the preset is honoured and the controls show what ran; moving them
+        afterwards overrides the preset's values. Results go into an HTML and an Image widget
+        (plain widget values, no captured output), so a headless kernel never waits on a display.
+        """
         import ipywidgets as w
-        import matplotlib.pyplot as plt
-        from IPython.display import display
 
-        controls = self.controls()
-        output = w.Output()
+        from toolkit.plotting import figure_png
 
-        def update(_change=None) -> None:
+        controls = self.controls(preset_name)
+        table, image = w.HTML(), w.Image(format="png")
+        following = False  # set while the preset moves the other controls
+
+        def update(change=None) -> None:
+            nonlocal following
+            if following:
+                return
+            if change is not None and change["owner"] is controls["preset_name"]:
+                base = PRESETS[change["new"]]
+                following = True
+                try:
+                    controls["strategy"].value = base.strategy
+                    controls["max_attempts"].value = min(base.max_attempts, MAX_ATTEMPTS_RANGE[1])
+                finally:
+                    following = False
             run = self.run(**{name: control.value for name, control in controls.items()})
-            with output:
-                output.clear_output(wait=True)
-                fig = self.draw(run)
-                display(run.metrics[["success_rate", "latency_p95_s", "attempts_mean", "cost_per_success_usd"]])
-                display(fig)
-                plt.close(fig)
+            columns = ["success_rate", "latency_p95_s", "attempts_mean", "cost_per_success_usd"]
+            table.value = run.metrics[columns].to_html(index=False, float_format=lambda v: f"{v:.4g}")
+            image.value = figure_png(self.draw(run), dpi=100)  # redrawn often: screen resolution is enough
 
         for control in controls.values():
             control.observe(update, names="value")
         update()
-        return w.VBox([*controls.values(), output])
+        return w.VBox([*controls.values(), table, image])
+
