@@ -78,6 +78,8 @@ if TYPE_CHECKING:
     from toolkit.sweeps import recommend as recommend
     from toolkit.sweeps import sweep as sweep
     from toolkit.upstream import Timeouts as Timeouts
+    from toolkit.user_setup import UserCase as UserCase
+    from toolkit.user_setup import user_case as user_case
     from toolkit.widgets import Explorer as Explorer
 
     __version__: str

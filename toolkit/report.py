@@ -16,7 +16,7 @@ default, so the report is reproducible offline) and writes into one folder:
     user's file is *copied* into the folder first and the copy is edited: the real config
     is never touched by a report.
 
-The sweep studies the user's case (:mod:`toolkit.user_case`): the model of their OpenCode
+The sweep studies the user's case (:mod:`toolkit.user_setup`): the model of their OpenCode
 config on their connected providers when a config is given, else Claude Sonnet 4.5 on
 Anthropic, Bedrock, Vertex and OpenRouter; members in the stated try order (first-party
 vendor, major clouds, the rest), at most ``max_providers`` of them; every preset, every
@@ -42,7 +42,7 @@ import pandas as pd
 from toolkit.atomic import write_atomic
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
-from toolkit.user_case import UserCase
+from toolkit.user_setup import UserCase
 from toolkit.variants import DEFAULT_SETTING
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def build_report(
     """Run the pipeline and write the report folder (see the module docs); returns what was written.
 
     ``config`` is the user's OpenCode config (its model and connected providers are studied;
-    :func:`toolkit.user_case.user_case` explains the defaults, ``environ`` is where it looks
+    :func:`toolkit.user_setup.user_case` explains the defaults, ``environ`` is where it looks
     for provider keys); ``combined``, ``providers`` and ``priority`` override it.
     ``scenarios`` are bundled names or files (default: every bundled scenario); ``executor``
     is passed to :func:`toolkit.sweeps.sweep` (processes on this machine by default).
@@ -179,7 +179,7 @@ def build_report(
     from toolkit.combine import combined_table
     from toolkit.scenario import Scenario, bundled_scenarios
     from toolkit.sweeps import leading_orders, recommend, sweep
-    from toolkit.user_case import user_case
+    from toolkit.user_setup import user_case
 
     started = time.perf_counter()
     if max_providers < 2:

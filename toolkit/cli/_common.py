@@ -52,7 +52,7 @@ def add_variants(parser: argparse.ArgumentParser, default: str | None = "exact")
 
 def add_model(parser: argparse.ArgumentParser) -> None:
     """``--combined ID`` and where it comes from: catalog source, config, providers, priority, rank, cap."""
-    from toolkit.user_case import DEFAULT_MODEL, MAX_PROVIDERS
+    from toolkit.user_setup import DEFAULT_MODEL, MAX_PROVIDERS
 
     parser.add_argument("--combined", metavar="ID",
                         help=f"combined model id (default: your OpenCode config's model, else {DEFAULT_MODEL})")  # fmt: skip
@@ -73,7 +73,7 @@ def add_model(parser: argparse.ArgumentParser) -> None:
 
 def config_path(args: argparse.Namespace):
     """``--config``, else the OpenCode config found the way OpenCode finds it (None if there is none)."""
-    from toolkit.user_case import find_config
+    from toolkit.user_setup import find_config
 
     return args.config if args.config else find_config()
 
@@ -89,7 +89,7 @@ def load_model(args: argparse.Namespace):
     from toolkit.combine import combined_table
     from toolkit.combined_model import CombinedModel
     from toolkit.errors import UserError
-    from toolkit.user_case import user_case
+    from toolkit.user_setup import user_case
 
     if args.max_providers < 0 or args.max_providers == 1:
         raise UserError(f"--max-providers must be 0 (all) or at least 2, not {args.max_providers}")

@@ -193,7 +193,7 @@ def _check_model(config: Path, choice, choice_file: str, combined) -> None:
     aggregators) applied to a config that runs another would quietly send its requests elsewhere.
     """
     from toolkit.opencode_config import read_config
-    from toolkit.user_case import combined_id_of
+    from toolkit.user_setup import combined_id_of
 
     if choice.combined_id is None or not config.is_file():
         return

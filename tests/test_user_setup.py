@@ -1,4 +1,4 @@
-"""The user's case by default: config discovery, the stated try order, and the checks that rely on it."""
+"""The user's setup, studied by default: config discovery, the stated try order, and the checks that rely on it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from toolkit.catalog import load_catalog
 from toolkit.choice import Choice
 from toolkit.combine import combined_table
 from toolkit.errors import UserError
-from toolkit.user_case import combined_id_of, find_config, rule_order, user_case, vendor_of
+from toolkit.user_setup import combined_id_of, find_config, rule_order, user_case, vendor_of
 
 
 @pytest.fixture(scope="module")
