@@ -248,11 +248,16 @@ def incident_label(incident: Mapping, ranks: Sequence[str] | None = None) -> str
 
 
 NINES = (0.5, 0.9, 0.99, 0.999, 0.9999)  # success-rate ticks: each one a tenth of the failures above it
-_FLOOR = 1e-5  # failure share shown for a perfect run (the scale cannot reach 0)
+_FLOOR = 1e-5  # failure share shown for a perfect run (the scale cannot reach 0); the axis goes a little beyond
 
 
 def _to_nines(success):
-    return -np.log10(np.clip(1.0 - np.asarray(success, dtype=float), _FLOOR, None))
+    return -np.log10(np.clip(1.0 - np.asarray(success, dtype=float), _FLOOR / 10, None))
+
+
+def _capped(success):
+    """Success rates as drawn: a perfect 100 % sits on the ``_FLOOR`` line, below the axis top."""
+    return np.minimum(np.asarray(success, dtype=float), 1.0 - _FLOOR)
 
 
 def _from_nines(nines):
@@ -284,20 +289,20 @@ def plot_tradeoff(
         rows = table[table[label].astype(str) == group] if label in table else table
         color = SERIES[i % len(SERIES)]
         if "latency_p95_s_ci" in rows or "success_rate_ci" in rows:
-            ax.errorbar(rows["latency_p95_s"], rows["success_rate"], xerr=rows.get("latency_p95_s_ci"),
+            ax.errorbar(rows["latency_p95_s"], _capped(rows["success_rate"]), xerr=rows.get("latency_p95_s_ci"),
                         yerr=rows.get("success_rate_ci"), fmt="none", ecolor=color, alpha=0.35,
                         linewidth=0.8)  # fmt: skip
-        ax.scatter(rows["latency_p95_s"], rows["success_rate"], s=18, color=color, alpha=0.85, label=group)
+        ax.scatter(rows["latency_p95_s"], _capped(rows["success_rate"]), s=18, color=color, alpha=0.85, label=group)
     front = pareto(table, {"success_rate": "max", "latency_p95_s": "min"})
     front = front[front["pareto"]].sort_values(["latency_p95_s", "success_rate"])
-    ax.step(front["latency_p95_s"], front["success_rate"], where="post", color="black", linewidth=1.6,
+    ax.step(front["latency_p95_s"], _capped(front["success_rate"]), where="post", color="black", linewidth=1.6,
             linestyle="--", zorder=4, label="Pareto frontier")  # fmt: skip
     if recommended is not None:
-        ax.scatter([recommended["latency_p95_s"]], [recommended["success_rate"]], marker="*", s=420,
+        ax.scatter([recommended["latency_p95_s"]], _capped([recommended["success_rate"]]), marker="*", s=420,
                    color=HIGHLIGHT, edgecolors="black", linewidths=1.2, zorder=5, label="recommended")  # fmt: skip
     ax.set_yscale("function", functions=(_to_nines, _from_nines))
     low = min(float(np.nanmin(table["success_rate"])) if len(table) else 0.9, 0.9)
-    ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0) + 0.35)))
+    ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0 - _FLOOR) + 0.35)))
     ax.set_yticks([t for t in NINES if t >= low - 1e-9] + [1 - _FLOOR], minor=False)
     ax.yaxis.set_major_formatter(lambda v, _: "100%" if v > 1 - 2 * _FLOOR else f"{v:.{max(0, round(_to_nines(v)) - 2)}%}")
     _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate (nines scale)", legend=False)
