@@ -308,3 +308,13 @@ def test_priority_orders_differ_because_the_world_stays_put(scenarios):
     assert attempts["beta>gamma>alpha"] < attempts["alpha>beta>gamma"]
     assert results.set_index("priority").loc["alpha>beta>gamma", "share_alpha"] > 0
     assert results.set_index("priority").loc["beta>gamma>alpha", "share_beta"] > 0.9
+
+
+def test_tie_between_orders_with_the_same_first_provider_is_decided_by_the_rest_of_the_order():
+    results = _results(
+        [("a", "x>z>y", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.0, 2.0, 3.0])]
+        + [("a", "x>y>z", s, 1.0, p95, 0.1) for s, p95 in enumerate([1.1, 2.1, 3.1])]
+    )
+    rec = recommend(results, min_success=0.99, preferred=["x", "y", "z"])
+    assert rec.choice.provider_priority == ("x", "y", "z")
+    assert "wins because its order follows the stated one (first-party vendor, then the clouds) more closely" in rec.reason

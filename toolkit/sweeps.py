@@ -505,7 +505,11 @@ def _deciding(top: pd.Series, other: pd.Series) -> str:
         return "it has a smaller attempt budget"
     if _cost_step(top["cost_per_success_usd"]) != _cost_step(other["cost_per_success_usd"]):
         return "it costs less"
-    return "it tries the first-party provider first" if top["priority"] != other["priority"] else "it comes first"
+    if top["priority"] == other["priority"]:
+        return "it comes first"
+    if str(top["priority"]).split(">")[0] != str(other["priority"]).split(">")[0]:
+        return "it tries the first-party provider first"
+    return "its order follows the stated one (first-party vendor, then the clouds) more closely"
 
 
 def _trade(top: pd.Series, other: pd.Series) -> str:
