@@ -133,3 +133,18 @@ def test_export_stops_when_the_choice_was_tuned_for_another_model(cli, tmp_path)
     result = cli("export", "--config", str(config), "--from", str(choice), "--source", "bundled", "--force")
     assert result.code == 0, result.err
     assert json.loads(config.read_text())["combined_models"]["provider_priority"] == ["nano-gpt", "kilo", "openrouter"]
+
+
+def test_an_unreachable_catalog_is_reported_once_per_command(cli, monkeypatch):
+    import socket
+
+    from toolkit import catalog
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # released: nothing listens there, as good as offline
+    monkeypatch.setattr(catalog, "MODELS_DEV_URL", f"http://127.0.0.1:{port}/api.json")
+    result = cli("simulate", "--scenario", "calm-day", "--source", "models.dev", "--requests", "20", "--json")
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "using the bundled snapshot" in warnings[0]
