@@ -192,3 +192,17 @@ def test_endpoints_command_summary_and_unknown_model(cli):
     assert "no adapter: github-copilot (27 members): GitHub Copilot needs its own token exchange" in result.out
     result = cli("endpoints", "--source", "bundled", "--combined", "claude-sonet-4-5")
     assert result.code == 2 and result.err.startswith("error: unknown combined model 'claude-sonet-4-5'")
+
+
+def test_recommended_orders_leave_out_members_no_adapter_reaches():
+    from toolkit.user_setup import user_case
+
+    catalog = load_catalog("bundled")
+    environ = {"GITHUB_TOKEN": "t", "OPENAI_API_KEY": "o", "OPENROUTER_API_KEY": "r"}
+    case = user_case(catalog, combined_id="gpt-5", search=False, environ=environ, max_providers=None)
+    assert set(case.providers) == {"openai", "openrouter"}
+    assert "left out, no adapter reaches them: github-copilot" in case.origin
+    everyone = user_case(catalog, combined_id="gpt-5", search=False, environ={}, max_providers=None)
+    assert "github-copilot" not in everyone.providers and "azure" in everyone.providers
+    named = user_case(catalog, combined_id="gpt-5", search=False, providers=["github-copilot", "openai"])
+    assert set(named.providers) == {"github-copilot", "openai"}  # providers you name are kept (live skips them)

@@ -129,6 +129,17 @@ class UserCase:
         return f"{self.combined_id} via {' > '.join(self.providers)} ({self.origin}; order: {self.order_rule})"
 
 
+def _with_an_adapter(rows: pd.DataFrame, providers: list[str]) -> tuple[list[str], list[str]]:
+    """(the providers an upstream adapter reaches, the others) for one combined model's rows: a
+    recommended order never names a member that live runs and the gateway would skip
+    (:func:`toolkit.routes.route_for`: GitHub Copilot, SAP AI Core)."""
+    from toolkit.routes import route_for
+
+    npm = {row.provider: None if pd.isna(row.provider_npm) else row.provider_npm for row in rows.itertuples()}
+    unreachable = [p for p in providers if isinstance(route_for(p, npm.get(p)), str)]
+    return [p for p in providers if p not in unreachable], unreachable
+
+
 def user_case(
     models: pd.DataFrame,
     *,
@@ -183,6 +194,9 @@ def user_case(
             chosen = [p for p in DEFAULT_PROVIDERS if p in offering] if model == DEFAULT_MODEL else list(offering)
             mine = f"you have {len(connected)} connected provider(s) offering it; " if path or connected else ""
             origin.append(mine + ("default providers" if model == DEFAULT_MODEL else "every provider offering it"))
+        chosen, skipped = _with_an_adapter(table[table["combined_id"] == model], chosen)
+        if skipped:
+            origin.append(f"left out, no adapter reaches them: {', '.join(skipped)}")
     unknown = [p for p in priority if p not in chosen]
     if unknown:
         raise UserError(f"--priority names {unknown[0]!r}, which is not among the providers tried ({', '.join(chosen)})")
