@@ -206,3 +206,32 @@ def test_recommended_orders_leave_out_members_no_adapter_reaches():
     assert "github-copilot" not in everyone.providers and "azure" in everyone.providers
     named = user_case(catalog, combined_id="gpt-5", search=False, providers=["github-copilot", "openai"])
     assert set(named.providers) == {"github-copilot", "openai"}  # providers you name are kept (live skips them)
+
+
+def test_cloudflare_ai_gateway_compat_endpoint_with_its_own_auth_header(monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acct")
+    monkeypatch.setenv("CLOUDFLARE_GATEWAY_ID", "gw")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", KEY)
+    member = Member("cloudflare-ai-gateway", "cloudflare-ai-gateway/anthropic/claude-sonnet-4-5",
+                    provider_npm="ai-gateway-provider",
+                    provider_env=("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_GATEWAY_ID"))  # fmt: skip
+    endpoint = resolve_endpoint(member)
+    assert endpoint.url("anthropic/claude-sonnet-4-5") == (
+        "https://gateway.ai.cloudflare.com/v1/acct/gw/compat/chat/completions")
+    assert (endpoint.adapter, endpoint.key_source) == ("cloudflare", "env:CLOUDFLARE_API_TOKEN")
+    assert endpoint.headers() == {"content-type": "application/json", "cf-aig-authorization": f"Bearer {KEY}"}
+
+
+@pytest.mark.parametrize(
+    ("npm", "url"),
+    [
+        ("@ai-sdk/gateway", "https://ai-gateway.vercel.sh/v1/chat/completions"),
+        ("venice-ai-sdk-provider", "https://api.venice.ai/api/v1/chat/completions"),
+        ("@ai-sdk/cohere", "https://api.cohere.ai/compatibility/v1/chat/completions"),
+        ("@ai-sdk/perplexity", "https://api.perplexity.ai/chat/completions"),
+    ],
+)
+def test_openai_compatible_vendor_packages_use_their_documented_endpoints(monkeypatch, npm, url):
+    monkeypatch.setenv("VENDOR_API_KEY", KEY)
+    endpoint = resolve_endpoint(Member("vendor", "vendor/m", provider_npm=npm, provider_env=("VENDOR_API_KEY",)))
+    assert (endpoint.url("m"), endpoint.adapter, endpoint.headers()["authorization"]) == (url, "openai", f"Bearer {KEY}")
