@@ -148,3 +148,17 @@ def test_an_unreachable_catalog_is_reported_once_per_command(cli, monkeypatch):
     assert result.code == 0, result.err
     warnings = [line for line in result.err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "using the bundled snapshot" in warnings[0]
+
+
+def test_providers_serving_only_a_variant_the_setting_refuses_are_not_tried(models, table):
+    # glm-4-5: submodel serves it only in FP8, which "exact" does not allow
+    rows = table[(table["combined_id"] == "glm-4-5") & (table["provider"] == "submodel")]
+    assert rows["variant"].tolist() == ["fp8"]
+    exact = user_case(models, combined_id="glm-4-5", search=False, max_providers=None)
+    every = user_case(models, combined_id="glm-4-5", search=False, max_providers=None, variants="all")
+    assert "submodel" not in exact.providers and "submodel" in every.providers
+    assert set(every.providers) - set(exact.providers) == {"submodel"}
+    with pytest.raises(UserError, match=r"^provider 'submodel' does not offer glm-4-5 \(variants: exact\)"):
+        user_case(models, combined_id="glm-4-5", search=False, providers=["zai", "submodel"])
+    assert user_case(models, combined_id="glm-4-5", search=False, providers=["zai", "submodel"],
+                     variants="precision-reduced").providers == ("zai", "submodel")  # fmt: skip

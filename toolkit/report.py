@@ -196,7 +196,7 @@ def build_report(
     catalog = load_catalog(source, config=config)
     notes += [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
     case = user_case(catalog, config=config, search=False, combined_id=combined, providers=providers,
-                     priority=priority, max_providers=max_providers, environ=environ)  # fmt: skip
+                     priority=priority, max_providers=max_providers, environ=environ, variants=variants)  # fmt: skip
     everything = combined_table(catalog, min_providers=1)
     table = combined_table(catalog, priority=case.providers, min_providers=2)
     files["combined"] = write_atomic(out / "combined.csv", table.to_csv(index=False))

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
+from toolkit.variants import DEFAULT_SETTING
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
 """The combined model studied when no OpenCode config names one (the README's example)."""
@@ -151,12 +153,16 @@ def user_case(
     search: bool = True,
     auth_file: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
+    variants: str = DEFAULT_SETTING,
 ) -> UserCase:
     """Decide the model and the try order (module docs): explicit options first, then the config, then defaults.
 
     ``models`` is a catalog (:func:`toolkit.catalog.load_catalog`); ``config`` an explicit
     path (else :func:`find_config` when ``search``); ``providers`` restricts the members,
     ``priority`` puts its providers first, ``max_providers`` caps how many are tried (None: all).
+    Only providers serving a deployment variant that ``variants`` allows count as offering the
+    model (:meth:`toolkit.combined_model.CombinedModel.from_table`), so the order printed is
+    the order run.
     """
     from toolkit.combine import combined_table
     from toolkit.opencode_config import connected_providers, read_config
@@ -177,11 +183,14 @@ def user_case(
         from toolkit.errors import closest
 
         raise UserError(f"no combined model {model!r} in the catalog{closest(model, table['combined_id'].unique())}")
-    offering = set(table.loc[table["combined_id"] == model, "provider"])
+    offering = set(CombinedModel.from_table(table, model, variants).providers)
     if providers:
         unknown = [p for p in providers if p not in offering]
         if unknown:
-            raise UserError(f"provider {unknown[0]!r} does not offer {model}; it is offered by {', '.join(sorted(offering))}")
+            raise UserError(
+                f"provider {unknown[0]!r} does not offer {model} (variants: {variants}); "
+                f"it is offered by {', '.join(sorted(offering))}"
+            )
         chosen = list(providers)
         origin.append("providers you named")
     else:

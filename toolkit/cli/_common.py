@@ -96,7 +96,8 @@ def load_model(args: argparse.Namespace):
     config = config_path(args)
     models = load_catalog(args.source, config=config)  # a failed fetch is reported once, by the catalog
     case = user_case(models, config=config, search=False, combined_id=args.combined, providers=args.providers,
-                     priority=args.priority, max_providers=args.max_providers or None)  # fmt: skip
+                     priority=args.priority, max_providers=args.max_providers or None,
+                     variants=args.variants)  # fmt: skip
     print(f"model: {case.describe()}", file=sys.stderr)
     order = ranking(case.providers, args.rank)
     if args.rank:
