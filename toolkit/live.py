@@ -292,7 +292,7 @@ async def run_live_async(
     log_path: str | Path | None = None,
     run_id: str | None = None,
     mock_log_path: str | Path | None = None,
-    progress: bool = False,
+    progress: bool = True,
     client: httpx.AsyncClient | None = None,
     lag_limit_s: float = LAG_LIMIT_S,
 ):
@@ -387,7 +387,7 @@ def run_live(
     log_path: str | Path | None = None,
     run_id: str | None = None,
     mock_log_path: str | Path | None = None,
-    progress: bool = False,
+    progress: bool = True,
     client: httpx.AsyncClient | None = None,
     lag_limit_s: float = LAG_LIMIT_S,
 ):
@@ -399,8 +399,8 @@ def run_live(
     arrivals say, at most ``concurrency`` in flight; ``seed`` fixes request sizes, arrivals
     and backoff jitter; ``input_tokens`` / ``output_tokens`` override the scenario's sizes.
     ``timeouts`` bound each attempt. ``log_path`` appends every attempt as a JSON line,
-    flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's own request log.
-    ``client`` replaces the pooled ``httpx.AsyncClient`` the run would open (for example one
+    flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's own request log;
+    ``progress`` shows a bar of finished requests (tqdm.auto). ``client`` replaces the pooled ``httpx.AsyncClient`` the run would open (for example one
     over ``httpx.ASGITransport`` to call an in-process app); it is used as given and left open.
     ``attrs["clock_lag"]`` says how late scheduled wake-ups came against the scenario clock
     (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` scenario seconds at the 95th
