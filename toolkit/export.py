@@ -214,7 +214,7 @@ class ExportPlan:
             )
         if not self.changed:
             return None
-        if (_read_existing(self.path) if self.path.exists() else None) != self.old_text:
+        if (read_existing(self.path) if self.path.exists() else None) != self.old_text:
             raise UserError(f"{self.path} changed since this export was planned; run the export again")
         backup = None
         if self.old_text is not None:
@@ -233,7 +233,7 @@ def _backup_path(path: Path) -> Path:
             return candidate
 
 
-def _read_existing(path: Path) -> str | None:
+def read_existing(path: Path) -> str | None:
     """The current text of ``path`` (None if missing), refusing what cannot be safely replaced."""
     if path.is_dir():
         raise UserError(f"{path} is a directory; pass the opencode.json or opencode.jsonc file inside it")
@@ -323,7 +323,7 @@ def plan_export(
 
     path = Path(path).expanduser()
     target = path.resolve()  # write through a symlink, never replace the link itself
-    old_text = _read_existing(target)
+    old_text = read_existing(target)
     text = old_text if old_text is not None else f'{{\n  "$schema": "{SCHEMA_URL}"\n}}\n'
     config = jsonc.loads(text, str(path))
     if not isinstance(config, dict):

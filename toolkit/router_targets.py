@@ -32,8 +32,7 @@ from pathlib import Path
 from toolkit import jsonc
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError
-from toolkit.export import SCHEMA_URL, ExportPlan
-from toolkit.export import _read_existing as read_existing
+from toolkit.export import SCHEMA_URL, ExportPlan, read_existing
 from toolkit.policy import FailoverPolicy
 
 LITELLM_VERSION = "1.110.2"  # the release the mapping was checked against (docs/fidelity.md)
