@@ -32,8 +32,7 @@ fidelity: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	@# Enabled once the whole tree has been through `ruff format` (one commit, so branches rebase once):
-	@# $(BIN)/ruff format --check .
+	$(BIN)/ruff format --check .
 
 lab: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'

@@ -76,7 +76,10 @@ def main() -> None:
         small, large = Path(tmp) / "api.json", Path(tmp) / "api10x.json"
         small.write_text(json.dumps(api))
         large.write_text(json.dumps(synthetic(api, COPIES)))
-        results = {"bundled": measure(small, args.repeat, "1x"), f"synthetic {COPIES}x": measure(large, max(3, args.repeat // 2), "10x")}
+        results = {
+            "bundled": measure(small, args.repeat, "1x"),
+            f"synthetic {COPIES}x": measure(large, max(3, args.repeat // 2), "10x"),
+        }
     print(f"catalog: {label}; medians over {args.repeat} runs (10x: {max(3, args.repeat // 2)})")
     print(f"load_catalog('bundled') + combined_table: {bundled_total * 1000:.0f} ms (target < 500 ms)")
     header = f"{'catalog':<14}{'models':>8}{'json.load':>11}{'load':>8}{'normalize':>11}{'+combine':>10}{'pipeline':>10}{'x json':>8}{'ms/1k':>8}"

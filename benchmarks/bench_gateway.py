@@ -39,8 +39,12 @@ import time
 from pathlib import Path
 
 OUTPUT_TOKENS = 16
-BODY = {"model": "m", "messages": [{"role": "user", "content": "Count upwards in words, please."}],
-        "max_tokens": OUTPUT_TOKENS, "stream": True}  # fmt: skip
+BODY = {
+    "model": "m",
+    "messages": [{"role": "user", "content": "Count upwards in words, please."}],
+    "max_tokens": OUTPUT_TOKENS,
+    "stream": True,
+}
 SCENARIO = {
     "name": "bench-instant",
     "arrivals": {"kind": "sessions", "sessions": 1, "think_time_s": 0},
@@ -109,8 +113,10 @@ def gateway_worker(mock_url: str) -> None:
     from toolkit.gateway import Gateway, bind
     from toolkit.policy import preset
 
-    gateway = Gateway([(CombinedModel.of(["a"], combined_id="m"), {"a": Endpoint("a", mock_url, "openai", "none")})],
-                      preset("seed-on-error", min_providers=1))  # fmt: skip
+    gateway = Gateway(
+        [(CombinedModel.of(["a"], combined_id="m"), {"a": Endpoint("a", mock_url, "openai", "none")})],
+        preset("seed-on-error", min_providers=1),
+    )
     sock = bind("127.0.0.1", 0)
     print(sock.getsockname()[1], flush=True)
     gateway.server(sock).run([sock])
@@ -138,17 +144,23 @@ def start_servers(folder: str, litellm_venv: str, procs: list[subprocess.Popen])
     the process id of the server the client talks to)."""
     path = Path(folder) / "bench-instant.json"
     path.write_text(json.dumps(SCENARIO))
-    mock = subprocess.Popen([sys.executable, "-m", "toolkit", "mock-providers", "--scenario", str(path),
-                             "--providers", "a"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    mock = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "mock-providers", "--scenario", str(path), "--providers", "a"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     procs.append(mock)
     mock_url = mock.stdout.readline().rstrip("\n").split("\t")[1]
-    gateway = subprocess.Popen([sys.executable, __file__, "--gateway-worker", mock_url], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
+    gateway = subprocess.Popen(
+        [sys.executable, __file__, "--gateway-worker", mock_url], stdout=subprocess.PIPE, text=True
+    )
     procs.append(gateway)
     gateway_url = f"http://127.0.0.1:{gateway.stdout.readline().strip()}/v1"
     _wait_ready(gateway_url.removesuffix("/v1") + "/health", gateway, "the gateway")
-    targets = {"direct": (mock_url + "/chat/completions", {}, mock.pid),
-               "gateway": (gateway_url + "/chat/completions", {}, gateway.pid)}  # fmt: skip
+    targets = {
+        "direct": (mock_url + "/chat/completions", {}, mock.pid),
+        "gateway": (gateway_url + "/chat/completions", {}, gateway.pid),
+    }
     command = Path(litellm_venv) / "bin" / "litellm"
     if not command.exists():
         print(f"LiteLLM proxy skipped: no {command} (see benchmarks/requirements-litellm-proxy.txt)", file=sys.stderr)
@@ -164,15 +176,24 @@ def start_servers(folder: str, litellm_venv: str, procs: list[subprocess.Popen])
     port = _free_port()
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
     log = open(Path(folder) / "litellm.log", "w")
-    procs.append(subprocess.Popen([str(command), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-                                   "--num_workers", "1"], env=env, stdout=log, stderr=log))  # fmt: skip
+    procs.append(
+        subprocess.Popen(
+            [str(command), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/health/liveliness", procs[-1], "the LiteLLM proxy")
     except RuntimeError:
         print((Path(folder) / "litellm.log").read_text()[-2000:], file=sys.stderr)
         raise
-    targets["LiteLLM proxy"] = (f"http://127.0.0.1:{port}/v1/chat/completions", {"authorization": f"Bearer {key}"},
-                                procs[-1].pid)  # fmt: skip
+    targets["LiteLLM proxy"] = (
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        {"authorization": f"Bearer {key}"},
+        procs[-1].pid,
+    )
     return targets
 
 
@@ -190,8 +211,9 @@ def _free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="requests at 1 in flight per round (default 200)")
-    parser.add_argument("--concurrent-requests", type=int, default=1000,
-                        help="requests at 100 in flight per round (default 1000)")  # fmt: skip
+    parser.add_argument(
+        "--concurrent-requests", type=int, default=1000, help="requests at 100 in flight per round (default 1000)"
+    )
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--litellm-venv", default="/tmp/litellm-proxy-venv")
@@ -229,21 +251,32 @@ def main() -> None:
 def report(rounds: dict[tuple[str, int], list[dict[str, float]]], targets: list[str], loads: list[int]) -> None:
     """Medians over rounds; added ms and ratio against direct at the same load."""
     columns = ["ttft p50", "ttft p95", "latency p50", "latency p95", "server cpu"]
-    print(f"{'target':<14}{'in flight':>10}" + "".join(f"{c + ' ms':>15}" for c in columns)
-          + f"{'added p50 ms':>14}{'x direct p50':>14}")  # fmt: skip
+    print(
+        f"{'target':<14}{'in flight':>10}"
+        + "".join(f"{c + ' ms':>15}" for c in columns)
+        + f"{'added p50 ms':>14}{'x direct p50':>14}"
+    )
     for concurrency in loads:
         base = {c: statistics.median(r[c] for r in rounds["direct", concurrency]) for c in columns}
         for name in targets:
             medians = {c: statistics.median(r[c] for r in rounds[name, concurrency]) for c in columns}
             added = medians["latency p50"] - base["latency p50"]
-            print(f"{name:<14}{concurrency:>10}" + "".join(f"{medians[c]:>15.3f}" for c in columns)
-                  + f"{added:>14.3f}{medians['latency p50'] / base['latency p50']:>14.2f}")  # fmt: skip
+            print(
+                f"{name:<14}{concurrency:>10}"
+                + "".join(f"{medians[c]:>15.3f}" for c in columns)
+                + f"{added:>14.3f}{medians['latency p50'] / base['latency p50']:>14.2f}"
+            )
         for name in targets[1:]:
-            added = {c: statistics.median(r[c] - d[c] for r, d in zip(rounds[name, concurrency],
-                                                                   rounds["direct", concurrency], strict=True))
-                     for c in columns}  # fmt: skip
-            print(f"  {name} adds at {concurrency} in flight (median of per-round differences, ms): "
-                  + ", ".join(f"{c} {v:+.3f}" for c, v in added.items()))  # fmt: skip
+            added = {
+                c: statistics.median(
+                    r[c] - d[c] for r, d in zip(rounds[name, concurrency], rounds["direct", concurrency], strict=True)
+                )
+                for c in columns
+            }
+            print(
+                f"  {name} adds at {concurrency} in flight (median of per-round differences, ms): "
+                + ", ".join(f"{c} {v:+.3f}" for c, v in added.items())
+            )
 
 
 if __name__ == "__main__":

@@ -61,11 +61,15 @@ def main() -> None:
         history = load_opencode_history(folder)
         baseline = median_seconds(scan, args.repeat, "sqlite3 scan")
         imported = median_seconds(lambda: load_opencode_history(folder), args.repeat, "import")
-    print(f"{args.messages:,} assistant messages ({rows:,} message rows), {len(history):,} calls "
-          f"({history.attrs['log_calls']:,} from the log), median of {args.repeat}")  # fmt: skip
+    print(
+        f"{args.messages:,} assistant messages ({rows:,} message rows), {len(history):,} calls "
+        f"({history.attrs['log_calls']:,} from the log), median of {args.repeat}"
+    )
     print(f"plain sqlite3 scan of message: {baseline:.3f} s")
-    print(f"load_opencode_history:         {imported:.3f} s  ({imported / baseline:.1f}x the scan, "
-          f"{imported / args.messages * 1000 * 1000:.1f} ms per 1,000 messages)")  # fmt: skip
+    print(
+        f"load_opencode_history:         {imported:.3f} s  ({imported / baseline:.1f}x the scan, "
+        f"{imported / args.messages * 1000 * 1000:.1f} ms per 1,000 messages)"
+    )
 
 
 if __name__ == "__main__":

@@ -113,13 +113,20 @@ def runner(endpoints: dict[str, str], requests: int, concurrency: int) -> tuple[
     targets = local_endpoints(endpoints)
     # One session: each request starts when the previous one ended, so the gap between
     # consecutive ends is one request's full cost (engine, adapter, log row included).
-    log = run_live(model, policy, Scenario.from_dict(scenario(1)), requests=requests + 1, concurrency=1,
-                   endpoints=targets)  # fmt: skip
+    log = run_live(
+        model, policy, Scenario.from_dict(scenario(1)), requests=requests + 1, concurrency=1, endpoints=targets
+    )
     alone = _median_gap(sorted(log["t_end_s"])[1:])  # the first request also set up the connection
     many = requests * 5
     t = time.perf_counter()
-    run_live(model, policy, Scenario.from_dict(scenario(concurrency)), requests=many, concurrency=concurrency,
-             endpoints=targets)  # fmt: skip
+    run_live(
+        model,
+        policy,
+        Scenario.from_dict(scenario(concurrency)),
+        requests=many,
+        concurrency=concurrency,
+        endpoints=targets,
+    )
     return alone, many / (time.perf_counter() - t)
 
 
@@ -136,18 +143,21 @@ async def litellm_worker(url_a: str, url_b: str, requests: int, concurrency: int
     def caller():
         router = Router(
             model_list=[
-                {"model_name": "primary", "litellm_params": {"model": "openai/model", "api_base": url_a,
-                                                             "api_key": "mock"}},
-                {"model_name": "secondary", "litellm_params": {"model": "openai/model", "api_base": url_b,
-                                                               "api_key": "mock"}},
+                {
+                    "model_name": "primary",
+                    "litellm_params": {"model": "openai/model", "api_base": url_a, "api_key": "mock"},
+                },
+                {
+                    "model_name": "secondary",
+                    "litellm_params": {"model": "openai/model", "api_base": url_b, "api_key": "mock"},
+                },
             ],
             fallbacks=[{"primary": ["secondary"]}],
             num_retries=2,
-        )  # fmt: skip
+        )
 
         async def call() -> None:
-            stream = await router.acompletion(model="primary", messages=MESSAGES, max_tokens=OUTPUT_TOKENS,
-                                              stream=True)  # fmt: skip
+            stream = await router.acompletion(model="primary", messages=MESSAGES, max_tokens=OUTPUT_TOKENS, stream=True)
             async for _ in stream:
                 pass
 
@@ -169,8 +179,13 @@ def litellm(python: str, endpoints: dict[str, str], requests: int, concurrency: 
         return None
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
     a, b = endpoints.values()
-    out = subprocess.run([python, __file__, "--litellm-worker", a, b, str(requests), str(concurrency)],
-                         env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [python, __file__, "--litellm-worker", a, b, str(requests), str(concurrency)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return tuple(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -181,8 +196,11 @@ def start_mock(folder: str) -> tuple[subprocess.Popen, dict[str, str]]:
     """The mock providers in their own process, so the clients under test have a core each."""
     path = Path(folder) / "bench-instant.json"
     path.write_text(json.dumps(scenario(1)))
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "mock-providers", "--scenario", str(path),
-                             "--providers", "a,b"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "mock-providers", "--scenario", str(path), "--providers", "a,b"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     endpoints = {}
     while len(endpoints) < 2:
         name, url = proc.stdout.readline().rstrip("\n").split("\t")
@@ -220,14 +238,18 @@ def main() -> None:
             proc.wait()
     base_alone = statistics.median(r[0] for r in rounds["bare httpx"])
     base_rate = statistics.median(r[1] for r in rounds["bare httpx"])
-    print(f"{'client':<16}{'alone ms':>10}{'added ms':>10}{'x bare':>8}{'req/s @' + str(args.concurrency):>12}{'x bare':>8}")
+    print(
+        f"{'client':<16}{'alone ms':>10}{'added ms':>10}{'x bare':>8}{'req/s @' + str(args.concurrency):>12}{'x bare':>8}"
+    )
     for name, results in rounds.items():
         if not results:
             continue
         alone = statistics.median(r[0] for r in results)
         rate = statistics.median(r[1] for r in results)
-        print(f"{name:<16}{alone * 1e3:>10.3f}{(alone - base_alone) * 1e3:>10.3f}{alone / base_alone:>8.2f}"
-              f"{rate:>12.0f}{rate / base_rate:>8.2f}")  # fmt: skip
+        print(
+            f"{name:<16}{alone * 1e3:>10.3f}{(alone - base_alone) * 1e3:>10.3f}{alone / base_alone:>8.2f}"
+            f"{rate:>12.0f}{rate / base_rate:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -95,10 +95,29 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
                 else:
                     decision = "next_provider" if p + 1 < len(worlds) else "give_up"
                 ok = outcome == "ok"
-                rows.append((run_id, i, number, MODEL.combined_id, member.provider, member.model_ref, start, env.now,
-                             env.now - start, ttft, outcome, status.get(outcome), ra, decision, wait, n_in,
-                             n_out if ok else 0, member.cost_usd(n_in, n_out) if ok else 0.0,
-                             "" if ok else f"simulated {outcome}"))  # fmt: skip
+                rows.append(
+                    (
+                        run_id,
+                        i,
+                        number,
+                        MODEL.combined_id,
+                        member.provider,
+                        member.model_ref,
+                        start,
+                        env.now,
+                        env.now - start,
+                        ttft,
+                        outcome,
+                        status.get(outcome),
+                        ra,
+                        decision,
+                        wait,
+                        n_in,
+                        n_out if ok else 0,
+                        member.cost_usd(n_in, n_out) if ok else 0.0,
+                        "" if ok else f"simulated {outcome}",
+                    )
+                )
                 if ok:
                     return
                 if wait:
@@ -143,10 +162,14 @@ def main() -> None:
     med = statistics.median
     print(f"scenario {SCENARIO.name}, 3 providers, policy {POLICY.name}, {n:,} requests x {args.repeat} runs")
     print("  requests/s, median of runs            wall clock   CPU time (one core)")
-    print(f"  simulate (attempt log included)  {med(ours):>14,.0f} {med(ours_cpu):>14,.0f}   "
-          f"({len(log) / n:.2f} attempts/request, success {ok_ours:.4f})")  # fmt: skip
-    print(f"  SimPy baseline (same world)      {med(theirs):>14,.0f} {med(theirs_cpu):>14,.0f}   "
-          f"({len(base) / n:.2f} attempts/request, success {ok_base:.4f})")  # fmt: skip
+    print(
+        f"  simulate (attempt log included)  {med(ours):>14,.0f} {med(ours_cpu):>14,.0f}   "
+        f"({len(log) / n:.2f} attempts/request, success {ok_ours:.4f})"
+    )
+    print(
+        f"  SimPy baseline (same world)      {med(theirs):>14,.0f} {med(theirs_cpu):>14,.0f}   "
+        f"({len(base) / n:.2f} attempts/request, success {ok_base:.4f})"
+    )
     ratio = med(o / t for o, t in zip(ours, theirs))
     ratio_cpu = med(o / t for o, t in zip(ours_cpu, theirs_cpu))
     print(f"  ratio simulate / SimPy (median of paired runs): {ratio:.2f}x wall, {ratio_cpu:.2f}x CPU (target >= 2x)")
@@ -154,12 +177,16 @@ def main() -> None:
     if args.log_requests > 0:  # 0 skips the memory check (a quicker speed-only run)
         dt, _, big = timed(simulate, MODEL, POLICY, SCENARIO, args.log_requests, seed=0, progress=False)
         mb = big.memory_usage(deep=True).sum() / 1e6
-        print(f"  {args.log_requests:,}-request attempt log: {len(big):,} rows, {mb:.0f} MB "
-              f"({mb * 1e6 / len(big):.0f} bytes/row; target < 300 MB), built in {dt:.1f} s "
-              f"({args.log_requests / dt:,.0f} requests/s)")  # fmt: skip
+        print(
+            f"  {args.log_requests:,}-request attempt log: {len(big):,} rows, {mb:.0f} MB "
+            f"({mb * 1e6 / len(big):.0f} bytes/row; target < 300 MB), built in {dt:.1f} s "
+            f"({args.log_requests / dt:,.0f} requests/s)"
+        )
         del big
-    print(f"  python {'.'.join(map(str, __import__('sys').version_info[:3]))}, numpy {np.__version__}, "
-          f"pandas {pd.__version__}, simpy {simpy.__version__}")  # fmt: skip
+    print(
+        f"  python {'.'.join(map(str, __import__('sys').version_info[:3]))}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}, simpy {simpy.__version__}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,14 +40,18 @@ def main() -> None:
 
     cores = os.cpu_count() or 1
     seconds, runs = timed(workers=cores, **grid)
-    print(f"full grid: {runs} runs x {requests:,} requests on {cores} workers: {seconds:.1f} s "
-          f"({runs * requests / seconds:,.0f} simulated requests/s)")  # fmt: skip
+    print(
+        f"full grid: {runs} runs x {requests:,} requests on {cores} workers: {seconds:.1f} s "
+        f"({runs * requests / seconds:,.0f} simulated requests/s)"
+    )
 
     small = dict(grid, presets=["seed-on-error", "resilient", "litellm-like"], seeds=2)
     one = [timed(workers=1, **small)[0] for _ in range(args.repeats)]
     two = [timed(workers=2, **small)[0] for _ in range(args.repeats)]
-    print(f"scaling grid ({timed(workers=2, **small)[1]} runs): 1 worker median {statistics.median(one):.2f} s, "
-          f"2 workers median {statistics.median(two):.2f} s, speed-up {statistics.median(one) / statistics.median(two):.2f}x")  # fmt: skip
+    print(
+        f"scaling grid ({timed(workers=2, **small)[1]} runs): 1 worker median {statistics.median(one):.2f} s, "
+        f"2 workers median {statistics.median(two):.2f} s, speed-up {statistics.median(one) / statistics.median(two):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -116,7 +116,11 @@ def debug_config(binary: Path, project: Path, home: Path) -> Result:
 def run_prompt(binary: Path, project: Path, home: Path, prompt: str, model: str, timeout_s: float = 300) -> Result:
     """``opencode run PROMPT -m MODEL`` in ``project``, offline; its history lands in ``home/.local/share/opencode``."""
     proc = subprocess.run(
-        [str(binary), "run", prompt, "-m", model], cwd=project, env=_env(home), capture_output=True, text=True,
+        [str(binary), "run", prompt, "-m", model],
+        cwd=project,
+        env=_env(home),
+        capture_output=True,
+        text=True,
         timeout=timeout_s,
-    )  # fmt: skip
+    )
     return Result(proc.returncode, proc.stdout, _ANSI.sub("", proc.stderr))

@@ -32,5 +32,7 @@ def keeping_up(run: Callable[[float], pd.DataFrame], time_scale: float, slowest:
             return log
         tried.append(f"x{time_scale:g}: p95 {lag.p95_s:.2f} s late")
         if time_scale <= slowest:
-            pytest.fail(f"the machine is too busy to keep up with the scenario clock ({'; '.join(tried)}): {lag.message()}")
+            pytest.fail(
+                f"the machine is too busy to keep up with the scenario clock ({'; '.join(tried)}): {lag.message()}"
+            )
         time_scale = max(slowest, lag.suggested_time_scale)

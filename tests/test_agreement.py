@@ -38,13 +38,22 @@ from toolkit.simulator import simulate
 pytestmark = pytest.mark.slow
 
 MODEL = CombinedModel.of(["a", "b", "c"], context_limit=200_000.0, cost_input=3.0, cost_output=15.0)
-METRICS = {"success_rate": (0.02, 0.0), "attempts_mean": (0.05, 0.0), "latency_p50_s": (0.0, 0.10),
-           "latency_p95_s": (0.0, 0.10)}  # fmt: skip  # metric -> (absolute margin, relative margin)
+METRICS = {
+    "success_rate": (0.02, 0.0),
+    "attempts_mean": (0.05, 0.0),
+    "latency_p50_s": (0.0, 0.10),
+    "latency_p95_s": (0.0, 0.10),
+}  # metric -> (absolute margin, relative margin)
 # requests and time scale per scenario: enough requests to reach each scenario's trouble
 # (the outage starts at 120 s), as fast as two idle cores keep the mock on time (a busy
 # machine gets slower reruns, see keeping_up).
-RUNS = {"calm-day": (200, 20), "busy-team-rate-limit": (200, 20), "overload-storm": (240, 20),
-        "long-tail-latency": (200, 30), "provider-outage": (320, 25)}  # fmt: skip
+RUNS = {
+    "calm-day": (200, 20),
+    "busy-team-rate-limit": (200, 20),
+    "overload-storm": (240, 20),
+    "long-tail-latency": (200, 30),
+    "provider-outage": (320, 25),
+}
 SEEDS = range(20)
 
 

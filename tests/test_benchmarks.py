@@ -11,8 +11,14 @@ BENCHMARKS = sorted((Path(__file__).parent.parent / "benchmarks").glob("bench_*.
 
 
 def test_there_are_benchmarks():
-    assert [p.name for p in BENCHMARKS] == ["bench_catalog.py", "bench_gateway.py", "bench_history.py", "bench_live.py",
-                                            "bench_simulator.py", "bench_sweep.py"]  # fmt: skip
+    assert [p.name for p in BENCHMARKS] == [
+        "bench_catalog.py",
+        "bench_gateway.py",
+        "bench_history.py",
+        "bench_live.py",
+        "bench_simulator.py",
+        "bench_sweep.py",
+    ]
 
 
 @pytest.mark.parametrize("path", BENCHMARKS, ids=lambda p: p.name)

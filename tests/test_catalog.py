@@ -23,14 +23,20 @@ TINY = {
         "api": "https://acme.test/v1",
         "env": ["ACME_API_KEY", "ACME_ORG"],
         "models": {
-            "m-1": {"id": "m-1", "name": "M 1", "limit": {"context": 1000, "output": 100},
-                    "cost": {"input": 1.5, "output": 3}, "tool_call": True, "reasoning": False,
-                    "release_date": "2025-01-01"},
+            "m-1": {
+                "id": "m-1",
+                "name": "M 1",
+                "limit": {"context": 1000, "output": 100},
+                "cost": {"input": 1.5, "output": 3},
+                "tool_call": True,
+                "reasoning": False,
+                "release_date": "2025-01-01",
+            },
             "bare": {},
         },
     },
     "other": {"id": "other", "name": "Other", "npm": "x", "env": [], "models": {"m-1": {"id": "m-1"}}},
-}  # fmt: skip
+}
 
 
 def write_json(path: Path, data: object) -> Path:
@@ -52,7 +58,12 @@ def test_file_source_keeps_models_with_missing_fields(tmp_path):
     models = load_catalog(str(write_json(tmp_path / "api.json", TINY)))
     assert models["model_ref"].tolist() == ["acme/m-1", "acme/bare", "other/m-1"]
     full = models.iloc[0]
-    assert (full["context_limit"], full["output_limit"], full["cost_input"], full["cost_output"]) == (1000, 100, 1.5, 3.0)
+    assert (full["context_limit"], full["output_limit"], full["cost_input"], full["cost_output"]) == (
+        1000,
+        100,
+        1.5,
+        3.0,
+    )
     assert full["provider_env"] == "ACME_API_KEY,ACME_ORG"
     bare = models.iloc[1]
     assert bare[["name", "context_limit", "cost_input", "tool_call", "release_date"]].isna().all()
@@ -234,7 +245,9 @@ def test_write_table_refuses_unknown_format_and_missing_pyarrow(tmp_path, monkey
     with pytest.raises(UserError, match=r"use a \.csv, \.json or \.parquet"):
         write_table(models, tmp_path / "models.xlsx")
     real_find_spec = catalog.importlib.util.find_spec
-    monkeypatch.setattr(catalog.importlib.util, "find_spec", lambda name: None if name == "pyarrow" else real_find_spec(name))
+    monkeypatch.setattr(
+        catalog.importlib.util, "find_spec", lambda name: None if name == "pyarrow" else real_find_spec(name)
+    )
     with pytest.raises(UserError, match="pip install pyarrow"):
         write_table(models, tmp_path / "models.parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.json"]

@@ -12,7 +12,12 @@ from toolkit.policy import PRESETS, FailoverPolicy, preset
 
 
 def test_defaults_are_the_seed_plugins():
-    assert Choice().options() == {"provider_priority": [], "min_providers": 2, "strategy": "on_error", "max_attempts": 3}
+    assert Choice().options() == {
+        "provider_priority": [],
+        "min_providers": 2,
+        "strategy": "on_error",
+        "max_attempts": 3,
+    }
 
 
 def test_options_keep_the_seed_readme_order():
@@ -49,14 +54,20 @@ def test_partial_dict_takes_seed_defaults():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"strategy": "always"}, "c.json: strategy: 'always' is not one of ['on_error', 'on_rate_limit', 'on_overload']"),
+        (
+            {"strategy": "always"},
+            "c.json: strategy: 'always' is not one of ['on_error', 'on_rate_limit', 'on_overload']",
+        ),
         ({"max_attempts": 0}, "c.json: max_attempts: 0 is less than the minimum of 1"),
         ({"max_attempts": 3.0}, "c.json: max_attempts: 3.0 is not of type 'integer'"),
         ({"min_providers": True}, "c.json: min_providers: True is not of type 'integer'"),
         ({"min_providers": 0}, "c.json: min_providers: 0 is less than the minimum of 1"),
         ({"provider_priority": "anthropic"}, "c.json: provider_priority: 'anthropic' is not of type 'array'"),
         ({"provider_priority": ["a", "a"]}, "c.json: provider_priority: ['a', 'a'] has non-unique elements"),
-        ({"provider_priority": ["a b"]}, "c.json: provider_priority.0: 'a b' does not match '^[A-Za-z0-9][A-Za-z0-9._@-]*$'"),
+        (
+            {"provider_priority": ["a b"]},
+            "c.json: provider_priority.0: 'a b' does not match '^[A-Za-z0-9][A-Za-z0-9._@-]*$'",
+        ),
         ({"combined_id": ""}, "c.json: combined_id: must be a non-empty string or null, not ''"),
         ({"preset": 3}, "c.json: preset: must be a non-empty string or null, not 3"),
         ({"max_attempt": 3}, "unknown field in c.json: 'max_attempt' (did you mean max_attempts?)"),
@@ -101,8 +112,17 @@ def test_from_policy_takes_its_seed_options():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_from_policy_keeps_the_whole_policy(name, tmp_path):
-    policy = preset(name, provider_priority=("x", "y"), cooldown_s=7.5, cooldown_on=("overload",), deadline_s=None,
-                    breaker_failures=4, jitter="none", routing="weighted", weights={"x": 2.0, "y": 1.0})  # fmt: skip
+    policy = preset(
+        name,
+        provider_priority=("x", "y"),
+        cooldown_s=7.5,
+        cooldown_on=("overload",),
+        deadline_s=None,
+        breaker_failures=4,
+        jitter="none",
+        routing="weighted",
+        weights={"x": 2.0, "y": 1.0},
+    )
     choice = Choice.from_policy(policy, combined_id="m", preset=name)
     assert hash(choice) == hash(Choice.from_dict(choice.to_dict()))
     assert choice.policy() == policy  # field by field (the name is a label, not compared)
@@ -126,14 +146,20 @@ def test_policy_fields_equal_to_the_preset_are_dropped():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"policy_fields": {"cooldown": 1}}, "c.json: policy_fields: unknown policy field 'cooldown'"
-         + closest("cooldown", [f for f in FailoverPolicy().to_dict() if f != "name"])),
+        (
+            {"policy_fields": {"cooldown": 1}},
+            "c.json: policy_fields: unknown policy field 'cooldown'"
+            + closest("cooldown", [f for f in FailoverPolicy().to_dict() if f != "name"]),
+        ),
         ({"policy_fields": {"cooldown_s": -1}}, "c.json: policy_fields: cooldown_s must be a number >= 0, got -1"),
         ({"policy_fields": [1]}, "c.json: policy_fields: must be an object of policy field -> value, not [1]"),
-        ({"preset": "resilent", "policy_fields": {"cooldown_s": 1}},
-         "c.json: policy_fields: unknown preset 'resilent' (did you mean resilient?); presets: " + ", ".join(PRESETS)),
+        (
+            {"preset": "resilent", "policy_fields": {"cooldown_s": 1}},
+            "c.json: policy_fields: unknown preset 'resilent' (did you mean resilient?); presets: "
+            + ", ".join(PRESETS),
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_policy_fields_are_one_clear_line(data, message):
     with pytest.raises(UserError) as info:
         Choice.from_dict(data, "c.json")
@@ -143,8 +169,14 @@ def test_bad_policy_fields_are_one_clear_line(data, message):
 def test_schema_allows_exactly_the_four_options_and_variants():
     schema = options_schema()
     assert sorted(schema["required"]) == sorted(Choice().options())
-    assert sorted(schema["properties"]) == sorted(Choice(variants="all").options()) == sorted([*schema["required"], "variants"])
+    assert (
+        sorted(schema["properties"])
+        == sorted(Choice(variants="all").options())
+        == sorted([*schema["required"], "variants"])
+    )
     with pytest.raises(UserError, match=r"^choice: variants: 'some' is not one of \['exact', 'same-weights'"):
         Choice(variants="some")
-    with pytest.raises(UserError, match=r"^s: options: Additional properties are not allowed \('extra' was unexpected\)$"):
+    with pytest.raises(
+        UserError, match=r"^s: options: Additional properties are not allowed \('extra' was unexpected\)$"
+    ):
         validate_options({**Choice().options(), "extra": 1}, "s")

@@ -13,35 +13,54 @@ OPENAI_QUOTA = (
     '"type":"insufficient_quota","code":"insufficient_quota"}}'
 )
 OPENAI_CONTEXT = (
-    '{"error":{"message":"This model\'s maximum context length is 128000 tokens.",'
-    '"code":"context_length_exceeded"}}'
+    '{"error":{"message":"This model\'s maximum context length is 128000 tokens.","code":"context_length_exceeded"}}'
 )
 ANTHROPIC_CONTEXT = '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}'
 SSE_OK = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
-SSE_OVERLOADED = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"error":{"message":"Upstream overloaded"}}\n\n'
+SSE_OVERLOADED = (
+    'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: {"error":{"message":"Upstream overloaded"}}\n\n'
+)
 # Google (Gemini API, Vertex AI) and Azure error bodies, as those services send them
-GEMINI_RATE = ('{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing '
-               'details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo",'
-               '"retryDelay":"27s"}]}}')  # fmt: skip
-GEMINI_OVERLOAD = '{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}'
-GEMINI_BAD_KEY = ('{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":'
-                  '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}')
-GEMINI_CONTEXT = ('{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens '
-                  'allowed (1048576).","status":"INVALID_ARGUMENT"}}')  # fmt: skip
+GEMINI_RATE = (
+    '{"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing '
+    'details.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo",'
+    '"retryDelay":"27s"}]}}'
+)
+GEMINI_OVERLOAD = (
+    '{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}'
+)
+GEMINI_BAD_KEY = (
+    '{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":'
+    '"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}'
+)
+GEMINI_CONTEXT = (
+    '{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens '
+    'allowed (1048576).","status":"INVALID_ARGUMENT"}}'
+)
 GEMINI_INTERNAL = '{"error":{"code":500,"message":"An internal error has occurred.","status":"INTERNAL"}}'
-VERTEX_QUOTA = ('{"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com/online_prediction_input_'
-                'tokens_per_minute_per_base_model with base model: anthropic-claude-sonnet-4-5.","status":"RESOURCE_EXHAUSTED"}}')
-VERTEX_AUTH = ('{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access '
-               'token.","status":"UNAUTHENTICATED"}}')  # fmt: skip
-VERTEX_DENIED = '{"error":{"code":403,"message":"Permission denied on resource project p.","status":"PERMISSION_DENIED"}}'
-AZURE_AUTH = ('{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}')
-AZURE_RATE = ('{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API '
-              'version v1 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 '
-              'seconds."}}')  # fmt: skip
+VERTEX_QUOTA = (
+    '{"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com/online_prediction_input_'
+    'tokens_per_minute_per_base_model with base model: anthropic-claude-sonnet-4-5.","status":"RESOURCE_EXHAUSTED"}}'
+)
+VERTEX_AUTH = (
+    '{"error":{"code":401,"message":"Request had invalid authentication credentials. Expected OAuth 2 access '
+    'token.","status":"UNAUTHENTICATED"}}'
+)
+VERTEX_DENIED = (
+    '{"error":{"code":403,"message":"Permission denied on resource project p.","status":"PERMISSION_DENIED"}}'
+)
+AZURE_AUTH = '{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API endpoint."}}'
+AZURE_RATE = (
+    '{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API '
+    "version v1 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 "
+    'seconds."}}'
+)
 SSE_GEMINI_ERROR = 'data: {"candidates":[{"content":{"parts":[{"text":"hi"}]}}]}\r\n\r\ndata: ' + GEMINI_OVERLOAD
 BEDROCK_TYPE = "x-amzn-errortype"  # Bedrock names the error in this header; the body is {"message": ...}
-SSE_BEDROCK_ERROR = ('data: {"error":{"type":"serviceUnavailableException","message":"serviceUnavailableException: '
-                     'Bedrock is unable to process your request."}}')  # fmt: skip
+SSE_BEDROCK_ERROR = (
+    'data: {"error":{"type":"serviceUnavailableException","message":"serviceUnavailableException: '
+    'Bedrock is unable to process your request."}}'
+)
 SSE_ANTHROPIC_ERROR = 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal"}}\n\n'
 
 CASES = [
@@ -89,19 +108,35 @@ BEDROCK_CASES = [
     # status, AWS error type, body, expected
     (429, "ThrottlingException", '{"message":"Too many tokens, please wait before trying again."}', "rate_limit"),
     (429, "ThrottlingException", '{"message":"Too many requests, please wait before trying again."}', "rate_limit"),
-    (429, "ModelNotReadyException", '{"message":"Model is not ready for inference. Wait and try your request again."}',
-     "overload"),
+    (
+        429,
+        "ModelNotReadyException",
+        '{"message":"Model is not ready for inference. Wait and try your request again."}',
+        "overload",
+    ),
     (503, "ServiceUnavailableException", '{"message":"Bedrock is unable to process your request."}', "overload"),
     (400, "ValidationException", '{"message":"Input is too long for requested model."}', "context_length"),
-    (400, "ValidationException", '{"message":"Malformed input request: #: required key [messages] not found"}',
-     "client_error"),
-    (400, "ServiceQuotaExceededException", '{"message":"Your request exceeds the service quota for your account."}',
-     "rate_limit"),
-    (403, "InvalidSignatureException", '{"message":"The request signature we calculated does not match the signature '
-     'you provided."}', "auth"),
+    (
+        400,
+        "ValidationException",
+        '{"message":"Malformed input request: #: required key [messages] not found"}',
+        "client_error",
+    ),
+    (
+        400,
+        "ServiceQuotaExceededException",
+        '{"message":"Your request exceeds the service quota for your account."}',
+        "rate_limit",
+    ),
+    (
+        403,
+        "InvalidSignatureException",
+        '{"message":"The request signature we calculated does not match the signature you provided."}',
+        "auth",
+    ),
     (500, "InternalServerException", '{"message":"The server encountered an internal error."}', "server_error"),
     (200, None, SSE_BEDROCK_ERROR, "overload"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("status", "error_type", "body", "expected"), BEDROCK_CASES)

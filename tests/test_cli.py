@@ -56,4 +56,6 @@ def test_combine_without_out_prints_the_summary_and_how_to_keep_the_table(cli):
     result = cli("combine", "--source", "bundled")
     assert result.code == 0
     assert f"combined models, {rows} members, from" in result.out
-    assert result.out.splitlines()[-1] == f"not written: add --out FILE (.csv, .json or .parquet) to keep the {rows} rows"
+    assert (
+        result.out.splitlines()[-1] == f"not written: add --out FILE (.csv, .json or .parquet) to keep the {rows} rows"
+    )

@@ -23,16 +23,26 @@ from toolkit.scenario import Scenario
 
 KEY = "azure-planted-key-5e1d0c9b8a7f6e"
 VERTEX_MODEL = "claude-sonnet-4-5@20250929"
-SCENARIO = Scenario.from_dict({"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 50.0}, "providers": {},
-                               "request": {"input_tokens": 20, "output_tokens": 6}})  # fmt: skip
+SCENARIO = Scenario.from_dict(
+    {
+        "name": "t",
+        "arrivals": {"kind": "poisson", "rate_per_s": 50.0},
+        "providers": {},
+        "request": {"input_tokens": 20, "output_tokens": 6},
+    }
+)
 ONE = FailoverPolicy(min_providers=1, max_providers=1, max_attempts=1)
 
 
 def _pem(key: rsa.RSAPrivateKey) -> tuple[str, str]:
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()  # fmt: skip
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()  # fmt: skip
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -43,9 +53,15 @@ def keys() -> dict[str, tuple[str, str]]:
 
 
 def _service_account(token_uri: str, private_pem: str) -> dict[str, str]:
-    return {"type": "service_account", "project_id": "mock-project", "private_key_id": "k1",
-            "private_key": private_pem, "client_email": "ci@mock-project.iam.gserviceaccount.com",
-            "client_id": "1", "token_uri": token_uri}  # fmt: skip
+    return {
+        "type": "service_account",
+        "project_id": "mock-project",
+        "private_key_id": "k1",
+        "private_key": private_pem,
+        "client_email": "ci@mock-project.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
 
 
 def _root(mock, provider: str) -> str:
@@ -54,13 +70,20 @@ def _root(mock, provider: str) -> str:
 
 def _vertex(mock, provider: str, private_pem: str) -> Endpoint:
     token = GoogleToken(_service_account(_root(mock, provider) + "/token", private_pem), "google-adc:test")
-    return Endpoint(provider, mock_base_url(mock.endpoints[provider], "vertex-anthropic"), "anthropic",
-                    "google-adc:test", adapter="vertex-anthropic", token=token)  # fmt: skip
+    return Endpoint(
+        provider,
+        mock_base_url(mock.endpoints[provider], "vertex-anthropic"),
+        "anthropic",
+        "google-adc:test",
+        adapter="vertex-anthropic",
+        token=token,
+    )
 
 
 def _azure(mock, provider: str, key: str = KEY) -> Endpoint:
-    return Endpoint(provider, mock_base_url(mock.endpoints[provider], "azure"), "openai", "env:AZURE_API_KEY", key,
-                    adapter="azure")  # fmt: skip
+    return Endpoint(
+        provider, mock_base_url(mock.endpoints[provider], "azure"), "openai", "env:AZURE_API_KEY", key, adapter="azure"
+    )
 
 
 def _model(provider: str, model_id: str) -> CombinedModel:
@@ -103,9 +126,13 @@ def test_an_injected_token_and_a_wrong_one(mock_providers):
 def test_azure_key_header_and_a_wrong_key(mock_providers):
     mock = mock_providers(["z"], api_key=KEY)
     model = _model("z", "gpt-5")
-    assert run_live(model, ONE, SCENARIO, requests=2, endpoints={"z": _azure(mock, "z")})["outcome"].tolist() == ["ok"] * 2
+    assert (
+        run_live(model, ONE, SCENARIO, requests=2, endpoints={"z": _azure(mock, "z")})["outcome"].tolist() == ["ok"] * 2
+    )
     log = run_live(model, ONE, SCENARIO, requests=1, endpoints={"z": _azure(mock, "z", "wrong-key")})
-    assert log["outcome"].tolist() == ["auth"] and "Access denied due to invalid subscription key" in log["error"].iloc[0]
+    assert (
+        log["outcome"].tolist() == ["auth"] and "Access denied due to invalid subscription key" in log["error"].iloc[0]
+    )
     assert [r["authorized"] for r in mock.requests] == [True, True, False]
 
 
@@ -163,11 +190,18 @@ def test_tool_calls_through_vertex_reach_a_gateway_client(mock_providers, keys):
     import httpx
 
     private, public = keys["ours"]
-    mock = mock_providers(["v"], google_public_key=public,
-                          script={"v": [Reply(text="Let me look.", tool_call=("read", {"path": "a.py"}))]})  # fmt: skip
+    mock = mock_providers(
+        ["v"],
+        google_public_key=public,
+        script={"v": [Reply(text="Let me look.", tool_call=("read", {"path": "a.py"}))]},
+    )
     model = _model("v", VERTEX_MODEL)
     gateway = Gateway([(model, {"v": _vertex(mock, "v", private)})], ONE)
-    body = {"model": f"combined/{VERTEX_MODEL}", "messages": [{"role": "user", "content": "read a.py"}], "max_tokens": 50}
+    body = {
+        "model": f"combined/{VERTEX_MODEL}",
+        "messages": [{"role": "user", "content": "read a.py"}],
+        "max_tokens": 50,
+    }
     with gateway.running() as url:
         answer = httpx.post(url + "/chat/completions", json=body, timeout=30).json()
     message = answer["choices"][0]["message"]
@@ -183,12 +217,33 @@ def _live_real(cli, tmp_path, config: dict, provider: str):
     path = tmp_path / "opencode.json"
     path.write_text(json.dumps(config))
     log_path = tmp_path / "attempts.jsonl"
-    result = cli("live", "--real", "--yes", "--config", str(path), "--source", "bundled", "--combined",
-                 "claude-sonnet-4-5", "--providers", f"{provider},github-copilot", "--requests", "2",
-                 "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
+    result = cli(
+        "live",
+        "--real",
+        "--yes",
+        "--config",
+        str(path),
+        "--source",
+        "bundled",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--providers",
+        f"{provider},github-copilot",
+        "--requests",
+        "2",
+        "--log",
+        str(log_path),
+        "--input-tokens",
+        "5",
+        "--output-tokens",
+        "3",
+    )
     assert result.code == 0, result.err
-    return result, read_log(log_path), [result.out, result.err, log_path.read_text(),
-                                        (tmp_path / "mock.jsonl").read_text()]  # fmt: skip
+    return (
+        result,
+        read_log(log_path),
+        [result.out, result.err, log_path.read_text(), (tmp_path / "mock.jsonl").read_text()],
+    )
 
 
 def test_tokens_and_private_keys_never_reach_any_output(tmp_path, cli, mock_providers, keys, monkeypatch, caplog):
@@ -203,8 +258,9 @@ def test_tokens_and_private_keys_never_reach_any_output(tmp_path, cli, mock_prov
         holder["echoed"] = True
         return Reply("server_error", message=f"rejected: {' '.join(sorted(holder['mock'].google_tokens))}")
 
-    mock = mock_providers(["google-vertex-anthropic"], google_public_key=public, decider=echo,
-                          log_path=tmp_path / "mock.jsonl")  # fmt: skip
+    mock = mock_providers(
+        ["google-vertex-anthropic"], google_public_key=public, decider=echo, log_path=tmp_path / "mock.jsonl"
+    )
     holder["mock"] = mock
     credentials = tmp_path / "sa.json"
     credentials.write_text(json.dumps(_service_account(_root(mock, "google-vertex-anthropic") + "/token", private)))
@@ -235,14 +291,22 @@ def test_live_through_bedrock_and_vertex_agrees_with_the_simulator():
     from toolkit.policy import preset
     from toolkit.simulator import simulate
 
-    packages = {"bedrock": "@ai-sdk/amazon-bedrock", "vertex": "@ai-sdk/google-vertex/anthropic",
-                "azure": "@ai-sdk/azure"}  # fmt: skip
-    model = CombinedModel("claude-sonnet-4-5", tuple(
-        Member(p, f"{p}/claude-sonnet-4-5", context_limit=200_000.0, cost_input=3.0, cost_output=15.0, provider_npm=npm)
-        for p, npm in packages.items()))  # fmt: skip
+    packages = {
+        "bedrock": "@ai-sdk/amazon-bedrock",
+        "vertex": "@ai-sdk/google-vertex/anthropic",
+        "azure": "@ai-sdk/azure",
+    }
+    model = CombinedModel(
+        "claude-sonnet-4-5",
+        tuple(
+            Member(
+                p, f"{p}/claude-sonnet-4-5", context_limit=200_000.0, cost_input=3.0, cost_output=15.0, provider_npm=npm
+            )
+            for p, npm in packages.items()
+        ),
+    )
     policy, requests, scenario = preset("seed-on-error"), 240, Scenario.load("overload-storm")
-    simulated = pd.concat([summarize(simulate(model, policy, scenario, requests=requests, seed=s))
-                           for s in range(20)])  # fmt: skip
+    simulated = pd.concat([summarize(simulate(model, policy, scenario, requests=requests, seed=s)) for s in range(20)])
 
     def run(time_scale: float) -> pd.DataFrame:
         return run_live(model, policy, scenario, requests=requests, concurrency=256, time_scale=time_scale, seed=1)
@@ -255,8 +319,9 @@ def test_live_through_bedrock_and_vertex_agrees_with_the_simulator():
 
 def test_gemini_api_key_header_usage_and_a_wrong_key(mock_providers):
     mock = mock_providers(["g"], api_key=KEY, keep_bodies=True)
-    endpoint = Endpoint("g", mock_base_url(mock.endpoints["g"], "gemini"), "openai", "env:GEMINI_API_KEY", KEY,
-                        adapter="gemini")  # fmt: skip
+    endpoint = Endpoint(
+        "g", mock_base_url(mock.endpoints["g"], "gemini"), "openai", "env:GEMINI_API_KEY", KEY, adapter="gemini"
+    )
     log = run_live(_model("g", "gemini-2.5-flash"), ONE, SCENARIO, requests=2, endpoints={"g": endpoint})
     assert log["outcome"].tolist() == ["ok", "ok"]
     assert log["input_tokens"].tolist() == [r["input_tokens"] for r in mock.requests] and (log["cost_usd"] > 0).all()
@@ -277,13 +342,19 @@ def test_an_anthropic_client_gets_a_gemini_tool_call_through_the_gateway(mock_pr
     from toolkit.sse import SSEDecoder
     from toolkit.translate import StreamAssembler
 
-    mock = mock_providers(["g"], keep_bodies=True,
-                          script={"g": [Reply(text="Looking.", tool_call=("read", {"path": "a.py"}))]})  # fmt: skip
+    mock = mock_providers(
+        ["g"], keep_bodies=True, script={"g": [Reply(text="Looking.", tool_call=("read", {"path": "a.py"}))]}
+    )
     model = _model("g", "gemini-2.5-pro")
     gateway = Gateway([(model, local_endpoints(mock.endpoints, {"g": "gemini"}))], ONE)
-    body = {"model": "combined/gemini-2.5-pro", "max_tokens": 50, "stream": stream, "system": "Be brief.",
-            "tools": [{"name": "read", "description": "read a file", "input_schema": {"type": "object"}}],
-            "messages": [{"role": "user", "content": "read a.py"}]}  # fmt: skip
+    body = {
+        "model": "combined/gemini-2.5-pro",
+        "max_tokens": 50,
+        "stream": stream,
+        "system": "Be brief.",
+        "tools": [{"name": "read", "description": "read a file", "input_schema": {"type": "object"}}],
+        "messages": [{"role": "user", "content": "read a.py"}],
+    }
     with gateway.running() as url:
         answer = httpx.post(url + "/messages", json=body, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -325,9 +396,14 @@ def _bedrock_env(monkeypatch, tmp_path, mock, secret: str = AWS[1]) -> dict:
 def _bedrock_member():
     from toolkit.combined_model import Member
 
-    return Member("amazon-bedrock", f"amazon-bedrock/{BEDROCK_MODEL}", cost_input=3.0, cost_output=15.0,
-                  provider_npm="@ai-sdk/amazon-bedrock",
-                  provider_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"))
+    return Member(
+        "amazon-bedrock",
+        f"amazon-bedrock/{BEDROCK_MODEL}",
+        cost_input=3.0,
+        cost_output=15.0,
+        provider_npm="@ai-sdk/amazon-bedrock",
+        provider_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"),
+    )
 
 
 def test_bedrock_signs_with_sigv4_from_the_credential_chain(mock_providers, monkeypatch, tmp_path):
@@ -336,7 +412,9 @@ def test_bedrock_signs_with_sigv4_from_the_credential_chain(mock_providers, monk
     mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS, keep_bodies=True)
     endpoint = resolve_endpoint(_bedrock_member(), _bedrock_env(monkeypatch, tmp_path, mock))
     assert (endpoint.adapter, endpoint.protocol, endpoint.key_source) == ("bedrock", "openai", "aws:env")
-    assert endpoint.url(BEDROCK_MODEL).endswith("/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream")
+    assert endpoint.url(BEDROCK_MODEL).endswith(
+        "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream"
+    )
     model = CombinedModel("m", (_bedrock_member(),))
     log = run_live(model, ONE, SCENARIO, requests=2, endpoints={"amazon-bedrock": endpoint})
     assert log["outcome"].tolist() == ["ok", "ok"] and log["output_tokens"].tolist() == [6, 6]
@@ -346,14 +424,16 @@ def test_bedrock_signs_with_sigv4_from_the_credential_chain(mock_providers, monk
     assert body["inferenceConfig"] == {"maxTokens": 6} and body["messages"][0]["content"][0]["text"].startswith("Count")
 
 
-def test_a_wrong_secret_key_gets_bedrock_s_signature_error_and_classifies_as_auth(mock_providers, monkeypatch,
-                                                                                 tmp_path):  # fmt: skip
+def test_a_wrong_secret_key_gets_bedrock_s_signature_error_and_classifies_as_auth(
+    mock_providers, monkeypatch, tmp_path
+):
     from toolkit.endpoints import resolve_endpoint
 
     mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS)
     endpoint = resolve_endpoint(_bedrock_member(), _bedrock_env(monkeypatch, tmp_path, mock, secret="not-the-secret"))
-    log = run_live(CombinedModel("m", (_bedrock_member(),)), ONE, SCENARIO, requests=1,
-                   endpoints={"amazon-bedrock": endpoint})  # fmt: skip
+    log = run_live(
+        CombinedModel("m", (_bedrock_member(),)), ONE, SCENARIO, requests=1, endpoints={"amazon-bedrock": endpoint}
+    )
     assert log["outcome"].tolist() == ["auth"] and "signature we calculated does not match" in log["error"].iloc[0]
     assert [r["authorized"] for r in mock.requests] == [False]
 
@@ -379,7 +459,9 @@ def test_without_the_aws_extra_bedrock_says_what_to_install(monkeypatch):
     from toolkit.errors import UserError
 
     monkeypatch.setitem(sys.modules, "botocore", None)  # as if botocore were not installed
-    with pytest.raises(UserError, match=r"set AWS_BEARER_TOKEN_BEDROCK, or install combined-models\[aws\] \(botocore\)"):
+    with pytest.raises(
+        UserError, match=r"set AWS_BEARER_TOKEN_BEDROCK, or install combined-models\[aws\] \(botocore\)"
+    ):
         resolve_endpoint(_bedrock_member())
 
 
@@ -398,13 +480,19 @@ def test_bedrock_secrets_never_reach_any_output(tmp_path, cli, mock_providers, m
     """``live --real`` signing with a session token; the mock echoes the secret key and the session
     token (as a signed header echoed back would) in an error: neither shows anywhere."""
     echo = Reply("server_error", message=f"bad x-amz-security-token {AWS[2]} for secret {AWS[1]}")
-    mock = mock_providers(["amazon-bedrock"], aws_credentials=AWS, script={"amazon-bedrock": [echo]},
-                          log_path=tmp_path / "mock.jsonl")  # fmt: skip
+    mock = mock_providers(
+        ["amazon-bedrock"], aws_credentials=AWS, script={"amazon-bedrock": [echo]}, log_path=tmp_path / "mock.jsonl"
+    )
     caplog.set_level(logging.DEBUG)
     result, attempts, outputs = _live_real(cli, tmp_path, _bedrock_env(monkeypatch, tmp_path, mock), "amazon-bedrock")
     assert attempts["outcome"].tolist()[:2] == ["server_error", "ok"] and all(r["authorized"] for r in mock.requests)
     outputs.append(caplog.text)
-    assert not [(s, i, text[max(0, text.find(s) - 300):text.find(s) + 50]) for s in AWS[1:] for i, text in enumerate(outputs) if s in text]
+    assert not [
+        (s, i, text[max(0, text.find(s) - 300) : text.find(s) + 50])
+        for s in AWS[1:]
+        for i, text in enumerate(outputs)
+        if s in text
+    ]
 
 
 def test_a_tool_call_through_bedrock_reaches_a_gateway_client(mock_providers):
@@ -412,15 +500,22 @@ def test_a_tool_call_through_bedrock_reaches_a_gateway_client(mock_providers):
 
     mock = mock_providers(["b"], script={"b": [Reply(text="Checking.", tool_call=("read", {"path": "a.py"}))]})
     gateway = Gateway([(_model("b", BEDROCK_MODEL), local_endpoints(mock.endpoints, {"b": "bedrock"}))], ONE)
-    body = {"model": f"combined/{BEDROCK_MODEL}", "messages": [{"role": "user", "content": "read a.py"}],
-            "max_tokens": 50, "tools": [{"type": "function", "function": {"name": "read", "parameters": {}}}]}
+    body = {
+        "model": f"combined/{BEDROCK_MODEL}",
+        "messages": [{"role": "user", "content": "read a.py"}],
+        "max_tokens": 50,
+        "tools": [{"type": "function", "function": {"name": "read", "parameters": {}}}],
+    }
     with gateway.running() as url:
         answer = httpx.post(url + "/chat/completions", json=body, timeout=30).json()
     message = answer["choices"][0]["message"]
     assert message["content"] == "Checking." and answer["choices"][0]["finish_reason"] == "tool_calls"
     call = message["tool_calls"][0]
     assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
-        "tooluse_mock-1", "read", {"path": "a.py"})
+        "tooluse_mock-1",
+        "read",
+        {"path": "a.py"},
+    )
     assert answer["usage"]["prompt_tokens"] > 0 and answer["usage"]["completion_tokens"] > 0
 
 
@@ -431,7 +526,8 @@ def test_a_corrupt_event_stream_frame_is_a_server_error(mock_providers):
 
     frame = event_frame({":event-type": "messageStart", ":message-type": "event"}, b'{"role":"assistant"}')
     assert [(e.event, e.data) for e in EventStreamDecoder().feed(frame[:7]) + EventStreamDecoder().feed(frame)] == [
-        ("messageStart", '{"role":"assistant"}')]
+        ("messageStart", '{"role":"assistant"}')
+    ]
     corrupt = frame[:-5] + bytes([frame[-5] ^ 1]) + frame[-4:]
     [event] = EventStreamDecoder().feed(corrupt)
     assert event.event == "error" and event.data.startswith("unreadable event-stream frame")

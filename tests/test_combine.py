@@ -25,18 +25,31 @@ def table(bundled):
 
 
 def model(name: str, context: int, output: int, price: float) -> dict:
-    return {"name": name, "limit": {"context": context, "output": output}, "cost": {"input": price, "output": price * 5}}
+    return {
+        "name": name,
+        "limit": {"context": context, "output": output},
+        "cost": {"input": price, "output": price * 5},
+    }
 
 
 SMALL = {
-    "zeta": {"env": ["ZETA_KEY"], "models": {
-        "vendor/widget-2": model("Widget 2", 100_000, 8_000, 1.0),
-        "widget-2:free": model("Widget 2 (free)", 50_000, 8_000, 0.0),
-        "solo-1": model("Solo", 1, 1, 1.0)}},
+    "zeta": {
+        "env": ["ZETA_KEY"],
+        "models": {
+            "vendor/widget-2": model("Widget 2", 100_000, 8_000, 1.0),
+            "widget-2:free": model("Widget 2 (free)", 50_000, 8_000, 0.0),
+            "solo-1": model("Solo", 1, 1, 1.0),
+        },
+    },
     "alpha": {"env": [], "models": {"widget-2": model("Widget 2", 300_000, 4_000, 4.0)}},
-    "mid": {"env": [], "models": {"us.vendor.widget-2": model("Widget 2.5", 200_000, 8_000, 2.0),
-                                  "vendor.widget-2": model("Widget 2", 200_000, 8_000, 2.0)}},
-}  # fmt: skip
+    "mid": {
+        "env": [],
+        "models": {
+            "us.vendor.widget-2": model("Widget 2.5", 200_000, 8_000, 2.0),
+            "vendor.widget-2": model("Widget 2", 200_000, 8_000, 2.0),
+        },
+    },
+}
 
 
 def test_small_catalog_groups_members_and_checks():
@@ -92,7 +105,9 @@ def test_one_member_per_provider_with_bedrock_profiles_as_alternates(table):
     assert {p.split("/")[1].split(".")[0] for p in profiles} >= {"us", "eu", "global"}
     assert all(p.endswith(".anthropic.claude-sonnet-4-5-20250929-v1:0") for p in profiles)
     anthropic = table[(table["combined_id"] == "claude-sonnet-4-5") & (table["provider"] == "anthropic")]
-    assert anthropic[["model_id", "alternates"]].values.tolist() == [["claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4-5"]]
+    assert anthropic[["model_id", "alternates"]].values.tolist() == [
+        ["claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4-5"]
+    ]
 
 
 def test_rank_follows_priority_then_alphabet(table):
@@ -109,7 +124,11 @@ def test_combined_model_from_the_real_table(table):
     assert combined.providers == group.sort_values("rank")["provider"].tolist()
     first = combined.members[0]
     row = group[group["provider"] == "anthropic"].iloc[0]
-    assert (first.model_ref, first.context_limit, first.cost_input) == (row["model_ref"], row["context_limit"], row["cost_input"])
+    assert (first.model_ref, first.context_limit, first.cost_input) == (
+        row["model_ref"],
+        row["context_limit"],
+        row["cost_input"],
+    )
     assert first.provider_env == tuple(row["provider_env"].split(","))
     assert min(m.context_limit for m in combined.members) == group["combined_context_limit"].iloc[0]
 

@@ -10,8 +10,11 @@ from toolkit.errors import UserError
 
 def test_priority_order_is_the_seed_rule():
     assert priority_order(["openrouter", "anthropic", "github-copilot", "amazon-bedrock"], ["github-copilot"]) == [
-        "github-copilot", "amazon-bedrock", "anthropic", "openrouter",
-    ]  # fmt: skip
+        "github-copilot",
+        "amazon-bedrock",
+        "anthropic",
+        "openrouter",
+    ]
 
 
 def test_ordered_puts_priority_first_and_keeps_the_rest_in_model_order():

@@ -248,7 +248,10 @@ def test_a_failed_probe_reopens_and_success_resets_the_count():
 def test_deadline_stops_retries_that_would_start_too_late():
     eng = engine(n=1, min_providers=1, max_attempts=5, deadline_s=10.0, backoff_base_s=4.0, backoff_multiplier=1.0)
     assert eng.start(0.0)[0].deadline == 10.0
-    assert [at for _, at, _ in fail_until_over(eng, "server_error", now=1.0)] == [1.0, 6.0]  # the third would start at 10.0, the deadline
+    assert [at for _, at, _ in fail_until_over(eng, "server_error", now=1.0)] == [
+        1.0,
+        6.0,
+    ]  # the third would start at 10.0, the deadline
 
 
 def test_retry_budget_limits_same_provider_retries_across_requests():
@@ -390,8 +393,15 @@ def test_reroute_with_priority_retries_the_first_available_at_once():
 
 
 def test_reroute_skips_a_cooling_provider_and_backs_off_when_nothing_is_free():
-    eng = engine(n=2, reroute=True, max_attempts=5, max_total_attempts=4, cooldown_s=5.0, cooldown_on=("rate_limit",),
-                 backoff_base_s=0.5)  # fmt: skip
+    eng = engine(
+        n=2,
+        reroute=True,
+        max_attempts=5,
+        max_total_attempts=4,
+        cooldown_s=5.0,
+        cooldown_on=("rate_limit",),
+        backoff_base_s=0.5,
+    )
     req, d = eng.start(0.0)
     d = attempt(eng, req, d, "rate_limit", duration=1.0)  # p0 cools until 6
     assert (d.action, d.provider, d.at) == ("next_provider", 1, 1.0)
@@ -413,16 +423,29 @@ def test_reroute_with_shuffle_draws_again_among_the_available():
 
 @pytest.mark.parametrize(("retry_after", "until"), [(3.0, 4.0), (8.0, 9.0), (None, 6.0)])
 def test_cooldown_from_retry_after_sets_its_length(retry_after, until):
-    eng = engine(max_attempts=1, cooldown_s=5.0, cooldown_on=("rate_limit",), cooldown_from_retry_after=True,
-                 retry_after_mode="ignore")  # fmt: skip
+    eng = engine(
+        max_attempts=1,
+        cooldown_s=5.0,
+        cooldown_on=("rate_limit",),
+        cooldown_from_retry_after=True,
+        retry_after_mode="ignore",
+    )
     req, d = eng.start(0.0)
     attempt(eng, req, d, "rate_limit", duration=1.0, retry_after=retry_after)
     assert eng.available_at(0, 1.0) == until
 
 
 def test_cooldown_by_failure_rate_in_fixed_windows():
-    eng = engine(n=2, max_attempts=1, cooldown_s=5.0, cooldown_on=(), cooldown_failure_rate=0.5,
-                 cooldown_min_attempts=5, cooldown_window_s=60.0, cooldown_count_on=("server_error",))  # fmt: skip
+    eng = engine(
+        n=2,
+        max_attempts=1,
+        cooldown_s=5.0,
+        cooldown_on=(),
+        cooldown_failure_rate=0.5,
+        cooldown_min_attempts=5,
+        cooldown_window_s=60.0,
+        cooldown_count_on=("server_error",),
+    )
 
     def call(t: float, outcome: str) -> None:
         req, d = eng.start(t)
@@ -467,9 +490,18 @@ def test_the_fitted_litellm_order_preset_cools_a_failing_deployment_down():
 
 def test_retry_after_mode_base_raises_the_backoff_before_cap_and_jitter():
     # LiteLLM's single-deployment wait: min(max(0.5 * 2^n, Retry-After), 8) + U(0, 0.75)
-    eng = engine(n=1, min_providers=1, max_attempts=4, retry_after_mode="base", share_retry_after=False,
-                 backoff_base_s=0.5, backoff_cap_s=8.0,
-                 jitter="additive", jitter_amount=0.75, seed=9)  # fmt: skip
+    eng = engine(
+        n=1,
+        min_providers=1,
+        max_attempts=4,
+        retry_after_mode="base",
+        share_retry_after=False,
+        backoff_base_s=0.5,
+        backoff_cap_s=8.0,
+        jitter="additive",
+        jitter_amount=0.75,
+        seed=9,
+    )
     rnd = random.Random(9)
     req, d = eng.start(0.0)
     waits = []

@@ -33,7 +33,12 @@ from toolkit.gateway_config import read_gateway_settings
 from toolkit.policy import preset
 
 PLUGIN = "opencode-combined-models"
-OPTIONS = {"provider_priority": ["anthropic", "openrouter"], "min_providers": 2, "strategy": "on_error", "max_attempts": 3}
+OPTIONS = {
+    "provider_priority": ["anthropic", "openrouter"],
+    "min_providers": 2,
+    "strategy": "on_error",
+    "max_attempts": 3,
+}
 CHOICE = Choice(["anthropic", "openrouter"])
 # the seed layout always warns about old OpenCode releases; one test checks that warning
 pytestmark = pytest.mark.filterwarnings("ignore::toolkit.export.ExportWarning")
@@ -41,29 +46,42 @@ pytestmark = pytest.mark.filterwarnings("ignore::toolkit.export.ExportWarning")
 # A four-provider catalog: Claude Sonnet 4 from three providers, two single-provider models.
 API = {
     "anthropic": {
-        "id": "anthropic", "name": "Anthropic", "env": ["ANTHROPIC_API_KEY"], "npm": "@ai-sdk/anthropic",
+        "id": "anthropic",
+        "name": "Anthropic",
+        "env": ["ANTHROPIC_API_KEY"],
+        "npm": "@ai-sdk/anthropic",
         "models": {
             "claude-sonnet-4-20250514": {"id": "claude-sonnet-4-20250514", "name": "Claude Sonnet 4"},
             "claude-opus-4-1-20250805": {"id": "claude-opus-4-1-20250805", "name": "Claude Opus 4.1"},
         },
     },
     "openrouter": {
-        "id": "openrouter", "name": "OpenRouter", "env": ["OPENROUTER_API_KEY"], "npm": "@openrouter/ai-sdk-provider",
+        "id": "openrouter",
+        "name": "OpenRouter",
+        "env": ["OPENROUTER_API_KEY"],
+        "npm": "@openrouter/ai-sdk-provider",
         "models": {"anthropic/claude-sonnet-4": {"id": "anthropic/claude-sonnet-4", "name": "Claude Sonnet 4"}},
     },
     "amazon-bedrock": {
-        "id": "amazon-bedrock", "name": "Amazon Bedrock", "env": ["AWS_ACCESS_KEY_ID"], "npm": "@ai-sdk/amazon-bedrock",
+        "id": "amazon-bedrock",
+        "name": "Amazon Bedrock",
+        "env": ["AWS_ACCESS_KEY_ID"],
+        "npm": "@ai-sdk/amazon-bedrock",
         "models": {
             "anthropic.claude-sonnet-4-20250514-v1:0": {
-                "id": "anthropic.claude-sonnet-4-20250514-v1:0", "name": "Claude Sonnet 4"
+                "id": "anthropic.claude-sonnet-4-20250514-v1:0",
+                "name": "Claude Sonnet 4",
             }
         },
     },
     "mistral": {
-        "id": "mistral", "name": "Mistral", "env": ["MISTRAL_API_KEY"], "npm": "@ai-sdk/mistral",
+        "id": "mistral",
+        "name": "Mistral",
+        "env": ["MISTRAL_API_KEY"],
+        "npm": "@ai-sdk/mistral",
         "models": {"mistral-large-latest": {"id": "mistral-large-latest", "name": "Mistral Large"}},
     },
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +157,17 @@ def test_switching_layouts_moves_the_options(tmp_path):
         (["a", "b"], None, ["a", "b", PLUGIN]),
         (["a", f"{PLUGIN}@1.2.0", "b"], None, ["a", f"{PLUGIN}@1.2.0", "b"]),
         ([[PLUGIN, {"old": 1}], "a"], None, [PLUGIN, "a"]),
-        (["a", "file:///src/opencode-combined-models/", "b", PLUGIN, [PLUGIN, {}]], None,
-         ["a", "file:///src/opencode-combined-models/", "b"]),
+        (
+            ["a", "file:///src/opencode-combined-models/", "b", PLUGIN, [PLUGIN, {}]],
+            None,
+            ["a", "file:///src/opencode-combined-models/", "b"],
+        ),
         (["file:///src/opencode-combined-models/index.ts"], None, ["file:///src/opencode-combined-models/index.ts"]),
         ([PLUGIN, "a"], "file:///x/opencode-combined-models", ["file:///x/opencode-combined-models", "a"]),
         (["a"], "@me/combined@2", ["a", "@me/combined@2"]),
         (["@me/combined@1", "a"], "@me/combined@2", ["@me/combined@2", "a"]),
     ],
-)  # fmt: skip
+)
 def test_the_plugin_appears_exactly_once_whatever_its_form(before, spec, after):
     assert merge_plugin(before, spec, None, "f") == after
     with_options = [[e, OPTIONS] if plugin_name(e) == plugin_name(spec or PLUGIN) else e for e in after]
@@ -154,7 +175,9 @@ def test_the_plugin_appears_exactly_once_whatever_its_form(before, spec, after):
 
 
 def test_plugin_entries_must_name_a_plugin():
-    with pytest.raises(UserError, match=r"^f: every 'plugin' entry must be \"name\" or \[\"name\", \{options\}\], not 3$"):
+    with pytest.raises(
+        UserError, match=r"^f: every 'plugin' entry must be \"name\" or \[\"name\", \{options\}\], not 3$"
+    ):
         merge_plugin(["a", 3], None, None, "f")
 
 
@@ -285,18 +308,30 @@ def test_catalog_accepts_providers_that_offer_the_model(table):
     ("choice", "model", "message"),
     [
         (Choice(["anthropc"]), None, "unknown provider 'anthropc' (did you mean anthropic?)"),
-        (Choice(["mistral"]), "claude-sonnet-4",
-         "provider 'mistral' does not offer claude-sonnet-4; it offers amazon-bedrock, anthropic, openrouter"),
-        (Choice(["anthropic"], combined_id="claude-sonet-4"), None,
-         "no combined model 'claude-sonet-4' in the table (did you mean claude-sonnet-4, claude-opus-4-1?)"),
-        (Choice(min_providers=4), "claude-sonnet-4",
-         "claude-sonnet-4 is offered by 3 provider(s), fewer than min_providers=4, so it would not be a combined model;"
-         " lower --min-providers"),
-        (Choice(["mistral"]), None,
-         "provider 'mistral' offers no model shared by 2 or more providers; drop it from --priority or lower "
-         "--min-providers"),
+        (
+            Choice(["mistral"]),
+            "claude-sonnet-4",
+            "provider 'mistral' does not offer claude-sonnet-4; it offers amazon-bedrock, anthropic, openrouter",
+        ),
+        (
+            Choice(["anthropic"], combined_id="claude-sonet-4"),
+            None,
+            "no combined model 'claude-sonet-4' in the table (did you mean claude-sonnet-4, claude-opus-4-1?)",
+        ),
+        (
+            Choice(min_providers=4),
+            "claude-sonnet-4",
+            "claude-sonnet-4 is offered by 3 provider(s), fewer than min_providers=4, so it would not be a combined model;"
+            " lower --min-providers",
+        ),
+        (
+            Choice(["mistral"]),
+            None,
+            "provider 'mistral' offers no model shared by 2 or more providers; drop it from --priority or lower "
+            "--min-providers",
+        ),
     ],
-)  # fmt: skip
+)
 def test_catalog_refuses_what_it_contradicts(table, choice, model, message):
     with pytest.raises(UserError) as info:
         check_against_catalog(choice, table, model)
@@ -353,25 +388,50 @@ def test_cli_diff_and_dry_run_write_nothing(cli, tmp_path, catalog_file):
 
 
 def test_cli_starts_from_a_saved_choice(cli, tmp_path, catalog_file):
-    saved = Choice(["openrouter", "anthropic"], "on_rate_limit", 4, combined_id="claude-sonnet-4").save(tmp_path / "c.json")
+    saved = Choice(["openrouter", "anthropic"], "on_rate_limit", 4, combined_id="claude-sonnet-4").save(
+        tmp_path / "c.json"
+    )
     path = tmp_path / "opencode.json"
     result = cli(
-        "export", "--config", str(path), "--source", str(catalog_file), "--from", str(saved), "--strategy", "on_overload"
-    )  # fmt: skip
+        "export",
+        "--config",
+        str(path),
+        "--source",
+        str(catalog_file),
+        "--from",
+        str(saved),
+        "--strategy",
+        "on_overload",
+    )
     assert result.code == 0
     assert json.loads(path.read_text())[SECTION] == {
-        "provider_priority": ["openrouter", "anthropic"], "min_providers": 2, "strategy": "on_overload", "max_attempts": 4
-    }  # fmt: skip
+        "provider_priority": ["openrouter", "anthropic"],
+        "min_providers": 2,
+        "strategy": "on_overload",
+        "max_attempts": 4,
+    }
 
 
 def test_cli_starts_from_a_preset(cli, tmp_path, catalog_file):
     path = tmp_path / "opencode.json"
-    result = cli("export", "--config", str(path), "--source", str(catalog_file), "--preset", "seed-on-overload",
-                 "--priority", "openrouter")  # fmt: skip
+    result = cli(
+        "export",
+        "--config",
+        str(path),
+        "--source",
+        str(catalog_file),
+        "--preset",
+        "seed-on-overload",
+        "--priority",
+        "openrouter",
+    )
     assert result.code == 0
     assert json.loads(path.read_text())[SECTION] == {
-        "provider_priority": ["openrouter"], "min_providers": 2, "strategy": "on_overload", "max_attempts": 3
-    }  # fmt: skip
+        "provider_priority": ["openrouter"],
+        "min_providers": 2,
+        "strategy": "on_overload",
+        "max_attempts": 3,
+    }
 
 
 def test_cli_never_writes_a_key_from_the_environment(cli, tmp_path, catalog_file, monkeypatch):
@@ -391,10 +451,18 @@ BAD_INPUT = [
     ("read-only", "{}", [], r"opencode\.json is read-only; make it writable \(chmod u\+w\)"),
     ("directory", None, [], r"opencode\.json is a directory"),
     ("unknown provider", "{}", ["--priority", "anthropc"], r"unknown provider 'anthropc' \(did you mean anthropic\?\)"),
-    ("provider lacks model", "{}", ["--priority", "mistral", "--set-model", "combined/claude-sonnet-4"],
-     r"provider 'mistral' does not offer claude-sonnet-4"),
-    ("unknown model", "{}", ["--set-model", "combined/claude-sonet-4"],
-     r"no combined model 'claude-sonet-4' in the table \(did you mean claude-sonnet-4, claude-opus-4-1\?\)"),
+    (
+        "provider lacks model",
+        "{}",
+        ["--priority", "mistral", "--set-model", "combined/claude-sonnet-4"],
+        r"provider 'mistral' does not offer claude-sonnet-4",
+    ),
+    (
+        "unknown model",
+        "{}",
+        ["--set-model", "combined/claude-sonet-4"],
+        r"no combined model 'claude-sonet-4' in the table \(did you mean claude-sonnet-4, claude-opus-4-1\?\)",
+    ),
     ("not combined", "{}", ["--set-model", "anthropic/claude"], r"--set-model takes combined/ID"),
     ("strategy", "{}", ["--strategy", "sometimes"], r"strategy: 'sometimes' is not one of"),
     ("attempts text", "{}", ["--max-attempts", "three"], r"--max-attempts takes a whole number, not 'three'"),
@@ -403,9 +471,14 @@ BAD_INPUT = [
     ("layout", "{}", ["--layout", "plugins"], r"unknown layout 'plugins' \(did you mean plugin\?\)"),
     ("duplicate key", '{"plugin": [], "plugin": []}', [], r"key 'plugin' appears 2 times"),
     ("empty plugin", "{}", ["--plugin", " "], r"--plugin must name the plugin"),
-    ("unknown preset", "{}", ["--preset", "seed-on-eror"], r"unknown preset 'seed-on-eror' \(did you mean seed-on-error"),
+    (
+        "unknown preset",
+        "{}",
+        ["--preset", "seed-on-eror"],
+        r"unknown preset 'seed-on-eror' \(did you mean seed-on-error",
+    ),
     ("bad saved choice", "{}", ["--from", "/nonexistent/choice.json"], r"/nonexistent/choice\.json does not exist"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("content", "extra", "message"), [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT])
@@ -443,7 +516,9 @@ def test_cli_needs_a_config(cli):
 MANAGED = {"plugin", SECTION, "model"}
 scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
 )
 other_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_$", min_size=1, max_size=8).filter(lambda k: k not in MANAGED)
 other_plugins = st.lists(st.sampled_from(["a-plugin", "@scope/b@1", "file:///x/c.js"]), unique=True, max_size=3)
@@ -490,7 +565,9 @@ def test_export_then_parse_gives_back_the_options_and_keeps_the_rest(
         path.write_text(text)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExportWarning)
-            export_opencode_config(path, choice, layout=layout, set_model="combined/claude-sonnet-4", drop_comments=True)
+            export_opencode_config(
+                path, choice, layout=layout, set_model="combined/claude-sonnet-4", drop_comments=True
+            )
             written = path.read_text()
             assert not export_opencode_config(path, choice, layout=layout, set_model="combined/claude-sonnet-4").changed
         assert path.read_text() == written
@@ -525,11 +602,17 @@ GATEWAY_SECTION = {
     "options": {
         "baseURL": "http://127.0.0.1:4141/v1",
         "apiKey": "",  # no token: empty, so no key of the user's own is sent
-        "failover": {"preset": "resilient", "provider_priority": ["openrouter", "anthropic"], "min_providers": 2,
-                     "strategy": "on_error", "max_attempts": 2, "cooldown_s": 4.0},
+        "failover": {
+            "preset": "resilient",
+            "provider_priority": ["openrouter", "anthropic"],
+            "min_providers": 2,
+            "strategy": "on_error",
+            "max_attempts": 2,
+            "cooldown_s": 4.0,
+        },
     },
     "models": {"claude-sonnet-4": {"name": "Claude Sonnet 4"}},  # the test catalog has no limits, flags or prices
-}  # fmt: skip
+}
 
 
 def test_gateway_layout_writes_the_combined_provider_and_nothing_else(tmp_path, table):
@@ -547,8 +630,9 @@ def test_gateway_options_and_set_model_shape_the_section(tmp_path, table):
     path = tmp_path / "opencode.json"
     options = GatewayOptions(("claude-sonnet-4",), "http://127.0.0.1:5151/v1", "anthropic", "GW_TOKEN")
     choice = GATEWAY_CHOICE.with_overrides(min_providers=1)  # Claude Opus has one provider in the test catalog
-    export_opencode_config(path, choice, layout="gateway", combined=table, gateway=options,
-                           set_model="combined/claude-opus-4-1")  # fmt: skip
+    export_opencode_config(
+        path, choice, layout="gateway", combined=table, gateway=options, set_model="combined/claude-opus-4-1"
+    )
     config = json.loads(path.read_text())
     assert config["model"] == "combined/claude-opus-4-1"
     section = config["provider"]["combined"]
@@ -575,8 +659,9 @@ GATEWAY_JSONC = """{
 def test_gateway_layout_keeps_comments_and_other_providers_byte_for_byte(tmp_path, table):
     path = tmp_path / "opencode.jsonc"
     path.write_text(GATEWAY_JSONC)
-    plan = export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table,
-                                  set_model="combined/claude-sonnet-4")  # fmt: skip
+    plan = export_opencode_config(
+        path, GATEWAY_CHOICE, layout="gateway", combined=table, set_model="combined/claude-sonnet-4"
+    )
     assert plan.warnings == () and plan.lost_comments == ()
     section = '    "combined": ' + jsonc.render(GATEWAY_SECTION, "    ")
     assert path.read_text() == GATEWAY_JSONC.replace(
@@ -584,8 +669,9 @@ def test_gateway_layout_keeps_comments_and_other_providers_byte_for_byte(tmp_pat
     ).replace("/* mine */\n", "/* mine */\n" + section + "\n").replace(
         '  "combined_models": {"strategy": "on_error"},\n', ""
     ).replace('"theme": "dark",\n', '"theme": "dark",\n  "model": "combined/claude-sonnet-4"\n')
-    again = export_opencode_config(path, GATEWAY_CHOICE, layout="gateway", combined=table,
-                                   set_model="combined/claude-sonnet-4")  # fmt: skip
+    again = export_opencode_config(
+        path, GATEWAY_CHOICE, layout="gateway", combined=table, set_model="combined/claude-sonnet-4"
+    )
     assert not again.changed and len(backups(tmp_path)) == 1
 
 
@@ -610,14 +696,24 @@ def test_a_combined_provider_of_the_users_own_is_left_to_the_other_layouts(tmp_p
 @pytest.mark.parametrize(
     ("choice", "options", "message"),
     [
-        (CHOICE, GatewayOptions(), "the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)"),
+        (
+            CHOICE,
+            GatewayOptions(),
+            "the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)",
+        ),
         (CHOICE, GatewayOptions(("claude-sonet-4",)), "no combined model 'claude-sonet-4' in the table"),
-        (Choice(["mistral"], min_providers=1), GatewayOptions(("claude-sonnet-4", "claude-opus-4-1")),
-         "provider 'mistral' offers none of claude-sonnet-4, claude-opus-4-1; drop it from --priority"),
-        (CHOICE, GatewayOptions(("claude-sonnet-4",), base_url="http://127.0.0.1:4141/"),
-         "the gateway URL must end in /v1 (the SDK appends /chat/completions or /messages)"),
+        (
+            Choice(["mistral"], min_providers=1),
+            GatewayOptions(("claude-sonnet-4", "claude-opus-4-1")),
+            "provider 'mistral' offers none of claude-sonnet-4, claude-opus-4-1; drop it from --priority",
+        ),
+        (
+            CHOICE,
+            GatewayOptions(("claude-sonnet-4",), base_url="http://127.0.0.1:4141/"),
+            "the gateway URL must end in /v1 (the SDK appends /chat/completions or /messages)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_gateway_layout_refuses_what_cannot_be_served(tmp_path, table, choice, options, message):
     with pytest.raises(UserError) as info:
         plan_export(tmp_path / "opencode.json", choice, layout="gateway", combined=table, gateway=options)
@@ -626,7 +722,9 @@ def test_gateway_layout_refuses_what_cannot_be_served(tmp_path, table, choice, o
 
 
 def test_several_models_need_each_listed_provider_to_offer_one(table):
-    check_against_catalog(Choice(["mistral", "anthropic"], min_providers=1), table, ["claude-sonnet-4", "mistral-large-latest"])
+    check_against_catalog(
+        Choice(["mistral", "anthropic"], min_providers=1), table, ["claude-sonnet-4", "mistral-large-latest"]
+    )
 
 
 def test_the_combined_provider_is_never_a_member_of_the_catalog(tmp_path, catalog_file, table):
@@ -640,8 +738,23 @@ def test_cli_exports_the_gateway_layout(cli, tmp_path, catalog_file, monkeypatch
     monkeypatch.setenv("GW_TOKEN", "gw-secret-value")
     saved = GATEWAY_CHOICE.save(tmp_path / "choice.json")
     path = tmp_path / "opencode.json"
-    args = ["export", "--config", str(path), "--source", str(catalog_file), "--from", str(saved), "--layout", "gateway",
-            "--token-env", "GW_TOKEN", "--gateway-protocol", "anthropic", "--set-model", "combined/claude-sonnet-4"]  # fmt: skip
+    args = [
+        "export",
+        "--config",
+        str(path),
+        "--source",
+        str(catalog_file),
+        "--from",
+        str(saved),
+        "--layout",
+        "gateway",
+        "--token-env",
+        "GW_TOKEN",
+        "--gateway-protocol",
+        "anthropic",
+        "--set-model",
+        "combined/claude-sonnet-4",
+    ]
     first = cli(*args)
     assert (first.code, first.out, first.err) == (0, f"created {path}\n", "")
     config = json.loads(path.read_text())
@@ -655,15 +768,24 @@ def test_cli_exports_the_gateway_layout(cli, tmp_path, catalog_file, monkeypatch
 
 
 GATEWAY_BAD_INPUT = [
-    (["--layout", "plugin", "--gateway-url", "http://127.0.0.1:1/v1"],
-     r"the gateway options \(--combined, --gateway-url, \.\.\.\) apply to --layout gateway, not plugin"),
+    (
+        ["--layout", "plugin", "--gateway-url", "http://127.0.0.1:1/v1"],
+        r"the gateway options \(--combined, --gateway-url, \.\.\.\) apply to --layout gateway, not plugin",
+    ),
     (["--layout", "gateway"], r"the gateway layout needs a combined model to serve: pass --combined ID"),
-    (["--layout", "gateway", "--combined", "claude-sonnet-4"], r".*/opencode\.json: 'provider' must be an object of provider id -> settings$"),
-    (["--layout", "gateway", "--combined", "claude-sonnet-4", "--token-env", "A-B"],
-     r"--token-env takes the name of an environment variable, not 'A-B'"),
-    (["--layout", "gateway", "--combined", "claude-sonnet-4", "--gateway-url", "http://127.0.0.1:4141"],
-     r"the gateway URL must end in /v1"),
-]  # fmt: skip
+    (
+        ["--layout", "gateway", "--combined", "claude-sonnet-4"],
+        r".*/opencode\.json: 'provider' must be an object of provider id -> settings$",
+    ),
+    (
+        ["--layout", "gateway", "--combined", "claude-sonnet-4", "--token-env", "A-B"],
+        r"--token-env takes the name of an environment variable, not 'A-B'",
+    ),
+    (
+        ["--layout", "gateway", "--combined", "claude-sonnet-4", "--gateway-url", "http://127.0.0.1:4141"],
+        r"the gateway URL must end in /v1",
+    ),
+]
 
 
 @pytest.mark.parametrize(("extra", "message"), GATEWAY_BAD_INPUT, ids=[m[1][:30] for m in GATEWAY_BAD_INPUT])

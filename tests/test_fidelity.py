@@ -30,11 +30,20 @@ def test_measure_exact():
     )
     requests = pd.DataFrame({"request": ["r0", "r1", "r2", "r3"], "ok": [True, True, True, False]})
     got = measure(calls, requests, ["a", "b", "c"])
-    assert got == pytest.approx({
-        "success": 0.75, "calls_per_request": 5 / 4, "wait_p50_s": 0.75, "wait_mean_s": 0.75,
-        "calls_in_retry_after": 1 / 5, "latency_p50_s": 2.0, "latency_p95_s": 2.9,
-        "share_a": 0.6, "share_b": 0.4, "share_c": 0.0,
-    })  # fmt: skip
+    assert got == pytest.approx(
+        {
+            "success": 0.75,
+            "calls_per_request": 5 / 4,
+            "wait_p50_s": 0.75,
+            "wait_mean_s": 0.75,
+            "calls_in_retry_after": 1 / 5,
+            "latency_p50_s": 2.0,
+            "latency_p95_s": 2.9,
+            "share_a": 0.6,
+            "share_b": 0.4,
+            "share_c": 0.0,
+        }
+    )
 
 
 def test_tolerances():
@@ -45,13 +54,27 @@ def test_tolerances():
 
 
 def test_a_simulated_log_and_a_mock_log_give_the_same_tables():
-    log = simulate(CombinedModel.of(["a", "b", "c"]), preset("litellm-1.110-fallbacks"), scenario("hard-down", 2), 6, progress=False)
+    log = simulate(
+        CombinedModel.of(["a", "b", "c"]),
+        preset("litellm-1.110-fallbacks"),
+        scenario("hard-down", 2),
+        6,
+        progress=False,
+    )
     calls, requests = calls_from_log(log)
     assert len(requests) == 6 and requests["ok"].all()
     assert calls.groupby("request")["provider"].agg(list).tolist() == [["a", "a", "a", "b"]] * 6
     assert set(calls["outcome"]) == {"connection", "ok"}
-    mock = [{"request_id": "r0", "provider": "a", "t_s": 1.0, "answer_after_s": 0.02, "kind": "reset",
-             "retry_after_s": None}]  # fmt: skip
+    mock = [
+        {
+            "request_id": "r0",
+            "provider": "a",
+            "t_s": 1.0,
+            "answer_after_s": 0.02,
+            "kind": "reset",
+            "retry_after_s": None,
+        }
+    ]
     assert calls_from_mock(mock, "request_id").iloc[0].tolist()[:5] == ["r0", "a", 1.0, 1.02, "connection"]
 
 

@@ -26,23 +26,37 @@ from toolkit.simulator import simulate
 
 MODEL = CombinedModel.of(["a", "b"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
 POLICY = preset("seed-on-error")
-TRUTH = Scenario.from_dict({
-    "name": "truth",
-    "arrivals": {"kind": "poisson", "rate_per_s": 1.5},
-    "request": {"input_tokens": {"dist": "lognormal", "median": 4000, "sigma": 0.6},
-                "output_tokens": {"dist": "lognormal", "median": 300, "sigma": 0.5}},
-    "providers": {
-        "a": {"ttft_s": {"dist": "lognormal", "median": 0.8, "sigma": 0.4},
-              "errors": {"server_error": 0.05, "overload": 0.03}, "retry_after_s": 2.0,
-              "rate_limit": {"requests_per_minute": 60}},
-        "b": {"ttft_s": {"dist": "lognormal", "median": 1.5, "sigma": 0.3},
-              "tokens_per_s": {"dist": "lognormal", "median": 40, "sigma": 0.2}, "errors": {"server_error": 0.02}},
-    },
-    "incidents": [{"provider": "b", "kind": "outage", "start_s": 300, "end_s": 500}],
-})  # fmt: skip
+TRUTH = Scenario.from_dict(
+    {
+        "name": "truth",
+        "arrivals": {"kind": "poisson", "rate_per_s": 1.5},
+        "request": {
+            "input_tokens": {"dist": "lognormal", "median": 4000, "sigma": 0.6},
+            "output_tokens": {"dist": "lognormal", "median": 300, "sigma": 0.5},
+        },
+        "providers": {
+            "a": {
+                "ttft_s": {"dist": "lognormal", "median": 0.8, "sigma": 0.4},
+                "errors": {"server_error": 0.05, "overload": 0.03},
+                "retry_after_s": 2.0,
+                "rate_limit": {"requests_per_minute": 60},
+            },
+            "b": {
+                "ttft_s": {"dist": "lognormal", "median": 1.5, "sigma": 0.3},
+                "tokens_per_s": {"dist": "lognormal", "median": 40, "sigma": 0.2},
+                "errors": {"server_error": 0.02},
+            },
+        },
+        "incidents": [{"provider": "b", "kind": "outage", "start_s": 300, "end_s": 500}],
+    }
+)
 # metric -> (absolute margin, relative margin), as in tests/test_agreement.py
-MARGINS = {"success_rate": (0.02, 0.0), "attempts_mean": (0.05, 0.0), "latency_p50_s": (0.0, 0.10),
-           "latency_p95_s": (0.0, 0.10)}  # fmt: skip
+MARGINS = {
+    "success_rate": (0.02, 0.0),
+    "attempts_mean": (0.05, 0.0),
+    "latency_p50_s": (0.0, 0.10),
+    "latency_p95_s": (0.0, 0.10),
+}
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +121,13 @@ def test_the_fitted_scenario_replays_the_metrics_within_the_agreement_margins(fi
 
 
 def test_random_429s_are_not_taken_for_a_bucket():
-    scenario = Scenario.from_dict({
-        "name": "random", "arrivals": {"kind": "poisson", "rate_per_s": 2.0},
-        "providers": {"default": {"errors": {"rate_limit": 0.2}, "retry_after_s": 1.0}},
-    })  # fmt: skip
+    scenario = Scenario.from_dict(
+        {
+            "name": "random",
+            "arrivals": {"kind": "poisson", "rate_per_s": 2.0},
+            "providers": {"default": {"errors": {"rate_limit": 0.2}, "retry_after_s": 1.0}},
+        }
+    )
     log = simulate(CombinedModel.of(["a"]), preset("opencode-native"), scenario, 2000, seed=4)
     rows = log[log["attempt"] > 0].sort_values("t_start_s").reset_index(drop=True)
     assert rate_limit_fit(rows)[0] is None
@@ -138,9 +155,20 @@ def test_sessions_and_think_times_come_from_the_gaps_in_a_session():
             rows.append({"session_id": f"s{session}", "t_start_s": t, "t_end_s": t + 2.0})
             t += 2.0 + rng.lognormal(math.log(20), 0.5)
     frame = pd.DataFrame(rows).sort_values("t_start_s", ignore_index=True)
-    frame = frame.assign(request_id=range(len(frame)), attempt=1, provider="a", model_ref="a/m", outcome="ok",
-                         latency_s=2.0, ttft_s=0.5, input_tokens=1000, output_tokens=100, retry_after_s=np.nan,
-                         status=200, cost_usd=0.0)  # fmt: skip
+    frame = frame.assign(
+        request_id=range(len(frame)),
+        attempt=1,
+        provider="a",
+        model_ref="a/m",
+        outcome="ok",
+        latency_s=2.0,
+        ttft_s=0.5,
+        input_tokens=1000,
+        output_tokens=100,
+        retry_after_s=np.nan,
+        status=200,
+        cost_usd=0.0,
+    )
     arrivals = fit_scenario(frame).data["arrivals"]
     think = arrivals["think_time_s"]
     half = Z95 * 0.5 / math.sqrt(40 * 29)

@@ -33,8 +33,9 @@ def _endpoints(mock, protocols: dict[str, str], key: str | None = None) -> dict[
     return {p: Endpoint(p, url, protocols[p], "env:K" if key else "none", key) for p, url in mock.endpoints.items()}
 
 
-def _gateway(mock, protocol: str = "openai", policy: FailoverPolicy | None = None, key: str | None = None,
-             **options) -> Gateway:  # fmt: skip
+def _gateway(
+    mock, protocol: str = "openai", policy: FailoverPolicy | None = None, key: str | None = None, **options
+) -> Gateway:
     providers = list(mock.endpoints)
     model = CombinedModel.of(providers, combined_id="m", cost_input=3.0, cost_output=15.0)
     policy = policy or FailoverPolicy(max_attempts=1, min_providers=1)
@@ -78,8 +79,9 @@ def _text(protocol: str, response: httpx.Response) -> str:
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
 @pytest.mark.parametrize(("downstream", "upstream"), PAIRS)
-def test_a_failing_first_provider_is_failed_over_in_every_protocol_pair(mock_providers, tmp_path, downstream,
-                                                                        upstream, stream):  # fmt: skip
+def test_a_failing_first_provider_is_failed_over_in_every_protocol_pair(
+    mock_providers, tmp_path, downstream, upstream, stream
+):
     mock = mock_providers(["a", "b"], script={"a": [Reply("server_error")]})
     log_path = tmp_path / "gw.jsonl"
     with _gateway(mock, upstream, log_path=log_path).running() as url:
@@ -92,7 +94,9 @@ def test_a_failing_first_provider_is_failed_over_in_every_protocol_pair(mock_pro
     assert all(r["stream"] for r in mock.requests)  # always streamed upstream
     log = read_log(log_path)
     assert list(zip(log["provider"], log["outcome"], log["decision"], strict=True)) == [
-        ("a", "server_error", "next_provider"), ("b", "ok", "done")]  # fmt: skip
+        ("a", "server_error", "next_provider"),
+        ("b", "ok", "done"),
+    ]
     rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert {(r["protocol"], r["stream"]) for r in rows} == {(downstream, stream)}
     assert rows[1]["cost_usd"] == pytest.approx((rows[1]["input_tokens"] * 3 + 8 * 15) / 1e6)
@@ -140,8 +144,11 @@ def test_a_failure_after_content_ends_the_stream_with_an_error_event(mock_provid
     for event in events[:-1]:
         assembler.feed(event)
     body = assembler.result()
-    text = "".join(b["text"] for b in body["content"]) if protocol == "anthropic" else (
-        body["choices"][0]["message"]["content"])  # fmt: skip
+    text = (
+        "".join(b["text"] for b in body["content"])
+        if protocol == "anthropic"
+        else (body["choices"][0]["message"]["content"])
+    )
     assert text == "w0 w1 w2 "  # what a sent, nothing from b, nothing twice
     assert [r["provider"] for r in mock.requests] == ["a", "a"]  # no failover once content went out
     assert _text(protocol, after) == ANSWER
@@ -185,12 +192,15 @@ def test_everything_rate_limited_is_a_429_with_retry_after(mock_providers, proto
     assert "m: no provider answered (2 attempt(s); last: b rate_limit" in error["message"]
 
 
-@pytest.mark.parametrize(("replies", "status"), [
-    ([Reply("overload"), Reply("overload")], 503),
-    ([Reply("server_error"), Reply("reset", reset_after_tokens=0)], 502),
-    ([Reply("rate_limit"), Reply("server_error")], 502),
-    ([Reply("client_error")], 400),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("replies", "status"),
+    [
+        ([Reply("overload"), Reply("overload")], 503),
+        ([Reply("server_error"), Reply("reset", reset_after_tokens=0)], 502),
+        ([Reply("rate_limit"), Reply("server_error")], 502),
+        ([Reply("client_error")], 400),
+    ],
+)
 def test_give_up_answers_with_the_last_status_class(mock_providers, replies, status):
     mock = mock_providers(["a", "b"], script={"a": replies[:1], "b": replies[1:]})
     with _gateway(mock).running() as url:
@@ -268,8 +278,10 @@ def test_an_upstream_answering_garbage_is_failed_over_and_then_a_502(mock_provid
     mock = mock_providers(["b"])
     with _garbage_server() as garbage:
         model = CombinedModel.of(["a", "b"], combined_id="m")
-        endpoints = {"a": Endpoint("a", garbage, "openai", "none"),
-                     "b": Endpoint("b", mock.endpoints["b"], "openai", "none")}  # fmt: skip
+        endpoints = {
+            "a": Endpoint("a", garbage, "openai", "none"),
+            "b": Endpoint("b", mock.endpoints["b"], "openai", "none"),
+        }
         only_garbage = CombinedModel.of(["a"], combined_id="g")
         policy = FailoverPolicy(max_attempts=1, min_providers=1)
         gateway = Gateway([(model, endpoints), (only_garbage, endpoints)], policy)
@@ -296,9 +308,14 @@ def test_oversize_is_refused_at_the_default_cap_from_the_declared_length(mock_pr
 
 def test_a_planted_key_never_leaves_even_when_upstreams_echo_it(mock_providers, tmp_path):
     echo = f"Incorrect API key provided: {KEY}. Bearer {KEY}"
-    mock = mock_providers(["a", "b"], api_key=KEY, script={
-        "a": [Reply("auth", message=echo), Reply("auth", message=echo)],
-        "b": [Reply(), Reply("server_error", message=echo)]})  # fmt: skip
+    mock = mock_providers(
+        ["a", "b"],
+        api_key=KEY,
+        script={
+            "a": [Reply("auth", message=echo), Reply("auth", message=echo)],
+            "b": [Reply(), Reply("server_error", message=echo)],
+        },
+    )
     log_path = tmp_path / "gw.jsonl"
     with _gateway(mock, "anthropic", key=KEY, log_path=log_path).running() as url:
         served = _post(url, "openai", _request("openai", True))
@@ -352,5 +369,6 @@ def test_a_client_that_leaves_cancels_its_upstream_attempt(mock_providers, tmp_p
         served = _post(url, "openai", _request("openai", False))
     rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert [(r["outcome"], r["decision"], r["error"]) for r in rows[:1]] == [
-        ("cancelled", "give_up", "the client went away before the answer ended")]  # fmt: skip
+        ("cancelled", "give_up", "the client went away before the answer ended")
+    ]
     assert served.status_code == 200 and rows[1]["outcome"] == "ok"

@@ -40,8 +40,20 @@ def _config(tmp_path, mock, key_env: str | None = "PLANTED_KEY") -> str:
 
 
 def _base(config: str, *extra: str) -> list[str]:
-    return ["gateway", "--config", config, "--source", "bundled", "--providers", "mock-a,mock-b",
-            "--combined", MODEL, "--priority", "mock-a,mock-b", *extra]  # fmt: skip
+    return [
+        "gateway",
+        "--config",
+        config,
+        "--source",
+        "bundled",
+        "--providers",
+        "mock-a,mock-b",
+        "--combined",
+        MODEL,
+        "--priority",
+        "mock-a,mock-b",
+        *extra,
+    ]
 
 
 def test_check_says_which_members_are_reachable_and_why(cli, tmp_path, mock_providers, monkeypatch):
@@ -100,7 +112,9 @@ def test_no_reachable_member_is_one_line(cli, tmp_path, mock_providers):
     path.write_text(json.dumps(data))
     result = cli(*_base(str(path)))
     assert (result.code, result.err.strip()) == (
-        2, "error: no combined model has a reachable member: nothing to serve (see --check)")
+        2,
+        "error: no combined model has a reachable member: nothing to serve (see --check)",
+    )
 
 
 def test_a_port_in_use_is_one_line(cli, tmp_path, mock_providers):
@@ -114,8 +128,9 @@ def test_a_port_in_use_is_one_line(cli, tmp_path, mock_providers):
     finally:
         taken.close()
     assert result.code == 2
-    assert result.err.strip() == (f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
-                                  "(is another gateway running? try --port)")  # fmt: skip
+    assert result.err.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (is another gateway running? try --port)"
+    )
 
 
 def _free_port() -> int:
@@ -126,19 +141,41 @@ def _free_port() -> int:
 
 def test_sigterm_lets_the_request_in_flight_finish_and_flushes_the_log(tmp_path, mock_providers):
     # b answers slowly (about 1 s of tokens) after a fails: SIGTERM arrives mid-answer
-    mock = mock_providers(["mock-a", "mock-b"],
-                          script={"mock-a": [Reply("server_error")], "mock-b": [Reply(tokens_per_s=8)]})  # fmt: skip
+    mock = mock_providers(
+        ["mock-a", "mock-b"], script={"mock-a": [Reply("server_error")], "mock-b": [Reply(tokens_per_s=8)]}
+    )
     port, log_path = _free_port(), tmp_path / "gw.jsonl"
     env = {**os.environ, "PLANTED_KEY": KEY, "GW_TOKEN": "t0k3n"}
-    command = [sys.executable, "-m", "toolkit", *_base(_config(tmp_path, mock), "--port", str(port), "--log",
-               str(log_path), "--token-env", "GW_TOKEN", "--grace", "20", "--max-attempts", "1")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "toolkit",
+        *_base(
+            _config(tmp_path, mock),
+            "--port",
+            str(port),
+            "--log",
+            str(log_path),
+            "--token-env",
+            "GW_TOKEN",
+            "--grace",
+            "20",
+            "--max-attempts",
+            "1",
+        ),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         banner = proc.stdout.readline() + proc.stdout.readline() + proc.stdout.readline()
         assert f"serving 1 combined model(s) on http://127.0.0.1:{port}/v1 (token from $GW_TOKEN" in banner, (
-            banner + proc.stderr.read())  # fmt: skip
-        body = {"model": f"combined/{MODEL}", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8,
-                "stream": True}  # fmt: skip
+            banner + proc.stderr.read()
+        )
+        body = {
+            "model": f"combined/{MODEL}",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 8,
+            "stream": True,
+        }
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         with httpx.stream("POST", url, json=body, headers={"authorization": "Bearer t0k3n"}, timeout=60) as response:
             chunks = response.iter_bytes()
@@ -164,9 +201,27 @@ def test_the_policy_exported_into_opencode_json_is_the_policy_served(cli, tmp_pa
     mock = mock_providers(["mock-a", "mock-b"])
     config = _config(tmp_path, mock, key_env=None)
     port = _free_port()
-    exported = cli("export", "--config", config, "--source", "bundled", "--layout", "gateway", "--combined", MODEL,
-                   "--preset", "resilient", "--priority", "mock-b,mock-a", "--max-attempts", "2",
-                   "--gateway-url", f"http://127.0.0.1:{port}/v1", "--token-env", "COMBINED_MODELS_GATEWAY_TOKEN")  # fmt: skip
+    exported = cli(
+        "export",
+        "--config",
+        config,
+        "--source",
+        "bundled",
+        "--layout",
+        "gateway",
+        "--combined",
+        MODEL,
+        "--preset",
+        "resilient",
+        "--priority",
+        "mock-b,mock-a",
+        "--max-attempts",
+        "2",
+        "--gateway-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--token-env",
+        "COMBINED_MODELS_GATEWAY_TOKEN",
+    )
     assert exported.code == 0, exported.err
     result = cli("gateway", "--config", config, "--source", "bundled", "--providers", "mock-a,mock-b", "--check")
     assert result.code == 0, result.err

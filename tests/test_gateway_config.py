@@ -81,13 +81,21 @@ def test_stored_policy_is_preset_seed_options_and_what_differs():
         "cooldown_s": 3.0,
     }
     assert policy_options(FailoverPolicy(cooldown_s=1.0), None) == {
-        "provider_priority": [], "min_providers": 2, "strategy": "on_error", "max_attempts": 3, "cooldown_s": 1.0
-    }  # fmt: skip
+        "provider_priority": [],
+        "min_providers": 2,
+        "strategy": "on_error",
+        "max_attempts": 3,
+        "cooldown_s": 1.0,
+    }
 
 
 def test_section_describes_each_model_from_the_table(table):
-    settings = GatewaySettings(preset("seed-on-error", provider_priority=("openrouter",)), "seed-on-error",
-                               ("claude-sonnet-4", "gpt-5"), token_env="GW")  # fmt: skip
+    settings = GatewaySettings(
+        preset("seed-on-error", provider_priority=("openrouter",)),
+        "seed-on-error",
+        ("claude-sonnet-4", "gpt-5"),
+        token_env="GW",
+    )
     section = gateway_section(settings, table)
     assert section["npm"] == "@ai-sdk/openai-compatible"
     assert section["options"]["baseURL"] == DEFAULT_URL and section["options"]["apiKey"] == "{env:GW}"
@@ -101,7 +109,7 @@ def test_section_describes_each_model_from_the_table(table):
         "tool_call": bool(rows["tool_call"].dropna().all()),
         "reasoning": bool(rows["reasoning"].dropna().all()),
         "cost": {"input": first["cost_input"], "output": first["cost_output"]},
-    }  # fmt: skip
+    }
     assert section["models"]["claude-sonnet-4"]["limit"]["context"] == rows["combined_context_limit"].min()
 
 
@@ -165,21 +173,41 @@ MALFORMED = [
     ({"provider": {"combined": 3}}, f"{W} must be an object with 'options'; export it again with --layout gateway"),
     (broken("options.failover", ...), f"{W}.options has no 'failover' policy; export it again with --layout gateway"),
     (broken("options.failover", []), f"{W}.options.failover must be an object of policy fields, not list"),
-    (broken("options.failover.preset", "resilent"),
-     f"{W}.options.failover: unknown preset 'resilent' (did you mean resilient?); presets: " + ", ".join(PRESETS)),
+    (
+        broken("options.failover.preset", "resilent"),
+        f"{W}.options.failover: unknown preset 'resilent' (did you mean resilient?); presets: " + ", ".join(PRESETS),
+    ),
     (broken("options.failover.preset", 3), f"{W}.options.failover.preset must be a preset name, not 3"),
-    (broken("options.failover.cooldown", 3),
-     f"{W}.options.failover: unknown policy field 'cooldown'{closest('cooldown', POLICY_FIELDS)}"),
-    (broken("options.failover.max_attempts", 0), f"{W}.options.failover: max_attempts must be a whole number >= 1, got 0"),
-    (broken("npm", "@ai-sdk/openai"),
-     f"{W}.npm must be one of @ai-sdk/openai-compatible, @ai-sdk/anthropic, not '@ai-sdk/openai'"),
-    (broken("options.apiKey", "sk-planted-secret"), f"{W}.options.apiKey must be an {{env:VAR}} reference to the gateway token"),
+    (
+        broken("options.failover.cooldown", 3),
+        f"{W}.options.failover: unknown policy field 'cooldown'{closest('cooldown', POLICY_FIELDS)}",
+    ),
+    (
+        broken("options.failover.max_attempts", 0),
+        f"{W}.options.failover: max_attempts must be a whole number >= 1, got 0",
+    ),
+    (
+        broken("npm", "@ai-sdk/openai"),
+        f"{W}.npm must be one of @ai-sdk/openai-compatible, @ai-sdk/anthropic, not '@ai-sdk/openai'",
+    ),
+    (
+        broken("options.apiKey", "sk-planted-secret"),
+        f"{W}.options.apiKey must be an {{env:VAR}} reference to the gateway token",
+    ),
     (broken("models", {}), f"{W}.models must name at least one combined model"),
-    (broken("options.baseURL", "http://127.0.0.1:4141"),
-     f"{W}: the gateway URL must end in /v1 (the SDK appends /chat/completions or /messages), not 'http://127.0.0.1:4141'"),
-    (broken("options.baseURL", "127.0.0.1:4141/v1"), f"{W}: the gateway URL must be http://HOST:PORT/v1, not '127.0.0.1:4141/v1'"),
-    (broken("options.baseURL", "http://127.0.0.1:99999/v1"), f"{W}: the gateway URL 'http://127.0.0.1:99999/v1' has an invalid port"),
-]  # fmt: skip
+    (
+        broken("options.baseURL", "http://127.0.0.1:4141"),
+        f"{W}: the gateway URL must end in /v1 (the SDK appends /chat/completions or /messages), not 'http://127.0.0.1:4141'",
+    ),
+    (
+        broken("options.baseURL", "127.0.0.1:4141/v1"),
+        f"{W}: the gateway URL must be http://HOST:PORT/v1, not '127.0.0.1:4141/v1'",
+    ),
+    (
+        broken("options.baseURL", "http://127.0.0.1:99999/v1"),
+        f"{W}: the gateway URL 'http://127.0.0.1:99999/v1' has an invalid port",
+    ),
+]
 
 
 @pytest.mark.parametrize(("config", "message"), MALFORMED, ids=[m[1][len(W) :][:40] for m in MALFORMED])

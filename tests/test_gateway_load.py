@@ -95,8 +95,13 @@ async def _one(client: httpx.AsyncClient, url: str, i: int) -> dict:
         raw = await response.aread()
     decoder = SSEDecoder()
     events = decoder.feed(raw) + decoder.close() if response.status_code == 200 else []
-    return {"protocol": protocol, "status": response.status_code, "id": int(response.headers["x-request-id"]),
-            "events": events, "body": None if events else json.loads(raw)}  # fmt: skip
+    return {
+        "protocol": protocol,
+        "status": response.status_code,
+        "id": int(response.headers["x-request-id"]),
+        "events": events,
+        "body": None if events else json.loads(raw),
+    }
 
 
 async def _round(url: str) -> list[dict]:
@@ -106,8 +111,10 @@ async def _round(url: str) -> list[dict]:
             async with asyncio.timeout(ROUND_LIMIT_S):
                 return await asyncio.gather(*(_one(client, url, i) for i in range(ROUND)))
         except TimeoutError:
-            pytest.fail(f"a round of {ROUND} requests took over {ROUND_LIMIT_S:.0f} s: the machine is too busy, "
-                        "or requests hang (each is bounded by the policy's 60 s deadline)")  # fmt: skip
+            pytest.fail(
+                f"a round of {ROUND} requests took over {ROUND_LIMIT_S:.0f} s: the machine is too busy, "
+                "or requests hang (each is bounded by the policy's 60 s deadline)"
+            )
 
 
 def _check_request(response: dict, rows: list[dict]) -> str:
@@ -166,7 +173,9 @@ def _early_calls(mock_rows: list[dict], log_rows: list[dict]) -> tuple[int, int]
 def test_200_concurrent_streams_with_faults_end_as_the_policy_says(mock_providers, tmp_path):
     mock = mock_providers(["a", "b", "c"], decider=_Faulty(seed=7))
     model = CombinedModel.of(["a", "b", "c"], combined_id="m")
-    endpoints = {p: Endpoint(p, url, "openai" if p != "c" else "anthropic", "none") for p, url in mock.endpoints.items()}
+    endpoints = {
+        p: Endpoint(p, url, "openai" if p != "c" else "anthropic", "none") for p, url in mock.endpoints.items()
+    }
     log_path = tmp_path / "gw.jsonl"
     gateway = Gateway([(model, endpoints)], POLICY, log_path=log_path)
     fds_before = _open_fds()
@@ -175,8 +184,11 @@ def test_200_concurrent_streams_with_faults_end_as_the_policy_says(mock_provider
         for _ in range(3):
             rounds.append(asyncio.run(_round(url)))
             rss.append(_rss_mb())
-        after = httpx.post(url + "/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}],
-                                                            "max_tokens": 8}, timeout=60)  # fmt: skip
+        after = httpx.post(
+            url + "/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 8},
+            timeout=60,
+        )
         stats = httpx.get(url.removesuffix("/v1") + "/stats", timeout=30).json()
     log_rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     by_request: dict[int, list[dict]] = {}

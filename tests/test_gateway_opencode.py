@@ -61,10 +61,18 @@ def free_port() -> int:
 
 def catalog(path: Path, upstreams: dict[str, str]) -> Path:
     """An ``api.json`` where each provider (-> its protocol) offers the same model."""
-    model = {"id": MODEL, "name": "Mock Model", "tool_call": True, "reasoning": False,
-             "limit": {"context": 100_000, "output": 64}, "cost": {"input": 1, "output": 2}}  # fmt: skip
-    api = {p: {"id": p, "name": p, "env": [], "npm": PACKAGES[protocol], "models": {MODEL: model}}
-           for p, protocol in upstreams.items()}  # fmt: skip
+    model = {
+        "id": MODEL,
+        "name": "Mock Model",
+        "tool_call": True,
+        "reasoning": False,
+        "limit": {"context": 100_000, "output": 64},
+        "cost": {"input": 1, "output": 2},
+    }
+    api = {
+        p: {"id": p, "name": p, "env": [], "npm": PACKAGES[protocol], "models": {MODEL: model}}
+        for p, protocol in upstreams.items()
+    }
     path.write_text(json.dumps(api))
     return path
 
@@ -83,14 +91,31 @@ class Setup:
     def env(self) -> dict[str, str]:
         """OpenCode's environment: nothing global touched, no network, no gateway token set."""
         home = self.home
-        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "OPENCODE_DISABLE_MODELS_FETCH": "1",
-                **{var: str(home / sub) for var, sub in [("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", "data"),
-                                                        ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", "state")]}}  # fmt: skip
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "OPENCODE_DISABLE_MODELS_FETCH": "1",
+            **{
+                var: str(home / sub)
+                for var, sub in [
+                    ("XDG_CONFIG_HOME", ".config"),
+                    ("XDG_DATA_HOME", "data"),
+                    ("XDG_CACHE_HOME", ".cache"),
+                    ("XDG_STATE_HOME", "state"),
+                ]
+            },
+        }
 
     def run(self, binary: Path, prompt: str) -> subprocess.CompletedProcess:
         """``opencode run PROMPT -m combined/mock-model`` in the project; fails the test on a non-zero exit."""
-        proc = subprocess.run([str(binary), "run", prompt, "-m", f"combined/{MODEL}"], cwd=self.project,
-                              env=self.env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            [str(binary), "run", prompt, "-m", f"combined/{MODEL}"],
+            cwd=self.project,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:] + "\ngateway:\n" + self.gateway_out.read_text()[-3000:]
         return proc
 
@@ -110,33 +135,73 @@ def setup(tmp_path, cli, mock_providers, request) -> Iterator[Setup]:
     project.mkdir()
     (project / "notes.txt").write_text(NOTE + "\n")
     live = [p for p in upstreams if p != "alpha"]
-    mock = mock_providers([*live, "titles"], script=script, keep_bodies=True, log_path=tmp_path / "mock.jsonl",
-                          models=[MODEL])  # fmt: skip
+    mock = mock_providers(
+        [*live, "titles"], script=script, keep_bodies=True, log_path=tmp_path / "mock.jsonl", models=[MODEL]
+    )
     providers = mock.opencode_providers(lambda p: PACKAGES[upstreams.get(p, client)])
     providers["titles"]["models"] = {"titles": {"name": "titles"}}  # its own model: never a member of mock-model
     if "alpha" in upstreams:
-        providers["alpha"] = {**providers[live[0]], "npm": PACKAGES[upstreams["alpha"]], "name": "alpha (down)",
-                              "options": {"baseURL": f"http://127.0.0.1:{free_port()}/v1", "apiKey": "mock-key"}}  # fmt: skip
+        providers["alpha"] = {
+            **providers[live[0]],
+            "npm": PACKAGES[upstreams["alpha"]],
+            "name": "alpha (down)",
+            "options": {"baseURL": f"http://127.0.0.1:{free_port()}/v1", "apiKey": "mock-key"},
+        }
     for section in providers.values():
         section["models"] = {m: {"name": m, "limit": {"context": 100_000, "output": 64}} for m in section["models"]}
     config = project / "opencode.json"
-    config.write_text(json.dumps({"$schema": "https://opencode.ai/config.json", "small_model": "titles/titles",
-                                  "provider": providers}, indent=2))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {"$schema": "https://opencode.ai/config.json", "small_model": "titles/titles", "provider": providers},
+            indent=2,
+        )
+    )
     source = catalog(tmp_path / "api.json", upstreams)
     port = free_port()
-    exported = cli("export", "--config", str(config), "--source", str(source), "--layout", "gateway",
-                   "--preset", "seed-on-error", "--max-attempts", "1", "--priority", ",".join(upstreams), "--combined", MODEL,
-                   "--set-model", f"combined/{MODEL}", "--gateway-url", f"http://127.0.0.1:{port}/v1",
-                   "--gateway-protocol", client)  # fmt: skip
+    exported = cli(
+        "export",
+        "--config",
+        str(config),
+        "--source",
+        str(source),
+        "--layout",
+        "gateway",
+        "--preset",
+        "seed-on-error",
+        "--max-attempts",
+        "1",
+        "--priority",
+        ",".join(upstreams),
+        "--combined",
+        MODEL,
+        "--set-model",
+        f"combined/{MODEL}",
+        "--gateway-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--gateway-protocol",
+        client,
+    )
     assert exported.code == 0, exported.err
     log, out = tmp_path / "gateway.jsonl", tmp_path / "gateway.out"
     with open(out, "w") as sink:
         gateway = subprocess.Popen(
             # the policy, the model and the port all come from the exported config
-            [sys.executable, "-m", "toolkit", "gateway", "--config", str(config), "--source", str(source),
-             "--log", str(log)],
-            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "gateway",
+                "--config",
+                str(config),
+                "--source",
+                str(source),
+                "--log",
+                str(log),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HOME": str(home)},
+        )
     try:
         wait_until_healthy(port, gateway, out)
         yield Setup(project, home, mock, log, out, client)
@@ -171,14 +236,19 @@ def failover_case(client: str) -> tuple:
     Retry-After window: the gateway must take it to gamma without calling beta.
     """
     upstreams = {"alpha": client, "beta": OTHER[client], "gamma": client}
-    script = {"beta": [Reply("rate_limit", retry_after_s=RETRY_AFTER_S), Reply(text="Beta answers after the wait.")],
-              "gamma": [Reply(tool_call=("read", {"filePath": "notes.txt"})),
-                        Reply(text="Gamma answers while beta waits.")]}  # fmt: skip
+    script = {
+        "beta": [Reply("rate_limit", retry_after_s=RETRY_AFTER_S), Reply(text="Beta answers after the wait.")],
+        "gamma": [Reply(tool_call=("read", {"filePath": "notes.txt"})), Reply(text="Gamma answers while beta waits.")],
+    }
     return client, upstreams, script
 
 
-@pytest.mark.parametrize("setup", [failover_case("openai"), failover_case("anthropic")], indirect=True,
-                         ids=["openai-compatible-sdk", "anthropic-sdk"])  # fmt: skip
+@pytest.mark.parametrize(
+    "setup",
+    [failover_case("openai"), failover_case("anthropic")],
+    indirect=True,
+    ids=["openai-compatible-sdk", "anthropic-sdk"],
+)
 def test_opencode_answers_through_the_gateway_while_providers_fail(setup, opencode):
     first = setup.run(opencode, "Read notes.txt, then say something.")
     assert "Gamma answers while beta waits." in first.stdout
@@ -188,8 +258,10 @@ def test_opencode_answers_through_the_gateway_while_providers_fail(setup, openco
     gamma = setup.upstream_requests("gamma")
     assert len(gamma) == 2
     if gamma[1]["t_s"] >= window_ends:  # OpenCode took longer than the window to send its follow-up
-        pytest.fail(f"the machine is too slow for this test: OpenCode's second request came "
-                    f"{gamma[1]['t_s'] - limited['t_s']:.1f} s after the 429 (window {RETRY_AFTER_S} s)")  # fmt: skip
+        pytest.fail(
+            f"the machine is too slow for this test: OpenCode's second request came "
+            f"{gamma[1]['t_s'] - limited['t_s']:.1f} s after the 429 (window {RETRY_AFTER_S} s)"
+        )
 
     time.sleep(max(0.0, window_ends - setup.mock.now_s()) + 0.2)  # on the mock's own clock
     second = setup.run(opencode, "Say something else.")
@@ -223,8 +295,12 @@ def tool_case(client: str) -> tuple:
     return client, {"beta": upstream, "gamma": client}, script
 
 
-@pytest.mark.parametrize("setup", [tool_case("openai"), tool_case("anthropic")], indirect=True,
-                         ids=["openai-sdk-to-anthropic-upstream", "anthropic-sdk-to-openai-upstream"])  # fmt: skip
+@pytest.mark.parametrize(
+    "setup",
+    [tool_case("openai"), tool_case("anthropic")],
+    indirect=True,
+    ids=["openai-sdk-to-anthropic-upstream", "anthropic-sdk-to-openai-upstream"],
+)
 def test_a_tool_call_crosses_the_gateway_both_ways(setup, opencode):
     result = setup.run(opencode, "What does notes.txt say?")
     assert "The note says hello." in result.stdout

@@ -19,9 +19,23 @@ from toolkit.normalize import normalize_models
 LABELLED_FLOOR = (1.0, 0.969)
 NEWER_FLOOR = (1.0, 0.983)
 CATEGORIES = {
-    "bedrock-v1", "glued-version", "tee", "quantization", "speed-tier", "coding-plan", "word-order", "short-name",
-    "plain", "size", "version", "mini-full", "preview-ga", "snapshot", "thinking", "finetune",
-}  # fmt: skip
+    "bedrock-v1",
+    "glued-version",
+    "tee",
+    "quantization",
+    "speed-tier",
+    "coding-plan",
+    "word-order",
+    "short-name",
+    "plain",
+    "size",
+    "version",
+    "mini-full",
+    "preview-ga",
+    "snapshot",
+    "thinking",
+    "finetune",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +55,16 @@ def test_labelled_pairs_are_well_formed():
     assert pairs["reason"].str.len().min() > 5
     counts = pairs.groupby("category")["label"].agg(lambda labels: set(labels))
     # every category of spelling has joins it must make and joins it must not make
-    for category in ("bedrock-v1", "glued-version", "tee", "quantization", "speed-tier", "coding-plan", "word-order", "short-name"):
+    for category in (
+        "bedrock-v1",
+        "glued-version",
+        "tee",
+        "quantization",
+        "speed-tier",
+        "coding-plan",
+        "word-order",
+        "short-name",
+    ):
         assert "different" in counts[category] and counts[category] - {"different"}, category
 
 
@@ -86,7 +109,11 @@ def test_newer_catalog_variants_are_found(newer):
     assert grouped.loc[grouped["model"] == "glm-5-2", "combined_id"].unique().tolist() == ["glm-5-2"]
     assert set(grouped.loc[grouped["model"] == "glm-5-2", "variant"]) == {"", "tee", "fp8", "6bit", "coding", "fast"}
     # the closed GLM-5.2-Turbo five weeks later, and Grok 5 Fast with 2M context, are models of their own
-    for one, other in [("glm-5-2-turbo", "glm-5-2"), ("grok-5-fast", "grok-5"), ("gemini-3-5-pro-preview-07-15", "gemini-3-5-pro")]:
+    for one, other in [
+        ("glm-5-2-turbo", "glm-5-2"),
+        ("grok-5-fast", "grok-5"),
+        ("gemini-3-5-pro-preview-07-15", "gemini-3-5-pro"),
+    ]:
         ids = grouped.groupby("model")["combined_id"].agg(set)
         assert not ids[one] & ids[other], (one, other)
 

@@ -53,10 +53,17 @@ def test_round_trip_through_opencode_files_keeps_every_call_and_metric(folder, s
 
 def test_unknown_shapes_are_skipped_and_counted(folder):
     connection = sqlite3.connect(folder / "opencode.db")
-    rows = [("m1", "s", 1, 1, '{"role": "assistant", "providerID": "a", '),  # cut short
-            ("m2", "s", 2, 2, json.dumps({"role": "assistant", "time": {}})),
-            ("m3", "s", 3, 3, json.dumps({"role": "assistant", "providerID": 7, "modelID": "x",
-                                          "time": {"created": 3, "completed": 4}}))]  # fmt: skip
+    rows = [
+        ("m1", "s", 1, 1, '{"role": "assistant", "providerID": "a", '),  # cut short
+        ("m2", "s", 2, 2, json.dumps({"role": "assistant", "time": {}})),
+        (
+            "m3",
+            "s",
+            3,
+            3,
+            json.dumps({"role": "assistant", "providerID": 7, "modelID": "x", "time": {"created": 3, "completed": 4}}),
+        ),
+    ]
     connection.executemany("INSERT INTO message VALUES (?, ?, ?, ?, ?)", rows)
     connection.commit()
     connection.close()
@@ -71,8 +78,15 @@ def test_since_keeps_the_recent_calls(folder, simulated):
     assert (history.groupby("request_id")["started_at"].min() >= cut - timedelta(seconds=1)).all()
 
 
-@pytest.mark.parametrize(("text", "delta"), [("7d", timedelta(days=7)), ("12h", timedelta(hours=12)),
-                                             ("30m", timedelta(minutes=30)), ("2w", timedelta(weeks=2))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("7d", timedelta(days=7)),
+        ("12h", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        ("2w", timedelta(weeks=2)),
+    ],
+)
 def test_since_spans(text, delta):
     assert parse_since(text, now=START) == START - delta
 
@@ -89,8 +103,11 @@ def test_error_text_is_redacted_and_retry_after_read_from_headers(tmp_path):
     folder = write_opencode_history(log, tmp_path / "oc", START)
     leak = "leaked sk-abcdef1234567890 key"
     connection = sqlite3.connect(folder / "opencode.db")
-    connection.execute("UPDATE message SET data = json_set(data, '$.error.data.message', ?) "
-                       "WHERE json_extract(data, '$.error') IS NOT NULL", (leak,))  # fmt: skip
+    connection.execute(
+        "UPDATE message SET data = json_set(data, '$.error.data.message', ?) "
+        "WHERE json_extract(data, '$.error') IS NOT NULL",
+        (leak,),
+    )
     connection.commit()
     connection.close()
     lines = (folder / "log" / "opencode.log").read_text()
@@ -200,8 +217,25 @@ def test_by_period_splits_by_hour(folder):
 
 def test_report_sweeps_a_scenario_fitted_to_the_history(cli, tmp_path, folder):
     out = tmp_path / "report"
-    result = cli("report", "--out", str(out), "--history", str(folder), "--max-providers", "2", "--seeds", "1", "--requests",
-                 "100", "--scenario", "calm-day", "--presets", "resilient", "--executor", "serial")  # fmt: skip
+    result = cli(
+        "report",
+        "--out",
+        str(out),
+        "--history",
+        str(folder),
+        "--max-providers",
+        "2",
+        "--seeds",
+        "1",
+        "--requests",
+        "100",
+        "--scenario",
+        "calm-day",
+        "--presets",
+        "resilient",
+        "--executor",
+        "serial",
+    )
     assert result.code == 0, result.err
     assert result.out.startswith("fitted a scenario to 300 messages")
     assert set(pd.read_csv(out / "sweep.csv")["scenario"]) == {"calm-day", "your-traffic"}

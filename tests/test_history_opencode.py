@@ -57,10 +57,16 @@ def _config(project, endpoints: dict[str, str]) -> None:
     config = {
         "$schema": "https://opencode.ai/config.json",
         "small_model": "steady/m",
-        "provider": {p: {"npm": "@ai-sdk/openai-compatible", "name": p,
-                         "options": {"baseURL": url, "apiKey": "k-test"},
-                         "models": {"m": {"name": "m", "limit": limit}}} for p, url in endpoints.items()},
-    }  # fmt: skip
+        "provider": {
+            p: {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": p,
+                "options": {"baseURL": url, "apiKey": "k-test"},
+                "models": {"m": {"name": "m", "limit": limit}},
+            }
+            for p, url in endpoints.items()
+        },
+    }
     (project / "opencode.json").write_text(json.dumps(config))
 
 
@@ -72,8 +78,9 @@ def written(tmp_path_factory):
     project = tmp_path_factory.mktemp("project")
     faults = Faults()
     providers = ["steady", "limited", "flaky", "down"]
-    with MockProviders(providers, decider=faults, script={"flaky": [Reply("server_error")]}, models=("m",),
-                       api_key="k-test") as mocks:  # fmt: skip
+    with MockProviders(
+        providers, decider=faults, script={"flaky": [Reply("server_error")]}, models=("m",), api_key="k-test"
+    ) as mocks:
         started = time.time() - mocks.now_s()  # the mocks' clock (t_s) on the wall clock
         _config(project, mocks.endpoints)
 
@@ -147,9 +154,12 @@ def timed_calls(history: pd.DataFrame, written) -> pd.DataFrame:
     served = written[1][written[1]["kind"] == "ok"]
     timed = history[(history["outcome"] == "ok") & history["ttft_s"].notna()].copy()
     timed["sent_s"] = [
-        (served.loc[(served["provider"] == c.provider) & (served["arrived"] >= c.started_at), "arrived"].min()
-         - c.started_at).total_seconds() for c in timed.itertuples()
-    ]  # fmt: skip
+        (
+            served.loc[(served["provider"] == c.provider) & (served["arrived"] >= c.started_at), "arrived"].min()
+            - c.started_at
+        ).total_seconds()
+        for c in timed.itertuples()
+    ]
     return timed
 
 
@@ -189,8 +199,10 @@ def _layout(database) -> dict:
     """Columns of the tables the import reads, and the JSON keys of assistant messages by outcome."""
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        tables = {t: [row[1:6] for row in connection.execute(f"PRAGMA table_info({t})")]
-                  for t in ("session", "message", "part")}  # fmt: skip
+        tables = {
+            t: [row[1:6] for row in connection.execute(f"PRAGMA table_info({t})")]
+            for t in ("session", "message", "part")
+        }
         keys = {}
         for (data,) in connection.execute("SELECT data FROM message"):
             message = json.loads(data)
@@ -224,8 +236,13 @@ def test_a_scenario_fitted_to_it_carries_the_injected_faults(history):
 def test_the_older_pinned_release_writes_a_history_the_import_reads(tmp_path):
     """1.18.15 (the strict-config release the export tests pin) keeps the same tables and log lines."""
     binary = opencode_binary(STRICT)
-    with MockProviders(["steady", "flaky"], decider=Faults(), script={"flaky": [Reply("server_error")]},
-                       models=("m",), api_key="k-test") as mocks:  # fmt: skip
+    with MockProviders(
+        ["steady", "flaky"],
+        decider=Faults(),
+        script={"flaky": [Reply("server_error")]},
+        models=("m",),
+        api_key="k-test",
+    ) as mocks:
         _config(tmp_path, mocks.endpoints)
         assert run_prompt(binary, tmp_path, tmp_path / "home", PROMPT, "flaky/m").code == 0
     history = load_opencode_history(tmp_path / "home" / ".local" / "share" / "opencode")

@@ -120,7 +120,9 @@ def test_removing_reports_a_comment_ending_the_member_line():
 
 
 def test_new_keys_follow_the_file_indentation():
-    assert jsonc.edit_top_level('{\n\t"a": 1\n}\n', {"b": {"c": 1}}).text == '{\n\t"a": 1,\n\t"b": {\n\t\t"c": 1\n\t}\n}\n'
+    assert (
+        jsonc.edit_top_level('{\n\t"a": 1\n}\n', {"b": {"c": 1}}).text == '{\n\t"a": 1,\n\t"b": {\n\t\t"c": 1\n\t}\n}\n'
+    )
     assert jsonc.edit_top_level("{}", {"b": 1}).text == '{\n  "b": 1\n}'
 
 
@@ -140,7 +142,10 @@ keys = st.text(alphabet="abcxyz_", min_size=1, max_size=4)
 
 @given(st.dictionaries(keys, json_values, max_size=5), st.dictionaries(keys, json_values, max_size=3), st.booleans())
 def test_edit_sets_exactly_the_updates(base, updates, with_comments):
-    lines = [f"  {'// note' + chr(10) + '  ' if with_comments else ''}{json.dumps(k)}: {json.dumps(v)}" for k, v in base.items()]
+    lines = [
+        f"  {'// note' + chr(10) + '  ' if with_comments else ''}{json.dumps(k)}: {json.dumps(v)}"
+        for k, v in base.items()
+    ]
     text = "{\n" + ",\n".join(lines) + "\n}\n"
     edit = jsonc.edit_top_level(text, updates)
     assert jsonc.loads(edit.text) == {**base, **updates}

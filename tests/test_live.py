@@ -38,8 +38,9 @@ def _one_provider(**fields) -> FailoverPolicy:
 
 
 def _mocked(mock, model: CombinedModel) -> dict[str, Endpoint]:
-    return local_endpoints(mock.endpoints, {m.provider: "anthropic" if m.provider_npm == ANTHROPIC else "openai"
-                                            for m in model.members})  # fmt: skip
+    return local_endpoints(
+        mock.endpoints, {m.provider: "anthropic" if m.provider_npm == ANTHROPIC else "openai" for m in model.members}
+    )
 
 
 # --- endpoints --------------------------------------------------------------------------------
@@ -47,12 +48,19 @@ def _mocked(mock, model: CombinedModel) -> dict[str, Endpoint]:
 
 def test_config_base_url_and_env_key_win_over_the_catalog(monkeypatch):
     monkeypatch.setenv("MY_KEY", KEY)
-    member = Member("acme", "acme/m", provider_api="https://catalog.example/v1", provider_npm=COMPATIBLE,
-                    provider_env=("ACME_API_KEY",))  # fmt: skip
+    member = Member(
+        "acme",
+        "acme/m",
+        provider_api="https://catalog.example/v1",
+        provider_npm=COMPATIBLE,
+        provider_env=("ACME_API_KEY",),
+    )
     config = {"provider": {"acme": {"options": {"baseURL": "https://gateway.example/v1/", "apiKey": "{env:MY_KEY}"}}}}
     endpoint = resolve_endpoint(member, config)
     assert (endpoint.base_url, endpoint.protocol, endpoint.key_source) == (
-        "https://gateway.example/v1", "openai", "env:MY_KEY"
+        "https://gateway.example/v1",
+        "openai",
+        "env:MY_KEY",
     )
     assert endpoint.headers()["authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(endpoint)
@@ -60,9 +68,13 @@ def test_config_base_url_and_env_key_win_over_the_catalog(monkeypatch):
 
 def test_catalog_env_and_sdk_default_url(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    endpoint = resolve_endpoint(Member("anthropic", "anthropic/c", provider_npm=ANTHROPIC,
-                                       provider_env=("ANTHROPIC_API_KEY",)))  # fmt: skip
-    assert (endpoint.url("c"), endpoint.key_source) == ("https://api.anthropic.com/v1/messages", "env:ANTHROPIC_API_KEY")
+    endpoint = resolve_endpoint(
+        Member("anthropic", "anthropic/c", provider_npm=ANTHROPIC, provider_env=("ANTHROPIC_API_KEY",))
+    )
+    assert (endpoint.url("c"), endpoint.key_source) == (
+        "https://api.anthropic.com/v1/messages",
+        "env:ANTHROPIC_API_KEY",
+    )
     assert endpoint.headers()["x-api-key"] == KEY
 
 
@@ -140,8 +152,15 @@ def _early_calls(policy: FailoverPolicy, path) -> tuple[int, int]:
 
     def run(time_scale: float):
         path.unlink(missing_ok=True)  # the mock appends: keep only the run that counts
-        return run_live(model, policy, "busy-team-rate-limit", requests=150, concurrency=32, time_scale=time_scale,
-                        mock_log_path=path)  # fmt: skip
+        return run_live(
+            model,
+            policy,
+            "busy-team-rate-limit",
+            requests=150,
+            concurrency=32,
+            time_scale=time_scale,
+            mock_log_path=path,
+        )
 
     log = keeping_up(run, 20.0)
     attempts = log.set_index(["request_id", "attempt"])
@@ -239,7 +258,10 @@ def test_attempt_log_json_lines_match_the_frame(tmp_path):
 
 
 def test_estimate_cost_uses_the_priciest_member():
-    members = [Member("a", "a/m", cost_input=1.0, cost_output=2.0), Member("b", "b/m", cost_input=3.0, cost_output=15.0)]
+    members = [
+        Member("a", "a/m", cost_input=1.0, cost_output=2.0),
+        Member("b", "b/m", cost_input=3.0, cost_output=15.0),
+    ]
     assert estimate_cost(members, _scenario(), 100) == pytest.approx(100 * (20 * 3 + 8 * 15) / 1e6)
 
 
@@ -253,7 +275,9 @@ def _real_config(tmp_path, mock) -> str:
                 "npm": COMPATIBLE if name == "mock-a" else ANTHROPIC,
                 "name": name,
                 "options": {"baseURL": url, "apiKey": "{env:PLANTED_KEY}"},
-                "models": {"claude-sonnet-4-5": {"name": "Claude Sonnet 4.5", "limit": {"context": 200000, "output": 64000}}},
+                "models": {
+                    "claude-sonnet-4-5": {"name": "Claude Sonnet 4.5", "limit": {"context": 200000, "output": 64000}}
+                },
             }
             for name, url in mock.endpoints.items()
         }
@@ -268,27 +292,69 @@ def test_planted_key_never_appears_in_any_output(tmp_path, cli, mock_providers, 
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # ignored: requests go to the endpoints only
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     echo = Reply("auth", message=f"Incorrect API key provided: {KEY}. Bearer {KEY}")  # a provider echoing the key
-    mock = mock_providers(["mock-a", "mock-b"], api_key=KEY, log_path=tmp_path / "mock.jsonl",
-                          script={"mock-a": [echo, Reply("server_error")]})  # fmt: skip
+    mock = mock_providers(
+        ["mock-a", "mock-b"],
+        api_key=KEY,
+        log_path=tmp_path / "mock.jsonl",
+        script={"mock-a": [echo, Reply("server_error")]},
+    )
     log_path = tmp_path / "attempts.jsonl"
     caplog.set_level(logging.DEBUG)
-    result = cli("live", "--real", "--yes", "--config", _real_config(tmp_path, mock), "--source", "bundled",
-                 "--combined", "claude-sonnet-4-5", "--providers", "mock-a,mock-b", "--priority", "mock-a,mock-b",
-                 "--requests", "4", "--log", str(log_path), "--input-tokens", "5", "--output-tokens", "3")  # fmt: skip
+    result = cli(
+        "live",
+        "--real",
+        "--yes",
+        "--config",
+        _real_config(tmp_path, mock),
+        "--source",
+        "bundled",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--providers",
+        "mock-a,mock-b",
+        "--priority",
+        "mock-a,mock-b",
+        "--requests",
+        "4",
+        "--log",
+        str(log_path),
+        "--input-tokens",
+        "5",
+        "--output-tokens",
+        "3",
+    )
     assert result.code == 0, result.err
     attempts = read_log(log_path)
     assert len(mock.requests) == len(attempts) and all(r["authorized"] for r in mock.requests)
     assert "auth" in attempts["outcome"].tolist()
-    outputs = [result.out, result.err, log_path.read_text(), (tmp_path / "mock.jsonl").read_text(), caplog.text,
-               attempts.to_csv()]  # fmt: skip
+    outputs = [
+        result.out,
+        result.err,
+        log_path.read_text(),
+        (tmp_path / "mock.jsonl").read_text(),
+        caplog.text,
+        attempts.to_csv(),
+    ]
     assert all(KEY not in text for text in outputs)
 
 
 def test_real_run_without_yes_asks_and_sends_nothing(tmp_path, cli, mock_providers, monkeypatch):
     monkeypatch.setenv("PLANTED_KEY", KEY)
     mock = mock_providers(["mock-a", "mock-b"])
-    result = cli("live", "--real", "--config", _real_config(tmp_path, mock), "--source", "bundled",
-                 "--combined", "claude-sonnet-4-5", "--providers", "mock-a,mock-b", "--requests", "3")  # fmt: skip
+    result = cli(
+        "live",
+        "--real",
+        "--config",
+        _real_config(tmp_path, mock),
+        "--source",
+        "bundled",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--providers",
+        "mock-a,mock-b",
+        "--requests",
+        "3",
+    )
     assert result.code == 2
     assert "estimated cost up to $" in result.err
     assert result.err.strip().endswith("error: real providers cost money: add --yes to send without a prompt")
@@ -296,9 +362,26 @@ def test_real_run_without_yes_asks_and_sends_nothing(tmp_path, cli, mock_provide
 
 
 def test_live_command_on_mock_providers_prints_metrics(cli, tmp_path):
-    result = cli("live", "--combined", "claude-sonnet-4-5", "--source", "bundled", "--providers", "anthropic,openrouter",
-                 "--scenario", "calm-day", "--time-scale", "50", "--requests", "6", "--input-tokens", "10",
-                 "--output-tokens", "5", "--json")  # fmt: skip
+    result = cli(
+        "live",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--source",
+        "bundled",
+        "--providers",
+        "anthropic,openrouter",
+        "--scenario",
+        "calm-day",
+        "--time-scale",
+        "50",
+        "--requests",
+        "6",
+        "--input-tokens",
+        "10",
+        "--output-tokens",
+        "5",
+        "--json",
+    )
     assert result.code == 0, result.err
     metrics = json.loads(result.out)
     assert metrics["requests"] == 6 and 0 <= metrics["success_rate"] <= 1
@@ -314,9 +397,30 @@ def test_key_from_a_file_reference(tmp_path):
 
 def test_ctrl_c_keeps_every_finished_attempt_and_prints_the_summary(tmp_path):
     log_path = tmp_path / "attempts.jsonl"
-    command = [sys.executable, "-m", "toolkit", "live", "--combined", "claude-sonnet-4-5", "--source", "bundled",
-               "--providers", "anthropic,openrouter", "--scenario", "calm-day", "--requests", "100000",
-               "--concurrency", "4", "--input-tokens", "10", "--output-tokens", "5", "--log", str(log_path)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "toolkit",
+        "live",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--source",
+        "bundled",
+        "--providers",
+        "anthropic,openrouter",
+        "--scenario",
+        "calm-day",
+        "--requests",
+        "100000",
+        "--concurrency",
+        "4",
+        "--input-tokens",
+        "10",
+        "--output-tokens",
+        "5",
+        "--log",
+        str(log_path),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not log_path.exists() or len(log_path.read_text().splitlines()) < 3):
@@ -342,8 +446,9 @@ def test_connect_timeout_fires_at_the_configured_point():
     try:
         model = CombinedModel.of(["a"])
         endpoints = local_endpoints({"a": f"http://127.0.0.1:{server.getsockname()[1]}/v1"})
-        log = run_live(model, _one_provider(), _scenario(), requests=1, endpoints=endpoints,
-                       timeouts=Timeouts(connect_s=0.3))  # fmt: skip
+        log = run_live(
+            model, _one_provider(), _scenario(), requests=1, endpoints=endpoints, timeouts=Timeouts(connect_s=0.3)
+        )
     finally:
         for sock in [server, *fillers]:
             sock.close()

@@ -110,7 +110,10 @@ def test_error_event_inside_a_200_stream(mock_providers):
     with httpx.stream("POST", f"{url}/messages", json={**CHAT, "stream": True}) as response:
         assert response.status_code == 200
         lines = _events(response)
-    assert lines[-2:] == ["event: error", 'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}']
+    assert lines[-2:] == [
+        "event: error",
+        'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+    ]
 
 
 def test_hang_lasts_past_the_client_timeout(mock_providers):
@@ -181,7 +184,6 @@ def test_opencode_section_points_at_the_ports(mock_providers):
 # --- scenario-driven replies --------------------------------------------------------------
 
 
-
 def _scenario(providers: dict, incidents: list | None = None) -> Scenario:
     data = {"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 1.0}, "providers": providers}
     if incidents:
@@ -238,7 +240,9 @@ def test_decider_draws_latency_from_the_profile():
 
 
 def test_cli_prints_endpoints_and_opencode_section(cli):
-    result = cli("mock-providers", "--scenario", "calm-day", "--providers", "p,q", "--anthropic", "q", "--duration", "0")
+    result = cli(
+        "mock-providers", "--scenario", "calm-day", "--providers", "p,q", "--anthropic", "q", "--duration", "0"
+    )
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     endpoints = dict(line.split("\t") for line in lines[:2])
@@ -254,7 +258,9 @@ def test_cli_rejects_unknown_anthropic_provider(cli):
 
 
 @pytest.mark.opencode
-@pytest.mark.parametrize(("npm", "protocol"), [("@ai-sdk/openai-compatible", "openai"), ("@ai-sdk/anthropic", "anthropic")])
+@pytest.mark.parametrize(
+    ("npm", "protocol"), [("@ai-sdk/openai-compatible", "openai"), ("@ai-sdk/anthropic", "anthropic")]
+)
 def test_the_real_opencode_cli_streams_from_the_mock(mock_providers, tmp_path, npm, protocol):
     """``opencode run`` with the printed provider section: the AI SDK's own parsers accept our streams."""
     import os
@@ -269,14 +275,33 @@ def test_the_real_opencode_cli_streams_from_the_mock(mock_providers, tmp_path, n
     project, home = tmp_path / "project", tmp_path / "home"
     project.mkdir()
     (project / "opencode.json").write_text(json.dumps({"provider": section}))
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "OPENCODE_DISABLE_MODELS_FETCH": "1",
-           **{var: str(home / sub) for var, sub in [("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", "data"),
-                                                   ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", "state")]}}  # fmt: skip
-    proc = subprocess.run([str(binary), "run", "say hi", "-m", "mock/model"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        **{
+            var: str(home / sub)
+            for var, sub in [
+                ("XDG_CONFIG_HOME", ".config"),
+                ("XDG_DATA_HOME", "data"),
+                ("XDG_CACHE_HOME", ".cache"),
+                ("XDG_STATE_HOME", "state"),
+            ]
+        },
+    }
+    proc = subprocess.run(
+        [str(binary), "run", "say hi", "-m", "mock/model"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "w0 w1 w2" in proc.stdout
-    assert mock.requests and {(r["protocol"], r["stream"], r["kind"]) for r in mock.requests} == {(protocol, True, "ok")}
+    assert mock.requests and {(r["protocol"], r["stream"], r["kind"]) for r in mock.requests} == {
+        (protocol, True, "ok")
+    }
 
 
 # --- scripted text and tool calls ------------------------------------------------------------------
@@ -304,20 +329,25 @@ def test_a_scripted_tool_call_streams_and_reassembles_to_the_json_answer(mock_pr
         assert message["content"] == "Let me look."
         [call] = message["tool_calls"]
         assert (call["type"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
-            "function", *TOOL
-        )  # fmt: skip
+            "function",
+            *TOOL,
+        )
         again = streamed["choices"][0]
         assert (again["message"]["content"], again["finish_reason"]) == ("Let me look.", "tool_calls")
-        assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in again["message"]["tool_calls"]] == [TOOL]
+        assert [
+            (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in again["message"]["tool_calls"]
+        ] == [TOOL]
     else:
         assert whole["stop_reason"] == "tool_use"
         assert [(b["type"], b.get("text"), b.get("name"), b.get("input")) for b in whole["content"]] == [
-            ("text", "Let me look.", None, None), ("tool_use", None, *TOOL)
-        ]  # fmt: skip
+            ("text", "Let me look.", None, None),
+            ("tool_use", None, *TOOL),
+        ]
         assert streamed["stop_reason"] == "tool_use"
         assert [(b["type"], b.get("text"), b.get("name"), b.get("input")) for b in streamed["content"]] == [
-            ("text", "Let me look.", None, None), ("tool_use", None, *TOOL)
-        ]  # fmt: skip
+            ("text", "Let me look.", None, None),
+            ("tool_use", None, *TOOL),
+        ]
 
 
 def test_tool_arguments_stream_in_fragments(mock_providers):

@@ -45,7 +45,9 @@ CLAUDE_SONNET_4_5 = [
 ]
 
 
-@pytest.mark.parametrize(("combined_id", "refs"), [("claude-sonnet-4", CLAUDE_SONNET_4), ("claude-sonnet-4-5", CLAUDE_SONNET_4_5)])
+@pytest.mark.parametrize(
+    ("combined_id", "refs"), [("claude-sonnet-4", CLAUDE_SONNET_4), ("claude-sonnet-4-5", CLAUDE_SONNET_4_5)]
+)
 def test_known_groups_hold_on_the_bundled_catalog(normalized, combined_id, refs):
     assert {ref: group_of(normalized, ref) for ref in refs} == dict.fromkeys(refs, combined_id)
 
@@ -133,8 +135,10 @@ def test_overrides_win_over_rules(tmp_path):
     )
     overrides = load_overrides(path)
     out = normalize_models(models, overrides).set_index("model_ref")
-    assert (out.loc["openrouter/anthropic/claude-sonnet-4", ["combined_id", "match_rules"]].tolist()
-            == ["my-sonnet", "user alias"])  # fmt: skip
+    assert out.loc["openrouter/anthropic/claude-sonnet-4", ["combined_id", "match_rules"]].tolist() == [
+        "my-sonnet",
+        "user alias",
+    ]
     assert "github-copilot/claude-sonnet-4" not in out.index
     assert len(out) == len(models) - 1
 
@@ -153,9 +157,32 @@ def test_overrides_naming_unknown_model_refs_are_rejected(tmp_path):
 # name as real ids do (a bare ``r1`` after ``deepseek.`` deliberately keeps its vendor).
 _NAMES = st.sampled_from(["claude", "gpt", "llama", "qwen3", "deepseek", "gemini", "mistral", "glm"])
 _TOKENS = st.sampled_from(
-    ["claude", "sonnet", "opus", "gpt", "4o", "4", "5", "0", "3", "llama", "70b", "instruct", "r1", "mini",
-     "thinking", "20250514", "0528", "2024-05-13", "qwen3", "v2", "latest", "preview", "fp8"]
-)  # fmt: skip
+    [
+        "claude",
+        "sonnet",
+        "opus",
+        "gpt",
+        "4o",
+        "4",
+        "5",
+        "0",
+        "3",
+        "llama",
+        "70b",
+        "instruct",
+        "r1",
+        "mini",
+        "thinking",
+        "20250514",
+        "0528",
+        "2024-05-13",
+        "qwen3",
+        "v2",
+        "latest",
+        "preview",
+        "fp8",
+    ]
+)
 _SEPARATORS = st.sampled_from(["-", "-", "-", ".", "_"])
 _SUFFIXES = st.sampled_from(["", ":free", ":thinking", ":120b", "-v1:0", "@20250514", "@default", ":1024"])
 
@@ -175,7 +202,12 @@ def test_normalization_is_idempotent(model_id):
     assert normalize_id("p", once).canonical_id == once
 
 
-@given(model_ids(), st.sampled_from(["anthropic/", "openai/", "accounts/fireworks/models/", "us.anthropic.", "global.meta.", "hf:org/"]))
+@given(
+    model_ids(),
+    st.sampled_from(
+        ["anthropic/", "openai/", "accounts/fireworks/models/", "us.anthropic.", "global.meta.", "hf:org/"]
+    ),
+)
 def test_provider_prefix_never_changes_the_canonical_id(model_id, prefix):
     assert normalize_id("a", prefix + model_id).canonical_id == normalize_id("a", model_id).canonical_id
 
@@ -236,7 +268,11 @@ def test_new_spellings_join_their_model(normalized, ref, combined_id, variant):
         ("llmgateway/qwen3-32b-fp8", "openrouter/qwen/qwen3-30b-a3b", "quantization: another size"),
         ("aihubmix/coding-glm-5.1", "zai/glm-5", "coding plan: another version"),
         ("kimi-for-coding/k2p5", "moonshotai/kimi-k2.6", "short name: another version"),
-        ("amazon-bedrock/nvidia.nemotron-nano-9b-v2", "vercel/nvidia/nemotron-nano-12b-v2-vl", "word order: another size"),
+        (
+            "amazon-bedrock/nvidia.nemotron-nano-9b-v2",
+            "vercel/nvidia/nemotron-nano-12b-v2-vl",
+            "word order: another size",
+        ),
         ("nano-gpt/huihui-ai/Qwen2.5-32B-Instruct-abliterated", "siliconflow/Qwen/Qwen2.5-32B-Instruct", "a fine-tune"),
     ],
 )

@@ -27,12 +27,21 @@ def _controls_part() -> nbformat.NotebookNode:
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_controls_finish_in_a_fresh_headless_kernel(attempt, tmp_path):
     notebook = _controls_part()
-    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = notebook.cells[-1].outputs
     assert [o.output_type for o in outputs] == ["execute_result"]
     view = outputs[0].data["application/vnd.jupyter.widget-view+json"]
     state = notebook.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
     box = state[view["model_id"]]["state"]
     kinds = [state[child.removeprefix("IPY_MODEL_")]["model_name"] for child in box["children"]]
-    assert kinds == ["DropdownModel", "ToggleButtonsModel", "IntSliderModel", "DropdownModel", "DropdownModel",
-                     "HTMLModel", "ImageModel"]  # fmt: skip
+    assert kinds == [
+        "DropdownModel",
+        "ToggleButtonsModel",
+        "IntSliderModel",
+        "DropdownModel",
+        "DropdownModel",
+        "HTMLModel",
+        "ImageModel",
+    ]

@@ -21,8 +21,12 @@ from toolkit.policy import preset
 pytestmark = pytest.mark.opencode
 
 PLUGIN = "opencode-combined-models"
-OPTIONS = {"provider_priority": ["anthropic", "openrouter"], "min_providers": 2, "strategy": "on_rate_limit",
-           "max_attempts": 2}  # fmt: skip
+OPTIONS = {
+    "provider_priority": ["anthropic", "openrouter"],
+    "min_providers": 2,
+    "strategy": "on_rate_limit",
+    "max_attempts": 2,
+}
 POLICY = {**OPTIONS, "provider_priority": tuple(OPTIONS["provider_priority"])}
 USER_FILE = """{
   // the user's own settings, kept by the export
@@ -50,10 +54,23 @@ def export(cli, project: Path, name: str, layout: str, *extra: str) -> str:
     project.mkdir(exist_ok=True)
     (project / name).write_text(USER_FILE)
     result = cli(
-        "export", "--config", str(project / name), "--source", "bundled", "--layout", layout,
-        "--priority", "anthropic,openrouter", "--strategy", "on_rate_limit", "--max-attempts", "2",
-        "--set-model", "combined/claude-sonnet-4", *extra,
-    )  # fmt: skip
+        "export",
+        "--config",
+        str(project / name),
+        "--source",
+        "bundled",
+        "--layout",
+        layout,
+        "--priority",
+        "anthropic,openrouter",
+        "--strategy",
+        "on_rate_limit",
+        "--max-attempts",
+        "2",
+        "--set-model",
+        "combined/claude-sonnet-4",
+        *extra,
+    )
     assert result.code == 0, result.err
     return result.err
 

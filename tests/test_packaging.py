@@ -45,7 +45,9 @@ def _venv(tmp_path: Path) -> Path:
     python = venv / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     return python
@@ -53,9 +55,21 @@ def _venv(tmp_path: Path) -> Path:
 
 def _pip(python: Path, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", *args],
-        check=True, capture_output=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
     )
 
 
@@ -71,21 +85,27 @@ def _expected_data() -> list[str]:
 def test_wheel_installs_data_and_every_module(tmp_path):
     # built from a copy, so no build/ folder is left in (or reused from) the checkout
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "report", "__pycache__", ".pytest_cache", ".hypothesis"
-    ))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "report", "__pycache__", ".pytest_cache", ".hypothesis"
+        ),
+    )
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."],
-        check=True, capture_output=True, cwd=source,
+        check=True,
+        capture_output=True,
+        cwd=source,
     )
     (wheel,) = wheels.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "toolkit").rglob("*.py")}
     assert sorted(modules - names) == []
-    assert sorted(n[len("toolkit/data/"):] for n in names if n.startswith("toolkit/data/") and n.endswith(".json")) == (
-        _expected_data()
-    )
+    assert sorted(
+        n[len("toolkit/data/") :] for n in names if n.startswith("toolkit/data/") and n.endswith(".json")
+    ) == (_expected_data())
     assert "toolkit/py.typed" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
@@ -96,7 +116,9 @@ def test_wheel_installs_data_and_every_module(tmp_path):
     assert Path(found["data"]) == site / "toolkit" / "data"
     assert found["calm_day"] == "calm-day"
     assert found["bundled"] == [Path(p).stem for p in _expected_data() if p.startswith("scenarios/")]
-    assert found["options"] == sorted(json.loads((ROOT / "data" / "combined_models.schema.json").read_text())["properties"])
+    assert found["options"] == sorted(
+        json.loads((ROOT / "data" / "combined_models.schema.json").read_text())["properties"]
+    )
     assert found["version"] == _project_version()
 
 

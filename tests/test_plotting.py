@@ -112,7 +112,9 @@ def test_timeline_one_series_per_outcome_rows_per_provider_and_shaded_incident()
 
 def test_timeline_with_the_model_providers_names_the_incident_and_keeps_every_row():
     incident = {"provider": "rank:1", "kind": "outage", "start_s": 4.0, "end_s": 6.0}
-    ax = plot_timeline(LOG[LOG["run_id"] == "b"], incidents=[incident], providers=["r", "p", "q"], ranks=["p", "q", "r"])
+    ax = plot_timeline(
+        LOG[LOG["run_id"] == "b"], incidents=[incident], providers=["r", "p", "q"], ranks=["p", "q", "r"]
+    )
     assert [t.get_text() for t in ax.get_yticklabels()] == ["r", "p", "q"]  # p and r have no attempt in run b
     assert ax.get_legend().get_texts()[-1].get_text() == "outage of q (rank:1), 4-6 s"
 

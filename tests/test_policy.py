@@ -90,8 +90,12 @@ def test_lists_become_tuples_so_policies_stay_hashable():
 
 
 def test_seed_options_round_trip():
-    options = {"provider_priority": ["anthropic", "openrouter"], "min_providers": 2, "strategy": "on_rate_limit",
-               "max_attempts": 4}  # fmt: skip
+    options = {
+        "provider_priority": ["anthropic", "openrouter"],
+        "min_providers": 2,
+        "strategy": "on_rate_limit",
+        "max_attempts": 4,
+    }
     policy = FailoverPolicy.from_options(options, deadline_s=60.0)
     assert policy.seed_options() == options
     assert policy.deadline_s == 60.0

@@ -92,5 +92,9 @@ def test_readme_docs_and_notebooks_import_only_public_names_from_toolkit():
 
 def test_the_import_scan_reads_parenthesized_and_commented_imports():
     text = "from toolkit import (\n    simulate,\n    sweep,\n)\nfrom toolkit.live import run_live, Timeouts  # why\n"
-    assert _imports(text) == [("toolkit", "simulate"), ("toolkit", "sweep"), ("toolkit.live", "run_live"),
-                              ("toolkit.live", "Timeouts")]  # fmt: skip
+    assert _imports(text) == [
+        ("toolkit", "simulate"),
+        ("toolkit", "sweep"),
+        ("toolkit.live", "run_live"),
+        ("toolkit.live", "Timeouts"),
+    ]

@@ -15,18 +15,37 @@ from toolkit.errors import UserError
 
 KEY = "azure-planted-key-0c4f9b1e77d2a3"
 
-AZURE = Member("azure", "azure/gpt-5", provider_npm="@ai-sdk/azure", provider_env=("AZURE_RESOURCE_NAME", "AZURE_API_KEY"))
-AZURE_CLAUDE = Member("azure", "azure/claude-opus-4-5", provider_npm="@ai-sdk/anthropic",
-                      provider_api="https://${AZURE_RESOURCE_NAME}.services.ai.azure.com/anthropic/v1",
-                      provider_env=("AZURE_RESOURCE_NAME", "AZURE_API_KEY"))  # fmt: skip
-COGNITIVE = Member("azure-cognitive-services", "azure-cognitive-services/gpt-5", provider_npm="@ai-sdk/azure",
-                   provider_env=("AZURE_COGNITIVE_SERVICES_RESOURCE_NAME", "AZURE_COGNITIVE_SERVICES_API_KEY"))  # fmt: skip
+AZURE = Member(
+    "azure", "azure/gpt-5", provider_npm="@ai-sdk/azure", provider_env=("AZURE_RESOURCE_NAME", "AZURE_API_KEY")
+)
+AZURE_CLAUDE = Member(
+    "azure",
+    "azure/claude-opus-4-5",
+    provider_npm="@ai-sdk/anthropic",
+    provider_api="https://${AZURE_RESOURCE_NAME}.services.ai.azure.com/anthropic/v1",
+    provider_env=("AZURE_RESOURCE_NAME", "AZURE_API_KEY"),
+)
+COGNITIVE = Member(
+    "azure-cognitive-services",
+    "azure-cognitive-services/gpt-5",
+    provider_npm="@ai-sdk/azure",
+    provider_env=("AZURE_COGNITIVE_SERVICES_RESOURCE_NAME", "AZURE_COGNITIVE_SERVICES_API_KEY"),
+)
 VERTEX_ENV = ("GOOGLE_VERTEX_PROJECT", "GOOGLE_VERTEX_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS")
-VERTEX_CLAUDE = Member("google-vertex-anthropic", "google-vertex-anthropic/claude-sonnet-4-5@20250929",
-                       provider_npm="@ai-sdk/google-vertex/anthropic", provider_env=VERTEX_ENV)  # fmt: skip
-VERTEX_OPENAPI = Member("google-vertex", "google-vertex/zai-org/glm-4.7-maas", provider_npm="@ai-sdk/openai-compatible",
-                        provider_api="https://${GOOGLE_VERTEX_ENDPOINT}/v1/projects/${GOOGLE_VERTEX_PROJECT}/locations/"
-                        "${GOOGLE_VERTEX_LOCATION}/endpoints/openapi", provider_env=VERTEX_ENV)  # fmt: skip
+VERTEX_CLAUDE = Member(
+    "google-vertex-anthropic",
+    "google-vertex-anthropic/claude-sonnet-4-5@20250929",
+    provider_npm="@ai-sdk/google-vertex/anthropic",
+    provider_env=VERTEX_ENV,
+)
+VERTEX_OPENAPI = Member(
+    "google-vertex",
+    "google-vertex/zai-org/glm-4.7-maas",
+    provider_npm="@ai-sdk/openai-compatible",
+    provider_api="https://${GOOGLE_VERTEX_ENDPOINT}/v1/projects/${GOOGLE_VERTEX_PROJECT}/locations/"
+    "${GOOGLE_VERTEX_LOCATION}/endpoints/openapi",
+    provider_env=VERTEX_ENV,
+)
 
 
 def test_azure_calls_the_v1_deployment_url_with_an_api_key_header(monkeypatch):
@@ -61,11 +80,14 @@ def test_claude_on_azure_and_cognitive_services_urls(monkeypatch):
     monkeypatch.setenv("AZURE_API_KEY", KEY)
     claude = resolve_endpoint(AZURE_CLAUDE)
     assert (claude.url("claude-opus-4-5"), claude.adapter) == (
-        "https://acme.services.ai.azure.com/anthropic/v1/messages", "anthropic")
+        "https://acme.services.ai.azure.com/anthropic/v1/messages",
+        "anthropic",
+    )
     monkeypatch.setenv("AZURE_COGNITIVE_SERVICES_RESOURCE_NAME", "cog")
     monkeypatch.setenv("AZURE_COGNITIVE_SERVICES_API_KEY", KEY)
     assert resolve_endpoint(COGNITIVE).url("gpt-5") == (
-        "https://cog.cognitiveservices.azure.com/openai/v1/chat/completions?api-version=v1")
+        "https://cog.cognitiveservices.azure.com/openai/v1/chat/completions?api-version=v1"
+    )
 
 
 def _service_account(tmp_path, monkeypatch) -> None:
@@ -80,13 +102,18 @@ def test_claude_on_vertex_project_and_location_from_env_or_config(tmp_path, monk
     endpoint = resolve_endpoint(VERTEX_CLAUDE)
     assert endpoint.url("claude-sonnet-4-5@20250929") == (
         "https://us-east5-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-east5/publishers/anthropic/"
-        "models/claude-sonnet-4-5@20250929:streamRawPredict")
+        "models/claude-sonnet-4-5@20250929:streamRawPredict"
+    )
     assert (endpoint.adapter, endpoint.protocol, endpoint.key_source) == (
-        "vertex-anthropic", "anthropic", "google-adc:service_account file")
+        "vertex-anthropic",
+        "anthropic",
+        "google-adc:service_account file",
+    )
     assert endpoint.api_key is None and endpoint.token is not None
     config = {"provider": {"google-vertex-anthropic": {"options": {"project": "proj-2", "location": "global"}}}}
     assert resolve_endpoint(VERTEX_CLAUDE, config).base_url == (
-        "https://aiplatform.googleapis.com/v1/projects/proj-2/locations/global/publishers/anthropic/models")
+        "https://aiplatform.googleapis.com/v1/projects/proj-2/locations/global/publishers/anthropic/models"
+    )
 
 
 def test_vertex_openai_compatible_models_take_a_google_token(tmp_path, monkeypatch):
@@ -96,31 +123,50 @@ def test_vertex_openai_compatible_models_take_a_google_token(tmp_path, monkeypat
     endpoint = resolve_endpoint(VERTEX_OPENAPI)
     assert endpoint.url("zai-org/glm-4.7-maas") == (
         "https://europe-west4-aiplatform.googleapis.com/v1/projects/p/locations/europe-west4/endpoints/openapi"
-        "/chat/completions")
+        "/chat/completions"
+    )
     assert (endpoint.adapter, endpoint.token is not None) == ("openai", True)
 
 
 def test_gemini_api_and_gemini_on_vertex(tmp_path, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    gemini = resolve_endpoint(Member("google", "google/gemini-2.5-flash", provider_npm="@ai-sdk/google",
-                                     provider_env=("GOOGLE_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY")))
+    gemini = resolve_endpoint(
+        Member(
+            "google",
+            "google/gemini-2.5-flash",
+            provider_npm="@ai-sdk/google",
+            provider_env=("GOOGLE_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "GEMINI_API_KEY"),
+        )
+    )
     assert gemini.url("gemini-2.5-flash") == (
-        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    )
     assert (gemini.adapter, gemini.protocol, gemini.key_source) == ("gemini", "openai", "env:GEMINI_API_KEY")
     assert gemini.headers() == {"content-type": "application/json", "x-goog-api-key": KEY}
     _service_account(tmp_path, monkeypatch)
     monkeypatch.setenv("GOOGLE_VERTEX_PROJECT", "p")
     monkeypatch.setenv("GOOGLE_VERTEX_LOCATION", "global")
-    vertex = resolve_endpoint(Member("google-vertex", "google-vertex/gemini-2.5-pro", provider_npm="@ai-sdk/google-vertex",
-                                     provider_env=VERTEX_ENV))  # fmt: skip
-    assert vertex.url("gemini-2.5-pro") == ("https://aiplatform.googleapis.com/v1/projects/p/locations/global/"
-                                            "publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse")
+    vertex = resolve_endpoint(
+        Member(
+            "google-vertex",
+            "google-vertex/gemini-2.5-pro",
+            provider_npm="@ai-sdk/google-vertex",
+            provider_env=VERTEX_ENV,
+        )
+    )
+    assert vertex.url("gemini-2.5-pro") == (
+        "https://aiplatform.googleapis.com/v1/projects/p/locations/global/"
+        "publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    )
     assert (vertex.adapter, vertex.token is not None) == ("vertex-gemini", True)
 
 
 def test_vertex_needs_a_project():
-    with pytest.raises(UserError, match="set GOOGLE_VERTEX_PROJECT or GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT or "
-                                        "provider.google-vertex-anthropic.options.project"):  # fmt: skip
+    with pytest.raises(
+        UserError,
+        match="set GOOGLE_VERTEX_PROJECT or GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT or "
+        "provider.google-vertex-anthropic.options.project",
+    ):
         resolve_endpoint(VERTEX_CLAUDE)
 
 
@@ -134,11 +180,20 @@ def test_without_the_gcp_extra_vertex_says_what_to_install(monkeypatch):
 @pytest.mark.parametrize(
     ("member", "reason"),
     [
-        (Member("github-copilot", "github-copilot/gpt-5", provider_api="https://api.githubcopilot.com",
-                provider_npm="@ai-sdk/openai-compatible", provider_env=("GITHUB_TOKEN",)),
-         "GitHub Copilot needs its own token exchange"),
-        (Member("sap-ai-core", "sap-ai-core/x", provider_npm="@jerome-benoit/sap-ai-provider-v2"),
-         "SAP AI Core needs an OAuth client-credentials exchange"),
+        (
+            Member(
+                "github-copilot",
+                "github-copilot/gpt-5",
+                provider_api="https://api.githubcopilot.com",
+                provider_npm="@ai-sdk/openai-compatible",
+                provider_env=("GITHUB_TOKEN",),
+            ),
+            "GitHub Copilot needs its own token exchange",
+        ),
+        (
+            Member("sap-ai-core", "sap-ai-core/x", provider_npm="@jerome-benoit/sap-ai-provider-v2"),
+            "SAP AI Core needs an OAuth client-credentials exchange",
+        ),
     ],
 )
 def test_token_exchange_providers_are_never_called(monkeypatch, member, reason):
@@ -154,15 +209,18 @@ def bundled_table():
 
 def test_reach_table_on_the_bundled_catalog(bundled_table):
     reach = reach_table(bundled_table)
-    assert list(reach.columns) == REACH_COLUMNS and len(reach) == len(bundled_table.drop_duplicates(
-        ["combined_id", "provider", "model_id"]))
+    assert list(reach.columns) == REACH_COLUMNS and len(reach) == len(
+        bundled_table.drop_duplicates(["combined_id", "provider", "model_id"])
+    )
     unsupported = set(reach.loc[~reach["supported"], "provider"])
     assert unsupported == {"github-copilot", "sap-ai-core"}
     assert reach["supported"].mean() > 0.98
     # nothing is configured in the test environment: only keyless local providers can be called
     assert reach.loc[reach["reachable"], "base_url"].str.match(r"http://(127\.0\.0\.1|localhost)[:/]").all()
     vertex = reach[reach["provider"] == "google-vertex-anthropic"]
-    assert set(vertex["adapter"]) == {"vertex-anthropic"} and vertex["reason"].str.contains("GOOGLE_VERTEX_PROJECT").all()
+    assert (
+        set(vertex["adapter"]) == {"vertex-anthropic"} and vertex["reason"].str.contains("GOOGLE_VERTEX_PROJECT").all()
+    )
     claude_on_vertex = reach[(reach["provider"] == "google-vertex") & reach["model_id"].str.startswith("claude")]
     assert set(claude_on_vertex["adapter"]) == {"vertex-anthropic"}  # the model's own npm, as OpenCode reads it
 
@@ -178,7 +236,11 @@ def test_endpoints_command_lists_one_members_routes_without_keys(cli, tmp_path, 
     reach = pd.read_csv(out, keep_default_na=False)
     azure = reach[reach["provider"] == "azure"].iloc[0]
     assert (azure["reachable"], azure["adapter"], azure["auth_source"], azure["base_url"]) == (
-        True, "anthropic", "env:AZURE_API_KEY", "https://acme.services.ai.azure.com/anthropic/v1")
+        True,
+        "anthropic",
+        "env:AZURE_API_KEY",
+        "https://acme.services.ai.azure.com/anthropic/v1",
+    )
     copilot = reach[reach["provider"] == "github-copilot"].iloc[0]
     assert not copilot["supported"] and "token exchange" in copilot["reason"]
     assert KEY not in result.out + result.err + out.read_text()
@@ -212,12 +274,16 @@ def test_cloudflare_ai_gateway_compat_endpoint_with_its_own_auth_header(monkeypa
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acct")
     monkeypatch.setenv("CLOUDFLARE_GATEWAY_ID", "gw")
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", KEY)
-    member = Member("cloudflare-ai-gateway", "cloudflare-ai-gateway/anthropic/claude-sonnet-4-5",
-                    provider_npm="ai-gateway-provider",
-                    provider_env=("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_GATEWAY_ID"))  # fmt: skip
+    member = Member(
+        "cloudflare-ai-gateway",
+        "cloudflare-ai-gateway/anthropic/claude-sonnet-4-5",
+        provider_npm="ai-gateway-provider",
+        provider_env=("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_GATEWAY_ID"),
+    )
     endpoint = resolve_endpoint(member)
     assert endpoint.url("anthropic/claude-sonnet-4-5") == (
-        "https://gateway.ai.cloudflare.com/v1/acct/gw/compat/chat/completions")
+        "https://gateway.ai.cloudflare.com/v1/acct/gw/compat/chat/completions"
+    )
     assert (endpoint.adapter, endpoint.key_source) == ("cloudflare", "env:CLOUDFLARE_API_TOKEN")
     assert endpoint.headers() == {"content-type": "application/json", "cf-aig-authorization": f"Bearer {KEY}"}
 
@@ -234,4 +300,8 @@ def test_cloudflare_ai_gateway_compat_endpoint_with_its_own_auth_header(monkeypa
 def test_openai_compatible_vendor_packages_use_their_documented_endpoints(monkeypatch, npm, url):
     monkeypatch.setenv("VENDOR_API_KEY", KEY)
     endpoint = resolve_endpoint(Member("vendor", "vendor/m", provider_npm=npm, provider_env=("VENDOR_API_KEY",)))
-    assert (endpoint.url("m"), endpoint.adapter, endpoint.headers()["authorization"]) == (url, "openai", f"Bearer {KEY}")
+    assert (endpoint.url("m"), endpoint.adapter, endpoint.headers()["authorization"]) == (
+        url,
+        "openai",
+        f"Bearer {KEY}",
+    )

@@ -19,9 +19,14 @@ from toolkit.report import build_report, busiest_providers, cost_candidates, ove
 from toolkit.scenario import Scenario
 
 SMALL = dict(
-    max_providers=3, scenarios=["calm-day", "provider-outage"], presets=["resilient", "seed-on-error"],
-    seeds=2, requests=150, executor="serial", progress=False,
-)  # fmt: skip
+    max_providers=3,
+    scenarios=["calm-day", "provider-outage"],
+    presets=["resilient", "seed-on-error"],
+    seeds=2,
+    requests=150,
+    executor="serial",
+    progress=False,
+)
 CHARTS = ["overlap", "availability", "tradeoff", "cost", "latency", "attempts", "timeline"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,9 +45,17 @@ def page(report) -> str:
 def test_folder_holds_the_page_tables_charts_and_exported_config(report):
     names = sorted(str(p.relative_to(report.out_dir)) for p in report.out_dir.rglob("*") if p.is_file())
     assert names == sorted(
-        ["choice.json", "combined.csv", "configurations.csv", "opencode.json", "report.html", "showcase.csv",
-         "sweep.csv", *(f"charts/{c}.png" for c in CHARTS)]
-    )  # fmt: skip
+        [
+            "choice.json",
+            "combined.csv",
+            "configurations.csv",
+            "opencode.json",
+            "report.html",
+            "showcase.csv",
+            "sweep.csv",
+            *(f"charts/{c}.png" for c in CHARTS),
+        ]
+    )
     sweep = pd.read_csv(report.out_dir / "sweep.csv")
     assert len(sweep) == 2 * 6 * 2 * 2  # presets x priority orders of 3 providers x scenarios x seeds
     assert set(sweep["combined_id"]) == {"claude-sonnet-4-5"}
@@ -68,8 +81,15 @@ def test_page_is_self_contained_with_every_chart_inline(page, report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", page)  # nothing fetched from elsewhere
     assert "<link" not in page
     images = re.findall(r'<img alt="(\w+) chart" src="data:image/png;base64,([^"]+)"', page)
-    assert [name for name, _ in images] == ["tradeoff", "cost", "timeline", "latency", "attempts", "overlap",
-                                            "availability"]  # fmt: skip
+    assert [name for name, _ in images] == [
+        "tradeoff",
+        "cost",
+        "timeline",
+        "latency",
+        "attempts",
+        "overlap",
+        "availability",
+    ]
     for name, data in images:
         assert base64.b64decode(data) == (report.out_dir / "charts" / f"{name}.png").read_bytes()
         assert base64.b64decode(data).startswith(PNG_MAGIC)
@@ -110,10 +130,26 @@ def test_cost_chart_is_filled_by_cost_so_the_choice_is_cheapest_only_when_it_is(
     # and on a hand-made table where the leader by latency is not the cheapest
     from toolkit.sweeps import recommend
 
-    rows = [("fast", "x>y", s, 1.0, 1.0, 0.30) for s in range(3)] + [("cheap", "y>x", s, 1.0, 3.0, 0.10) for s in range(3)]
-    results = pd.DataFrame([{"combined_id": "m", "preset": p, "strategy": "on_error", "priority": o, "max_attempts": 2,
-                             "scenario": "s", "seed": k, "success_rate": ok, "latency_p95_s": t,
-                             "cost_per_success_usd": c} for p, o, k, ok, t, c in rows])  # fmt: skip
+    rows = [("fast", "x>y", s, 1.0, 1.0, 0.30) for s in range(3)] + [
+        ("cheap", "y>x", s, 1.0, 3.0, 0.10) for s in range(3)
+    ]
+    results = pd.DataFrame(
+        [
+            {
+                "combined_id": "m",
+                "preset": p,
+                "strategy": "on_error",
+                "priority": o,
+                "max_attempts": 2,
+                "scenario": "s",
+                "seed": k,
+                "success_rate": ok,
+                "latency_p95_s": t,
+                "cost_per_success_usd": c,
+            }
+            for p, o, k, ok, t, c in rows
+        ]
+    )
     picked = recommend(results, min_success=0.99)
     assert picked.choice.preset == "fast"
     from toolkit.report import configurations
@@ -150,19 +186,25 @@ def test_make_report_command_studies_the_users_model_and_providers(cli, isolated
     config.write_text(original)
     auth = isolated_home / ".local" / "share" / "opencode" / "auth.json"
     auth.parent.mkdir(parents=True)
-    auth.write_text(json.dumps({p: {"type": "api", "key": "sk-test"} for p in ["openrouter", "anthropic", "amazon-bedrock"]}))
+    auth.write_text(
+        json.dumps({p: {"type": "api", "key": "sk-test"} for p in ["openrouter", "anthropic", "amazon-bedrock"]})
+    )
     out = tmp_path / "report"
     result = cli("report", "--out", str(out))  # exactly what make report runs, from the user's point of view
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert (f"studied claude-sonnet-4-5 via anthropic > amazon-bedrock > openrouter (model anthropic/claude-sonnet-4-5 "
-            f"from {config}; your connected providers (amazon-bedrock, anthropic, openrouter); order: first-party vendor, "
-            "then major clouds, then the providers offering the most models)") in lines  # fmt: skip
+    assert (
+        f"studied claude-sonnet-4-5 via anthropic > amazon-bedrock > openrouter (model anthropic/claude-sonnet-4-5 "
+        f"from {config}; your connected providers (amazon-bedrock, anthropic, openrouter); order: first-party vendor, "
+        "then major clouds, then the providers offering the most models)"
+    ) in lines
     verdict = next(line for line in lines if line.startswith("Run "))
-    assert re.match(r"Run [\w-]+ \(on_(error|rate_limit|overload), \d attempts per provider, [a-z> -]+\): "
-                    r"\d+\.\d\d% success, p95 latency \d+\.\d\d s \(± \d+\.\d\d\), \$\d\.\d{4} per successful request",
-                    verdict)  # fmt: skip
-    assert lines[lines.index(verdict) + 1:lines.index(verdict) + 4] == [
+    assert re.match(
+        r"Run [\w-]+ \(on_(error|rate_limit|overload), \d attempts per provider, [a-z> -]+\): "
+        r"\d+\.\d\d% success, p95 latency \d+\.\d\d s \(± \d+\.\d\d\), \$\d\.\d{4} per successful request",
+        verdict,
+    )
+    assert lines[lines.index(verdict) + 1 : lines.index(verdict) + 4] == [
         f"next: combined-models export --config {config} --from {out / 'choice.json'} --layout gateway --diff",
         f"next: combined-models export --config {config} --from {out / 'choice.json'} --layout gateway",
         f"next: combined-models gateway --config {config}",
@@ -173,13 +215,24 @@ def test_make_report_command_studies_the_users_model_and_providers(cli, isolated
     assert exported["theme"] == "dark" and config.read_text() == original  # a copy was edited, not the user's file
     page = (out / "report.html").read_text()
     assert page.index(html.escape(verdict)) < page.index("What to do next") < page.index("<img")
-    assert html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --layout gateway --diff") in page
+    assert (
+        html.escape(f"combined-models export --config {config} --from {out / 'choice.json'} --layout gateway --diff")
+        in page
+    )
 
 
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=180, check=True)
 
 

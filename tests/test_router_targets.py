@@ -24,36 +24,64 @@ from toolkit.router_targets import (
 )
 
 ANTHROPIC = Member("anthropic", "anthropic/claude-x", 200_000, 64_000, provider_env=("ANTHROPIC_API_KEY",))
-BEDROCK = Member("amazon-bedrock", "amazon-bedrock/anthropic.claude-x-v1:0",
-                 provider_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"))  # fmt: skip
-SMALL = Member("small-host", "small-host/claude-x", provider_api="https://api.small.example/v1",
-               provider_env=("SMALL_KEY",))  # fmt: skip
+BEDROCK = Member(
+    "amazon-bedrock",
+    "amazon-bedrock/anthropic.claude-x-v1:0",
+    provider_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"),
+)
+SMALL = Member(
+    "small-host", "small-host/claude-x", provider_api="https://api.small.example/v1", provider_env=("SMALL_KEY",)
+)
 MODEL = CombinedModel("claude-x", (ANTHROPIC, BEDROCK, SMALL))
 
 
 def test_a_seed_policy_becomes_a_fallback_chain_with_keys_from_the_environment():
     config = litellm_proxy_config(MODEL, preset("seed-on-error", context_failover=True))
     assert config["model_list"] == [
-        {"model_name": "claude-x", "litellm_params": {"model": "anthropic/claude-x", "api_key": "os.environ/ANTHROPIC_API_KEY"}},
-        {"model_name": "claude-x@amazon-bedrock", "litellm_params": {
-            "model": "bedrock/anthropic.claude-x-v1:0", "aws_access_key_id": "os.environ/AWS_ACCESS_KEY_ID",
-            "aws_secret_access_key": "os.environ/AWS_SECRET_ACCESS_KEY", "aws_region_name": "os.environ/AWS_REGION"}},
-        {"model_name": "claude-x@small-host", "litellm_params": {
-            "api_base": "https://api.small.example/v1", "model": "openai/claude-x", "api_key": "os.environ/SMALL_KEY"}},
-    ]  # fmt: skip
+        {
+            "model_name": "claude-x",
+            "litellm_params": {"model": "anthropic/claude-x", "api_key": "os.environ/ANTHROPIC_API_KEY"},
+        },
+        {
+            "model_name": "claude-x@amazon-bedrock",
+            "litellm_params": {
+                "model": "bedrock/anthropic.claude-x-v1:0",
+                "aws_access_key_id": "os.environ/AWS_ACCESS_KEY_ID",
+                "aws_secret_access_key": "os.environ/AWS_SECRET_ACCESS_KEY",
+                "aws_region_name": "os.environ/AWS_REGION",
+            },
+        },
+        {
+            "model_name": "claude-x@small-host",
+            "litellm_params": {
+                "api_base": "https://api.small.example/v1",
+                "model": "openai/claude-x",
+                "api_key": "os.environ/SMALL_KEY",
+            },
+        },
+    ]
     chain = [{"claude-x": ["claude-x@amazon-bedrock", "claude-x@small-host"]}]
-    assert config["router_settings"] == {"num_retries": 2, "timeout": 60.0, "fallbacks": chain,
-                                         "context_window_fallbacks": chain}  # fmt: skip
+    assert config["router_settings"] == {
+        "num_retries": 2,
+        "timeout": 60.0,
+        "fallbacks": chain,
+        "context_window_fallbacks": chain,
+    }
 
 
 def test_reroute_policies_become_one_group_with_order_or_weights():
     order = litellm_proxy_config(MODEL, preset("litellm-1.110-order"))
     assert [d["litellm_params"]["order"] for d in order["model_list"]] == [1, 2, 3]
     assert {d["model_name"] for d in order["model_list"]} == {"claude-x"}
-    assert order["router_settings"] == {"num_retries": 2, "timeout": 600.0, "routing_strategy": "simple-shuffle",
-                                        "cooldown_time": 5.0}  # fmt: skip
-    weighted = litellm_proxy_config(MODEL, preset("litellm-1.110-shuffle", routing="weighted",
-                                                  weights={"anthropic": 3.0}))  # fmt: skip
+    assert order["router_settings"] == {
+        "num_retries": 2,
+        "timeout": 600.0,
+        "routing_strategy": "simple-shuffle",
+        "cooldown_time": 5.0,
+    }
+    weighted = litellm_proxy_config(
+        MODEL, preset("litellm-1.110-shuffle", routing="weighted", weights={"anthropic": 3.0})
+    )
     assert [d["litellm_params"]["weight"] for d in weighted["model_list"]] == [3.0, 1.0, 1.0]
 
 
@@ -70,7 +98,9 @@ def test_providers_litellm_cannot_reach_are_left_out_and_said(tmp_path):
     azure = Member("azure", "azure/claude-x", provider_env=("AZURE_API_KEY",))
     odd = CombinedModel("claude-x", (ANTHROPIC, azure))
     config = litellm_proxy_config(odd, preset("seed-on-error", min_providers=1))
-    assert [d["model_name"] for d in config["model_list"]] == ["claude-x"] and "fallbacks" not in config["router_settings"]
+    assert [d["model_name"] for d in config["model_list"]] == ["claude-x"] and "fallbacks" not in config[
+        "router_settings"
+    ]
     _, plan = plan_litellm_export(tmp_path / "o.json", tmp_path / "l.yaml", odd, preset("seed-on-error"), source="t")
     assert plan.warnings == ("left out of the LiteLLM config (LiteLLM cannot reach them): azure",)
     with pytest.raises(UserError, match="LiteLLM can reach none of claude-x's providers"):
@@ -81,8 +111,9 @@ def test_the_export_writes_both_files_atomically_and_never_a_key(tmp_path, monke
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-secret-value")
     config = tmp_path / "opencode.jsonc"
     config.write_text('{\n  // mine\n  "theme": "dark"\n}\n')
-    proxy, opencode = plan_litellm_export(config, tmp_path / "litellm.yaml", MODEL, preset("seed-on-error"),
-                                          source="test")  # fmt: skip
+    proxy, opencode = plan_litellm_export(
+        config, tmp_path / "litellm.yaml", MODEL, preset("seed-on-error"), source="test"
+    )
     assert opencode.write() is not None and proxy.write() is None  # a backup of the old config; a new proxy file
     written = jsonc.loads(config.read_text(), "test")
     assert written["model"] == "litellm/claude-x"
@@ -100,8 +131,21 @@ def test_the_export_writes_both_files_atomically_and_never_a_key(tmp_path, monke
 
 def test_cli_target_litellm(cli, tmp_path):
     path = tmp_path / "opencode.json"
-    args = ["export", "--config", str(path), "--source", "bundled", "--target", "litellm", "--combined",
-            "claude-sonnet-4-5", "--priority", "anthropic,amazon-bedrock,openrouter", "--preset", "resilient"]  # fmt: skip
+    args = [
+        "export",
+        "--config",
+        str(path),
+        "--source",
+        "bundled",
+        "--target",
+        "litellm",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--priority",
+        "anthropic,amazon-bedrock,openrouter",
+        "--preset",
+        "resilient",
+    ]
     first = cli(*args)
     assert first.code == 0, first.err
     assert first.out.splitlines() == [f"created {tmp_path / 'litellm.config.yaml'}", f"created {path}"]
@@ -127,10 +171,13 @@ def test_the_real_litellm_loads_the_config_and_falls_back_as_the_preset_says(tmp
     except subprocess.CalledProcessError as exc:
         pytest.skip(f"pip could not install litellm: {exc}")
     mock = mock_providers(["a", "b"], script={"a": [Reply("server_error")] * 3})
-    members = tuple(Member(p, f"{p}/model", provider_api=url, provider_env=("MOCK_KEY",)) for p, url in mock.endpoints.items())
+    members = tuple(
+        Member(p, f"{p}/model", provider_api=url, provider_env=("MOCK_KEY",)) for p, url in mock.endpoints.items()
+    )
     model = CombinedModel("model", members)
-    proxy, _ = plan_litellm_export(tmp_path / "opencode.json", tmp_path / "litellm.yaml", model,
-                                   preset("litellm-1.110-fallbacks"), source="test")  # fmt: skip
+    proxy, _ = plan_litellm_export(
+        tmp_path / "opencode.json", tmp_path / "litellm.yaml", model, preset("litellm-1.110-fallbacks"), source="test"
+    )
     proxy.write()
     script = (
         "import sys, yaml, litellm\n"
@@ -140,9 +187,19 @@ def test_the_real_litellm_loads_the_config_and_falls_back_as_the_preset_says(tmp
         "out = r.completion(model='model', messages=[{'role': 'user', 'content': 'hi'}], max_tokens=4)\n"
         "print(len(r.get_model_list()), out.choices[0].message.content)\n"
     )
-    env = {**os.environ, "MOCK_KEY": "mock-key-not-a-secret", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-    run = subprocess.run([str(python), "-c", script, str(tmp_path / "litellm.yaml")], env=env, capture_output=True,
-                         text=True, timeout=300)  # fmt: skip
+    env = {
+        **os.environ,
+        "MOCK_KEY": "mock-key-not-a-secret",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+    }
+    run = subprocess.run(
+        [str(python), "-c", script, str(tmp_path / "litellm.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[0] == "2"
     assert [(r["provider"], r["kind"]) for r in mock.requests] == [("a", "server_error")] * 3 + [("b", "ok")]
@@ -154,16 +211,21 @@ ROUTED = CombinedModel("claude-x", (ANTHROPIC, OPENROUTER, BEDROCK, SMALL))
 
 def test_openrouter_routing_expresses_the_try_order():
     model_id, routing, left_out = openrouter_routing(ROUTED, preset("seed-on-error"))
-    assert (model_id, routing, left_out) == ("anthropic/claude-x",
-                                             {"order": ["anthropic", "amazon-bedrock"], "allow_fallbacks": True},
-                                             ["small-host"])  # fmt: skip
-    limited = openrouter_routing(ROUTED, preset("seed-on-error", max_providers=3, provider_priority=("amazon-bedrock",)))
+    assert (model_id, routing, left_out) == (
+        "anthropic/claude-x",
+        {"order": ["anthropic", "amazon-bedrock"], "allow_fallbacks": True},
+        ["small-host"],
+    )
+    limited = openrouter_routing(
+        ROUTED, preset("seed-on-error", max_providers=3, provider_priority=("amazon-bedrock",))
+    )
     assert limited[1] == {"order": ["amazon-bedrock", "anthropic"], "allow_fallbacks": False}
     assert openrouter_routing(ROUTED, preset("litellm-1.110-shuffle"))[1] == {"only": ["anthropic", "amazon-bedrock"]}
     with pytest.raises(UserError, match="claude-x is not offered by openrouter"):
         openrouter_routing(MODEL, preset("seed-on-error"))
     assert losses(preset("seed-on-error"))["openrouter"] == [
-        "retries, backoff and Retry-After handling: OpenRouter's own, not configurable"]
+        "retries, backoff and Retry-After handling: OpenRouter's own, not configurable"
+    ]
 
 
 @pytest.mark.opencode
@@ -180,13 +242,31 @@ def test_the_real_opencode_sends_the_exported_routing_to_openrouter(cli, tmp_pat
     home.mkdir()
     path = project / "opencode.json"
     title = mock.opencode_providers()["title"]
-    path.write_text(json.dumps({
-        "provider": {"openrouter": {"options": {"baseURL": mock.endpoints["openrouter"], "apiKey": "{env:OR_KEY}"}},
-                     "title": {**title, "models": {"t": {"name": "t"}}}},
-        "small_model": "title/t",
-    }, indent=2))  # fmt: skip
-    result = cli("export", "--config", str(path), "--source", "bundled", "--layout", "openrouter", "--combined",
-                 "claude-sonnet-4-5", "--priority", "anthropic,amazon-bedrock,google-vertex")  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "provider": {
+                    "openrouter": {"options": {"baseURL": mock.endpoints["openrouter"], "apiKey": "{env:OR_KEY}"}},
+                    "title": {**title, "models": {"t": {"name": "t"}}},
+                },
+                "small_model": "title/t",
+            },
+            indent=2,
+        )
+    )
+    result = cli(
+        "export",
+        "--config",
+        str(path),
+        "--source",
+        "bundled",
+        "--layout",
+        "openrouter",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--priority",
+        "anthropic,amazon-bedrock,google-vertex",
+    )
     assert result.code == 0, result.err
     assert "note: OpenRouter cannot express retries, backoff" in result.err
     config = json.loads(path.read_text())

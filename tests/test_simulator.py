@@ -26,8 +26,9 @@ def world(errors: dict, rate: float = 5.0, **default) -> Scenario:
             "name": "t",
             "arrivals": {"kind": "poisson", "rate_per_s": rate},
             "request": {"input_tokens": 1000, "output_tokens": 100},
-            "providers": {"default": {"ttft_s": 0.5, "tokens_per_s": 100, "error_latency_s": 0.2, "errors": errors,
-                                      **default}},  # fmt: skip
+            "providers": {
+                "default": {"ttft_s": 0.5, "tokens_per_s": 100, "error_latency_s": 0.2, "errors": errors, **default}
+            },
         }
     )
 
@@ -83,7 +84,9 @@ def test_every_scenario_runs_under_every_preset_deterministically(scenario, name
     policy, world_ = PRESETS[name], Scenario.load(scenario)
     first = simulate(MODEL, policy, world_, 300, seed=5)
     pd.testing.assert_frame_equal(first, simulate(MODEL, policy, world_, 300, seed=5))
-    assert not first[["t_start_s", "outcome"]].equals(simulate(MODEL, policy, world_, 300, seed=6)[["t_start_s", "outcome"]])
+    assert not first[["t_start_s", "outcome"]].equals(
+        simulate(MODEL, policy, world_, 300, seed=6)[["t_start_s", "outcome"]]
+    )
     calls = first[first["attempt"] > 0]
     assert calls.groupby(["request_id", "provider"], observed=True).size().max() <= policy.max_attempts
     if policy.max_total_attempts is not None:
@@ -142,22 +145,47 @@ def test_the_violation_check_catches_a_policy_that_ignores_retry_after(rate_limi
     max_wait=st.one_of(st.none(), st.floats(0, 20)),
     seed=st.integers(0, 2**16),
 )
-def test_retry_after_is_never_violated(rpm, tpm, injected, retry_after, rate, strategy, max_attempts, switch_first,
-                                       cooldown, breaker, hedge, deadline, max_wait, seed):  # fmt: skip
+def test_retry_after_is_never_violated(
+    rpm,
+    tpm,
+    injected,
+    retry_after,
+    rate,
+    strategy,
+    max_attempts,
+    switch_first,
+    cooldown,
+    breaker,
+    hedge,
+    deadline,
+    max_wait,
+    seed,
+):
     limits = {"requests_per_minute": rpm} | ({"tokens_per_minute": tpm} if tpm else {})
     scenario = Scenario.from_dict(
         {
             "name": "prop",
             "arrivals": {"kind": "poisson", "rate_per_s": rate},
             "providers": {
-                "default": {"errors": {"rate_limit": injected / 2, "overload": injected / 2},
-                            "retry_after_s": retry_after, "rate_limit": limits},  # fmt: skip
+                "default": {
+                    "errors": {"rate_limit": injected / 2, "overload": injected / 2},
+                    "retry_after_s": retry_after,
+                    "rate_limit": limits,
+                },
             },
         }
     )
-    policy = FailoverPolicy(strategy=strategy, max_attempts=max_attempts, switch_first=switch_first,
-                            cooldown_s=cooldown, breaker_failures=breaker, hedge_after_s=hedge,
-                            deadline_s=deadline, max_retry_after_s=max_wait, backoff_base_s=0.2)  # fmt: skip
+    policy = FailoverPolicy(
+        strategy=strategy,
+        max_attempts=max_attempts,
+        switch_first=switch_first,
+        cooldown_s=cooldown,
+        breaker_failures=breaker,
+        hedge_after_s=hedge,
+        deadline_s=deadline,
+        max_retry_after_s=max_wait,
+        backoff_base_s=0.2,
+    )
     log = simulate(MODEL, policy, scenario, 300, seed=seed)
     assert retry_after_violations(log) == 0
 
@@ -173,8 +201,12 @@ def test_deadline_is_honoured_end_to_end():
 
 def test_attempt_timeout_cuts_a_slow_first_token():
     scenario = world({}, ttft_s=50.0)
-    log = simulate(CombinedModel.of(["a"]), FailoverPolicy(min_providers=1, max_attempts=2, attempt_timeout_s=10.0,
-                                                          backoff_base_s=0.0), scenario, 50)  # fmt: skip
+    log = simulate(
+        CombinedModel.of(["a"]),
+        FailoverPolicy(min_providers=1, max_attempts=2, attempt_timeout_s=10.0, backoff_base_s=0.0),
+        scenario,
+        50,
+    )
     assert log["outcome"].eq("timeout").all()
     assert np.allclose(log["latency_s"], 10.0)
     assert (log.groupby("request_id").size() == 2).all()
@@ -276,13 +308,34 @@ def test_requests_must_be_positive():
         simulate(MODEL, PRESETS["resilient"], Scenario.load("calm-day"), 0)
 
 
-CLI_MODEL = ["--combined", "claude-sonnet-4-5", "--source", "bundled", "--providers", "anthropic,openrouter,amazon-bedrock"]
+CLI_MODEL = [
+    "--combined",
+    "claude-sonnet-4-5",
+    "--source",
+    "bundled",
+    "--providers",
+    "anthropic,openrouter,amazon-bedrock",
+]
 
 
 def test_cli_prints_metrics_and_writes_the_log(cli, tmp_path):
     path = tmp_path / "log.csv"
-    result = cli("simulate", "--scenario", "busy-team-rate-limit", *CLI_MODEL, "--priority", "openrouter",
-                 "--preset", "resilient", "--requests", "400", "--seed", "3", "--log", str(path))  # fmt: skip
+    result = cli(
+        "simulate",
+        "--scenario",
+        "busy-team-rate-limit",
+        *CLI_MODEL,
+        "--priority",
+        "openrouter",
+        "--preset",
+        "resilient",
+        "--requests",
+        "400",
+        "--seed",
+        "3",
+        "--log",
+        str(path),
+    )
     assert result.code == 0, result.err
     assert "claude-sonnet-4-5 via openrouter, anthropic, amazon-bedrock" in result.out  # then the stated order
     assert "policy resilient+provider_priority=openrouter" in result.out
@@ -296,8 +349,19 @@ def test_cli_prints_metrics_and_writes_the_log(cli, tmp_path):
 def test_cli_flags_override_the_preset_and_json_is_machine_readable(cli):
     import json
 
-    result = cli("simulate", "--scenario", "calm-day", *CLI_MODEL, "--strategy", "on_overload",
-                 "--max-attempts", "2", "--requests", "200", "--json")  # fmt: skip
+    result = cli(
+        "simulate",
+        "--scenario",
+        "calm-day",
+        *CLI_MODEL,
+        "--strategy",
+        "on_overload",
+        "--max-attempts",
+        "2",
+        "--requests",
+        "200",
+        "--json",
+    )
     assert result.code == 0, result.err
     metrics = json.loads(result.out)
     assert metrics["run_id"] == "seed-on-error+strategy=on_overload max_attempts=2|calm-day|0"
@@ -322,8 +386,9 @@ def test_cli_user_errors_are_one_line(cli, args, message):
 
 def _outage_log(cli, tmp_path, *flags: str, stderr: str = "") -> pd.DataFrame:
     path = tmp_path / f"log{len(flags)}.csv"
-    result = cli("simulate", "--scenario", "provider-outage", *CLI_MODEL, *flags, "--requests", "600",
-                 "--log", str(path))  # fmt: skip
+    result = cli(
+        "simulate", "--scenario", "provider-outage", *CLI_MODEL, *flags, "--requests", "600", "--log", str(path)
+    )
     assert result.code == 0, result.err
     assert stderr in result.err
     return pd.read_csv(path)
@@ -337,8 +402,15 @@ def test_cli_rank_picks_whom_the_incident_hits_and_priority_the_try_order(cli, t
     """--priority alone moves openrouter first in both senses; with --rank anthropic the outage
     stays on anthropic while openrouter is still tried first."""
     both = _outage_log(cli, tmp_path, "--priority", "openrouter")
-    split = _outage_log(cli, tmp_path, "--priority", "openrouter", "--rank", "anthropic",
-                        stderr="rank: anthropic > openrouter > amazon-bedrock (a scenario's rank:0 is anthropic)\n")  # fmt: skip
+    split = _outage_log(
+        cli,
+        tmp_path,
+        "--priority",
+        "openrouter",
+        "--rank",
+        "anthropic",
+        stderr="rank: anthropic > openrouter > amazon-bedrock (a scenario's rank:0 is anthropic)\n",
+    )
     for log in (both, split):
         assert set(log.loc[log["attempt"] == 1, "provider"]) == {"openrouter"}
     assert set(_connection_failures(both)) == {"openrouter"}

@@ -35,15 +35,21 @@ def test_all_orders_up_to_five_providers_then_sampled():
 
 def test_grid_size_and_overrides(scenarios):
     points = grid(
-        MODEL, scenarios, presets=["seed-on-error", "litellm-like"], strategies=["on_error", "on_rate_limit"],
-        max_attempts=[1, 3], seeds=2,
-    )  # fmt: skip
+        MODEL,
+        scenarios,
+        presets=["seed-on-error", "litellm-like"],
+        strategies=["on_error", "on_rate_limit"],
+        max_attempts=[1, 3],
+        seeds=2,
+    )
     assert len(points) == 2 * 2 * 2 * 6 * 2 * 2
     assert len({p.key for p in points}) == len(points)
     policy = SweepPoint("litellm-like", "on_rate_limit", ("gamma", "alpha", "beta"), 1, "x", 0).policy()
     assert (policy.strategy, policy.max_attempts, tuple(policy.provider_priority)) == (
-        "on_rate_limit", 1, ("gamma", "alpha", "beta"),
-    )  # fmt: skip
+        "on_rate_limit",
+        1,
+        ("gamma", "alpha", "beta"),
+    )
 
 
 def test_grid_rejects_bad_input(scenarios):
@@ -66,14 +72,21 @@ def _by_hand(point: SweepPoint, scenarios: list[Scenario], requests: int) -> pd.
 
 def test_sweep_matches_running_each_configuration_by_hand(scenarios):
     results = sweep(
-        MODEL, scenarios, presets=["seed-on-error", "resilient"], max_attempts=[1, 2],
-        priorities=[("alpha", "beta", "gamma"), ("beta", "alpha", "gamma")], seeds=2, requests=300,
-        executor="serial", progress=False,
-    )  # fmt: skip
+        MODEL,
+        scenarios,
+        presets=["seed-on-error", "resilient"],
+        max_attempts=[1, 2],
+        priorities=[("alpha", "beta", "gamma"), ("beta", "alpha", "gamma")],
+        seeds=2,
+        requests=300,
+        executor="serial",
+        progress=False,
+    )
     assert len(results) == 2 * 2 * 2 * 2 * 2
     for row in results.sample(6, random_state=1).itertuples():
-        point = SweepPoint(row.preset, row.strategy, tuple(row.priority.split(">")), row.max_attempts,
-                           row.scenario, row.seed)  # fmt: skip
+        point = SweepPoint(
+            row.preset, row.strategy, tuple(row.priority.split(">")), row.max_attempts, row.scenario, row.seed
+        )
         expected = _by_hand(point, scenarios, 300)
         for metric in ("success_rate", "latency_p95_s", "attempts_mean", "cost_per_success_usd"):
             assert getattr(row, metric) == pytest.approx(expected[metric], nan_ok=True), metric
@@ -113,8 +126,12 @@ def test_dask_local_cluster_matches_local(scenarios):
     distributed = pytest.importorskip("distributed")
     kwargs = dict(presets=["resilient"], max_attempts=[2], seeds=1, requests=200, progress=False)
     local = sweep(MODEL, scenarios, executor="serial", **kwargs)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:  # fmt: skip
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", host="127.0.0.1"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         remote = sweep(MODEL, scenarios, executor=client, **kwargs)
         address = cluster.scheduler_address.removeprefix("tcp://")
         by_address = sweep(MODEL, scenarios, executor=f"dask://{address}", **kwargs)
@@ -129,11 +146,21 @@ def _results(rows: list[tuple]) -> pd.DataFrame:
     """Hand-made sweep results: (preset, priority, seed, success, p95, cost)."""
     return pd.DataFrame(
         [
-            {"combined_id": "m", "preset": p, "strategy": "on_error", "priority": prio, "max_attempts": 2,
-             "scenario": "s", "seed": seed, "success_rate": ok, "latency_p95_s": p95, "cost_per_success_usd": cost}
+            {
+                "combined_id": "m",
+                "preset": p,
+                "strategy": "on_error",
+                "priority": prio,
+                "max_attempts": 2,
+                "scenario": "s",
+                "seed": seed,
+                "success_rate": ok,
+                "latency_p95_s": p95,
+                "cost_per_success_usd": cost,
+            }
             for p, prio, seed, ok, p95, cost in rows
         ]
-    )  # fmt: skip
+    )
 
 
 def test_pareto_marks_the_non_dominated():
@@ -149,8 +176,14 @@ def test_pareto_marks_the_non_dominated():
 
 
 def test_pareto_averages_seeds_first():
-    results = _results([("a", "x>y", 0, 1.0, 1.0, 0.1), ("a", "x>y", 1, 0.9, 3.0, 0.1),
-                        ("b", "y>x", 0, 0.97, 2.0, 0.1), ("b", "y>x", 1, 0.97, 2.0, 0.1)])  # fmt: skip
+    results = _results(
+        [
+            ("a", "x>y", 0, 1.0, 1.0, 0.1),
+            ("a", "x>y", 1, 0.9, 3.0, 0.1),
+            ("b", "y>x", 0, 0.97, 2.0, 0.1),
+            ("b", "y>x", 1, 0.97, 2.0, 0.1),
+        ]
+    )
     front = pareto(results)
     assert front["seeds"].tolist() == [2, 2]
     assert front["latency_p95_s"].tolist() == [2.0, 2.0]
@@ -171,8 +204,14 @@ def test_recommend_picks_the_clear_winner_and_returns_a_choice():
     )
     rec = recommend(results, min_success=0.99)
     assert not rec.tie
-    assert rec.choice == Choice(provider_priority=("x", "y"), strategy="on_error", max_attempts=2,
-                                min_providers=2, combined_id="m", preset="fast")  # fmt: skip
+    assert rec.choice == Choice(
+        provider_priority=("x", "y"),
+        strategy="on_error",
+        max_attempts=2,
+        min_providers=2,
+        combined_id="m",
+        preset="fast",
+    )
     assert rec.leaders["preset"].tolist() == ["fast"]
     assert rec.ranked["preset"].tolist() == ["fast", "slow"]  # "failing" misses the constraint
 
@@ -187,22 +226,32 @@ def test_recommend_reports_a_tie_when_intervals_overlap_and_decides_by_the_state
     # same providers, attempts and cost: the first-party rule decides (x>y is the model's own order)
     assert rec.leaders["preset"].tolist() == ["a", "b"]
     assert rec.choice.provider_priority == ("x", "y")
-    assert rec.reason.startswith("Run a (on_error, 2 attempts per provider, x > y): 100.00% success, p95 latency 2.00 s")
+    assert rec.reason.startswith(
+        "Run a (on_error, 2 attempts per provider, x > y): 100.00% success, p95 latency 2.00 s"
+    )
     assert "1 other configuration(s) are as good within the 95 % intervals" in rec.reason
     assert "this one wins because it tries the first-party provider first" in rec.reason
-    assert "Runners-up: b (on_error, 2 attempts per provider, y > x): success +0.00%, p95 +0.10 s, cost +0%." in rec.reason
+    assert (
+        "Runners-up: b (on_error, 2 attempts per provider, y > x): success +0.00%, p95 +0.10 s, cost +0%." in rec.reason
+    )
     assert recommend(results, min_success=0.99, preferred=["y", "x"]).choice.preset == "b"
 
 
 def test_tie_break_chain_fewer_providers_then_attempts_then_cost():
     rows = [  # all tie on p95 (wide intervals); the chain orders them
-        ("three", "x>y>z", 2, 0.05), ("cheap", "x>y", 3, 0.01), ("fewer-attempts", "x>y", 1, 0.09),
+        ("three", "x>y>z", 2, 0.05),
+        ("cheap", "x>y", 3, 0.01),
+        ("fewer-attempts", "x>y", 1, 0.09),
         ("dear", "x>y", 3, 0.02),
-    ]  # fmt: skip
+    ]
     results = pd.concat(
-        [_results([(name, prio, s, 1.0, p95, cost) for s, p95 in enumerate([1.0, 5.0])]).assign(max_attempts=attempts)
-         for name, prio, attempts, cost in rows]
-    )  # fmt: skip
+        [
+            _results([(name, prio, s, 1.0, p95, cost) for s, p95 in enumerate([1.0, 5.0])]).assign(
+                max_attempts=attempts
+            )
+            for name, prio, attempts, cost in rows
+        ]
+    )
     rec = recommend(results, min_success=0.99, objectives=["latency_p95_s"])
     assert rec.leaders["preset"].tolist() == ["fewer-attempts", "cheap", "dear", "three"]
     assert "wins because it has a smaller attempt budget" in rec.reason
@@ -246,9 +295,11 @@ def test_recommendation_is_exportable(tmp_path):
     export_opencode_config(config, Choice.load(saved), layout="plugin", plugin="opencode-combined-models")
     written = json.loads(config.read_text())
     assert written["plugin"] == [
-        ["opencode-combined-models",
-         {"provider_priority": ["y", "x"], "min_providers": 2, "strategy": "on_error", "max_attempts": 2}]
-    ]  # fmt: skip
+        [
+            "opencode-combined-models",
+            {"provider_priority": ["y", "x"], "min_providers": 2, "strategy": "on_error", "max_attempts": 2},
+        ]
+    ]
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -257,11 +308,28 @@ def test_recommendation_is_exportable(tmp_path):
 def test_sweep_and_recommend_commands(cli, tmp_path):
     out = tmp_path / "sweep.csv"
     result = cli(
-        "sweep", "--combined", "claude-sonnet-4", "--source", "bundled",
-        "--providers", "anthropic,openrouter,github-copilot", "--scenario", "busy-team-rate-limit",
-        "--presets", "seed-on-error,resilient", "--max-attempts", "1,2", "--seeds", "2", "--requests", "200",
-        "--executor", "serial", "--out", str(out),
-    )  # fmt: skip
+        "sweep",
+        "--combined",
+        "claude-sonnet-4",
+        "--source",
+        "bundled",
+        "--providers",
+        "anthropic,openrouter,github-copilot",
+        "--scenario",
+        "busy-team-rate-limit",
+        "--presets",
+        "seed-on-error,resilient",
+        "--max-attempts",
+        "1,2",
+        "--seeds",
+        "2",
+        "--requests",
+        "200",
+        "--executor",
+        "serial",
+        "--out",
+        str(out),
+    )
     assert result.code == 0, result.err
     results = pd.read_csv(out)
     assert len(results) == 2 * 2 * 6 * 2
@@ -288,8 +356,19 @@ def test_recommend_exit_code_when_nothing_qualifies(cli, tmp_path):
 
 
 def test_sweep_command_user_errors(cli, tmp_path):
-    base = ["sweep", "--combined", "claude-sonnet-4", "--source", "bundled", "--scenario", "calm-day",
-            "--out", str(tmp_path / "x.csv"), "--executor", "serial"]  # fmt: skip
+    base = [
+        "sweep",
+        "--combined",
+        "claude-sonnet-4",
+        "--source",
+        "bundled",
+        "--scenario",
+        "calm-day",
+        "--out",
+        str(tmp_path / "x.csv"),
+        "--executor",
+        "serial",
+    ]
     result = cli(*base, "--presets", "nope")
     assert (result.code, result.err.splitlines()[-1][:24]) == (2, "error: unknown preset 'n")
     result = cli(*base, "--executor", "threads")
@@ -302,8 +381,9 @@ def test_sweep_command_user_errors(cli, tmp_path):
 def test_priority_orders_differ_because_the_world_stays_put(scenarios):
     """rank:0 is the model's first member whatever order is tried, so moving the
     rate-limited provider back in the order is visible in the results."""
-    results = sweep(MODEL, scenarios[:1], presets=["seed-on-error"], seeds=1, requests=1000,
-                    executor="serial", progress=False)  # fmt: skip
+    results = sweep(
+        MODEL, scenarios[:1], presets=["seed-on-error"], seeds=1, requests=1000, executor="serial", progress=False
+    )
     attempts = results.set_index("priority")["attempts_mean"]
     assert attempts["beta>gamma>alpha"] < attempts["alpha>beta>gamma"]
     assert results.set_index("priority").loc["alpha>beta>gamma", "share_alpha"] > 0
@@ -317,4 +397,6 @@ def test_tie_between_orders_with_the_same_first_provider_is_decided_by_the_rest_
     )
     rec = recommend(results, min_success=0.99, preferred=["x", "y", "z"])
     assert rec.choice.provider_priority == ("x", "y", "z")
-    assert "wins because its order follows the stated one (first-party vendor, then the clouds) more closely" in rec.reason
+    assert (
+        "wins because its order follows the stated one (first-party vendor, then the clouds) more closely" in rec.reason
+    )

@@ -47,8 +47,10 @@ def test_anthropic_round_trip_keeps_what_openai_can_say() -> None:
     """Thinking, cache marks and is_error have no OpenAI form; the rest comes back."""
     back = translate_request(
         translate_request(fx.opencode_anthropic_request(), "anthropic", "openai", "gpt-5-codex"),
-        "openai", "anthropic", "combined/coder",
-    )  # fmt: skip
+        "openai",
+        "anthropic",
+        "combined/coder",
+    )
     expected = fx.opencode_anthropic_request()
     del expected["thinking"]
     expected["system"] = [{"type": "text", "text": fx.SYSTEM}, {"type": "text", "text": fx.ENV}]
@@ -56,8 +58,11 @@ def test_anthropic_round_trip_keeps_what_openai_can_say() -> None:
     messages[0]["content"] = messages[0]["content"][0]["text"]  # one text block is a plain string
     del messages[1]["content"][0]  # thinking
     messages[2]["content"][0].pop("is_error")
-    messages[4]["content"][0] = {"type": "tool_result", "tool_use_id": "toolu_02",
-                                 "content": "Error: no such directory /tmp/q"}  # fmt: skip
+    messages[4]["content"][0] = {
+        "type": "tool_result",
+        "tool_use_id": "toolu_02",
+        "content": "Error: no such directory /tmp/q",
+    }
     messages[4]["content"][2].pop("cache_control")
     assert back == expected
 
@@ -73,6 +78,7 @@ def test_same_protocol_changes_only_the_model(protocol: str) -> None:
 
 # ---------------------------------------------------------------------------------------
 # Requests: one field at a time
+
 
 def to_anthropic(**fields: Any) -> dict[str, Any]:
     got = translate_request({"model": "m", "messages": USER, **fields}, "openai", "anthropic", "a")
@@ -98,20 +104,33 @@ TOOL = {"name": "f", "input_schema": {"type": "object"}}
         ({"top_p": 0.9}, {"max_tokens": DEFAULT_MAX_TOKENS, "top_p": 0.9}),
         ({"stop": "END"}, {"max_tokens": DEFAULT_MAX_TOKENS, "stop_sequences": ["END"]}),
         ({"stop": ["a", "b"]}, {"max_tokens": DEFAULT_MAX_TOKENS, "stop_sequences": ["a", "b"]}),
-        ({"user": "u1", "seed": 3, "response_format": {"type": "text"}},
-         {"max_tokens": DEFAULT_MAX_TOKENS, "metadata": {"user_id": "u1"}}),
+        (
+            {"user": "u1", "seed": 3, "response_format": {"type": "text"}},
+            {"max_tokens": DEFAULT_MAX_TOKENS, "metadata": {"user_id": "u1"}},
+        ),
         ({"tools": [FUNCTION]}, {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL]}),
-        ({"tools": [FUNCTION], "tool_choice": "required"},
-         {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "any"}}),
-        ({"tools": [FUNCTION], "tool_choice": "none"},
-         {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "none"}}),
-        ({"tools": [FUNCTION], "tool_choice": {"type": "function", "function": {"name": "f"}}},
-         {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "tool", "name": "f"}}),
-        ({"tools": [FUNCTION], "parallel_tool_calls": False},
-         {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL],
-          "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}),
+        (
+            {"tools": [FUNCTION], "tool_choice": "required"},
+            {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "any"}},
+        ),
+        (
+            {"tools": [FUNCTION], "tool_choice": "none"},
+            {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "none"}},
+        ),
+        (
+            {"tools": [FUNCTION], "tool_choice": {"type": "function", "function": {"name": "f"}}},
+            {"max_tokens": DEFAULT_MAX_TOKENS, "tools": [TOOL], "tool_choice": {"type": "tool", "name": "f"}},
+        ),
+        (
+            {"tools": [FUNCTION], "parallel_tool_calls": False},
+            {
+                "max_tokens": DEFAULT_MAX_TOKENS,
+                "tools": [TOOL],
+                "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_openai_fields_to_anthropic(openai: dict[str, Any], anthropic: dict[str, Any]) -> None:
     assert to_anthropic(**openai) == anthropic
 
@@ -125,11 +144,16 @@ def test_openai_fields_to_anthropic(openai: dict[str, Any], anthropic: dict[str,
         ({"metadata": {"user_id": "u1"}, "thinking": {"type": "enabled", "budget_tokens": 1024}}, {"user": "u1"}),
         ({"tools": [TOOL]}, {"tools": [FUNCTION]}),
         ({"tools": [TOOL], "tool_choice": {"type": "any"}}, {"tools": [FUNCTION], "tool_choice": "required"}),
-        ({"tools": [TOOL], "tool_choice": {"type": "tool", "name": "f", "disable_parallel_tool_use": True}},
-         {"tools": [FUNCTION], "tool_choice": {"type": "function", "function": {"name": "f"}},
-          "parallel_tool_calls": False}),
+        (
+            {"tools": [TOOL], "tool_choice": {"type": "tool", "name": "f", "disable_parallel_tool_use": True}},
+            {
+                "tools": [FUNCTION],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+                "parallel_tool_calls": False,
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_anthropic_fields_to_openai(anthropic: dict[str, Any], openai: dict[str, Any]) -> None:
     assert to_openai(**anthropic) == openai
 
@@ -159,12 +183,19 @@ def test_an_empty_assistant_turn_is_left_out() -> None:
     it become one, as Anthropic wants turns to alternate."""
     body = {"messages": [*USER, {"role": "assistant", "content": ""}, {"role": "user", "content": "again"}]}
     got = translate_request(body, "openai", "anthropic", "a")
-    assert got["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "again"}]}]
+    assert got["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "again"}]}
+    ]
 
 
 def test_mid_conversation_system_and_developer_messages_move_to_the_front() -> None:
-    body = {"messages": [{"role": "developer", "content": [{"type": "text", "text": "A"}]},
-                         {"role": "user", "content": "hi"}, {"role": "system", "content": "B"}]}  # fmt: skip
+    body = {
+        "messages": [
+            {"role": "developer", "content": [{"type": "text", "text": "A"}]},
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": "B"},
+        ]
+    }
     got = translate_request(body, "openai", "anthropic", "a")
     assert got["system"] == [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]
     assert got["messages"] == [{"role": "user", "content": "hi"}]
@@ -184,17 +215,30 @@ def test_mid_conversation_system_and_developer_messages_move_to_the_front() -> N
         ({"messages": []}, "anthropic", "messages: must be a non-empty list"),
         ({"messages": "hi"}, "openai", "messages: must be a non-empty list"),
         ({"messages": ["hi"]}, "openai", "messages[0]: must be an object"),
-        ({"messages": [{"role": "system", "content": "s"}]}, "anthropic",
-         "messages[0].role: 'system' is not one of assistant, user"),
-        ({"messages": [{"role": "user"}]}, "openai", "messages[0].content: must be a string or a list of content parts"),
-        ({"messages": [{"role": "user", "content": [{"text": "x"}]}]}, "anthropic",
-         "messages[0].content: every part must be an object with a 'type'"),
+        (
+            {"messages": [{"role": "system", "content": "s"}]},
+            "anthropic",
+            "messages[0].role: 'system' is not one of assistant, user",
+        ),
+        (
+            {"messages": [{"role": "user"}]},
+            "openai",
+            "messages[0].content: must be a string or a list of content parts",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"text": "x"}]}]},
+            "anthropic",
+            "messages[0].content: every part must be an object with a 'type'",
+        ),
         ({"messages": USER, "tools": {"f": 1}}, "openai", "tools: must be a list"),
-        ({"messages": USER, "tools": [{"type": "function"}]}, "openai",
-         "tools[0]: must be an object with a 'function' with a 'name'"),
+        (
+            {"messages": USER, "tools": [{"type": "function"}]},
+            "openai",
+            "tools[0]: must be an object with a 'function' with a 'name'",
+        ),
         ({"messages": USER, "tools": [{"input_schema": {}}]}, "anthropic", "tools[0]: must be an object with a 'name'"),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("same", [True, False])
 def test_malformed_requests_are_refused(body: Any, src: str, message: str, same: bool) -> None:
     dst = src if same else ("anthropic" if src == "openai" else "openai")
@@ -211,26 +255,58 @@ def call(arguments: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("body", "src", "message"),
     [
-        ({"messages": [*USER, call("{not json")]}, "openai",
-         "messages[1].tool_calls[0].function.arguments: tool-call arguments are not valid JSON"),
-        ({"messages": [*USER, call("[1]")]}, "openai",
-         "messages[1].tool_calls[0].function.arguments: tool-call arguments must be a JSON object"),
-        ({"messages": [*USER, {"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}]}, "openai",
-         "messages[1].tool_calls[0]: a tool call needs an 'id' and a 'function' with a 'name'"),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "openai", "messages[0]: a tool message needs a 'tool_call_id'"),
-        ({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "openai",
-         "messages[0].content[0]: content part 'input_audio' cannot be sent to an Anthropic upstream"),
-        ({"messages": USER, "n": 2}, "openai", "n: 2 answers per request cannot be served by an Anthropic upstream (only 1)"),
-        ({"messages": USER, "tools": [FUNCTION], "tool_choice": "sometimes"}, "openai",
-         "tool_choice: must be 'auto', 'none', 'required' or a function to call"),
-        ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "anthropic",
-         "messages[0].content[0]: block 'document' cannot be sent to an OpenAI upstream"),
-        ({"messages": USER, "tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "anthropic",
-         "tools[0]: server tool 'web_search_20250305' cannot be sent to an OpenAI upstream"),
-        ({"messages": USER, "tools": [TOOL], "tool_choice": "auto"}, "anthropic",
-         "tool_choice: must be an object of type auto, any, none or tool"),
+        (
+            {"messages": [*USER, call("{not json")]},
+            "openai",
+            "messages[1].tool_calls[0].function.arguments: tool-call arguments are not valid JSON",
+        ),
+        (
+            {"messages": [*USER, call("[1]")]},
+            "openai",
+            "messages[1].tool_calls[0].function.arguments: tool-call arguments must be a JSON object",
+        ),
+        (
+            {"messages": [*USER, {"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}]},
+            "openai",
+            "messages[1].tool_calls[0]: a tool call needs an 'id' and a 'function' with a 'name'",
+        ),
+        (
+            {"messages": [{"role": "tool", "content": "x"}]},
+            "openai",
+            "messages[0]: a tool message needs a 'tool_call_id'",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "openai",
+            "messages[0].content[0]: content part 'input_audio' cannot be sent to an Anthropic upstream",
+        ),
+        (
+            {"messages": USER, "n": 2},
+            "openai",
+            "n: 2 answers per request cannot be served by an Anthropic upstream (only 1)",
+        ),
+        (
+            {"messages": USER, "tools": [FUNCTION], "tool_choice": "sometimes"},
+            "openai",
+            "tool_choice: must be 'auto', 'none', 'required' or a function to call",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]},
+            "anthropic",
+            "messages[0].content[0]: block 'document' cannot be sent to an OpenAI upstream",
+        ),
+        (
+            {"messages": USER, "tools": [{"type": "web_search_20250305", "name": "web_search"}]},
+            "anthropic",
+            "tools[0]: server tool 'web_search_20250305' cannot be sent to an OpenAI upstream",
+        ),
+        (
+            {"messages": USER, "tools": [TOOL], "tool_choice": "auto"},
+            "anthropic",
+            "tool_choice: must be an object of type auto, any, none or tool",
+        ),
     ],
-)  # fmt: skip
+)
 def test_untranslatable_requests_are_refused(body: Any, src: str, message: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         translate_request(body, src, "anthropic" if src == "openai" else "openai", "m")
@@ -253,8 +329,10 @@ def test_stop_reasons_map_both_ways(openai: str, anthropic: str) -> None:
     assert translate_stop(openai, "openai", "openai") == openai
 
 
-@pytest.mark.parametrize(("anthropic", "openai"), [("stop_sequence", "stop"), ("pause_turn", "stop"),
-                                                   ("model_context_window_exceeded", "length"), (None, None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("anthropic", "openai"),
+    [("stop_sequence", "stop"), ("pause_turn", "stop"), ("model_context_window_exceeded", "length"), (None, None)],
+)
 def test_anthropic_only_stop_reasons(anthropic: str | None, openai: str | None) -> None:
     assert translate_stop(anthropic, "anthropic", "openai") == openai
 
@@ -277,7 +355,9 @@ def test_anthropic_only_stop_reasons(anthropic: str | None, openai: str | None) 
 )
 def test_error_bodies(status: int, anthropic: str, openai: str, code: str | None) -> None:
     assert error_body("anthropic", status, "no") == {"type": "error", "error": {"type": anthropic, "message": "no"}}
-    assert error_body("openai", status, "no") == {"error": {"message": "no", "type": openai, "param": None, "code": code}}
+    assert error_body("openai", status, "no") == {
+        "error": {"message": "no", "type": openai, "param": None, "code": code}
+    }
 
 
 def test_error_frames() -> None:

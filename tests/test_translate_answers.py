@@ -26,7 +26,10 @@ def test_anthropic_answer_to_openai() -> None:
 
 
 def test_openai_answer_to_anthropic() -> None:
-    assert translate_response(fx.openai_answer(), "openai", "anthropic", "combined/coder") == fx.openai_answer_as_anthropic()
+    assert (
+        translate_response(fx.openai_answer(), "openai", "anthropic", "combined/coder")
+        == fx.openai_answer_as_anthropic()
+    )
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
@@ -37,8 +40,10 @@ def test_same_protocol_answer_changes_only_the_model(protocol: str) -> None:
 
 @pytest.mark.parametrize(("openai", "anthropic"), STOPS)
 def test_every_stop_reason_in_answers(openai: str, anthropic: str) -> None:
-    plain = {"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                                     "finish_reason": openai}]}  # fmt: skip
+    plain = {
+        "id": "x",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": openai}],
+    }
     assert translate_response(plain, "openai", "anthropic", "m")["stop_reason"] == anthropic
     message = {"id": "x", "content": [{"type": "text", "text": "hi"}], "stop_reason": anthropic, "usage": {}}
     assert translate_response(message, "anthropic", "openai", "m")["choices"][0]["finish_reason"] == openai
@@ -54,12 +59,19 @@ def test_openai_answer_with_tool_calls_that_says_stop_is_a_tool_use() -> None:
     ("body", "src", "message"),
     [
         ([], "openai", "the upstream answer is not a JSON object"),
-        ({"choices": []}, "openai", "the upstream answer has no readable first choice (IndexError('list index out of range'))"),
+        (
+            {"choices": []},
+            "openai",
+            "the upstream answer has no readable first choice (IndexError('list index out of range'))",
+        ),
         ({"type": "message"}, "anthropic", "the upstream answer has no content list"),
-        ({"choices": [{"message": {"tool_calls": [fx.openai_call("c", "f", "{oops")]}}]}, "openai",
-         "the upstream's tool-call arguments are not JSON: '{oops'"),
+        (
+            {"choices": [{"message": {"tool_calls": [fx.openai_call("c", "f", "{oops")]}}]},
+            "openai",
+            "the upstream's tool-call arguments are not JSON: '{oops'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_unreadable_answers(body: Any, src: str, message: str) -> None:
     with pytest.raises(MalformedAnswer) as caught:
         translate_response(body, src, "anthropic" if src == "openai" else "openai", "m")

@@ -14,18 +14,37 @@ def test_a_conversation_with_tool_calls_becomes_alternating_messages():
         "system": [{"text": "Be brief."}],
         "messages": [
             {"role": "user", "content": [{"text": "read a.py"}]},
-            {"role": "assistant", "content": [{"text": "Looking."},
-                                              {"toolUse": {"toolUseId": "c1", "name": "read", "input": {"path": "a.py"}}},
-                                              {"toolUse": {"toolUseId": "c2", "name": "stat", "input": {}}}]},
-            {"role": "user", "content": [{"toolResult": {"toolUseId": "c1", "content": [{"text": "print(1)"}]}},
-                                         {"toolResult": {"toolUseId": "c2", "content": [{"text": "12 bytes"}]}},
-                                         {"text": "and now?"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"text": "Looking."},
+                    {"toolUse": {"toolUseId": "c1", "name": "read", "input": {"path": "a.py"}}},
+                    {"toolUse": {"toolUseId": "c2", "name": "stat", "input": {}}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"toolResult": {"toolUseId": "c1", "content": [{"text": "print(1)"}]}},
+                    {"toolResult": {"toolUseId": "c2", "content": [{"text": "12 bytes"}]}},
+                    {"text": "and now?"},
+                ],
+            },
         ],
-        "toolConfig": {"tools": [{"toolSpec": {"name": "read", "description": "read a file",
-                                               "inputSchema": {"json": {"type": "object"}}}}],
-                       "toolChoice": {"any": {}}},
+        "toolConfig": {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": "read",
+                        "description": "read a file",
+                        "inputSchema": {"json": {"type": "object"}},
+                    }
+                }
+            ],
+            "toolChoice": {"any": {}},
+        },
         "inferenceConfig": {"maxTokens": 100, "temperature": 0.2, "stopSequences": ["END"]},
-    }  # fmt: skip
+    }
 
 
 def test_tool_choice_none_sends_no_tools_and_images_are_refused():
@@ -57,18 +76,32 @@ def test_a_stream_with_a_tool_use_ends_as_tool_calls_with_usage():
         {},
     ]
     assert [c["choices"][0]["finish_reason"] for c in out if c["choices"]][-1] == "tool_calls"
-    assert out[-1]["usage"] == {"prompt_tokens": 13, "completion_tokens": 5, "total_tokens": 18,
-                                "prompt_tokens_details": {"cached_tokens": 4}}  # fmt: skip
+    assert out[-1]["usage"] == {
+        "prompt_tokens": 13,
+        "completion_tokens": 5,
+        "total_tokens": 18,
+        "prompt_tokens_details": {"cached_tokens": 4},
+    }
 
 
-@pytest.mark.parametrize(("reason", "finish"), [("end_turn", "stop"), ("max_tokens", "length"),
-                                               ("stop_sequence", "stop"), ("guardrail_intervened", "content_filter")])
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [
+        ("end_turn", "stop"),
+        ("max_tokens", "length"),
+        ("stop_sequence", "stop"),
+        ("guardrail_intervened", "content_filter"),
+    ],
+)
 def test_stop_reasons(reason, finish):
-    assert ConverseToOpenAI("m").chunks("messageStop", {"stopReason": reason})[0]["choices"][0]["finish_reason"] == finish
+    assert (
+        ConverseToOpenAI("m").chunks("messageStop", {"stopReason": reason})[0]["choices"][0]["finish_reason"] == finish
+    )
 
 
 def test_an_exception_event_becomes_an_error_naming_its_type():
     payload = exception_payload("throttlingException", b'{"message":"Too many requests, please wait."}')
-    assert payload == {"error": {"type": "throttlingException",
-                                 "message": "throttlingException: Too many requests, please wait."}}  # fmt: skip
+    assert payload == {
+        "error": {"type": "throttlingException", "message": "throttlingException: Too many requests, please wait."}
+    }
     assert ConverseToOpenAI("m").chunks("error", payload) == [payload]

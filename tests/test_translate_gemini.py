@@ -18,17 +18,26 @@ CONVERSATION = {
     "messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "read "}, {"type": "text", "text": "a.py"}]},
-        {"role": "assistant", "content": "Looking.", "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "a.py"}'}},
-            {"id": "c2", "type": "function", "function": {"name": "stat", "arguments": ""}}]},
+        {
+            "role": "assistant",
+            "content": "Looking.",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path": "a.py"}'}},
+                {"id": "c2", "type": "function", "function": {"name": "stat", "arguments": ""}},
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "print(1)"},
         {"role": "tool", "tool_call_id": "c2", "content": "12 bytes"},
         {"role": "user", "content": "and now?"},
     ],
-    "tools": [{"type": "function", "function": {"name": "read", "description": "read a file",
-                                                "parameters": {"type": "object"}}}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {"name": "read", "description": "read a file", "parameters": {"type": "object"}},
+        }
+    ],
     "tool_choice": "required",
-}  # fmt: skip
+}
 
 
 def test_a_conversation_with_tool_calls_becomes_alternating_contents():
@@ -36,19 +45,30 @@ def test_a_conversation_with_tool_calls_becomes_alternating_contents():
         "systemInstruction": {"parts": [{"text": "Be brief."}]},
         "contents": [
             {"role": "user", "parts": [{"text": "read a.py"}]},
-            {"role": "model", "parts": [{"text": "Looking."},
-                                        {"functionCall": {"name": "read", "args": {"path": "a.py"}}},
-                                        {"functionCall": {"name": "stat", "args": {}}}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"text": "Looking."},
+                    {"functionCall": {"name": "read", "args": {"path": "a.py"}}},
+                    {"functionCall": {"name": "stat", "args": {}}},
+                ],
+            },
             # the tool results and the user turn after them merge into one user turn
-            {"role": "user", "parts": [{"functionResponse": {"name": "read", "response": {"content": "print(1)"}}},
-                                       {"functionResponse": {"name": "stat", "response": {"content": "12 bytes"}}},
-                                       {"text": "and now?"}]},
+            {
+                "role": "user",
+                "parts": [
+                    {"functionResponse": {"name": "read", "response": {"content": "print(1)"}}},
+                    {"functionResponse": {"name": "stat", "response": {"content": "12 bytes"}}},
+                    {"text": "and now?"},
+                ],
+            },
         ],
-        "tools": [{"functionDeclarations": [{"name": "read", "description": "read a file",
-                                             "parameters": {"type": "object"}}]}],
+        "tools": [
+            {"functionDeclarations": [{"name": "read", "description": "read a file", "parameters": {"type": "object"}}]}
+        ],
         "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
         "generationConfig": {"temperature": 0.2, "maxOutputTokens": 100, "stopSequences": ["END"]},
-    }  # fmt: skip
+    }
 
 
 def test_a_named_tool_choice_and_refused_inputs():
@@ -73,21 +93,51 @@ def test_a_stream_with_a_function_call_ends_as_tool_calls_with_usage():
     stream = GeminiToOpenAI("gemini-2.5-pro", "r1")
     out = stream.chunks(_chunk([{"text": "Looking."}, {"thought": True, "text": "hmm"}]))
     out += stream.chunks(_chunk([{"functionCall": {"name": "read", "args": {"path": "a.py"}}}]))
-    out += stream.chunks(_chunk([{"text": ""}], "STOP", {"promptTokenCount": 9, "candidatesTokenCount": 5,
-                                                         "thoughtsTokenCount": 2, "cachedContentTokenCount": 4}))
+    out += stream.chunks(
+        _chunk(
+            [{"text": ""}],
+            "STOP",
+            {"promptTokenCount": 9, "candidatesTokenCount": 5, "thoughtsTokenCount": 2, "cachedContentTokenCount": 4},
+        )
+    )
     deltas = [c["choices"][0]["delta"] if c["choices"] else None for c in out]
     assert deltas[0] == {"content": "Looking."}
-    assert deltas[1] == {"tool_calls": [{"index": 0, "id": "call_r1_0", "type": "function",
-                                         "function": {"name": "read", "arguments": '{"path":"a.py"}'}}]}
+    assert deltas[1] == {
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_r1_0",
+                "type": "function",
+                "function": {"name": "read", "arguments": '{"path":"a.py"}'},
+            }
+        ]
+    }
     assert [c["choices"][0]["finish_reason"] for c in out[:3]] == [None, None, "tool_calls"]
-    assert out[3] == {"id": "r1", "object": "chat.completion.chunk", "model": "gemini-2.5-pro", "choices": [],
-                      "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16,
-                                "prompt_tokens_details": {"cached_tokens": 4}}}  # fmt: skip
+    assert out[3] == {
+        "id": "r1",
+        "object": "chat.completion.chunk",
+        "model": "gemini-2.5-pro",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 9,
+            "completion_tokens": 7,
+            "total_tokens": 16,
+            "prompt_tokens_details": {"cached_tokens": 4},
+        },
+    }
     assert len(out) == 4 and json.dumps(out)
 
 
-@pytest.mark.parametrize(("reason", "finish"), [("STOP", "stop"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter"),
-                                               ("RECITATION", "content_filter"), ("OTHER", "stop")])
+@pytest.mark.parametrize(
+    ("reason", "finish"),
+    [
+        ("STOP", "stop"),
+        ("MAX_TOKENS", "length"),
+        ("SAFETY", "content_filter"),
+        ("RECITATION", "content_filter"),
+        ("OTHER", "stop"),
+    ],
+)
 def test_finish_reasons(reason, finish):
     out = GeminiToOpenAI("m").chunks(_chunk([{"text": "x"}], reason, {"promptTokenCount": 1}))
     assert [c["choices"][0]["finish_reason"] for c in out if c["choices"]] == [None, finish]

@@ -14,16 +14,22 @@ from translate_fixtures import CREATED, STOPS, assemble, canonical
 from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
 from toolkit.translate import StreamTranslator, translate_request, translate_response
 
-ANSWERS = st.fixed_dictionaries({
-    "text": st.text(max_size=30),
-    "calls": st.lists(st.tuples(st.sampled_from(["read", "grep", "bash"]),
-                                st.dictionaries(st.text(min_size=1, max_size=6), st.integers() | st.text(max_size=10),
-                                                max_size=3)), max_size=3),  # fmt: skip
-    "stop": st.integers(0, len(STOPS) - 1),
-    "input": st.integers(0, 10**6),
-    "output": st.integers(0, 10**5),
-    "cached": st.integers(0, 10**5),
-})  # fmt: skip
+ANSWERS = st.fixed_dictionaries(
+    {
+        "text": st.text(max_size=30),
+        "calls": st.lists(
+            st.tuples(
+                st.sampled_from(["read", "grep", "bash"]),
+                st.dictionaries(st.text(min_size=1, max_size=6), st.integers() | st.text(max_size=10), max_size=3),
+            ),
+            max_size=3,
+        ),
+        "stop": st.integers(0, len(STOPS) - 1),
+        "input": st.integers(0, 10**6),
+        "output": st.integers(0, 10**5),
+        "cached": st.integers(0, 10**5),
+    }
+)
 
 
 def pieces(data: st.DataObject, text: str) -> list[str]:
@@ -34,47 +40,85 @@ def pieces(data: st.DataObject, text: str) -> list[str]:
 
 
 def openai_answer(answer: dict[str, Any]) -> dict[str, Any]:
-    calls = [{"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
-             for i, (name, args) in enumerate(answer["calls"])]  # fmt: skip
+    calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for i, (name, args) in enumerate(answer["calls"])
+    ]
     message = {"role": "assistant", "content": answer["text"] or (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
-    usage = {"prompt_tokens": answer["input"] + answer["cached"], "completion_tokens": answer["output"],
-             "total_tokens": answer["input"] + answer["cached"] + answer["output"]}  # fmt: skip
+    usage = {
+        "prompt_tokens": answer["input"] + answer["cached"],
+        "completion_tokens": answer["output"],
+        "total_tokens": answer["input"] + answer["cached"] + answer["output"],
+    }
     if answer["cached"]:
         usage["prompt_tokens_details"] = {"cached_tokens": answer["cached"]}
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "up",
-            "choices": [{"index": 0, "message": message, "finish_reason": STOPS[answer["stop"]][0]}], "usage": usage}  # fmt: skip
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 7,
+        "model": "up",
+        "choices": [{"index": 0, "message": message, "finish_reason": STOPS[answer["stop"]][0]}],
+        "usage": usage,
+    }
 
 
 def openai_stream(answer: dict[str, Any], data: st.DataObject) -> list[bytes]:
     body = openai_answer(answer)
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return sse_frame({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "up",
-                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})  # fmt: skip
+        return sse_frame(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 7,
+                "model": "up",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+        )
 
     frames = [chunk({"role": "assistant", "content": ""})]
     frames += [chunk({"content": piece}) for piece in pieces(data, answer["text"])]
     for i, call in enumerate(body["choices"][0]["message"].get("tool_calls", [])):
         first, *rest = pieces(data, call["function"]["arguments"])
         head = {"index": i, "id": call["id"], "type": "function"}
-        frames.append(chunk({"tool_calls": [{**head, "function": {"name": call["function"]["name"], "arguments": first}}]}))
+        frames.append(
+            chunk({"tool_calls": [{**head, "function": {"name": call["function"]["name"], "arguments": first}}]})
+        )
         frames += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}) for piece in rest]
     frames.append(chunk({}, body["choices"][0]["finish_reason"]))
-    usage = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "up", "choices": [],
-             "usage": body["usage"]}  # fmt: skip
+    usage = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 7,
+        "model": "up",
+        "choices": [],
+        "usage": body["usage"],
+    }
     return [*frames, sse_frame(usage), sse_frame("[DONE]")]
 
 
 def anthropic_answer(answer: dict[str, Any]) -> dict[str, Any]:
     content = [{"type": "text", "text": answer["text"]}] if answer["text"] else []
-    content += [{"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": args}
-                for i, (name, args) in enumerate(answer["calls"])]  # fmt: skip
-    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "up", "content": content,
-            "stop_reason": STOPS[answer["stop"]][1], "stop_sequence": None,
-            "usage": {"input_tokens": answer["input"], "cache_read_input_tokens": answer["cached"],
-                      "output_tokens": answer["output"]}}  # fmt: skip
+    content += [
+        {"type": "tool_use", "id": f"toolu_{i}", "name": name, "input": args}
+        for i, (name, args) in enumerate(answer["calls"])
+    ]
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "up",
+        "content": content,
+        "stop_reason": STOPS[answer["stop"]][1],
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": answer["input"],
+            "cache_read_input_tokens": answer["cached"],
+            "output_tokens": answer["output"],
+        },
+    }
 
 
 def anthropic_stream(answer: dict[str, Any], data: st.DataObject) -> list[bytes]:
@@ -94,8 +138,13 @@ def anthropic_stream(answer: dict[str, Any], data: st.DataObject) -> list[bytes]
             deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces(data, json.dumps(block["input"]))]
         frames += [event("content_block_delta", index=index, delta=delta) for delta in deltas]
         frames.append(event("content_block_stop", index=index))
-    frames.append(event("message_delta", delta={"stop_reason": body["stop_reason"], "stop_sequence": None},
-                        usage={"output_tokens": answer["output"]}))  # fmt: skip
+    frames.append(
+        event(
+            "message_delta",
+            delta={"stop_reason": body["stop_reason"], "stop_sequence": None},
+            usage={"output_tokens": answer["output"]},
+        )
+    )
     return [*frames, event("message_stop")]
 
 
@@ -113,8 +162,9 @@ def received(frames: list[bytes], data: st.DataObject) -> list[SSEEvent]:
 
 @settings(max_examples=60, deadline=None)
 @given(answer=ANSWERS, src=st.sampled_from(["openai", "anthropic"]), data=st.data())
-def test_a_streamed_answer_reassembles_to_the_non_streamed_one(answer: dict[str, Any], src: str,
-                                                              data: st.DataObject) -> None:  # fmt: skip
+def test_a_streamed_answer_reassembles_to_the_non_streamed_one(
+    answer: dict[str, Any], src: str, data: st.DataObject
+) -> None:
     build_answer, build_stream = BUILDERS[src]
     events = received(build_stream(answer, data), data)
     assert canonical(assemble(src, events)) == canonical(build_answer(answer))
@@ -149,9 +199,17 @@ def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
             names = draw(st.lists(st.sampled_from(["read", "grep", "bash"]), min_size=1, max_size=3))
             ids = [f"call_{calls + i}" for i in range(len(names))]
             calls += len(names)
-            tool_calls = [{"id": i, "type": "function", "function": {
-                "name": name, "arguments": json.dumps(draw(ARGUMENTS), separators=(",", ":"), ensure_ascii=False)}}
-                for i, name in zip(ids, names, strict=True)]  # fmt: skip
+            tool_calls = [
+                {
+                    "id": i,
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": json.dumps(draw(ARGUMENTS), separators=(",", ":"), ensure_ascii=False),
+                    },
+                }
+                for i, name in zip(ids, names, strict=True)
+            ]
             messages.append({"role": "assistant", "content": draw(st.just("") | WORDS), "tool_calls": tool_calls})
             messages += [{"role": "tool", "tool_call_id": i, "content": draw(WORDS)} for i in ids]
         if steps == 0 and n < exchanges - 1 or draw(st.booleans()):
@@ -160,16 +218,23 @@ def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 TOOL_SCHEMAS = st.lists(st.sampled_from(["read", "grep", "bash"]), unique=True, max_size=3).map(
-    lambda names: [{"type": "function", "function": {"name": n, "description": f"{n} tool",
-                                                     "parameters": {"type": "object", "properties": {}}}}
-                   for n in names]  # fmt: skip
+    lambda names: [
+        {
+            "type": "function",
+            "function": {"name": n, "description": f"{n} tool", "parameters": {"type": "object", "properties": {}}},
+        }
+        for n in names
+    ]
 )
 
 
 @st.composite
 def openai_requests(draw: st.DrawFn) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "combined/coder", "messages": draw(conversations()),
-                            "max_tokens": draw(st.integers(1, 64000))}  # fmt: skip
+    body: dict[str, Any] = {
+        "model": "combined/coder",
+        "messages": draw(conversations()),
+        "max_tokens": draw(st.integers(1, 64000)),
+    }
     optional = {
         "temperature": st.floats(0, 1, allow_nan=False),
         "stop": st.lists(WORDS, min_size=1, max_size=3),

@@ -36,8 +36,10 @@ from toolkit.translate import (
 
 
 STREAMS = {"openai": (fx.openai_stream, fx.openai_answer), "anthropic": (fx.anthropic_stream, fx.anthropic_answer)}
-EXPECTED = {("openai", "anthropic"): fx.openai_answer_as_anthropic,
-            ("anthropic", "openai"): fx.anthropic_answer_as_openai}  # fmt: skip
+EXPECTED = {
+    ("openai", "anthropic"): fx.openai_answer_as_anthropic,
+    ("anthropic", "openai"): fx.anthropic_answer_as_openai,
+}
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
@@ -68,9 +70,22 @@ def test_openai_stream_to_anthropic_events() -> None:
 
     translator, frames = translate_stream(upstream("openai", fx.openai_stream()), "openai", "anthropic")
     assert parsed(decode_all(frames)) == [
-        ("message_start", {"type": "message_start", "message": {
-            "id": fx.CHATCMPL, "type": "message", "role": "assistant", "model": "combined/coder", "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": fx.CHATCMPL,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "combined/coder",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 0, "output_tokens": 0},
+                },
+            },
+        ),
         block(0, {"type": "text", "text": ""}),
         delta(0, "text_delta", text="Let me"),
         delta(0, "text_delta", text=" look."),
@@ -82,25 +97,43 @@ def test_openai_stream_to_anthropic_events() -> None:
         block(2, {"type": "tool_use", "id": "call_b", "name": "grep", "input": {}}),
         delta(2, "input_json_delta", partial_json='{"pattern":"TODO"}'),
         stop(2),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                           "usage": {"input_tokens": 472, "output_tokens": 57, "cache_read_input_tokens": 1800}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"input_tokens": 472, "output_tokens": 57, "cache_read_input_tokens": 1800},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
-    ]  # fmt: skip
+    ]
     assert (translator.input_tokens, translator.output_tokens, translator.stop_reason) == (2272, 57, "tool_use")
 
 
 def test_anthropic_stream_to_openai_chunks() -> None:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
-        return None, {"id": fx.MSG_ID, "object": "chat.completion.chunk", "created": CREATED, "model": "combined/coder",
-                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        return None, {
+            "id": fx.MSG_ID,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": "combined/coder",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     def arguments(text: str, **head: Any) -> dict[str, Any]:
-        return {"tool_calls": [{"index": 0, **head, "function": {**({"name": "get_weather"} if head else {}),
-                                                                 "arguments": text}}]}  # fmt: skip
+        return {
+            "tool_calls": [
+                {"index": 0, **head, "function": {**({"name": "get_weather"} if head else {}), "arguments": text}}
+            ]
+        }
 
     translator, frames = translate_stream(upstream("anthropic", fx.anthropic_stream()), "anthropic", "openai")
-    usage = {"prompt_tokens": 2272, "completion_tokens": 89, "total_tokens": 2361,
-             "prompt_tokens_details": {"cached_tokens": 1800}}  # fmt: skip
+    usage = {
+        "prompt_tokens": 2272,
+        "completion_tokens": 89,
+        "total_tokens": 2361,
+        "prompt_tokens_details": {"cached_tokens": 1800},
+    }
     assert parsed(decode_all(frames)) == [
         chunk({"role": "assistant", "content": ""}),
         chunk({"content": "Okay, let me check"}),
@@ -109,10 +142,19 @@ def test_anthropic_stream_to_openai_chunks() -> None:
         chunk(arguments('{"location": "San Fra')),
         chunk(arguments('ncisco, CA", "unit": "celsius"}')),
         chunk({}, "tool_calls"),
-        (None, {"id": fx.MSG_ID, "object": "chat.completion.chunk", "created": CREATED, "model": "combined/coder",
-                "choices": [], "usage": usage}),
+        (
+            None,
+            {
+                "id": fx.MSG_ID,
+                "object": "chat.completion.chunk",
+                "created": CREATED,
+                "model": "combined/coder",
+                "choices": [],
+                "usage": usage,
+            },
+        ),
         (None, "[DONE]"),
-    ]  # fmt: skip
+    ]
     assert (translator.input_tokens, translator.output_tokens, translator.stop_reason) == (2272, 89, "tool_calls")
 
 
@@ -124,7 +166,10 @@ def test_same_protocol_stream_passes_through_with_only_the_model_changed(protoco
     got, sent = parsed(decode_all(frames)), parsed(events)
     assert got == [(name, with_model(data, protocol)) for name, data in sent]
     assert translator.has_content and translator.done
-    assert (translator.input_tokens, translator.stop_reason) == (2272, "tool_use" if protocol == "anthropic" else "tool_calls")
+    assert (translator.input_tokens, translator.stop_reason) == (
+        2272,
+        "tool_use" if protocol == "anthropic" else "tool_calls",
+    )
 
 
 @pytest.mark.parametrize(("openai", "anthropic"), STOPS)
@@ -135,8 +180,9 @@ def test_every_stop_reason_in_streams(openai: str, anthropic: str) -> None:
     assert translator.stop_reason == assemble("openai", decode_all(frames))["choices"][0]["finish_reason"] == openai
 
 
-@pytest.mark.parametrize(("src", "dst"), [("openai", "anthropic"), ("anthropic", "openai"), ("openai", "openai"),
-                                          ("anthropic", "anthropic")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("src", "dst"), [("openai", "anthropic"), ("anthropic", "openai"), ("openai", "openai"), ("anthropic", "anthropic")]
+)
 def test_has_content_turns_true_with_the_first_answer_token(src: str, dst: str) -> None:
     translator = StreamTranslator(src, dst, "m")
     events = minimal_stream(src, "stop" if src == "openai" else "end_turn")
@@ -194,9 +240,21 @@ def test_usage_chunk_only_when_the_client_asked() -> None:
 
 def test_tool_calls_sharing_index_zero_are_separate_calls() -> None:
     """Some OpenAI-compatible servers send every call at index 0, each with its own id."""
-    calls = [fx.openai_chunk({"tool_calls": [{"index": 0, "id": f"c{i}", "type": "function",
-                                              "function": {"name": "read", "arguments": f'{{"n":{i}}}'}}]})
-             for i in (1, 2)]  # fmt: skip
+    calls = [
+        fx.openai_chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": f"c{i}",
+                        "type": "function",
+                        "function": {"name": "read", "arguments": f'{{"n":{i}}}'},
+                    }
+                ]
+            }
+        )
+        for i in (1, 2)
+    ]
     events = upstream("openai", [*calls, fx.openai_chunk({}, "stop"), "[DONE]"])
     _, frames = translate_stream(events, "openai", "anthropic")
     answer = assemble("anthropic", decode_all(frames))
@@ -225,8 +283,10 @@ def test_openai_usage_chunk_is_hidden_from_a_client_that_did_not_ask() -> None:
 
 def test_text_in_an_anthropic_block_start_is_not_lost() -> None:
     events = minimal_stream("anthropic", "end_turn")
-    events[1] = SSEEvent("content_block_start", json.dumps(
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "Oh, "}}))  # fmt: skip
+    events[1] = SSEEvent(
+        "content_block_start",
+        json.dumps({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "Oh, "}}),
+    )
     _, frames = translate_stream(events, "anthropic", "openai")
     assert assemble("openai", decode_all(frames))["choices"][0]["message"]["content"] == "Oh, hi"
     assert assemble("anthropic", events)["content"] == [{"type": "text", "text": "Oh, hi"}]
@@ -234,18 +294,35 @@ def test_text_in_an_anthropic_block_start_is_not_lost() -> None:
 
 def test_a_tool_called_without_arguments_gets_an_empty_object() -> None:
     """Anthropic streams a no-argument call as one empty fragment; an OpenAI client needs JSON."""
-    events = upstream("anthropic", [
-        ("message_start", {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 565}}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "tool_use", "id": "toolu_1", "name": "todoread", "input": {}}}),
-        ("ping", {"type": "ping"}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "input_json_delta", "partial_json": ""}}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
-                           "usage": {"input_tokens": 565, "output_tokens": 48}}),
-        ("message_stop", {"type": "message_stop"}),
-    ])  # fmt: skip
+    events = upstream(
+        "anthropic",
+        [
+            ("message_start", {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 565}}}),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "tool_use", "id": "toolu_1", "name": "todoread", "input": {}},
+                },
+            ),
+            ("ping", {"type": "ping"}),
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ""}},
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "tool_use"},
+                    "usage": {"input_tokens": 565, "output_tokens": 48},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ],
+    )
     _, frames = translate_stream(events, "anthropic", "openai")
     message = assemble("openai", decode_all(frames))["choices"][0]["message"]
     assert message["tool_calls"] == [fx.openai_call("toolu_1", "todoread", "{}")]
@@ -264,8 +341,13 @@ def test_a_choice_less_first_chunk_does_not_name_the_message() -> None:
 def test_tool_call_ids_anthropic_refuses_are_rewritten_the_same_way_everywhere() -> None:
     """Kimi names its calls like ``functions.read:0``; Anthropic wants [A-Za-z0-9_-] only."""
     kimi = "functions.read:0"
-    request = {"messages": [*USER, {"role": "assistant", "content": None, "tool_calls": [fx.openai_call(kimi, "read", "{}")]},
-                            {"role": "tool", "tool_call_id": kimi, "content": "x"}]}  # fmt: skip
+    request = {
+        "messages": [
+            *USER,
+            {"role": "assistant", "content": None, "tool_calls": [fx.openai_call(kimi, "read", "{}")]},
+            {"role": "tool", "tool_call_id": kimi, "content": "x"},
+        ]
+    }
     turns = translate_request(request, "openai", "anthropic", "a")["messages"]
     assert turns[1]["content"][0]["id"] == turns[2]["content"][0]["tool_use_id"] == "functions_read_0"
     answer = fx.openai_answer()

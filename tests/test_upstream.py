@@ -20,8 +20,14 @@ from toolkit.scenario import Scenario
 from toolkit.upstream import ADAPTERS
 
 KEY = "sk-planted-upstream-key-4d1e8a7c93b2"
-SCENARIO = Scenario.from_dict({"name": "t", "arrivals": {"kind": "poisson", "rate_per_s": 50.0}, "providers": {},
-                               "request": {"input_tokens": 5, "output_tokens": 3}})  # fmt: skip
+SCENARIO = Scenario.from_dict(
+    {
+        "name": "t",
+        "arrivals": {"kind": "poisson", "rate_per_s": 50.0},
+        "providers": {},
+        "request": {"input_tokens": 5, "output_tokens": 3},
+    }
+)
 
 
 def _sse(*events: dict | str) -> bytes:
@@ -59,8 +65,12 @@ def _app(reply: Response, seen: list[dict]) -> Starlette:
         seen.append({"body": json.loads(await request.body()), "headers": dict(request.headers)})
         return reply
 
-    return Starlette(routes=[Route("/v1/chat/completions", answer, methods=["POST"]),
-                             Route("/v1/messages", answer, methods=["POST"])])  # fmt: skip
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", answer, methods=["POST"]),
+            Route("/v1/messages", answer, methods=["POST"]),
+        ]
+    )
 
 
 def _run(reply: Response, protocol: str = "openai") -> tuple[object, list[dict]]:
@@ -91,16 +101,31 @@ def test_an_anthropic_thinking_stream_with_crlf_is_an_answer():
 @pytest.mark.parametrize(
     ("reply", "outcome", "error"),
     [
-        (Response(b"<html>gateway error</html>", media_type="text/html"), "server_error",
-         "stream ended before the end of the answer"),
-        (Response(b"data: {not json\n\n", media_type="text/event-stream"), "server_error",
-         "unreadable event in 200 stream: {not json"),
-        (Response(_sse(_chunk({"content": "w0 "})), media_type="text/event-stream"), "server_error",
-         "stream ended before the end of the answer"),
-        (JSONResponse({"error": {"message": f"Incorrect API key provided: {KEY}"}}, status_code=401), "auth",
-         '401 {"error":{"message":"Incorrect API key provided: [redacted]"}}'),
-        (JSONResponse({"error": {"message": f"quota exceeded for key={KEY}"}}, status_code=429),
-         "rate_limit", '429 {"error":{"message":"quota exceeded for key=[redacted]"}}'),
+        (
+            Response(b"<html>gateway error</html>", media_type="text/html"),
+            "server_error",
+            "stream ended before the end of the answer",
+        ),
+        (
+            Response(b"data: {not json\n\n", media_type="text/event-stream"),
+            "server_error",
+            "unreadable event in 200 stream: {not json",
+        ),
+        (
+            Response(_sse(_chunk({"content": "w0 "})), media_type="text/event-stream"),
+            "server_error",
+            "stream ended before the end of the answer",
+        ),
+        (
+            JSONResponse({"error": {"message": f"Incorrect API key provided: {KEY}"}}, status_code=401),
+            "auth",
+            '401 {"error":{"message":"Incorrect API key provided: [redacted]"}}',
+        ),
+        (
+            JSONResponse({"error": {"message": f"quota exceeded for key={KEY}"}}, status_code=429),
+            "rate_limit",
+            '429 {"error":{"message":"quota exceeded for key=[redacted]"}}',
+        ),
     ],
 )
 def test_garbage_truncation_and_echoed_keys(reply, outcome, error):
@@ -111,6 +136,14 @@ def test_garbage_truncation_and_echoed_keys(reply, outcome, error):
 
 def test_every_npm_package_maps_to_an_adapter_that_speaks_it():
     assert set(PROTOCOLS.values()) == {a.protocol for a in ADAPTERS.values()} == {"openai", "anthropic"}
-    assert set(ADAPTERS) == {"openai", "cloudflare", "azure", "anthropic", "vertex-anthropic", "gemini", "vertex-gemini",
-                            "bedrock"}
+    assert set(ADAPTERS) == {
+        "openai",
+        "cloudflare",
+        "azure",
+        "anthropic",
+        "vertex-anthropic",
+        "gemini",
+        "vertex-gemini",
+        "bedrock",
+    }
     assert PROTOCOLS["@ai-sdk/anthropic"] == "anthropic" and PROTOCOLS["@ai-sdk/openai-compatible"] == "openai"

@@ -43,7 +43,9 @@ def test_config_is_found_where_opencode_looks(tmp_path):
 
 
 def test_vendor_comes_from_the_catalogs_own_ids(table):
-    assert vendor_of(table, "claude-sonnet-4-5") == "anthropic"  # openrouter/anthropic/..., anthropic.claude-... on Bedrock
+    assert (
+        vendor_of(table, "claude-sonnet-4-5") == "anthropic"
+    )  # openrouter/anthropic/..., anthropic.claude-... on Bedrock
     assert vendor_of(table, "kimi-k2-5") == "moonshotai"
     assert vendor_of(table, "gpt-5") == "openai"
 
@@ -53,8 +55,10 @@ def test_rule_order_vendor_then_clouds_then_the_broadest(table):
     assert order[:5] == ["anthropic", "amazon-bedrock", "google-vertex-anthropic", "google-vertex", "azure"]
     assert sorted(order) == sorted(set(table.loc[table["combined_id"] == "claude-sonnet-4-5", "provider"]))
     assert rule_order(table, "claude-sonnet-4-5", ["openrouter", "nano-gpt", "anthropic"]) == [
-        "anthropic", "nano-gpt", "openrouter",  # nano-gpt offers more models than openrouter
-    ]  # fmt: skip
+        "anthropic",
+        "nano-gpt",
+        "openrouter",  # nano-gpt offers more models than openrouter
+    ]
 
 
 def test_model_strings_map_to_combined_ids(table):
@@ -83,7 +87,9 @@ def test_config_model_and_connected_providers(models, tmp_path):
     assert "your connected providers (azure, nano-gpt, openai, openrouter)" in case.origin
     capped = user_case(models, config=config, auth_file=auth, environ={}, priority=["openrouter"], max_providers=2)
     assert capped.providers == ("openrouter", "openai")
-    assert capped.order_rule.startswith("your --priority, then first-party vendor") and "first 2 of 4" in capped.order_rule
+    assert (
+        capped.order_rule.startswith("your --priority, then first-party vendor") and "first 2 of 4" in capped.order_rule
+    )
 
 
 def test_one_connected_provider_falls_back_and_says_so(models, tmp_path):
@@ -104,15 +110,39 @@ def test_case_mistakes_are_user_errors(models):
 
 
 def test_simulate_without_providers_tries_the_stated_order_capped(cli):
-    result = cli("simulate", "--scenario", "calm-day", "--combined", "claude-sonnet-4-5", "--source", "bundled",
-                 "--requests", "50", "--json")  # fmt: skip
+    result = cli(
+        "simulate",
+        "--scenario",
+        "calm-day",
+        "--combined",
+        "claude-sonnet-4-5",
+        "--source",
+        "bundled",
+        "--requests",
+        "50",
+        "--json",
+    )
     assert result.code == 0, result.err
-    assert ("model: claude-sonnet-4-5 via anthropic > amazon-bedrock > google-vertex-anthropic > openrouter "
-            "(default providers; order: first-party vendor, then major clouds") in result.err  # fmt: skip
+    assert (
+        "model: claude-sonnet-4-5 via anthropic > amazon-bedrock > google-vertex-anthropic > openrouter "
+        "(default providers; order: first-party vendor, then major clouds"
+    ) in result.err
     shares = [key for key in json.loads(result.out) if key.startswith("share_")]
     assert shares == ["share_anthropic", "share_amazon-bedrock", "share_google-vertex-anthropic", "share_openrouter"]
-    result = cli("simulate", "--scenario", "calm-day", "--combined", "kimi-k2-5", "--source", "bundled",
-                 "--requests", "20", "--json", "--max-providers", "0")  # fmt: skip
+    result = cli(
+        "simulate",
+        "--scenario",
+        "calm-day",
+        "--combined",
+        "kimi-k2-5",
+        "--source",
+        "bundled",
+        "--requests",
+        "20",
+        "--json",
+        "--max-providers",
+        "0",
+    )
     assert result.code == 0 and "via moonshotai > amazon-bedrock > azure > " in result.err
     assert len([key for key in json.loads(result.out) if key.startswith("share_")]) > 30  # 0: every provider
 
@@ -160,5 +190,6 @@ def test_providers_serving_only_a_variant_the_setting_refuses_are_not_tried(mode
     assert set(every.providers) - set(exact.providers) == {"submodel"}
     with pytest.raises(UserError, match=r"^provider 'submodel' does not offer glm-4-5 \(variants: exact\)"):
         user_case(models, combined_id="glm-4-5", search=False, providers=["zai", "submodel"])
-    assert user_case(models, combined_id="glm-4-5", search=False, providers=["zai", "submodel"],
-                     variants="precision-reduced").providers == ("zai", "submodel")  # fmt: skip
+    assert user_case(
+        models, combined_id="glm-4-5", search=False, providers=["zai", "submodel"], variants="precision-reduced"
+    ).providers == ("zai", "submodel")

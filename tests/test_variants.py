@@ -23,9 +23,16 @@ def table():
 
 @pytest.mark.parametrize(
     ("variant", "expected"),
-    [("", ""), ("tee", "same-weights"), ("coding", "same-weights"), ("fp8", "precision-reduced"),
-     ("mlx-4bit", "precision-reduced"), ("fast", "speed-tier"), ("fp8-fast", "speed-tier")],
-)  # fmt: skip
+    [
+        ("", ""),
+        ("tee", "same-weights"),
+        ("coding", "same-weights"),
+        ("fp8", "precision-reduced"),
+        ("mlx-4bit", "precision-reduced"),
+        ("fast", "speed-tier"),
+        ("fp8-fast", "speed-tier"),
+    ],
+)
 def test_kind_is_the_farthest_token(variant, expected):
     assert kind(variant) == expected
 
@@ -54,9 +61,14 @@ def test_reference_is_plain_else_the_most_offered():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("glm-5-fp8", ("glm-5", ("fp8",))), ("llama-3-3-70b-instruct-fp8-fast", ("llama-3-3-70b-instruct", ("fp8", "fast"))),
-     ("gpt-4-turbo", ("gpt-4-turbo", ())), ("fp8", ("fp8", ())), ("x-fp8-dynamic", ("x", ("fp8", "dynamic")))],
-)  # fmt: skip
+    [
+        ("glm-5-fp8", ("glm-5", ("fp8",))),
+        ("llama-3-3-70b-instruct-fp8-fast", ("llama-3-3-70b-instruct", ("fp8", "fast"))),
+        ("gpt-4-turbo", ("gpt-4-turbo", ())),
+        ("fp8", ("fp8", ())),
+        ("x-fp8-dynamic", ("x", ("fp8", "dynamic"))),
+    ],
+)
 def test_split_variant_peels_only_unambiguous_tokens(text, expected):
     assert split_variant(text) == expected
 
@@ -66,7 +78,9 @@ def test_glm_5_members_by_setting(table):
     assert set(rows.loc[rows["variant"] != "", "variant"]) == {"tee", "fp8", "fast"}
     assert "variants" in rows["flags"].iloc[0].split(",")
     served = {
-        setting: sorted((m.provider, m.variant) for m in CombinedModel.from_table(table, "glm-5", setting).members if m.variant)
+        setting: sorted(
+            (m.provider, m.variant) for m in CombinedModel.from_table(table, "glm-5", setting).members if m.variant
+        )
         for setting in ("exact", "same-weights", "precision-reduced", "all")
     }
     assert served["exact"] == []
@@ -96,21 +110,40 @@ def test_export_checks_and_writes_the_setting(table, tmp_path):
     path = tmp_path / "opencode.json"
     export_opencode_config(path, reduced, layout="plugin", combined=table)
     assert json.loads(path.read_text())["plugin"][0][1] == {
-        "provider_priority": variant_only, "min_providers": 2, "strategy": "on_error", "max_attempts": 3,
+        "provider_priority": variant_only,
+        "min_providers": 2,
+        "strategy": "on_error",
+        "max_attempts": 3,
         "variants": "precision-reduced",
-    }  # fmt: skip
+    }
 
 
 def test_cli_simulate_uses_the_setting(cli):
-    args = ["simulate", "--scenario", "calm-day", "--source", "bundled", "--combined", "glm-5",
-            "--providers", "gmicloud,vultr,zai", "--requests", "50", "--json"]  # fmt: skip
+    args = [
+        "simulate",
+        "--scenario",
+        "calm-day",
+        "--source",
+        "bundled",
+        "--combined",
+        "glm-5",
+        "--providers",
+        "gmicloud,vultr,zai",
+        "--requests",
+        "50",
+        "--json",
+    ]
     exact = cli(*args)  # zai serves glm-5 plain, gmicloud and vultr only as FP8
     assert exact.code == 2 and exact.err.splitlines()[-1].startswith(
         "error: provider 'gmicloud' does not offer glm-5 (variants: exact); it is offered by 302ai, "
     )
     reduced = cli(*args, "--variants", "precision-reduced")
     assert reduced.code == 0, reduced.err
-    assert {k for k in json.loads(reduced.out) if k.startswith("share_")} == {"share_gmicloud", "share_vultr", "share_zai"}
+    assert {k for k in json.loads(reduced.out) if k.startswith("share_")} == {
+        "share_gmicloud",
+        "share_vultr",
+        "share_zai",
+    }
 
 
 def test_recommend_and_cli_carry_the_setting_into_the_choice(cli, tmp_path):
@@ -119,10 +152,22 @@ def test_recommend_and_cli_carry_the_setting_into_the_choice(cli, tmp_path):
     from toolkit.sweeps import recommend
 
     results = pd.DataFrame(
-        [{"combined_id": "glm-5", "preset": "seed-on-error", "strategy": "on_error", "priority": "gmicloud>zai",
-          "max_attempts": 2, "scenario": "s", "seed": seed, "success_rate": 1.0, "latency_p95_s": 1.0 + seed / 100,
-          "cost_per_success_usd": 0.1} for seed in range(3)]
-    )  # fmt: skip
+        [
+            {
+                "combined_id": "glm-5",
+                "preset": "seed-on-error",
+                "strategy": "on_error",
+                "priority": "gmicloud>zai",
+                "max_attempts": 2,
+                "scenario": "s",
+                "seed": seed,
+                "success_rate": 1.0,
+                "latency_p95_s": 1.0 + seed / 100,
+                "cost_per_success_usd": 0.1,
+            }
+            for seed in range(3)
+        ]
+    )
     assert recommend(results, variants="precision-reduced").choice.variants == "precision-reduced"
     assert recommend(results).choice.variants == "exact"
     path, saved = tmp_path / "results.csv", tmp_path / "choice.json"
@@ -136,8 +181,19 @@ def test_cli_export_checks_the_setting_against_a_newer_catalog(cli, tmp_path):
     from toolkit.data_files import path as data_path
 
     config = tmp_path / "opencode.json"
-    args = ["export", "--config", str(config), "--source", str(data_path("newer_catalog.json")), "--layout", "plugin",
-            "--priority", "gmicloud,vultr", "--set-model", "combined/glm-5-2"]  # fmt: skip
+    args = [
+        "export",
+        "--config",
+        str(config),
+        "--source",
+        str(data_path("newer_catalog.json")),
+        "--layout",
+        "plugin",
+        "--priority",
+        "gmicloud,vultr",
+        "--set-model",
+        "combined/glm-5-2",
+    ]
     refused = cli(*args)  # both serve GLM-5.2 as FP8 only
     assert refused.code == 2 and refused.err.startswith("error: provider 'gmicloud' does not offer glm-5-2")
     assert not config.exists()

@@ -43,8 +43,7 @@ def test_priority_options_are_every_order():
 def test_run_matches_simulating_the_same_policy_by_hand(explorer):
     run = explorer.run("beta > alpha > gamma", "on_rate_limit", 3, "provider-outage", "resilient")
     policy = preset("resilient", provider_priority=("beta", "alpha", "gamma"), strategy="on_rate_limit", max_attempts=3)
-    by_hand = summarize(simulate(MODEL, policy, Scenario.load("provider-outage"),
-                                 requests=200, seed=1, run_id="x"))  # fmt: skip
+    by_hand = summarize(simulate(MODEL, policy, Scenario.load("provider-outage"), requests=200, seed=1, run_id="x"))
     pd.testing.assert_frame_equal(run.metrics.drop(columns="run_id"), by_hand.drop(columns="run_id"))
     assert run.policy == policy
     assert explorer.last is run
@@ -60,9 +59,13 @@ def test_order_as_label_or_sequence_is_the_same_run(explorer):
 def test_choice_is_what_was_last_run(explorer):
     explorer.run("gamma > beta > alpha", "on_overload", 4, "calm-day", "litellm-like")
     assert explorer.choice() == Choice(
-        provider_priority=("gamma", "beta", "alpha"), strategy="on_overload", max_attempts=4, min_providers=2,
-        combined_id="m", preset="litellm-like",
-    )  # fmt: skip
+        provider_priority=("gamma", "beta", "alpha"),
+        strategy="on_overload",
+        max_attempts=4,
+        min_providers=2,
+        combined_id="m",
+        preset="litellm-like",
+    )
 
 
 def test_draw_puts_timeline_latency_and_attempts_on_one_figure(explorer):
@@ -92,8 +95,13 @@ def test_mistakes_are_user_errors(explorer):
 def test_widget_runs_once_and_reruns_on_every_control_change(explorer):
     box = explorer.widget()
     priority, strategy, attempts, scenario, preset_control, table, image = box.children
-    assert explorer.choice() == Choice(provider_priority=("alpha", "beta", "gamma"), strategy="on_error",
-                                       max_attempts=3, combined_id="m", preset="seed-on-error")  # fmt: skip
+    assert explorer.choice() == Choice(
+        provider_priority=("alpha", "beta", "gamma"),
+        strategy="on_error",
+        max_attempts=3,
+        combined_id="m",
+        preset="seed-on-error",
+    )
     assert (strategy.value, attempts.value) == ("on_error", 3)  # the controls show what ran
     assert list(strategy.options) == ["on_error", "on_rate_limit", "on_overload"]
     assert list(scenario.options) == ["calm-day", "provider-outage"]
@@ -102,8 +110,13 @@ def test_widget_runs_once_and_reruns_on_every_control_change(explorer):
     strategy.value = "on_rate_limit"
     attempts.value = 5
     scenario.value = "provider-outage"
-    assert explorer.choice() == Choice(provider_priority=("gamma", "alpha", "beta"), strategy="on_rate_limit",
-                                       max_attempts=5, combined_id="m", preset="seed-on-error")  # fmt: skip
+    assert explorer.choice() == Choice(
+        provider_priority=("gamma", "alpha", "beta"),
+        strategy="on_rate_limit",
+        max_attempts=5,
+        combined_id="m",
+        preset="seed-on-error",
+    )
     assert explorer.last.scenario == "provider-outage"
 
 

@@ -32,9 +32,11 @@ GREP_SCHEMA = {
     "required": ["pattern"],
     "additionalProperties": False,
 }
-TOOLS = [("read", "Reads a file from the local filesystem.", READ_SCHEMA),
-         ("list", "Lists files and directories in a given path.", LIST_SCHEMA),
-         ("grep", "Fast content search tool.", GREP_SCHEMA)]  # fmt: skip
+TOOLS = [
+    ("read", "Reads a file from the local filesystem.", READ_SCHEMA),
+    ("list", "Lists files and directories in a given path.", LIST_SCHEMA),
+    ("grep", "Fast content search tool.", GREP_SCHEMA),
+]
 
 
 def openai_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -51,23 +53,33 @@ def opencode_openai_request() -> dict[str, Any]:
             {"role": "system", "content": SYSTEM},
             {"role": "system", "content": ENV},
             {"role": "user", "content": "Read README.md and tell me what the project is"},
-            {"role": "assistant", "content": "",
-             "tool_calls": [openai_call("call_1", "read", '{"filePath":"/tmp/p/README.md"}')]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [openai_call("call_1", "read", '{"filePath":"/tmp/p/README.md"}')],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": README},
             {"role": "assistant", "content": "It is a tiny demo project."},
             {"role": "user", "content": "List the files and find the TODOs"},
-            {"role": "assistant", "content": "I'll look at both.",
-             "tool_calls": [openai_call("call_2", "list", '{"path":"/tmp/p"}'),
-                            openai_call("call_3", "grep", '{"pattern":"TODO","path":"/tmp/p"}')]},
+            {
+                "role": "assistant",
+                "content": "I'll look at both.",
+                "tool_calls": [
+                    openai_call("call_2", "list", '{"path":"/tmp/p"}'),
+                    openai_call("call_3", "grep", '{"pattern":"TODO","path":"/tmp/p"}'),
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_2", "content": LISTING},
             {"role": "tool", "tool_call_id": "call_3", "content": GREP},
             {"role": "user", "content": "Thanks, fix it"},
         ],
-        "tools": [{"type": "function", "function": {"name": n, "description": d, "parameters": s}} for n, d, s in TOOLS],
+        "tools": [
+            {"type": "function", "function": {"name": n, "description": d, "parameters": s}} for n, d, s in TOOLS
+        ],
         "tool_choice": "auto",
         "stream": True,
         "stream_options": {"include_usage": True},
-    }  # fmt: skip
+    }
 
 
 def opencode_openai_request_as_anthropic() -> dict[str, Any]:
@@ -77,26 +89,43 @@ def opencode_openai_request_as_anthropic() -> dict[str, Any]:
         "system": [{"type": "text", "text": SYSTEM}, {"type": "text", "text": ENV}],
         "messages": [
             {"role": "user", "content": "Read README.md and tell me what the project is"},
-            {"role": "assistant", "content": [
-                {"type": "tool_use", "id": "call_1", "name": "read", "input": {"filePath": "/tmp/p/README.md"}}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "call_1", "name": "read", "input": {"filePath": "/tmp/p/README.md"}}
+                ],
+            },
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": README}]},
             {"role": "assistant", "content": [{"type": "text", "text": "It is a tiny demo project."}]},
             {"role": "user", "content": "List the files and find the TODOs"},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": "I'll look at both."},
-                {"type": "tool_use", "id": "call_2", "name": "list", "input": {"path": "/tmp/p"}},
-                {"type": "tool_use", "id": "call_3", "name": "grep", "input": {"pattern": "TODO", "path": "/tmp/p"}}]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "call_2", "content": LISTING},
-                {"type": "tool_result", "tool_use_id": "call_3", "content": GREP},
-                {"type": "text", "text": "Thanks, fix it"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "I'll look at both."},
+                    {"type": "tool_use", "id": "call_2", "name": "list", "input": {"path": "/tmp/p"}},
+                    {
+                        "type": "tool_use",
+                        "id": "call_3",
+                        "name": "grep",
+                        "input": {"pattern": "TODO", "path": "/tmp/p"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "call_2", "content": LISTING},
+                    {"type": "tool_result", "tool_use_id": "call_3", "content": GREP},
+                    {"type": "text", "text": "Thanks, fix it"},
+                ],
+            },
         ],
         "max_tokens": 32000,
         "temperature": 0.0,
         "stream": True,
         "tools": [{"name": n, "description": d, "input_schema": s} for n, d, s in TOOLS],
         "tool_choice": {"type": "auto"},
-    }  # fmt: skip
+    }
 
 
 def opencode_anthropic_request() -> dict[str, Any]:
@@ -110,26 +139,44 @@ def opencode_anthropic_request() -> dict[str, Any]:
         "system": [{"type": "text", "text": SYSTEM, "cache_control": cache}, {"type": "text", "text": ENV}],
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": "Read README.md and tell me what the project is"}]},
-            {"role": "assistant", "content": [
-                {"type": "thinking", "thinking": "The user wants the README.", "signature": "EqQBCkYIBxgCKkB"},
-                {"type": "text", "text": "Reading it."},
-                {"type": "tool_use", "id": "toolu_01", "name": "read", "input": {"filePath": "/tmp/p/README.md"}}]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_01", "content": README, "is_error": False}]},
-            {"role": "assistant", "content": [
-                {"type": "tool_use", "id": "toolu_02", "name": "list", "input": {"path": "/tmp/q"}},
-                {"type": "tool_use", "id": "toolu_03", "name": "grep", "input": {"pattern": "TODO"}}]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_02", "is_error": True,
-                 "content": [{"type": "text", "text": "Error: no such directory /tmp/q"}]},
-                {"type": "tool_result", "tool_use_id": "toolu_03", "content": GREP},
-                {"type": "text", "text": "Thanks, fix it", "cache_control": cache}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "The user wants the README.", "signature": "EqQBCkYIBxgCKkB"},
+                    {"type": "text", "text": "Reading it."},
+                    {"type": "tool_use", "id": "toolu_01", "name": "read", "input": {"filePath": "/tmp/p/README.md"}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": README, "is_error": False}],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "toolu_02", "name": "list", "input": {"path": "/tmp/q"}},
+                    {"type": "tool_use", "id": "toolu_03", "name": "grep", "input": {"pattern": "TODO"}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_02",
+                        "is_error": True,
+                        "content": [{"type": "text", "text": "Error: no such directory /tmp/q"}],
+                    },
+                    {"type": "tool_result", "tool_use_id": "toolu_03", "content": GREP},
+                    {"type": "text", "text": "Thanks, fix it", "cache_control": cache},
+                ],
+            },
         ],
         "tools": [{"name": n, "description": d, "input_schema": s} for n, d, s in TOOLS],
         "tool_choice": {"type": "auto"},
         "thinking": {"type": "enabled", "budget_tokens": 8000},
         "stream": True,
-    }  # fmt: skip
+    }
 
 
 def opencode_anthropic_request_as_openai() -> dict[str, Any]:
@@ -140,12 +187,20 @@ def opencode_anthropic_request_as_openai() -> dict[str, Any]:
             {"role": "system", "content": SYSTEM},
             {"role": "system", "content": ENV},
             {"role": "user", "content": "Read README.md and tell me what the project is"},
-            {"role": "assistant", "content": "Reading it.",
-             "tool_calls": [openai_call("toolu_01", "read", '{"filePath":"/tmp/p/README.md"}')]},
+            {
+                "role": "assistant",
+                "content": "Reading it.",
+                "tool_calls": [openai_call("toolu_01", "read", '{"filePath":"/tmp/p/README.md"}')],
+            },
             {"role": "tool", "tool_call_id": "toolu_01", "content": README},
-            {"role": "assistant", "content": "",
-             "tool_calls": [openai_call("toolu_02", "list", '{"path":"/tmp/q"}'),
-                            openai_call("toolu_03", "grep", '{"pattern":"TODO"}')]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    openai_call("toolu_02", "list", '{"path":"/tmp/q"}'),
+                    openai_call("toolu_03", "grep", '{"pattern":"TODO"}'),
+                ],
+            },
             {"role": "tool", "tool_call_id": "toolu_02", "content": "Error: no such directory /tmp/q"},
             {"role": "tool", "tool_call_id": "toolu_03", "content": GREP},
             {"role": "user", "content": "Thanks, fix it"},
@@ -154,9 +209,11 @@ def opencode_anthropic_request_as_openai() -> dict[str, Any]:
         "temperature": 0,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "tools": [{"type": "function", "function": {"name": n, "description": d, "parameters": s}} for n, d, s in TOOLS],
+        "tools": [
+            {"type": "function", "function": {"name": n, "description": d, "parameters": s}} for n, d, s in TOOLS
+        ],
         "tool_choice": "auto",
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,6 +226,7 @@ TOOLU = "toolu_01T1x1fJ34qAmk2tNTrN7Up6"
 
 def anthropic_stream() -> list[tuple[str, dict[str, Any]]]:
     """(event name, data) pairs of a Messages stream: thinking, text, then a tool call."""
+
     def delta(index: int, kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
         return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": {"type": kind, **fields}}
 
@@ -180,9 +238,22 @@ def anthropic_stream() -> list[tuple[str, dict[str, Any]]]:
 
     usage = {"input_tokens": 472, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800, "output_tokens": 2}
     return [
-        ("message_start", {"type": "message_start", "message": {
-            "id": MSG_ID, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
-            "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": MSG_ID,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "claude-sonnet-4-5-20250929",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+            },
+        ),
         ("ping", {"type": "ping"}),
         block(0, {"type": "thinking", "thinking": "", "signature": ""}),
         delta(0, "thinking_delta", thinking="The user wants the weather,"),
@@ -198,39 +269,77 @@ def anthropic_stream() -> list[tuple[str, dict[str, Any]]]:
         delta(2, "input_json_delta", partial_json='{"location": "San Fra'),
         delta(2, "input_json_delta", partial_json='ncisco, CA", "unit": "celsius"}'),
         stop(2),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                           "usage": {"output_tokens": 89}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 89},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
-    ]  # fmt: skip
+    ]
 
 
 def anthropic_answer() -> dict[str, Any]:
     """:func:`anthropic_stream` as a non-streamed Messages answer."""
     return {
-        "id": MSG_ID, "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+        "id": MSG_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929",
         "content": [
-            {"type": "thinking", "thinking": "The user wants the weather, so I call the tool.",
-             "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"},
+            {
+                "type": "thinking",
+                "thinking": "The user wants the weather, so I call the tool.",
+                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+            },
             {"type": "text", "text": "Okay, let me check the weather."},
-            {"type": "tool_use", "id": TOOLU, "name": "get_weather",
-             "input": {"location": "San Francisco, CA", "unit": "celsius"}},
+            {
+                "type": "tool_use",
+                "id": TOOLU,
+                "name": "get_weather",
+                "input": {"location": "San Francisco, CA", "unit": "celsius"},
+            },
         ],
-        "stop_reason": "tool_use", "stop_sequence": None,
-        "usage": {"input_tokens": 472, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1800,
-                  "output_tokens": 89},
-    }  # fmt: skip
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 472,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 1800,
+            "output_tokens": 89,
+        },
+    }
 
 
 def anthropic_answer_as_openai() -> dict[str, Any]:
     """:func:`anthropic_answer` for an OpenAI client (thinking dropped), created at 1770772293."""
     return {
-        "id": MSG_ID, "object": "chat.completion", "created": 1770772293, "model": "combined/coder",
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": "Okay, let me check the weather.",
-            "tool_calls": [openai_call(TOOLU, "get_weather", '{"location":"San Francisco, CA","unit":"celsius"}')]}}],
-        "usage": {"prompt_tokens": 2272, "completion_tokens": 89, "total_tokens": 2361,
-                  "prompt_tokens_details": {"cached_tokens": 1800}},
-    }  # fmt: skip
+        "id": MSG_ID,
+        "object": "chat.completion",
+        "created": 1770772293,
+        "model": "combined/coder",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": "Okay, let me check the weather.",
+                    "tool_calls": [
+                        openai_call(TOOLU, "get_weather", '{"location":"San Francisco, CA","unit":"celsius"}')
+                    ],
+                },
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 2272,
+            "completion_tokens": 89,
+            "total_tokens": 2361,
+            "prompt_tokens_details": {"cached_tokens": 1800},
+        },
+    }
 
 
 CHATCMPL = "chatcmpl-7027d986"
@@ -238,13 +347,20 @@ CHATCMPL = "chatcmpl-7027d986"
 
 def openai_chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    return {"id": CHATCMPL, "object": "chat.completion.chunk", "created": 1770772293, "model": "glm-4.6",
-            "choices": choices, **extra}  # fmt: skip
+    return {
+        "id": CHATCMPL,
+        "object": "chat.completion.chunk",
+        "created": 1770772293,
+        "model": "glm-4.6",
+        "choices": choices,
+        **extra,
+    }
 
 
 def openai_stream() -> list[str | dict[str, Any]]:
     """Chunks of a chat-completions stream from an OpenAI-compatible server: reasoning, text,
     two streamed tool calls (the first in fragments), the usage chunk and ``[DONE]``."""
+
     def call(index: int, **fields: Any) -> dict[str, Any]:
         return {"tool_calls": [{"index": index, **fields}]}
 
@@ -257,39 +373,69 @@ def openai_stream() -> list[str | dict[str, Any]]:
         openai_chunk(call(0, id="call_a", type="function", function={"name": "list", "arguments": ""})),
         openai_chunk(call(0, function={"arguments": '{"path":'})),
         openai_chunk(call(0, function={"arguments": ' "/tmp/p"}'})),
-        openai_chunk(call(1, id="call_b", type="function", function={"name": "grep", "arguments": '{"pattern":"TODO"}'})),
+        openai_chunk(
+            call(1, id="call_b", type="function", function={"name": "grep", "arguments": '{"pattern":"TODO"}'})
+        ),
         openai_chunk({}, "tool_calls"),
-        openai_chunk(usage={"prompt_tokens": 2272, "completion_tokens": 57, "total_tokens": 2329,
-                            "prompt_tokens_details": {"cached_tokens": 1800}}),
+        openai_chunk(
+            usage={
+                "prompt_tokens": 2272,
+                "completion_tokens": 57,
+                "total_tokens": 2329,
+                "prompt_tokens_details": {"cached_tokens": 1800},
+            }
+        ),
         "[DONE]",
-    ]  # fmt: skip
+    ]
 
 
 def openai_answer() -> dict[str, Any]:
     """:func:`openai_stream` as a non-streamed chat completion."""
     return {
-        "id": CHATCMPL, "object": "chat.completion", "created": 1770772293, "model": "glm-4.6",
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": "Let me look.", "reasoning_content": "The user wants the files.",
-            "tool_calls": [openai_call("call_a", "list", '{"path": "/tmp/p"}'),
-                           openai_call("call_b", "grep", '{"pattern":"TODO"}')]}}],
-        "usage": {"prompt_tokens": 2272, "completion_tokens": 57, "total_tokens": 2329,
-                  "prompt_tokens_details": {"cached_tokens": 1800}},
-    }  # fmt: skip
+        "id": CHATCMPL,
+        "object": "chat.completion",
+        "created": 1770772293,
+        "model": "glm-4.6",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": "Let me look.",
+                    "reasoning_content": "The user wants the files.",
+                    "tool_calls": [
+                        openai_call("call_a", "list", '{"path": "/tmp/p"}'),
+                        openai_call("call_b", "grep", '{"pattern":"TODO"}'),
+                    ],
+                },
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 2272,
+            "completion_tokens": 57,
+            "total_tokens": 2329,
+            "prompt_tokens_details": {"cached_tokens": 1800},
+        },
+    }
 
 
 def openai_answer_as_anthropic() -> dict[str, Any]:
     """:func:`openai_answer` for an Anthropic client (reasoning dropped)."""
     return {
-        "id": CHATCMPL, "type": "message", "role": "assistant", "model": "combined/coder",
+        "id": CHATCMPL,
+        "type": "message",
+        "role": "assistant",
+        "model": "combined/coder",
         "content": [
             {"type": "text", "text": "Let me look."},
             {"type": "tool_use", "id": "call_a", "name": "list", "input": {"path": "/tmp/p"}},
             {"type": "tool_use", "id": "call_b", "name": "grep", "input": {"pattern": "TODO"}},
         ],
-        "stop_reason": "tool_use", "stop_sequence": None,
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
         "usage": {"input_tokens": 472, "output_tokens": 57, "cache_read_input_tokens": 1800},
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,9 +451,11 @@ CREATED = 1770772293
 
 def upstream(protocol: str, stream: list[Any]) -> list[SSEEvent]:
     """A stream fixture as the gateway sees it: encoded to bytes, decoded by the SSE decoder."""
-    frames = [sse_frame(data, name) for name, data in stream] if protocol == "anthropic" else [
-        sse_frame(chunk) for chunk in stream
-    ]
+    frames = (
+        [sse_frame(data, name) for name, data in stream]
+        if protocol == "anthropic"
+        else [sse_frame(chunk) for chunk in stream]
+    )
     return decode_all(frames)
 
 
@@ -316,7 +464,9 @@ def decode_all(frames: list[bytes]) -> list[SSEEvent]:
     return [event for frame in frames for event in decoder.feed(frame)] + decoder.close()
 
 
-def translate_stream(events: list[SSEEvent], src: str, dst: str, **options: Any) -> tuple[StreamTranslator, list[bytes]]:
+def translate_stream(
+    events: list[SSEEvent], src: str, dst: str, **options: Any
+) -> tuple[StreamTranslator, list[bytes]]:
     translator = StreamTranslator(src, dst, "combined/coder", created=CREATED, **options)
     frames = [frame for event in events for frame in translator.feed(event)]
     return translator, frames + translator.finish()
@@ -354,12 +504,28 @@ def with_model(data: Any, protocol: str) -> Any:
 def minimal_stream(protocol: str, stop: str, text: str = "hi") -> list[SSEEvent]:
     """The shortest answer of each protocol: one text delta and a stop reason."""
     if protocol == "openai":
-        return upstream("openai", [openai_chunk({"role": "assistant", "content": ""}), openai_chunk({"content": text}),
-                                   openai_chunk({}, stop), "[DONE]"])  # fmt: skip
-    return upstream("anthropic", [
-        ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3}}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 1}}),
-        ("message_stop", {"type": "message_stop"}),
-    ])  # fmt: skip
+        return upstream(
+            "openai",
+            [
+                openai_chunk({"role": "assistant", "content": ""}),
+                openai_chunk({"content": text}),
+                openai_chunk({}, stop),
+                "[DONE]",
+            ],
+        )
+    return upstream(
+        "anthropic",
+        [
+            ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 3}}}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            ),
+            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": {"output_tokens": 1}}),
+            ("message_stop", {"type": "message_stop"}),
+        ],
+    )

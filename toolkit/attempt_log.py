@@ -128,8 +128,23 @@ class AttemptCollector:
         error: int = 0,
     ) -> None:
         """Record one attempt (see the class docstring for the codes)."""
-        self._rows += _PACK.pack(request_id, attempt, provider, t_start, t_end, ttft, outcome, status, retry_after,
-                                 decision, wait, input_tokens, output_tokens, cost, error)  # fmt: skip
+        self._rows += _PACK.pack(
+            request_id,
+            attempt,
+            provider,
+            t_start,
+            t_end,
+            ttft,
+            outcome,
+            status,
+            retry_after,
+            decision,
+            wait,
+            input_tokens,
+            output_tokens,
+            cost,
+            error,
+        )
 
     @property
     def append(self) -> Callable[[bytes], None]:

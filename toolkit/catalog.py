@@ -43,10 +43,23 @@ SOURCES = ("auto", "bundled", "models.dev", "opencode-cache")
 AUTO_TIMEOUT_S = 1.5
 
 MODEL_COLUMNS = [
-    "provider", "model_id", "model_ref", "name", "family", "context_limit", "output_limit",
-    "cost_input", "cost_output", "tool_call", "reasoning", "open_weights", "release_date",
-    "provider_api", "provider_npm", "provider_env",
-]  # fmt: skip
+    "provider",
+    "model_id",
+    "model_ref",
+    "name",
+    "family",
+    "context_limit",
+    "output_limit",
+    "cost_input",
+    "cost_output",
+    "tool_call",
+    "reasoning",
+    "open_weights",
+    "release_date",
+    "provider_api",
+    "provider_npm",
+    "provider_env",
+]
 _DTYPES = {
     "context_limit": "Int64",
     "output_limit": "Int64",
@@ -138,7 +151,11 @@ def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[st
             return parse_api_json(body_path.read_bytes(), str(body_path)), f"{url} (cache)"
         raise CatalogUnavailable(f"cannot fetch {url} ({reason}) and there is no cached copy") from None
     write_atomic(body_path, response.content)
-    new_meta = {"url": url, "etag": response.headers.get("etag"), "last_modified": response.headers.get("last-modified")}
+    new_meta = {
+        "url": url,
+        "etag": response.headers.get("etag"),
+        "last_modified": response.headers.get("last-modified"),
+    }
     write_atomic(meta_path, json.dumps(new_meta).encode())
     return api, url
 
@@ -200,12 +217,23 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
             own: dict = model["provider"] if isinstance(model.get("provider"), dict) else {}
             cost: dict = model["cost"] if isinstance(model.get("cost"), dict) else {}
             values = (
-                provider_id, model_id, f"{provider_id}/{model_id}", model.get("name"), model.get("family"),
-                _num(limit.get("context")), _num(limit.get("output")),
-                _num(cost.get("input")), _num(cost.get("output")),
-                model.get("tool_call"), model.get("reasoning"), model.get("open_weights"), model.get("release_date"),
-                own.get("api") or provider.get("api"), own.get("npm") or provider.get("npm"), env_text,
-            )  # fmt: skip
+                provider_id,
+                model_id,
+                f"{provider_id}/{model_id}",
+                model.get("name"),
+                model.get("family"),
+                _num(limit.get("context")),
+                _num(limit.get("output")),
+                _num(cost.get("input")),
+                _num(cost.get("output")),
+                model.get("tool_call"),
+                model.get("reasoning"),
+                model.get("open_weights"),
+                model.get("release_date"),
+                own.get("api") or provider.get("api"),
+                own.get("npm") or provider.get("npm"),
+                env_text,
+            )
             for column, value in zip(MODEL_COLUMNS, values):
                 rows[column].append(value)
     df = pd.DataFrame(rows, columns=MODEL_COLUMNS)

@@ -125,7 +125,10 @@ class Choice:
         if isinstance(self.provider_priority, list):  # accept a list, keep the value hashable
             object.__setattr__(self, "provider_priority", tuple(self.provider_priority))
         extra = self.policy_fields
-        plain = {**{f.name: getattr(self, f.name) for f in fields(self)}, "provider_priority": list(self.provider_priority)}
+        plain = {
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "provider_priority": list(self.provider_priority),
+        }
         _check({**plain, "policy_fields": dict(extra) if isinstance(extra, tuple) else extra}, "choice")
         if extra:  # keep only real differences, in one canonical form: equal choices compare equal
             values = dict(extra)
@@ -179,18 +182,20 @@ class Choice:
         return cls(**data)
 
     @classmethod
-    def from_policy(
-        cls, policy: FailoverPolicy, combined_id: str | None = None, preset: str | None = None
-    ) -> Choice:
+    def from_policy(cls, policy: FailoverPolicy, combined_id: str | None = None, preset: str | None = None) -> Choice:
         """A choice holding ``policy``: its seed options, and every other field that differs from ``preset``.
 
         :meth:`policy` gives ``policy`` back (equal field by field).
         """
         values = policy.to_dict()
         return cls.from_dict(
-            {**policy.seed_options(), "combined_id": combined_id, "preset": preset,
-             "policy_fields": {k: v for k, v in values.items() if k not in SEED_FIELDS and k != "name"}}
-        )  # fmt: skip
+            {
+                **policy.seed_options(),
+                "combined_id": combined_id,
+                "preset": preset,
+                "policy_fields": {k: v for k, v in values.items() if k not in SEED_FIELDS and k != "name"},
+            }
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Choice:

@@ -159,8 +159,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def retry_after_s(headers: Mapping[str, str] | None, now_epoch_s: float | None = None,
-                  body: str | bytes | None = None) -> float | None:  # fmt: skip
+def retry_after_s(
+    headers: Mapping[str, str] | None, now_epoch_s: float | None = None, body: str | bytes | None = None
+) -> float | None:
     """Seconds the server asks the client to wait, or None when it does not say.
 
     ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which is either seconds

@@ -36,10 +36,20 @@ LIMIT_SPREAD = 2.0  # flag a group whose context or output limits differ by more
 PRICE_SPREAD = 3.0  # flag a group whose input prices differ by more than this factor
 
 GROUP_COLUMNS = [
-    "combined_id", "variant", "rank", "n_providers", "alternates", "match_rules",
-    "combined_context_limit", "combined_output_limit",
-    "context_spread", "output_spread", "price_spread", "flags",
-]  # fmt: skip
+    "combined_id",
+    "variant",
+    "rank",
+    "n_providers",
+    "alternates",
+    "match_rules",
+    "combined_context_limit",
+    "combined_output_limit",
+    "context_spread",
+    "output_spread",
+    "price_spread",
+    "flags",
+]
+
 
 def _ratio(values: pd.Series, keys: pd.Series) -> pd.Series:
     """max/min of ``values`` per group (NaN when a group has no positive value)."""

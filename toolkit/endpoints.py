@@ -114,9 +114,7 @@ def _key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) 
         try:
             return f"file:{name}", path.read_text(encoding="utf-8").strip() or None
         except OSError as exc:
-            raise UserError(
-                f"provider {provider!r}: cannot read the key file {name} ({exc.strerror})"
-            ) from None
+            raise UserError(f"provider {provider!r}: cannot read the key file {name} ({exc.strerror})") from None
     for name in env_names:
         if os.environ.get(name):
             return f"env:{name}", os.environ[name]
@@ -223,8 +221,10 @@ def _aws_endpoint(member: Member, base_url: str, protocol: str, adapter: str, op
     try:
         signer = AwsSigner(region, options.get("profile") or None)
     except CredentialError as exc:
-        raise UserError(f"provider {member.provider!r}: {exc}; set AWS_BEARER_TOKEN_BEDROCK, AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE)") from None  # fmt: skip
+        raise UserError(
+            f"provider {member.provider!r}: {exc}; set AWS_BEARER_TOKEN_BEDROCK, AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE)"
+        ) from None
     return Endpoint(member.provider, base_url, protocol, signer.where, adapter=adapter, signer=signer)
 
 
@@ -233,8 +233,10 @@ def resolve_endpoints(model: CombinedModel, config: Mapping[str, Any] | None = N
     return {m.provider: resolve_endpoint(m, config) for m in model.members}
 
 
-def reachable_endpoints(members: Iterable[Member], config: Mapping[str, Any] | None = None,
-                        ) -> tuple[dict[str, Endpoint], dict[str, str]]:  # fmt: skip
+def reachable_endpoints(
+    members: Iterable[Member],
+    config: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Endpoint], dict[str, str]]:
     """(endpoints of the members that can be called, reason of each one that cannot), by provider."""
     endpoints, unreachable = {}, {}
     for member in members:
@@ -261,8 +263,9 @@ def local_endpoints(urls: Mapping[str, str], adapters: Mapping[str, str] | None 
     out = {}
     for provider, url in urls.items():
         adapter = adapters.get(provider, "openai")
-        out[provider] = Endpoint(provider, mock_base_url(url, adapter), ADAPTERS[adapter].protocol, "none",
-                                 adapter=adapter)  # fmt: skip
+        out[provider] = Endpoint(
+            provider, mock_base_url(url, adapter), ADAPTERS[adapter].protocol, "none", adapter=adapter
+        )
     return out
 
 
@@ -284,8 +287,20 @@ def mock_base_url(root: str, adapter: str) -> str:
     return root
 
 
-REACH_COLUMNS = ["combined_id", "provider", "model_id", "model_ref", "provider_npm", "adapter", "protocol",
-                 "supported", "reachable", "base_url", "auth_source", "reason"]  # fmt: skip
+REACH_COLUMNS = [
+    "combined_id",
+    "provider",
+    "model_id",
+    "model_ref",
+    "provider_npm",
+    "adapter",
+    "protocol",
+    "supported",
+    "reachable",
+    "base_url",
+    "auth_source",
+    "reason",
+]
 """Columns of :func:`reach_table` (documented in the README's "endpoints table")."""
 
 
@@ -299,9 +314,13 @@ def reach_table(table: Any, config: Mapping[str, Any] | None = None) -> Any:
 
     rows, seen = [], {}
     for row in table.drop_duplicates(["combined_id", "provider", "model_id"]).itertuples(index=False):
-        member = Member(row.provider, row.model_ref, provider_api=None if pd.isna(row.provider_api) else row.provider_api,
-                        provider_npm=None if pd.isna(row.provider_npm) else row.provider_npm,
-                        provider_env=tuple(v for v in (row.provider_env or "").split(",") if v))  # fmt: skip
+        member = Member(
+            row.provider,
+            row.model_ref,
+            provider_api=None if pd.isna(row.provider_api) else row.provider_api,
+            provider_npm=None if pd.isna(row.provider_npm) else row.provider_npm,
+            provider_env=tuple(v for v in (row.provider_env or "").split(",") if v),
+        )
         cache_key = (member.provider, member.provider_api, member.provider_npm, member.provider_env)
         if cache_key not in seen:  # one resolution per distinct provider setup
             route = route_for(member.provider, _section(member, config).get("npm") or member.provider_npm)
@@ -314,11 +333,20 @@ def reach_table(table: Any, config: Mapping[str, Any] | None = None) -> Any:
         route, endpoint, reason = seen[cache_key]
         supported = isinstance(route, Route)
         adapter = route.adapter if isinstance(route, Route) else None
-        rows.append({
-            "combined_id": row.combined_id, "provider": row.provider, "model_id": row.model_id,
-            "model_ref": row.model_ref, "provider_npm": member.provider_npm, "adapter": adapter,
-            "protocol": ADAPTERS[adapter].protocol if adapter else None, "supported": supported,
-            "reachable": endpoint is not None, "base_url": endpoint.base_url if endpoint else None,
-            "auth_source": endpoint.key_source if endpoint else None, "reason": reason,
-        })  # fmt: skip
+        rows.append(
+            {
+                "combined_id": row.combined_id,
+                "provider": row.provider,
+                "model_id": row.model_id,
+                "model_ref": row.model_ref,
+                "provider_npm": member.provider_npm,
+                "adapter": adapter,
+                "protocol": ADAPTERS[adapter].protocol if adapter else None,
+                "supported": supported,
+                "reachable": endpoint is not None,
+                "base_url": endpoint.base_url if endpoint else None,
+                "auth_source": endpoint.key_source if endpoint else None,
+                "reason": reason,
+            }
+        )
     return pd.DataFrame(rows, columns=REACH_COLUMNS).astype({"supported": bool, "reachable": bool})

@@ -96,8 +96,18 @@ class Request:
 class ProviderState:
     """Shared state of one provider: when it may next be called, and its circuit breaker."""
 
-    __slots__ = ("blocked_until", "state", "failures", "open_until", "probe_owner", "probe_until", "probe_successes",
-                 "window", "calls", "fails")  # fmt: skip
+    __slots__ = (
+        "blocked_until",
+        "state",
+        "failures",
+        "open_until",
+        "probe_owner",
+        "probe_until",
+        "probe_successes",
+        "window",
+        "calls",
+        "fails",
+    )
 
     def __init__(self) -> None:
         self.blocked_until = -_INF  # Retry-After / cooldown expiry
@@ -354,8 +364,9 @@ class FailoverEngine:
                 t = s.probe_until
         return t if t > now else now
 
-    def _route(self, req: Request, now: float, order: tuple[int, ...], action: str | None,
-               min_limit: float | None = None) -> Decision:  # fmt: skip
+    def _route(
+        self, req: Request, now: float, order: tuple[int, ...], action: str | None, min_limit: float | None = None
+    ) -> Decision:
         """The first provider of ``order`` available now, else the one available soonest."""
         if req.attempts >= self._max_total:
             return _GIVE_UP

@@ -68,9 +68,33 @@ _NON_ID = re.compile(r"[^a-z0-9]+")
 # Words that make another model of the same name (``-latest``, ``-preview``, ``-mini``...): a
 # display name adding one of them does not name the same model as the id without it.
 DISTINGUISHING = frozenset(
-    {"latest", "preview", "exp", "experimental", "thinking", "think", "reasoning", "mini", "nano", "lite", "pro",
-     "max", "plus", "ultra", "flash", "turbo", "fast", "vision", "vl", "omni", "coder", "code", "free", "beta"}
-)  # fmt: skip
+    {
+        "latest",
+        "preview",
+        "exp",
+        "experimental",
+        "thinking",
+        "think",
+        "reasoning",
+        "mini",
+        "nano",
+        "lite",
+        "pro",
+        "max",
+        "plus",
+        "ultra",
+        "flash",
+        "turbo",
+        "fast",
+        "vision",
+        "vl",
+        "omni",
+        "coder",
+        "code",
+        "free",
+        "beta",
+    }
+)
 _PARENS = re.compile(r"\([^)]*\)")
 _ID_VERSION_DASH = re.compile(r"(?<=\d)-(?=\d(?![\da-z]))", re.IGNORECASE)  # ``4-5`` in id-like names means 4.5
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
@@ -206,7 +230,11 @@ def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | Non
             return "release dates unknown"
         if not -SPEED_SLACK <= a.released - b.released <= TIER_LAG:
             return "release dates differ"
-        if a.context is None or b.context is None or max(a.context, b.context) > LIMIT_RATIO * min(a.context, b.context):
+        if (
+            a.context is None
+            or b.context is None
+            or max(a.context, b.context) > LIMIT_RATIO * min(a.context, b.context)
+        ):
             return "context limits differ"
     elif (
         a.first is not None
@@ -226,13 +254,15 @@ def disagreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str | Non
 def agreement(a: BaseFacts, b: BaseFacts, *, tier: bool = False) -> str:
     """What evidence ``a`` and ``b`` were compared on (and agreed), for ``match_rules``."""
     compared = [
-        name for name, known in (
+        name
+        for name, known in (
             ("dates", a.released is not None and b.released is not None),
             ("name versions", bool(a.version and b.version)),
             ("open weights", a.open_weights is not None and b.open_weights is not None),
             ("context", tier),
-        ) if known
-    ]  # fmt: skip
+        )
+        if known
+    ]
     return f"{', '.join(compared)} agree" if compared else "no evidence against"
 
 
@@ -243,7 +273,9 @@ class Judgements(NamedTuple):
     refused: dict[str, str]
 
 
-def _spelling_roots(facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple], refused: dict[str, str]) -> dict[str, str]:
+def _spelling_roots(
+    facts: Mapping[str, BaseFacts], key_of: Mapping[str, tuple], refused: dict[str, str]
+) -> dict[str, str]:
     """Each base id -> the spelling it joins (itself when none): per key, the base most
     providers use is the root, and every other base with that key joins it if the
     evidence agrees (else the refusal goes to ``refused``)."""
@@ -297,7 +329,9 @@ def _unique(pairs: Iterable[tuple[K, str]]) -> dict[K, str]:
     return {key: next(iter(bases)) for key, bases in seen.items() if len(bases) == 1}
 
 
-def find_joins(facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[str, tuple] | None = None) -> Judgements:
+def find_joins(
+    facts: Mapping[str, BaseFacts], parse: Callable, key_of: Mapping[str, tuple] | None = None
+) -> Judgements:
     """Every base id that joins another, with the rule, the evidence and any variant (see
     the module doc), and the joins the evidence refused.
 
@@ -372,9 +406,13 @@ def _join_one(
     key = lookups.key_of[base]
     if key[1] == _sizeless(key)[1]:  # no size: ``nemotron-3-super`` for the one ``nemotron-3-super-120b-a12b``
         candidates.append((lookups.by_sizeless.get(key), "size tag trimmed", ""))
-    if len(named) > len(base) and _adds_plain_words(named, base):  # ``nemotron-3-120b-a12b`` named ``Nemotron 3 Super 120B``
+    if len(named) > len(base) and _adds_plain_words(
+        named, base
+    ):  # ``nemotron-3-120b-a12b`` named ``Nemotron 3 Super 120B``
         spelled = word_key(named)
-        candidates.append((lookups.by_key.get(spelled) or lookups.by_sizeless.get(spelled), "display name fills in words", ""))
+        candidates.append(
+            (lookups.by_key.get(spelled) or lookups.by_sizeless.get(spelled), "display name fills in words", "")
+        )
     for target, rule, variant in candidates:
         if not target or target == base:
             continue

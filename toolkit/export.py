@@ -71,7 +71,7 @@ COMBINED_PROVIDER = PROVIDER_ID
 STRICT_REJECTION = f"Unrecognized key: {SECTION}"
 LAYOUT_WARNING = (
     f"OpenCode 1.18.15 and earlier refuse a config with a top-level {SECTION!r} section "
-    f"(\"Configuration is invalid ... {STRICT_REJECTION}\"); 1.18.16 and later accept it. "
+    f'("Configuration is invalid ... {STRICT_REJECTION}"); 1.18.16 and later accept it. '
     "The plugin layout (--layout plugin) loads on every release."
 )
 
@@ -99,7 +99,7 @@ def _entry_spec(entry: object, source: str) -> str:
     """The spec of a ``plugin`` entry (``"spec"`` or ``["spec", {options}]``)."""
     name = entry[0] if isinstance(entry, list) and entry else entry
     if not isinstance(name, str):
-        raise UserError(f"{source}: every 'plugin' entry must be \"name\" or [\"name\", {{options}}], not {entry!r}")
+        raise UserError(f'{source}: every \'plugin\' entry must be "name" or ["name", {{options}}], not {entry!r}')
     return name
 
 
@@ -129,9 +129,7 @@ def merge_plugin(entries: Sequence[object], spec: str | None, options: dict | No
     return kept
 
 
-def check_against_catalog(
-    choice: Choice, combined: pd.DataFrame, models: str | Sequence[str] | None = None
-) -> None:
+def check_against_catalog(choice: Choice, combined: pd.DataFrame, models: str | Sequence[str] | None = None) -> None:
     """Refuse a choice the catalog contradicts (one-line :class:`UserError` with close ids).
 
     ``combined`` is a combined table built with ``min_providers=1`` (so every provider of
@@ -308,14 +306,18 @@ def plan_export(
     settings = None
     if layout == "gateway":
         gateway = gateway or GatewayOptions()
-        ids = (*gateway.combined_ids, *([choice.combined_id] if not gateway.combined_ids and choice.combined_id else []),
-               *([model_id] if model_id else []))  # fmt: skip
+        ids = (
+            *gateway.combined_ids,
+            *([choice.combined_id] if not gateway.combined_ids and choice.combined_id else []),
+            *([model_id] if model_id else []),
+        )
         if not ids:
             raise UserError("the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)")
         if combined is None:
             raise UserError("the gateway layout describes each model from the catalog: pass the combined table")
-        settings = GatewaySettings(choice.policy(), choice.preset, ids, gateway.base_url, gateway.token_env,
-                                   gateway.protocol, choice.variants)  # fmt: skip
+        settings = GatewaySettings(
+            choice.policy(), choice.preset, ids, gateway.base_url, gateway.token_env, gateway.protocol, choice.variants
+        )
     elif gateway is not None and gateway != GatewayOptions():
         raise UserError(f"the gateway options (--combined, --gateway-url, ...) apply to --layout gateway, not {layout}")
     if combined is not None:
@@ -374,8 +376,9 @@ def export_opencode_config(
     the layout's OpenCode-version caveat) are issued as
     :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing.
     """
-    plan = plan_export(path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined,
-                       gateway=gateway)  # fmt: skip
+    plan = plan_export(
+        path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined, gateway=gateway
+    )
     for message in plan.warnings:
         warnings.warn(message, ExportWarning, stacklevel=2)
     if not dry_run:

@@ -186,15 +186,21 @@ def _profile(rows: pd.DataFrame, bucket_429: np.ndarray, complete: bool) -> dict
     real = ~outcome.eq("cancelled").to_numpy() & ~bucket_429
     counts = outcome[real].value_counts()
     n = int(real.sum())
-    profile: dict = {"errors": {c: round(int(counts.get(c, 0)) / n, 6) if n else 0.0 for c in ERROR_CLASSES
-                                if complete or (n and counts.get(c, 0))}}  # fmt: skip
+    profile: dict = {
+        "errors": {
+            c: round(int(counts.get(c, 0)) / n, 6) if n else 0.0
+            for c in ERROR_CLASSES
+            if complete or (n and counts.get(c, 0))
+        }
+    }
     ok = rows[outcome.eq("ok").to_numpy()]
     stream_s = (ok["latency_s"] - ok["ttft_s"]).to_numpy(dtype=float)
     failed = rows[real & ~outcome.isin(["ok", "timeout", "cancelled"]).to_numpy()]
     fitted = {
         "ttft_s": _lognormal(ok["ttft_s"]),
-        "tokens_per_s": _lognormal(ok["output_tokens"].to_numpy(dtype=float)
-                                   / np.where(stream_s > 0, stream_s, np.nan)),
+        "tokens_per_s": _lognormal(
+            ok["output_tokens"].to_numpy(dtype=float) / np.where(stream_s > 0, stream_s, np.nan)
+        ),
         "error_latency_s": _lognormal(failed["latency_s"]),
     }
     profile.update({k: v for k, v in fitted.items() if v is not None})
@@ -260,9 +266,14 @@ def fit_scenario(log: pd.DataFrame, name: str = "fitted") -> Scenario:
         "name": name,
         "description": f"fitted to an attempt log of {len(first)} requests",
         "arrivals": _arrivals(log),
-        "request": {key: value for key, value in (("input_tokens", _lognormal(first["input_tokens"])),
-                                                   ("output_tokens", _lognormal(ok["output_tokens"])))
-                    if value is not None},  # fmt: skip
+        "request": {
+            key: value
+            for key, value in (
+                ("input_tokens", _lognormal(first["input_tokens"])),
+                ("output_tokens", _lognormal(ok["output_tokens"])),
+            )
+            if value is not None
+        },
         "providers": providers,
     }
     if incidents:

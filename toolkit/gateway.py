@@ -167,11 +167,16 @@ class Gateway:
             members = tuple(m for m in model.members if m.provider in endpoints)
             if not members:
                 continue
-            engine = FailoverEngine(policy, [m.provider for m in members], random.Random(),
-                                    [m.context_limit for m in members])  # fmt: skip
-            self.models[model.combined_id] = _Served(model.combined_id, members,
-                                                     tuple(endpoints[m.provider] for m in members), engine,
-                                                     [Counter() for _ in members])  # fmt: skip
+            engine = FailoverEngine(
+                policy, [m.provider for m in members], random.Random(), [m.context_limit for m in members]
+            )
+            self.models[model.combined_id] = _Served(
+                model.combined_id,
+                members,
+                tuple(endpoints[m.provider] for m in members),
+                engine,
+                [Counter() for _ in members],
+            )
         if not self.models:
             raise UserError("no combined model has a reachable member: nothing to serve (see --check)")
         self._t0 = time.monotonic()
@@ -230,8 +235,9 @@ class Gateway:
             return _error(ANTHROPIC if anthropic else OPENAI, 401, "missing or wrong gateway token")
         ids = sorted(self.models)
         if anthropic:
-            data: list[dict[str, Any]] = [{"type": "model", "id": cid, "display_name": cid, "created_at": "1970-01-01T00:00:00Z"}
-                    for cid in ids]  # fmt: skip
+            data: list[dict[str, Any]] = [
+                {"type": "model", "id": cid, "display_name": cid, "created_at": "1970-01-01T00:00:00Z"} for cid in ids
+            ]
             return JSONResponse({"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]})
         data = [{"id": cid, "object": "model", "created": 0, "owned_by": "combined-models"} for cid in ids]
         return JSONResponse({"object": "list", "data": data})
@@ -245,18 +251,25 @@ class Gateway:
             engine, providers = served.engine, []
             for p, member in enumerate(served.members):
                 blocked = engine.available_at(p, now)
-                providers.append({
-                    "provider": member.provider,
-                    "model_ref": member.model_ref,
-                    "protocol": served.endpoints[p].protocol,
-                    "breaker": engine.breaker_state(p),
-                    "blocked_until_s": round(blocked, 3) if blocked > now else None,
-                    "outcomes": dict(served.outcomes[p]),
-                })  # fmt: skip
-            models[cid] = {"requests": served.requests, "answered": served.answered, "failed": served.failed,
-                           "providers": providers}  # fmt: skip
-        return JSONResponse({"run_id": self.run_id, "uptime_s": round(now, 3), "policy": self.policy.name,
-                             "models": models})  # fmt: skip
+                providers.append(
+                    {
+                        "provider": member.provider,
+                        "model_ref": member.model_ref,
+                        "protocol": served.endpoints[p].protocol,
+                        "breaker": engine.breaker_state(p),
+                        "blocked_until_s": round(blocked, 3) if blocked > now else None,
+                        "outcomes": dict(served.outcomes[p]),
+                    }
+                )
+            models[cid] = {
+                "requests": served.requests,
+                "answered": served.answered,
+                "failed": served.failed,
+                "providers": providers,
+            }
+        return JSONResponse(
+            {"run_id": self.run_id, "uptime_s": round(now, 3), "policy": self.policy.name, "models": models}
+        )
 
     # -- completions ---------------------------------------------------------------------------
     async def _chat(self, request: Request) -> Response | _Exchange:
@@ -287,8 +300,9 @@ class Gateway:
         served = self.models.get(name.removeprefix(MODEL_PREFIX)) if isinstance(name, str) else None
         if served is None:
             hint = closest(str(name).removeprefix(MODEL_PREFIX), self.models)
-            return _error(protocol, 404, f"unknown model {name!r}{hint}; GET /v1/models lists the "
-                                         f"{len(self.models)} served here")  # fmt: skip
+            return _error(
+                protocol, 404, f"unknown model {name!r}{hint}; GET /v1/models lists the {len(self.models)} served here"
+            )
         bodies = {}
         try:
             for dst in {e.protocol for e in served.endpoints}:
@@ -311,8 +325,18 @@ class Gateway:
         return b"".join(chunks)
 
     # -- the attempt log -----------------------------------------------------------------------
-    def record(self, served: _Served, request_id: int, attempt: int, provider: int, t_start: float,
-               result: AttemptResult, decision: Decision, protocol: str, stream: bool) -> None:  # fmt: skip
+    def record(
+        self,
+        served: _Served,
+        request_id: int,
+        attempt: int,
+        provider: int,
+        t_start: float,
+        result: AttemptResult,
+        decision: Decision,
+        protocol: str,
+        stream: bool,
+    ) -> None:
         """Count one attempt and append it to the log (flushed at once). Only answered attempts
         are billed: failures and abandoned attempts are logged at zero cost."""
         member = served.members[provider]
@@ -320,8 +344,9 @@ class Gateway:
         if self._log is None:
             return
         cost = member.cost_usd(result.input_tokens, result.output_tokens) if result.outcome == "ok" else 0.0
-        row = log_row(self.run_id, request_id, attempt, served.combined_id, member, t_start, self.clock(), result,
-                      decision, cost)  # fmt: skip
+        row = log_row(
+            self.run_id, request_id, attempt, served.combined_id, member, t_start, self.clock(), result, decision, cost
+        )
         row["protocol"], row["stream"] = protocol, stream
         self._log.write(json.dumps(row) + "\n")
         self._log.flush()
@@ -334,8 +359,16 @@ class Gateway:
         # Idle keep-alive connections are kept 75 s: longer than clients keep theirs (httpx 5 s,
         # Node 4 s), so a client never sends on a connection the server is closing at that moment.
         # loop/http "auto": uvloop and httptools when they are installed, else asyncio and h11.
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", loop="auto",
-                                http="auto", timeout_graceful_shutdown=math.ceil(grace_s), timeout_keep_alive=75)  # fmt: skip
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            loop="auto",
+            http="auto",
+            timeout_graceful_shutdown=math.ceil(grace_s),
+            timeout_keep_alive=75,
+        )
         return uvicorn.Server(config)
 
     @contextlib.contextmanager
@@ -369,8 +402,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror} (is another gateway running? try --port)") \
-            from None
+        raise UserError(
+            f"cannot listen on {host}:{port}: {exc.strerror} (is another gateway running? try --port)"
+        ) from None
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -405,8 +439,15 @@ class _Exchange:
 
     send: Callable[[dict[str, Any]], Any]  # the ASGI send of the request, set by __call__
 
-    def __init__(self, gateway: Gateway, served: _Served, protocol: str, model: str, body: dict[str, Any],
-                 bodies: dict[str, dict[str, Any]]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        gateway: Gateway,
+        served: _Served,
+        protocol: str,
+        model: str,
+        body: dict[str, Any],
+        bodies: dict[str, dict[str, Any]],
+    ) -> None:
         self.gateway, self.served, self.protocol, self.model, self.bodies = gateway, served, protocol, model, bodies
         self.stream = bool(body.get("stream"))
         options = body.get("stream_options")
@@ -490,11 +531,13 @@ class _Exchange:
 
     def _no_call(self, request_id: int, provider: int) -> None:
         result = AttemptResult("cancelled", error=_NO_CALL_TEXT)
-        self.gateway.record(self.served, request_id, 0, provider, self.gateway.clock(), result, _GAVE_UP,
-                            self.protocol, self.stream)  # fmt: skip
+        self.gateway.record(
+            self.served, request_id, 0, provider, self.gateway.clock(), result, _GAVE_UP, self.protocol, self.stream
+        )
 
-    async def _attempt(self, req: Any, provider: int, request_id: int,
-                       failures: list[tuple[str, AttemptResult]]) -> Decision:  # fmt: skip
+    async def _attempt(
+        self, req: Any, provider: int, request_id: int, failures: list[tuple[str, AttemptResult]]
+    ) -> Decision:
         """One attempt on ``provider``: forward or assemble its answer; the engine's decision."""
         gateway, served = self.gateway, self.served
         engine, endpoint, member = served.engine, served.endpoints[provider], served.members[provider]
@@ -502,8 +545,9 @@ class _Exchange:
         body = {**self.bodies[endpoint.protocol], "model": member.model_id}
         acc = AttemptResult("ok")
         if self.stream:
-            translator = StreamTranslator(endpoint.protocol, self.protocol, self.model,
-                                          include_usage=self.include_usage)  # fmt: skip
+            translator = StreamTranslator(
+                endpoint.protocol, self.protocol, self.model, include_usage=self.include_usage
+            )
             sink = self._stream_sink(translator)
             self.held = []
         else:
@@ -566,8 +610,9 @@ class _Exchange:
         headers = {}
         if wait > 0:
             headers = {"retry-after": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))}
-        await self._json(status, error_body(self.protocol, status, f"{served.combined_id}: no provider answered "
-                                                                   f"({detail})"), headers)  # fmt: skip
+        await self._json(
+            status, error_body(self.protocol, status, f"{served.combined_id}: no provider answered ({detail})"), headers
+        )
 
 
 def _give_up_status(failures: Sequence[AttemptResult]) -> int:

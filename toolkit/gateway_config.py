@@ -169,16 +169,22 @@ def model_entry(
     rows = combined[combined["model_ref"].isin([m.model_ref for m in members])]
     top = rows[rows["model_ref"] == members[0].model_ref].iloc[0]
     entry: dict[str, Any] = {"name": str(top["name"]) if isinstance(top["name"], str) else combined_id}
-    limit = {key: int(rows[column].min()) for key, column in
-             (("context", "context_limit"), ("output", "output_limit")) if rows[column].notna().any()}  # fmt: skip
+    limit = {
+        key: int(rows[column].min())
+        for key, column in (("context", "context_limit"), ("output", "output_limit"))
+        if rows[column].notna().any()
+    }
     if limit:
         entry["limit"] = limit
     for flag in ("tool_call", "reasoning"):
         value = _all_true(rows[flag])
         if value is not None:
             entry[flag] = value
-    cost = {key: _number(top[column]) for key, column in (("input", "cost_input"), ("output", "cost_output"))
-            if _present(top[column])}  # fmt: skip
+    cost = {
+        key: _number(top[column])
+        for key, column in (("input", "cost_input"), ("output", "cost_output"))
+        if _present(top[column])
+    }
     if cost:
         entry["cost"] = cost
     return entry
@@ -250,8 +256,8 @@ def read_gateway_settings(config: Mapping[str, Any], source: str = "opencode.jso
         stored = {k: v for k, v in stored.items() if k != "variants"}
     policy, preset = policy_from_options(stored, source)
     try:
-        return GatewaySettings(policy, preset, tuple(models), options.get("baseURL", DEFAULT_URL), token_env,
-                               protocols[npm], variants)  # fmt: skip
+        return GatewaySettings(
+            policy, preset, tuple(models), options.get("baseURL", DEFAULT_URL), token_env, protocols[npm], variants
+        )
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
-

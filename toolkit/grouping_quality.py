@@ -97,6 +97,7 @@ def newer_catalog() -> pd.DataFrame:
 
 def _cross_provider_pairs(frame: pd.DataFrame, keys: list[str]) -> int:
     """How many pairs of rows at two different providers agree on ``keys``."""
+
     def pairs(counts: pd.Series) -> int:
         return int((counts * (counts - 1) // 2).sum())
 

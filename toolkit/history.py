@@ -52,15 +52,28 @@ the call (``build``, ``plan``, a subagent...) and the call's start as a UTC time
 
 # The only message.data fields read (column name -> JSON path): never a prompt, an answer or a body.
 _FIELDS = {
-    "role": "role", "provider": "providerID", "model": "modelID", "agent": "agent", "created": "time.created",
-    "completed": "time.completed", "tokens_input": "tokens.input", "tokens_output": "tokens.output",
-    "tokens_reasoning": "tokens.reasoning", "cache_read": "tokens.cache.read", "cache_write": "tokens.cache.write",
-    "cost": "cost", "error_name": "error.name", "status": "error.data.statusCode", "message": "error.data.message",
+    "role": "role",
+    "provider": "providerID",
+    "model": "modelID",
+    "agent": "agent",
+    "created": "time.created",
+    "completed": "time.completed",
+    "tokens_input": "tokens.input",
+    "tokens_output": "tokens.output",
+    "tokens_reasoning": "tokens.reasoning",
+    "cache_read": "tokens.cache.read",
+    "cache_write": "tokens.cache.write",
+    "cost": "cost",
+    "error_name": "error.name",
+    "status": "error.data.statusCode",
+    "message": "error.data.message",
     "retry_after": 'error.data.responseHeaders."retry-after"',
     "retry_after_ms": 'error.data.responseHeaders."retry-after-ms"',
-}  # fmt: skip
-_REQUIRED_TABLES = {"message": {"id", "session_id", "time_created", "time_updated", "data"},
-                    "part": {"message_id", "time_created"}}  # fmt: skip
+}
+_REQUIRED_TABLES = {
+    "message": {"id", "session_id", "time_created", "time_updated", "data"},
+    "part": {"message_id", "time_created"},
+}
 _FINAL_ERROR_MATCH_S = 0.25  # a logged failure this close to a failed message's end is that final call
 _LOG_LINE = re.compile(r'(\S+?)=("(?:[^"\\]|\\.)*"|\S*)')
 _TIMEOUT_TEXT = re.compile(r"timed? ?out|timeout|ETIMEDOUT", re.IGNORECASE)
@@ -143,8 +156,10 @@ def _database_error(database: Path, exc: sqlite3.Error) -> UserError:
     """One line for what went wrong with ``database``."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return UserError(f"{database} is locked by a program writing to it (a running OpenCode?): "
-                         "try again in a moment, or import a copy of the file")  # fmt: skip
+        return UserError(
+            f"{database} is locked by a program writing to it (a running OpenCode?): "
+            "try again in a moment, or import a copy of the file"
+        )
     if "not a database" in text or "malformed" in text or "disk image" in text:
         return UserError(f"{database} is not a readable SQLite database (corrupt or truncated): {text}")
     return UserError(f"cannot read {database}: {text}")
@@ -154,12 +169,15 @@ def _check_schema(connection: sqlite3.Connection, database: Path) -> None:
     for table, needed in _REQUIRED_TABLES.items():
         have = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
         if not have:
-            raise UserError(f"{database} has no '{table}' table: not an OpenCode history this version reads "
-                            "(OpenCode 1.18 keeps sessions in opencode.db)")  # fmt: skip
+            raise UserError(
+                f"{database} has no '{table}' table: not an OpenCode history this version reads "
+                "(OpenCode 1.18 keeps sessions in opencode.db)"
+            )
         missing = sorted(needed - have)
         if missing:
-            raise UserError(f"{database}: table '{table}' lacks {', '.join(missing)}: "
-                            "an OpenCode schema this version does not know")  # fmt: skip
+            raise UserError(
+                f"{database}: table '{table}' lacks {', '.join(missing)}: an OpenCode schema this version does not know"
+            )
 
 
 def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
@@ -261,11 +279,15 @@ def _logged_calls(messages: pd.DataFrame, end: np.ndarray, events: pd.DataFrame)
     keys = ["session_id", "provider", "model"]
     if len(events) == 0:
         return pd.DataFrame({"request": np.zeros(0, dtype=np.int64), "t0": [], "t1": [], "error": []})
-    windows = messages[keys].astype(str).assign(lo=_numbers(messages["created"]) - 1000, hi=end + 1000,
-                                                request=np.arange(len(messages)))  # fmt: skip
+    windows = (
+        messages[keys]
+        .astype(str)
+        .assign(lo=_numbers(messages["created"]) - 1000, hi=end + 1000, request=np.arange(len(messages)))
+    )
     events = events.astype({k: str for k in keys}).sort_values("t")
-    matched = pd.merge_asof(events, windows.sort_values("lo"), left_on="t", right_on="lo", by=keys,
-                            direction="backward")  # fmt: skip
+    matched = pd.merge_asof(
+        events, windows.sort_values("lo"), left_on="t", right_on="lo", by=keys, direction="backward"
+    )
     matched = matched[matched["t"] <= matched["hi"]].sort_values(["request", "t"], kind="stable")
     request = matched["request"].to_numpy(dtype=np.int64)
     t = matched["t"].to_numpy(dtype=float)
@@ -276,12 +298,14 @@ def _logged_calls(messages: pd.DataFrame, end: np.ndarray, events: pd.DataFrame)
     orphan = failure & ~np.r_[False, ended[:-1]]  # a failure not ending a start
     starts, orphans = np.flatnonzero(~failure), np.flatnonzero(orphan)
     nxt = np.minimum(starts + 1, len(t) - 1)
-    calls = pd.DataFrame({
-        "request": np.r_[request[starts], request[orphans]],
-        "t0": np.r_[t[starts], np.full(len(orphans), np.nan)],
-        "t1": np.r_[np.where(ended[starts], t[nxt], np.nan), t[orphans]],
-        "error": np.r_[np.where(ended[starts], error[nxt], None), error[orphans]],
-    })  # fmt: skip
+    calls = pd.DataFrame(
+        {
+            "request": np.r_[request[starts], request[orphans]],
+            "t0": np.r_[t[starts], np.full(len(orphans), np.nan)],
+            "t1": np.r_[np.where(ended[starts], t[nxt], np.nan), t[orphans]],
+            "error": np.r_[np.where(ended[starts], error[nxt], None), error[orphans]],
+        }
+    )
     calls["at"] = calls["t0"].fillna(calls["t1"])
     return calls.sort_values(["request", "at"], kind="stable").drop(columns="at").reset_index(drop=True)
 
@@ -291,8 +315,9 @@ def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     messages = messages.iloc[np.argsort(_numbers(messages["created"]), kind="stable")].reset_index(drop=True)
     n = len(messages)
     created = _numbers(messages["created"])
-    end = np.where(np.isnan(_numbers(messages["completed"])), _numbers(messages["updated"]),
-                   _numbers(messages["completed"]))  # fmt: skip
+    end = np.where(
+        np.isnan(_numbers(messages["completed"])), _numbers(messages["updated"]), _numbers(messages["completed"])
+    )
     failed = messages["error_name"].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     calls = _logged_calls(messages, end, events)
     request = calls["request"].to_numpy(dtype=np.int64)
@@ -316,31 +341,47 @@ def _attempts(messages: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     texts = failures["error"].astype(str)
     outcome_of = {text: _outcome(math.nan, text, None) for text in texts.unique()}
     retried = {
-        "request": f_request, "attempt": f_attempt, "t_start": failures["t0"].fillna(failures["t1"]).to_numpy(),
-        "t_end": failures["t1"].to_numpy(), "ttft_s": np.full(len(failures), np.nan),
-        "outcome": texts.map(outcome_of).to_numpy(), "status": np.full(len(failures), np.nan),
-        "retry_after_s": np.full(len(failures), np.nan), "decision": "retry_same",
-        "wait_s": (f_next - failures["t1"].to_numpy()) / 1000, "output_tokens": 0, "cost_usd": 0.0,
+        "request": f_request,
+        "attempt": f_attempt,
+        "t_start": failures["t0"].fillna(failures["t1"]).to_numpy(),
+        "t_end": failures["t1"].to_numpy(),
+        "ttft_s": np.full(len(failures), np.nan),
+        "outcome": texts.map(outcome_of).to_numpy(),
+        "status": np.full(len(failures), np.nan),
+        "retry_after_s": np.full(len(failures), np.nan),
+        "decision": "retry_same",
+        "wait_s": (f_next - failures["t1"].to_numpy()) / 1000,
+        "output_tokens": 0,
+        "cost_usd": 0.0,
         "error": texts.map({text: redact(text) for text in outcome_of}).to_numpy(),
-    }  # fmt: skip
+    }
     first_part = _numbers(messages["first_part"])
     timed = known & ~failed & (first_part >= final_start)
     finals: dict[str, Any] = {
-        "request": np.arange(n), "attempt": np.bincount(f_request, minlength=n) + 1, "t_start": final_start,
-        "t_end": end, "ttft_s": np.where(timed, (first_part - final_start) / 1000, np.nan),
-        "outcome": np.where(failed, "", "ok").astype(object), "status": np.where(failed, np.nan, 200.0),
-        "retry_after_s": np.full(n, np.nan), "decision": np.where(failed, "give_up", "done"),
-        "wait_s": 0.0, "output_tokens": np.where(failed, 0, _numbers(messages["tokens_output"], 0)
-                                                 + _numbers(messages["tokens_reasoning"], 0)),
-        "cost_usd": np.where(failed, 0.0, _numbers(messages["cost"], 0.0)), "error": np.full(n, "", dtype=object),
-    }  # fmt: skip
+        "request": np.arange(n),
+        "attempt": np.bincount(f_request, minlength=n) + 1,
+        "t_start": final_start,
+        "t_end": end,
+        "ttft_s": np.where(timed, (first_part - final_start) / 1000, np.nan),
+        "outcome": np.where(failed, "", "ok").astype(object),
+        "status": np.where(failed, np.nan, 200.0),
+        "retry_after_s": np.full(n, np.nan),
+        "decision": np.where(failed, "give_up", "done"),
+        "wait_s": 0.0,
+        "output_tokens": np.where(
+            failed, 0, _numbers(messages["tokens_output"], 0) + _numbers(messages["tokens_reasoning"], 0)
+        ),
+        "cost_usd": np.where(failed, 0.0, _numbers(messages["cost"], 0.0)),
+        "error": np.full(n, "", dtype=object),
+    }
     for i in np.flatnonzero(failed):  # failed final calls: few, each with its own status and headers
         m = messages.iloc[i]
         text = redact(str(m["message"] or m["error_name"]))
         status = float(pd.to_numeric(m["status"], errors="coerce"))
         names = (("retry-after", "retry_after"), ("retry-after-ms", "retry_after_ms"))
-        headers = {k: str(m[field]) for k, field in names
-                   if isinstance(m[field], (str, int, float)) and m[field] == m[field]}  # fmt: skip
+        headers = {
+            k: str(m[field]) for k, field in names if isinstance(m[field], (str, int, float)) and m[field] == m[field]
+        }
         retry_after = retry_after_s(headers)
         finals["outcome"][i] = _outcome(status, text, m["error_name"])
         finals["status"][i] = status

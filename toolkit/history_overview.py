@@ -73,7 +73,8 @@ def period_overview(log: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     else:
         width = 86_400.0 if freq == "D" else 3_600.0
         period = (log["t_start_s"] // width) * width
-    rows = [{"period": key, "provider": str(provider), **_stats(group)}
-            for (key, provider), group in log.groupby([period.rename("period"), "provider"], observed=True,
-                                                      sort=True)]  # fmt: skip
+    rows = [
+        {"period": key, "provider": str(provider), **_stats(group)}
+        for (key, provider), group in log.groupby([period.rename("period"), "provider"], observed=True, sort=True)
+    ]
     return pd.DataFrame(rows, columns=["period", "provider", *_stats(log.iloc[:0]).keys()])

@@ -86,33 +86,64 @@ def _messages(row, model: str, first_ms: float, t0: float, t1: float, agent: str
     (started ``t0``, ended ``t1``); appends the assistant's parts to ``parts``."""
     request, session, provider = int(row.request_id), str(row.session_id), str(row.provider)
     user_id, message_id = f"msg_{request:012d}u", f"msg_{request:012d}a"
-    user = {"role": "user", "time": {"created": first_ms - 1}, "agent": agent,
-            "model": {"providerID": provider, "modelID": model}}  # fmt: skip
-    data: dict = {"parentID": user_id, "role": "assistant", "mode": agent, "agent": agent,
-                  "path": {"cwd": "/sample", "root": "/"}, "cost": 0,
-                  "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
-                  "modelID": model, "providerID": provider, "time": {"created": first_ms, "completed": t1}}  # fmt: skip
+    user = {
+        "role": "user",
+        "time": {"created": first_ms - 1},
+        "agent": agent,
+        "model": {"providerID": provider, "modelID": model},
+    }
+    data: dict = {
+        "parentID": user_id,
+        "role": "assistant",
+        "mode": agent,
+        "agent": agent,
+        "path": {"cwd": "/sample", "root": "/"},
+        "cost": 0,
+        "tokens": {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}},
+        "modelID": model,
+        "providerID": provider,
+        "time": {"created": first_ms, "completed": t1},
+    }
     if row.outcome == "ok":
-        data["tokens"].update(input=int(row.input_tokens), output=int(row.output_tokens),
-                              total=int(row.input_tokens) + int(row.output_tokens))  # fmt: skip
+        data["tokens"].update(
+            input=int(row.input_tokens),
+            output=int(row.output_tokens),
+            total=int(row.input_tokens) + int(row.output_tokens),
+        )
         data.update(cost=float(row.cost_usd), finish="stop")
         first_token = t0 + (row.ttft_s if math.isfinite(row.ttft_s) else 0.0) * 1000
-        parts.append((f"prt_{request:012d}s", message_id, session, first_token, first_token,
-                      json.dumps({"type": "step-start"})))  # fmt: skip
-        parts.append((f"prt_{request:012d}t", message_id, session, first_token, t1,
-                      json.dumps({"type": "text", "text": PLACEHOLDER, "time": {"start": first_token}})))  # fmt: skip
+        parts.append(
+            (f"prt_{request:012d}s", message_id, session, first_token, first_token, json.dumps({"type": "step-start"}))
+        )
+        parts.append(
+            (
+                f"prt_{request:012d}t",
+                message_id,
+                session,
+                first_token,
+                t1,
+                json.dumps({"type": "text", "text": PLACEHOLDER, "time": {"start": first_token}}),
+            )
+        )
     else:
         headers = {"content-type": "application/json"}
         if math.isfinite(row.retry_after_s):
             headers["retry-after-ms"] = str(round(row.retry_after_s * 1000))
-        data["error"] = {"name": "APIError", "data": {
-            "message": MESSAGES[row.outcome], "statusCode": None if pd.isna(row.status) else int(row.status),
-            "isRetryable": row.outcome in ("rate_limit", "overload", "server_error"),
-            "responseHeaders": headers, "responseBody": json.dumps({"error": {"message": MESSAGES[row.outcome]}}),
-            "metadata": {"url": f"https://{provider}.invalid/v1/chat/completions"},
-        }}  # fmt: skip
-    return [(user_id, session, first_ms - 1, first_ms - 1, json.dumps(user)),
-            (message_id, session, first_ms, t1, json.dumps(data))]  # fmt: skip
+        data["error"] = {
+            "name": "APIError",
+            "data": {
+                "message": MESSAGES[row.outcome],
+                "statusCode": None if pd.isna(row.status) else int(row.status),
+                "isRetryable": row.outcome in ("rate_limit", "overload", "server_error"),
+                "responseHeaders": headers,
+                "responseBody": json.dumps({"error": {"message": MESSAGES[row.outcome]}}),
+                "metadata": {"url": f"https://{provider}.invalid/v1/chat/completions"},
+            },
+        }
+    return [
+        (user_id, session, first_ms - 1, first_ms - 1, json.dumps(user)),
+        (message_id, session, first_ms, t1, json.dumps(data)),
+    ]
 
 
 def write_opencode_history(
@@ -140,14 +171,21 @@ def write_opencode_history(
         if i == 0 or records[i - 1].request_id != row.request_id:
             first_ms = t0  # the message is created when its first call starts
         model = str(row.model_ref).split("/", 1)[-1]
-        head = (f"providerID={row.provider} modelID={model} session.id={row.session_id} small=false agent={agent} "
-                "mode=primary")  # fmt: skip
+        head = (
+            f"providerID={row.provider} modelID={model} session.id={row.session_id} small=false agent={agent} "
+            "mode=primary"
+        )
         lines.append((t0, f"timestamp={_iso(t0)} level=INFO run=sample message=stream {head}"))
         if i + 1 < len(records) and records[i + 1].request_id == row.request_id:
             if row.outcome != "ok":  # a failed call followed by another: OpenCode logs it and retries
                 error = json.dumps("AI_APICallError: " + MESSAGES[row.outcome])
-                lines.append((t1, f'timestamp={_iso(t1)} level=ERROR run=sample message="stream error" {head} '
-                                  f"error.error={error}"))  # fmt: skip
+                lines.append(
+                    (
+                        t1,
+                        f'timestamp={_iso(t1)} level=ERROR run=sample message="stream error" {head} '
+                        f"error.error={error}",
+                    )
+                )
             continue
         sessions.setdefault(str(row.session_id), first_ms)
         messages.extend(_messages(row, model, first_ms, t0, t1, agent, parts))

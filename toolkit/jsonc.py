@@ -84,7 +84,9 @@ def loads(text: str, source: str = "<string>") -> object:
     try:
         return json.loads(blank_comments(text))
     except json.JSONDecodeError as exc:
-        raise UserError(f"{source}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); fix the file and retry") from None
+        raise UserError(
+            f"{source}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); fix the file and retry"
+        ) from None
     except ValueError as exc:
         raise UserError(f"{source}: invalid JSONC ({exc}); fix the file and retry") from None
 

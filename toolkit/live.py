@@ -84,8 +84,9 @@ class _Run:
             policy, [m.provider for m in self.members], random.Random(seed), [m.context_limit for m in self.members]
         )
         self.policy, self.upstream, self.clock, self.scale = policy, upstream, upstream.clock, upstream.scale
-        self.collector = AttemptCollector(run_id, model.combined_id, self.engine.providers,
-                                          [m.model_ref for m in self.members])  # fmt: skip
+        self.collector = AttemptCollector(
+            run_id, model.combined_id, self.engine.providers, [m.model_ref for m in self.members]
+        )
         self.redact = upstream.redact
         self.log_file = log_file
         self.answers: dict[int, str] = {}
@@ -98,14 +99,30 @@ class _Run:
             await asyncio.sleep(delay)
         self.lag.record(self.clock() - at)
 
-    async def attempt(self, acc: AttemptResult, provider: int, request_id: int, attempt: int, deadline: float,
-                      input_tokens: int, output_tokens: int) -> AttemptResult:  # fmt: skip
+    async def attempt(
+        self,
+        acc: AttemptResult,
+        provider: int,
+        request_id: int,
+        attempt: int,
+        deadline: float,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> AttemptResult:
         """One streamed attempt of a synthetic prompt into ``acc`` (see :meth:`toolkit.upstream.Upstream.attempt`)."""
         body = _body(self.members[provider].model_id, input_tokens, output_tokens)
         return await self.upstream.attempt(self.endpoints[provider], body, acc, deadline, f"{request_id}-{attempt}")
 
-    def record(self, req: Any, provider: int, attempt: int, t_start: float, result: AttemptResult,
-               decision: Decision, billed: bool = False) -> None:  # fmt: skip
+    def record(
+        self,
+        req: Any,
+        provider: int,
+        attempt: int,
+        t_start: float,
+        result: AttemptResult,
+        decision: Decision,
+        billed: bool = False,
+    ) -> None:
         """One attempt-log row: into the collector and, flushed at once, into the JSON-lines log.
 
         Cost follows the simulator: successful attempts, and hedges cancelled mid-stream
@@ -116,14 +133,35 @@ class _Run:
         paid = billed or result.outcome == "ok"
         cost = member.cost_usd(result.input_tokens, result.output_tokens) if paid else 0.0
         self.collector.add(
-            req.request_id, attempt, provider, t_start, t_end, result.ttft_s, OUTCOME_CODE[result.outcome],
-            result.status or 0, _NAN if result.retry_after_s is None else result.retry_after_s,
-            DECISION_CODE[decision.action], decision.wait, result.input_tokens, result.output_tokens, cost,
+            req.request_id,
+            attempt,
+            provider,
+            t_start,
+            t_end,
+            result.ttft_s,
+            OUTCOME_CODE[result.outcome],
+            result.status or 0,
+            _NAN if result.retry_after_s is None else result.retry_after_s,
+            DECISION_CODE[decision.action],
+            decision.wait,
+            result.input_tokens,
+            result.output_tokens,
+            cost,
             self.collector.error_code(result.error),
-        )  # fmt: skip
+        )
         if self.log_file is not None:
-            row = log_row(self.collector.run_id, req.request_id, attempt, self.collector.combined_id, member, t_start,
-                          t_end, result, decision, cost)  # fmt: skip
+            row = log_row(
+                self.collector.run_id,
+                req.request_id,
+                attempt,
+                self.collector.combined_id,
+                member,
+                t_start,
+                t_end,
+                result,
+                decision,
+                cost,
+            )
             self.log_file.write(json.dumps(row) + "\n")
             self.log_file.flush()
 
@@ -153,8 +191,9 @@ class _Run:
         engine, hedge_after = self.engine, self.policy.hedge_after_s
         if hedge_after is None:  # one attempt at a time: no task, no extra turn of the event loop
             attempt, t_start, acc = req.attempts, self.clock(), AttemptResult("ok")
-            result = await self.attempt(acc, provider, req.request_id, attempt, req.deadline, req.input_tokens,
-                                        req.output_tokens)  # fmt: skip
+            result = await self.attempt(
+                acc, provider, req.request_id, attempt, req.deadline, req.input_tokens, req.output_tokens
+            )
             decision = engine.report(req, provider, result.outcome, self.clock(), result.retry_after_s)
             self.record(req, provider, attempt, t_start, result, decision)
             if decision.action == DONE:
@@ -200,8 +239,9 @@ class _Run:
             await asyncio.gather(task, return_exceptions=True)
             self.engine.cancel(req, p, self.clock())
             streamed = len("".join(acc.parts).split())
-            cancelled = AttemptResult("cancelled", None, None, acc.ttft_s, req.input_tokens, streamed,
-                                      error=self.redact(_CANCELLED_TEXT))  # fmt: skip
+            cancelled = AttemptResult(
+                "cancelled", None, None, acc.ttft_s, req.input_tokens, streamed, error=self.redact(_CANCELLED_TEXT)
+            )
             self.record(req, p, attempt, t_start, cancelled, _CANCELLED, billed=bool(acc.parts))
         tasks.clear()
 
@@ -218,20 +258,24 @@ _NO_CALL_TEXT = "gave up before calling: no provider available before the deadli
 # Arrivals
 
 
-def _sizes(scenario: Scenario, requests: int, seed: int, input_tokens: int | None,
-           output_tokens: int | None) -> list[tuple[int, int]]:  # fmt: skip
+def _sizes(
+    scenario: Scenario, requests: int, seed: int, input_tokens: int | None, output_tokens: int | None
+) -> list[tuple[int, int]]:
     """Each request's (input, output) tokens, drawn up front so they do not depend on timing."""
     rnd = random.Random(f"sizes:{seed}")
 
     def size(fixed: int | None, dist: Any) -> int:
         return fixed if fixed is not None else max(1, round(dist.draw(rnd)))
 
-    return [(size(input_tokens, scenario.input_tokens), size(output_tokens, scenario.output_tokens))
-            for _ in range(requests)]  # fmt: skip
+    return [
+        (size(input_tokens, scenario.input_tokens), size(output_tokens, scenario.output_tokens))
+        for _ in range(requests)
+    ]
 
 
-async def _drive(run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]], concurrency: int, seed: int,
-                 progress: Any) -> None:  # fmt: skip
+async def _drive(
+    run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]], concurrency: int, seed: int, progress: Any
+) -> None:
     """Issue the requests as the scenario's arrivals say, ``concurrency`` at most in flight."""
     rnd = random.Random(f"arrivals:{seed}")
     slots = asyncio.Semaphore(concurrency)
@@ -266,8 +310,13 @@ async def _drive(run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]]
 # Public API
 
 
-def estimate_cost(members: Sequence[Member], scenario: Scenario, requests: int,
-                  input_tokens: int | None = None, output_tokens: int | None = None) -> float:  # fmt: skip
+def estimate_cost(
+    members: Sequence[Member],
+    scenario: Scenario,
+    requests: int,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+) -> float:
     """USD for ``requests`` requests if each were served once by the priciest member (an upper
     estimate for a healthy run: failures that bill tokens come on top)."""
     tokens_in = input_tokens if input_tokens is not None else scenario.input_tokens.mean
@@ -324,10 +373,15 @@ async def run_live_async(
         providers = [m.provider for m in members]
     if endpoints is None:
         mock = MockProviders.from_scenario(
-            scenario, providers, seed=seed, context_limits={m.provider: m.context_limit for m in members},
+            scenario,
+            providers,
+            seed=seed,
+            context_limits={m.provider: m.context_limit for m in members},
             ranking=model.providers,
-            time_scale=time_scale, log_path=mock_log_path, models=sorted({m.model_id for m in members}),
-        )  # fmt: skip
+            time_scale=time_scale,
+            log_path=mock_log_path,
+            models=sorted({m.model_id for m in members}),
+        )
         endpoints = local_endpoints(mock.start().endpoints, {m.provider: adapter_of(m) for m in members})
         clock = mock.now_s
     else:
@@ -410,11 +464,25 @@ def run_live(
     own thread). The frame's ``attrs["answers"]`` maps each served request to its text.
     """
     coroutine = run_live_async(
-        model, policy, scenario, requests=requests, concurrency=concurrency, endpoints=endpoints, config=config,
-        seed=seed, time_scale=time_scale, timeouts=timeouts, input_tokens=input_tokens, output_tokens=output_tokens,
-        log_path=log_path, run_id=run_id, mock_log_path=mock_log_path, progress=progress, client=client,
+        model,
+        policy,
+        scenario,
+        requests=requests,
+        concurrency=concurrency,
+        endpoints=endpoints,
+        config=config,
+        seed=seed,
+        time_scale=time_scale,
+        timeouts=timeouts,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        log_path=log_path,
+        run_id=run_id,
+        mock_log_path=mock_log_path,
+        progress=progress,
+        client=client,
         lag_limit_s=lag_limit_s,
-    )  # fmt: skip
+    )
     try:
         asyncio.get_running_loop()
     except RuntimeError:

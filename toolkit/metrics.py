@@ -82,8 +82,12 @@ def summarize(log: pd.DataFrame, by: str | Sequence[str] = "run_id") -> pd.DataF
     """The metrics table of an attempt log, one row per value of ``by`` (see the README)."""
     keys = [by] if isinstance(by, str) else list(by)
     requests = per_request(log, keys)
-    providers = [str(p) for p in (log["provider"].cat.categories if hasattr(log["provider"], "cat") else
-                                  sorted(log["provider"].unique()))]  # fmt: skip
+    providers = [
+        str(p)
+        for p in (
+            log["provider"].cat.categories if hasattr(log["provider"], "cat") else sorted(log["provider"].unique())
+        )
+    ]
     rows = []
     for key, r in requests.groupby(level=list(range(len(keys))), observed=True, sort=True):
         key = key if isinstance(key, tuple) else (key,)

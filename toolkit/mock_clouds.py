@@ -53,17 +53,27 @@ VERTEX_ROUTE = "/v1/projects/{project}/locations/{location}/publishers/{publishe
 GEMINI_ROUTE = "/v1beta/models/{target}"
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what google-auth signs as ``aud``, whatever the token_uri
+GOOGLE_TOKEN_AUDIENCE = (
+    "https://oauth2.googleapis.com/token"  # what google-auth signs as ``aud``, whatever the token_uri
+)
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-_AZURE_AUTH = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
-               "key for an active subscription and use a correct regional API endpoint for your resource.")  # fmt: skip
-_AZURE_RATE = ("Requests to the ChatCompletions_Create Operation under Azure OpenAI API version v1 have exceeded "
-               "token rate limit of your current OpenAI S0 pricing tier. Please retry after {s} seconds.")  # fmt: skip
-_VERTEX_QUOTA = ("Quota exceeded for aiplatform.googleapis.com/online_prediction_input_tokens_per_minute_per_base_model "
-                 "with base model: anthropic-claude. Please submit a quota increase request.")  # fmt: skip
-_VERTEX_AUTH = ("Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
-                "other valid authentication credential.")  # fmt: skip
+_AZURE_AUTH = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
+    "key for an active subscription and use a correct regional API endpoint for your resource."
+)
+_AZURE_RATE = (
+    "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version v1 have exceeded "
+    "token rate limit of your current OpenAI S0 pricing tier. Please retry after {s} seconds."
+)
+_VERTEX_QUOTA = (
+    "Quota exceeded for aiplatform.googleapis.com/online_prediction_input_tokens_per_minute_per_base_model "
+    "with base model: anthropic-claude. Please submit a quota increase request."
+)
+_VERTEX_AUTH = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+    "other valid authentication credential."
+)
 
 
 def google_error(code: int, status: str, message: str) -> JSONResponse:
@@ -102,8 +112,9 @@ def body_refusal(cloud: str, body: dict[str, Any]) -> JSONResponse | None:
         message = f"anthropic_version: must be {VERTEX_ANTHROPIC_VERSION!r} on Vertex AI"
     else:
         return None
-    return JSONResponse({"type": "error", "error": {"type": "invalid_request_error", "message": message}},
-                        status_code=400)  # fmt: skip
+    return JSONResponse(
+        {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, status_code=400
+    )
 
 
 def _bearer(request: Request) -> str | None:
@@ -124,8 +135,15 @@ def authorized(request: Request, cloud: str, owner: MockProviders) -> bool:
     return token is not None and (token in owner.google_tokens or token == owner.api_key)
 
 
-def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, Any], headers: dict[str, str],
-          message: str | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:  # fmt: skip
+def error(
+    cloud: str,
+    protocol: str,
+    kind: str,
+    status: int,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    message: str | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) of a fault as the cloud answers it; the model API's own otherwise
     (``payload``, or Gemini's shape for ``protocol`` ``"gemini"``); ``message`` is the reply's own text."""
     if cloud == AZURE:
@@ -144,8 +162,11 @@ def error(cloud: str, protocol: str, kind: str, status: int, payload: dict[str, 
     if kind == "auth":
         return 401, {"error": {"code": 401, "message": _VERTEX_AUTH, "status": "UNAUTHENTICATED"}}, {}
     if kind == "unavailable":
-        return 503, {"error": {"code": 503, "message": "The service is currently unavailable.",
-                               "status": "UNAVAILABLE"}}, {}  # fmt: skip
+        return (
+            503,
+            {"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}},
+            {},
+        )
     if protocol == GEMINI:
         return _gemini_error(kind, headers)
     return status, payload, headers
@@ -177,7 +198,10 @@ async def token_endpoint(request: Request, owner: MockProviders) -> JSONResponse
     claims = _claims(assertion)
     if form.get("grant_type") != JWT_GRANT or claims is None:
         return JSONResponse({"error": "invalid_request", "error_description": "Invalid grant or assertion"}, 400)
-    if claims.get("aud") not in (GOOGLE_TOKEN_AUDIENCE, str(request.url)) or CLOUD_PLATFORM_SCOPE not in str(claims.get("scope", "")).split():
+    if (
+        claims.get("aud") not in (GOOGLE_TOKEN_AUDIENCE, str(request.url))
+        or CLOUD_PLATFORM_SCOPE not in str(claims.get("scope", "")).split()
+    ):
         return JSONResponse({"error": "invalid_scope", "error_description": "Invalid audience or scope"}, 400)
     if owner.google_public_key is not None and not _signed(assertion, owner.google_public_key):
         return JSONResponse({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, 400)
@@ -189,16 +213,27 @@ async def token_endpoint(request: Request, owner: MockProviders) -> JSONResponse
 # Gemini: fault kind -> (status, google.rpc status, message), as the Gemini API answers them
 _GEMINI_ERRORS = {
     "rate_limit": (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
-    "quota": (429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details."),
+    "quota": (
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details.",
+    ),
     "overload": (503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
     "unavailable": (503, "UNAVAILABLE", "The service is currently unavailable."),
-    "server_error": (500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                      "https://developers.generativeai.google/guide/troubleshooting"),
-    "context_length": (400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of "
-                                                "tokens allowed (1048576)."),
+    "server_error": (
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    ),
+    "context_length": (
+        400,
+        "INVALID_ARGUMENT",
+        "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+    ),
     "client_error": (400, "INVALID_ARGUMENT", 'Invalid JSON payload received. Unknown name "foo": Cannot find field.'),
     "auth": (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
-}  # fmt: skip
+}
 
 
 def _gemini_error(kind: str, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -206,8 +241,13 @@ def _gemini_error(kind: str, headers: dict[str, str]) -> tuple[int, dict[str, An
     status, code, message = _GEMINI_ERRORS[kind]
     error: dict[str, Any] = {"code": status, "message": message, "status": code}
     if kind == "auth":
-        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                             "domain": "googleapis.com"}]  # fmt: skip
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ]
     elif kind == "rate_limit" and "retry-after-ms" in headers:
         delay = int(headers["retry-after-ms"]) / 1000
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"}]
@@ -216,8 +256,13 @@ def _gemini_error(kind: str, headers: dict[str, str]) -> tuple[int, dict[str, An
 
 def gemini_messages(body: dict[str, Any]) -> dict[str, Any]:
     """A Gemini body as the mock counts tokens: its texts as messages, ``maxOutputTokens`` as ``max_tokens``."""
-    texts = [str(part.get("text", "")) for turn in [body.get("systemInstruction") or {}, *(body.get("contents") or [])]
-             if isinstance(turn, dict) for part in turn.get("parts") or () if isinstance(part, dict)]  # fmt: skip
+    texts = [
+        str(part.get("text", ""))
+        for turn in [body.get("systemInstruction") or {}, *(body.get("contents") or [])]
+        if isinstance(turn, dict)
+        for part in turn.get("parts") or ()
+        if isinstance(part, dict)
+    ]
     limit = (body.get("generationConfig") or {}).get("maxOutputTokens")
     return {"messages": [{"role": "user", "content": " ".join(texts)}], "max_tokens": limit}
 
@@ -236,15 +281,22 @@ class GeminiFrames:
     def __init__(self, model: str, request_id: str, input_tokens: int) -> None:
         self.model, self.id, self.input_tokens = model, request_id, input_tokens
 
-    def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None, output_tokens: int | None = None,
-               ) -> dict[str, Any]:  # fmt: skip
+    def _chunk(
+        self,
+        parts: list[dict[str, Any]],
+        finish: str | None = None,
+        output_tokens: int | None = None,
+    ) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
         if finish:
             candidate["finishReason"] = finish
         chunk: dict[str, Any] = {"candidates": [candidate], "modelVersion": self.model, "responseId": self.id}
         if output_tokens is not None:
-            chunk["usageMetadata"] = {"promptTokenCount": self.input_tokens, "candidatesTokenCount": output_tokens,
-                                      "totalTokenCount": self.input_tokens + output_tokens}  # fmt: skip
+            chunk["usageMetadata"] = {
+                "promptTokenCount": self.input_tokens,
+                "candidatesTokenCount": output_tokens,
+                "totalTokenCount": self.input_tokens + output_tokens,
+            }
         return chunk
 
     @staticmethod
@@ -283,15 +335,28 @@ _BEDROCK_ERRORS = {
     "rate_limit": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
     "quota": (400, "ServiceQuotaExceededException", "Your request exceeds the service quota for your account."),
     "overload": (503, "ServiceUnavailableException", "Bedrock is unable to process your request."),
-    "unavailable": (429, "ModelNotReadyException", "Model is not ready for inference. Wait and try your request again."),
-    "server_error": (500, "InternalServerException", "The server encountered an internal error while processing the request."),
+    "unavailable": (
+        429,
+        "ModelNotReadyException",
+        "Model is not ready for inference. Wait and try your request again.",
+    ),
+    "server_error": (
+        500,
+        "InternalServerException",
+        "The server encountered an internal error while processing the request.",
+    ),
     "context_length": (400, "ValidationException", "Input is too long for requested model."),
-    "client_error": (400, "ValidationException", "Malformed input request: #: required key [messages] not found, "
-                                                 "please reformat your input and try again."),
+    "client_error": (
+        400,
+        "ValidationException",
+        "Malformed input request: #: required key [messages] not found, please reformat your input and try again.",
+    ),
     "auth": (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
-}  # fmt: skip
-SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
-                      "Secret Access Key and signing method. Consult the service documentation for details.")  # fmt: skip
+}
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS "
+    "Secret Access Key and signing method. Consult the service documentation for details."
+)
 
 
 def _bedrock_error(kind: str, message: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -331,8 +396,9 @@ def _signature_matches(request: Request, body: bytes, authorization: str, owner:
         return False
     signed = fields["SignedHeaders"].split(";")
     url = f"{request.url.scheme}://{request.headers['host']}{request.scope['raw_path'].decode()}"
-    aws_request = AWSRequest(method=request.method, url=url, data=body,
-                             headers={name: request.headers.get(name, "") for name in signed})  # fmt: skip
+    aws_request = AWSRequest(
+        method=request.method, url=url, data=body, headers={name: request.headers.get(name, "") for name in signed}
+    )
     aws_request.context["timestamp"] = request.headers.get("x-amz-date", "")
     auth = SigV4Auth(Credentials(access_key, secret, token), service, region)
     expected = auth.signature(auth.string_to_sign(aws_request, auth.canonical_request(aws_request)), aws_request)
@@ -346,15 +412,18 @@ def converse_messages(body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(message, dict):
             blocks.extend(message.get("content") or ())
     texts = [str(b.get("text", "")) for b in blocks if isinstance(b, dict)]
-    return {"messages": [{"role": "user", "content": " ".join(texts)}],
-            "max_tokens": (body.get("inferenceConfig") or {}).get("maxTokens")}  # fmt: skip
+    return {
+        "messages": [{"role": "user", "content": " ".join(texts)}],
+        "max_tokens": (body.get("inferenceConfig") or {}).get("maxTokens"),
+    }
 
 
 def event_frame(headers: dict[str, str], payload: bytes) -> bytes:
     """One AWS event-stream message: prelude (total and headers length, CRC32), string headers,
     payload, message CRC32, as Bedrock frames every ConverseStream event."""
-    encoded = b"".join(struct.pack(">B", len(k)) + k.encode() + struct.pack(">BH", 7, len(v)) + v.encode()
-                       for k, v in headers.items())  # fmt: skip
+    encoded = b"".join(
+        struct.pack(">B", len(k)) + k.encode() + struct.pack(">BH", 7, len(v)) + v.encode() for k, v in headers.items()
+    )
     prelude = struct.pack(">II", 16 + len(encoded) + len(payload), len(encoded))
     head = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + payload
     return head + struct.pack(">I", zlib.crc32(head))
@@ -379,13 +448,21 @@ class ConverseFrames:
     def body(self, text: str, output_tokens: int, tool_call: tuple[str, Any] | None = None) -> dict[str, Any]:
         content: list[dict[str, Any]] = [{"text": text}] if text or tool_call is None else []
         if tool_call is not None:
-            content.append({"toolUse": {"toolUseId": f"tooluse_{self.id}", "name": tool_call[0], "input": dict(tool_call[1])}})
-        return {"output": {"message": {"role": "assistant", "content": content}},
-                "stopReason": "tool_use" if tool_call else "end_turn", "usage": self._usage(output_tokens)}  # fmt: skip
+            content.append(
+                {"toolUse": {"toolUseId": f"tooluse_{self.id}", "name": tool_call[0], "input": dict(tool_call[1])}}
+            )
+        return {
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": "tool_use" if tool_call else "end_turn",
+            "usage": self._usage(output_tokens),
+        }
 
     def _usage(self, output_tokens: int) -> dict[str, int]:
-        return {"inputTokens": self.input_tokens, "outputTokens": output_tokens,
-                "totalTokens": self.input_tokens + output_tokens}  # fmt: skip
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": self.input_tokens + output_tokens,
+        }
 
     def start(self) -> bytes:
         return _event("messageStart", {"role": "assistant"})
@@ -408,6 +485,9 @@ class ConverseFrames:
 
     def error(self, payload: dict[str, Any]) -> bytes:
         message = str((payload.get("error") or {}).get("message") or "Bedrock is unable to process your request.")
-        headers = {":exception-type": "serviceUnavailableException", ":content-type": "application/json",
-                   ":message-type": "exception"}  # fmt: skip
+        headers = {
+            ":exception-type": "serviceUnavailableException",
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        }
         return event_frame(headers, json.dumps({"message": message}).encode())

@@ -240,7 +240,9 @@ class _OpenAIFrames:
     def _call(self, tool_call: tuple[str, Mapping[str, Any]], arguments: str) -> dict[str, Any]:
         return {"id": f"call_{self.id}", "type": "function", "function": {"name": tool_call[0], "arguments": arguments}}
 
-    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    def body(
+        self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": text or (None if tool_call else "")}
         if tool_call is not None:
             message["tool_calls"] = [self._call(tool_call, json.dumps(tool_call[1]))]
@@ -301,7 +303,9 @@ class _AnthropicFrames:
     def _tool_use(self, tool_call: tuple[str, Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
         return {"type": "tool_use", "id": f"toolu_{self.id}", "name": tool_call[0], "input": dict(arguments)}
 
-    def body(self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    def body(
+        self, text: str, output_tokens: int, tool_call: tuple[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
         content = [{"type": "text", "text": text}] if text or tool_call is None else []
         if tool_call is not None:
             content.append(self._tool_use(tool_call, tool_call[1]))
@@ -330,7 +334,11 @@ class _AnthropicFrames:
             start = {"type": "content_block_start", "index": 1, "content_block": self._tool_use(tool_call, {})}
             frames += _sse(start, "content_block_start")
             for part in (arguments[:half], arguments[half:]):
-                delta = {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": part}}
+                delta = {
+                    "type": "content_block_delta",
+                    "index": 1,
+                    "delta": {"type": "input_json_delta", "partial_json": part},
+                }
                 frames += _sse(delta, "content_block_delta")
             frames += _sse({"type": "content_block_stop", "index": 1}, "content_block_stop")
         reason = "tool_use" if tool_call else "end_turn"
@@ -352,8 +360,11 @@ class _AnthropicFrames:
 
 
 _FRAMES: dict[str, type[_OpenAIFrames | _AnthropicFrames | mock_clouds.GeminiFrames | mock_clouds.ConverseFrames]] = {
-    "openai": _OpenAIFrames, "anthropic": _AnthropicFrames, "gemini": mock_clouds.GeminiFrames,
-    "converse": mock_clouds.ConverseFrames}
+    "openai": _OpenAIFrames,
+    "anthropic": _AnthropicFrames,
+    "gemini": mock_clouds.GeminiFrames,
+    "converse": mock_clouds.ConverseFrames,
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -516,8 +527,14 @@ class _Provider:
             return request.headers.get("x-api-key") == expected
         return request.headers.get("authorization") == f"Bearer {expected}"
 
-    async def _complete(self, request: Request, protocol: str, cloud: str | None = None,
-                        model: str | None = None, stream: bool | None = None) -> Response:  # fmt: skip
+    async def _complete(
+        self,
+        request: Request,
+        protocol: str,
+        cloud: str | None = None,
+        model: str | None = None,
+        stream: bool | None = None,
+    ) -> Response:
         """Answer one request in ``protocol``; ``cloud`` names the hosting cloud (its auth and
         error bodies), ``model`` and ``stream`` are given when the URL carries them (Vertex)."""
         try:
@@ -537,7 +554,8 @@ class _Provider:
             if refused is not None:
                 return refused
         counted = {"gemini": mock_clouds.gemini_messages, "converse": mock_clouds.converse_messages}.get(
-            protocol, dict)(body)
+            protocol, dict
+        )(body)
         incoming = Incoming(
             provider=self.name,
             protocol=protocol,
@@ -558,8 +576,9 @@ class _Provider:
             status, payload = _error_payload(protocol, reply.kind, reply.message)
             headers = _retry_after_headers(reply.retry_after_s)
             if cloud is not None:  # the cloud's own body where it answers instead of the model's API
-                status, payload, headers = mock_clouds.error(cloud, protocol, reply.kind, status, payload, headers,
-                                                             reply.message)  # fmt: skip
+                status, payload, headers = mock_clouds.error(
+                    cloud, protocol, reply.kind, status, payload, headers, reply.message
+                )
             return JSONResponse(payload, status_code=status, headers=headers)
         if reply.kind == "hang":
             await _until_disconnected(request)

@@ -42,9 +42,15 @@ from toolkit.variants import split_variant
 # Rules that mark a second spelling of a model at the same provider (a region profile, a
 # tier, a routing hint, an undated alias). The combined table prefers ids with fewer.
 VARIANT_RULES = frozenset(
-    {"region profile dropped", "tier suffix dropped", "routing suffix dropped",
-     "budget suffix dropped", "undated alias joins its only snapshot", "undated alias of several snapshots"}
-)  # fmt: skip
+    {
+        "region profile dropped",
+        "tier suffix dropped",
+        "routing suffix dropped",
+        "budget suffix dropped",
+        "undated alias joins its only snapshot",
+        "undated alias of several snapshots",
+    }
+)
 
 _DOTTED_PREFIX = re.compile(r"^([a-z][a-z0-9]*)\.(?=[a-z])")  # no dash: a prefix is one word
 _SIZE_TAG = re.compile(r"^\d+(\.\d+)?[bmkt](-[a-z0-9-]+)?$")
@@ -173,11 +179,11 @@ def parse_id(model_id: str) -> Normalized:
         text = _POINT_P.sub("-", text)
     if (match := _CLAUDE_NEW.match(text)) and int(match.group(1)) >= 4:
         version = "-".join(v for v in match.group(1, 2) if v)
-        text = f"claude-{match.group(3)}-{version}{text[match.end():]}"
+        text = f"claude-{match.group(3)}-{version}{text[match.end() :]}"
         rules.append("claude word order")
     elif match := _CLAUDE_OLD.match(text):
         version = "-".join(v for v in match.group(2, 3) if v)
-        text = f"claude-{version}-{match.group(1)}{text[match.end():]}"
+        text = f"claude-{version}-{match.group(1)}{text[match.end() :]}"
         rules.append("claude word order")
     text, peeled = split_variant(text)
     if peeled:
@@ -231,7 +237,9 @@ def _org_prefix(parsed: Normalized, facts: CatalogFacts) -> Normalized:
     if rest is None:
         return parsed
     rules = parsed.rules + ("organisation prefix dropped",)
-    return parsed._replace(canonical_id=f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules=rules, base=rest)
+    return parsed._replace(
+        canonical_id=f"{rest}-{parsed.snapshot}" if parsed.snapshot else rest, rules=rules, base=rest
+    )
 
 
 def _join(parsed: Normalized, joins: Mapping[str, Join]) -> Normalized:
@@ -373,4 +381,3 @@ def normalize_models(models: pd.DataFrame, overrides: Overrides | None = None) -
     out["match_rules"] = [";".join(r) for r in rules]
     out["variant_rules"] = [sum(rule in VARIANT_RULES for rule in r) for r in rules]
     return out
-

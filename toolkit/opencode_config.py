@@ -64,8 +64,12 @@ def apply_config(api: dict, config: Mapping) -> dict:
             raise UserError(f"config provider {provider_id!r} must be an object")
         entry = copy.deepcopy(api.get(provider_id, {"id": provider_id, "env": [], "models": {}}))
         options = settings.get("options") or {}
-        for key, value in (("name", settings.get("name")), ("npm", settings.get("npm")),
-                           ("api", settings.get("api") or options.get("baseURL")), ("env", settings.get("env"))):
+        for key, value in (
+            ("name", settings.get("name")),
+            ("npm", settings.get("npm")),
+            ("api", settings.get("api") or options.get("baseURL")),
+            ("env", settings.get("env")),
+        ):
             if value is not None:
                 entry[key] = value
         entry.setdefault("name", provider_id)
@@ -124,4 +128,3 @@ def connected_providers(
             found.add(provider)
     known = set(models["provider"])
     return sorted(p for p in found if p in known)
-

@@ -27,7 +27,9 @@ def variant_only_matrix(table: pd.DataFrame, like: pd.DataFrame | None = None) -
     """
     from toolkit.combine import reference_rows
 
-    serves_reference = table.assign(_reference=reference_rows(table)).groupby(["combined_id", "provider"])["_reference"].any()
+    serves_reference = (
+        table.assign(_reference=reference_rows(table)).groupby(["combined_id", "provider"])["_reference"].any()
+    )
     matrix = (~serves_reference).unstack(fill_value=False).astype(bool)
     if like is not None:
         matrix = matrix.reindex(index=like.index, columns=like.columns, fill_value=False)

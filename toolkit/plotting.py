@@ -89,13 +89,22 @@ def plot_overlap(matrix: pd.DataFrame, *, ax: Axes | None = None, annotate: bool
     if annotate if annotate is not None else len(matrix) <= 20:
         peak = max(int(matrix.to_numpy().max()), 1)
         for (i, j), value in np.ndenumerate(matrix.to_numpy()):
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=TICK_SIZE,
-                    color="black" if value > peak / 2 else "white")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=TICK_SIZE,
+                color="black" if value > peak / 2 else "white",
+            )
     _label_matrix(ax, matrix, "Combined models shared by each pair of providers")
     return ax
 
 
-def plot_availability(matrix: pd.DataFrame, *, variant_only: pd.DataFrame | None = None, ax: Axes | None = None) -> Axes:
+def plot_availability(
+    matrix: pd.DataFrame, *, variant_only: pd.DataFrame | None = None, ax: Axes | None = None
+) -> Axes:
     """Which provider offers which combined model (:func:`toolkit.overlap.availability_matrix`).
 
     ``variant_only`` (:func:`toolkit.overlap.variant_only_matrix`) draws the providers that
@@ -107,11 +116,15 @@ def plot_availability(matrix: pd.DataFrame, *, variant_only: pd.DataFrame | None
     ax = _axes(ax, *matrix.shape)
     cells = matrix.to_numpy(dtype=float)
     if variant_only is not None:
-        cells = cells + (matrix.to_numpy(dtype=bool) & variant_only.reindex_like(matrix).fillna(False).to_numpy(dtype=bool))
+        cells = cells + (
+            matrix.to_numpy(dtype=bool) & variant_only.reindex_like(matrix).fillna(False).to_numpy(dtype=bool)
+        )
     ax.imshow(cells, cmap=ListedColormap([*BINARY, VARIANT]), vmin=0, vmax=2, aspect="auto", interpolation="nearest")
     _label_matrix(ax, matrix, "Combined models by provider")
-    handles = [Patch(facecolor=BINARY[1], label="offered"),
-               Patch(facecolor=BINARY[0], edgecolor="#999999", label="not offered")]  # fmt: skip
+    handles = [
+        Patch(facecolor=BINARY[1], label="offered"),
+        Patch(facecolor=BINARY[0], edgecolor="#999999", label="not offered"),
+    ]
     if variant_only is not None:
         handles.insert(1, Patch(facecolor=VARIANT, label="a variant only"))
     ax.legend(handles=handles, fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -173,12 +186,19 @@ def plot_latency_cdf(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         key = latency.tobytes() + share.tobytes()
         curves.setdefault(key, (latency, share, []))[2].append(run)
     for i, (latency, share, runs) in enumerate(curves.values()):
-        ax.step(latency, share, where="post", color=SERIES[i % len(SERIES)], linestyle=LINESTYLES[i % len(LINESTYLES)],
-                label=" = ".join(runs))  # fmt: skip
+        ax.step(
+            latency,
+            share,
+            where="post",
+            color=SERIES[i % len(SERIES)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+            label=" = ".join(runs),
+        )
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    return _finish(ax, "Requests answered within a given time", "end-to-end latency (s, log scale)",
-                   "share of requests answered")
+    return _finish(
+        ax, "Requests answered within a given time", "end-to-end latency (s, log scale)", "share of requests answered"
+    )
 
 
 def plot_attempts_histogram(log: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
@@ -226,11 +246,19 @@ def plot_timeline(
     for outcome, color in OUTCOME_COLORS.items():
         mask = (outcomes == outcome).to_numpy()
         if mask.any():
-            ax.scatter(log["t_start_s"].to_numpy()[mask], y[mask], s=4, color=color, alpha=0.6,
-                       linewidths=0, label=f"{outcome} ({mask.sum()})")  # fmt: skip
+            ax.scatter(
+                log["t_start_s"].to_numpy()[mask],
+                y[mask],
+                s=4,
+                color=color,
+                alpha=0.6,
+                linewidths=0,
+                label=f"{outcome} ({mask.sum()})",
+            )
     for incident in incidents:
-        ax.axvspan(incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35,
-                   label=incident_label(incident, ranks))  # fmt: skip
+        ax.axvspan(
+            incident["start_s"], incident["end_s"], color="#cccccc", alpha=0.35, label=incident_label(incident, ranks)
+        )
     ax.set_yticks(range(len(rows)), rows, fontsize=TICK_SIZE + 1)
     ax.set_ylim(len(rows) - 0.5, -0.5)  # first provider tried on top
     _finish(ax, "Attempts over time by provider", "time (s)", "", legend=False)
@@ -289,22 +317,48 @@ def plot_tradeoff(
         rows = table[table[label].astype(str) == group] if label in table else table
         color = SERIES[i % len(SERIES)]
         if "latency_p95_s_ci" in rows or "success_rate_ci" in rows:
-            ax.errorbar(rows["latency_p95_s"], _capped(rows["success_rate"]), xerr=rows.get("latency_p95_s_ci"),
-                        yerr=rows.get("success_rate_ci"), fmt="none", ecolor=color, alpha=0.35,
-                        linewidth=0.8)  # fmt: skip
+            ax.errorbar(
+                rows["latency_p95_s"],
+                _capped(rows["success_rate"]),
+                xerr=rows.get("latency_p95_s_ci"),
+                yerr=rows.get("success_rate_ci"),
+                fmt="none",
+                ecolor=color,
+                alpha=0.35,
+                linewidth=0.8,
+            )
         ax.scatter(rows["latency_p95_s"], _capped(rows["success_rate"]), s=18, color=color, alpha=0.85, label=group)
     front = pareto(table, {"success_rate": "max", "latency_p95_s": "min"})
     front = front[front["pareto"]].sort_values(["latency_p95_s", "success_rate"])
-    ax.step(front["latency_p95_s"], _capped(front["success_rate"]), where="post", color="black", linewidth=1.6,
-            linestyle="--", zorder=4, label="Pareto frontier")  # fmt: skip
+    ax.step(
+        front["latency_p95_s"],
+        _capped(front["success_rate"]),
+        where="post",
+        color="black",
+        linewidth=1.6,
+        linestyle="--",
+        zorder=4,
+        label="Pareto frontier",
+    )
     if recommended is not None:
-        ax.scatter([recommended["latency_p95_s"]], _capped([recommended["success_rate"]]), marker="*", s=420,
-                   color=HIGHLIGHT, edgecolors="black", linewidths=1.2, zorder=5, label="recommended")  # fmt: skip
+        ax.scatter(
+            [recommended["latency_p95_s"]],
+            _capped([recommended["success_rate"]]),
+            marker="*",
+            s=420,
+            color=HIGHLIGHT,
+            edgecolors="black",
+            linewidths=1.2,
+            zorder=5,
+            label="recommended",
+        )
     ax.set_yscale("function", functions=(_to_nines, _from_nines))
     low = min(float(np.nanmin(table["success_rate"])) if len(table) else 0.9, 0.9)
     ax.set_ylim(float(_from_nines(_to_nines(low) - 0.15)), float(_from_nines(_to_nines(1.0 - _FLOOR) + 0.35)))
     ax.set_yticks([t for t in NINES if t >= low - 1e-9] + [1 - _FLOOR], minor=False)
-    ax.yaxis.set_major_formatter(lambda v, _: "100%" if v > 1 - 2 * _FLOOR else f"{v:.{max(0, round(_to_nines(v)) - 2)}%}")
+    ax.yaxis.set_major_formatter(
+        lambda v, _: "100%" if v > 1 - 2 * _FLOOR else f"{v:.{max(0, round(_to_nines(v)) - 2)}%}"
+    )
     _finish(ax, "Success rate vs p95 latency", "p95 latency (s)", "success rate (nines scale)", legend=False)
     ax.legend(fontsize=TICK_SIZE + 1, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # off the dots
     return ax
@@ -344,8 +398,10 @@ def plot_error_shares(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     ax = _chart(ax)
     labels = table["model_ref"].astype(str).tolist()
-    shares = {"ok": 1 - table["error_share"].to_numpy(dtype=float),
-              **{name: table[f"{name}_share"].to_numpy(dtype=float) for name in FAILURES}}  # fmt: skip
+    shares = {
+        "ok": 1 - table["error_share"].to_numpy(dtype=float),
+        **{name: table[f"{name}_share"].to_numpy(dtype=float) for name in FAILURES},
+    }
     left = np.zeros(len(table))
     for name, share in shares.items():
         if share.any():

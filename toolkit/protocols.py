@@ -84,9 +84,12 @@ class Usage:
         if not usage:
             return
         if protocol == ANTHROPIC:
-            for attr, key in (("input", "input_tokens"), ("output", "output_tokens"),
-                              ("cache_read", "cache_read_input_tokens"),
-                              ("cache_creation", "cache_creation_input_tokens")):  # fmt: skip
+            for attr, key in (
+                ("input", "input_tokens"),
+                ("output", "output_tokens"),
+                ("cache_read", "cache_read_input_tokens"),
+                ("cache_creation", "cache_creation_input_tokens"),
+            ):
                 if usage.get(key) is not None:
                     setattr(self, attr, int(usage[key]))
             return
@@ -105,8 +108,11 @@ class Usage:
             if self.cache_creation:
                 out["cache_creation_input_tokens"] = self.cache_creation
             return out
-        out = {"prompt_tokens": self.prompt, "completion_tokens": self.output,
-               "total_tokens": self.prompt + self.output}  # fmt: skip
+        out = {
+            "prompt_tokens": self.prompt,
+            "completion_tokens": self.output,
+            "total_tokens": self.prompt + self.output,
+        }
         if self.cache_read:
             out["prompt_tokens_details"] = {"cached_tokens": self.cache_read}
         return out
@@ -161,11 +167,20 @@ def anthropic_stop(finish_reason: str | None, has_tool_calls: bool) -> str | Non
     return "tool_use" if has_tool_calls and stop == "end_turn" else stop
 
 
-def anthropic_message(message_id: Any, model: str, content: list[dict[str, Any]], stop: str | None,
-                      usage: Usage) -> dict[str, Any]:  # fmt: skip
+def anthropic_message(
+    message_id: Any, model: str, content: list[dict[str, Any]], stop: str | None, usage: Usage
+) -> dict[str, Any]:
     """A non-streamed Messages answer (also the message of a stream's ``message_start``)."""
-    return {"id": message_id, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": stop, "stop_sequence": None, "usage": usage.to(ANTHROPIC)}  # fmt: skip
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": usage.to(ANTHROPIC),
+    }
 
 
 # status -> (Anthropic error type, OpenAI error type, OpenAI error code)

@@ -132,13 +132,15 @@ def _charts(table, configs, rec, logs, showcase, model: CombinedModel) -> dict[s
     charts["latency"] = figure_png(plotting.plot_latency_cdf(logs).figure)
     charts["attempts"] = figure_png(plotting.plot_attempts_histogram(logs).figure)
     runs = [str(r) for r in pd.unique(logs["run_id"].astype(str))]
-    fig, axes = plt.subplots(len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 2, 6.5), layout="constrained",
-                             sharex=True, squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(runs[:2]), 1, figsize=(plotting.CHART_SIZE[0] + 2, 6.5), layout="constrained", sharex=True, squeeze=False
+    )
     incidents = showcase.data.get("incidents", [])
     order = list(rec.choice.provider_priority) if rec is not None and rec.choice is not None else model.providers
     for ax, run in zip(axes[:, 0], runs[:2]):
-        plotting.plot_timeline(logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents, providers=order,
-                               ranks=model.providers)  # fmt: skip
+        plotting.plot_timeline(
+            logs[logs["run_id"].astype(str) == run], ax=ax, incidents=incidents, providers=order, ranks=model.providers
+        )
         ax.set_title(f"{run}: attempts over time by provider ({showcase.name})")
         ax.tick_params(labelbottom=True)  # shared x, but every panel keeps its time ticks
     charts["timeline"] = figure_png(fig)
@@ -195,8 +197,17 @@ def build_report(
     steps.set_postfix_str("catalog")
     catalog = load_catalog(source, config=config)
     notes += [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
-    case = user_case(catalog, config=config, search=False, combined_id=combined, providers=providers,
-                     priority=priority, max_providers=max_providers, environ=environ, variants=variants)  # fmt: skip
+    case = user_case(
+        catalog,
+        config=config,
+        search=False,
+        combined_id=combined,
+        providers=providers,
+        priority=priority,
+        max_providers=max_providers,
+        environ=environ,
+        variants=variants,
+    )
     everything = combined_table(catalog, min_providers=1)
     table = combined_table(catalog, priority=case.providers, min_providers=2)
     files["combined"] = write_atomic(out / "combined.csv", table.to_csv(index=False))
@@ -206,8 +217,16 @@ def build_report(
     worlds = [Scenario.load(s) for s in (scenarios or bundled_scenarios())]
     mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
     model = CombinedModel.from_table(mine, case.combined_id, variants)
-    results = sweep(model, worlds, presets=presets, seeds=seeds, requests=requests, executor=executor,
-                    progress=progress, priorities=leading_orders(model.providers))  # fmt: skip
+    results = sweep(
+        model,
+        worlds,
+        presets=presets,
+        seeds=seeds,
+        requests=requests,
+        executor=executor,
+        progress=progress,
+        priorities=leading_orders(model.providers),
+    )
     files["sweep"] = write_atomic(out / "sweep.csv", results.to_csv(index=False))
     steps.update()
 
@@ -234,14 +253,27 @@ def build_report(
     seconds = time.perf_counter() - started
     todo = next_steps(out, rec, config, layout)
     page = render_html(
-        table=table, case=case, rec=rec, configs=configs, metrics=metrics, charts=charts, exported=exported,
-        next_steps=todo, notes=notes, settings={
-            "source": catalog.attrs.get("source", source), "model and providers": case.describe(),
+        table=table,
+        case=case,
+        rec=rec,
+        configs=configs,
+        metrics=metrics,
+        charts=charts,
+        exported=exported,
+        next_steps=todo,
+        notes=notes,
+        settings={
+            "source": catalog.attrs.get("source", source),
+            "model and providers": case.describe(),
             "variants": variants,
-            "scenarios": ", ".join(s.name for s in worlds), "presets": ", ".join(presets or []) or "all",
-            "seeds": seeds, "requests per run": requests, "runs": len(results), "seconds": round(seconds, 1),
+            "scenarios": ", ".join(s.name for s in worlds),
+            "presets": ", ".join(presets or []) or "all",
+            "seeds": seeds,
+            "requests per run": requests,
+            "runs": len(results),
+            "seconds": round(seconds, 1),
         },
-    )  # fmt: skip
+    )
     files["html"] = write_atomic(out / "report.html", page)
     steps.update()
     steps.close()
@@ -301,8 +333,7 @@ def _showcase(model: CombinedModel, rec, worlds, presets, requests: int):
         if choice is not None and name == first:
             overrides |= {"strategy": choice.strategy, "max_attempts": choice.max_attempts}
         label = f"{name} (recommended)" if choice is not None and name == first else name
-        logs.append(simulate(model, preset(name, **overrides), scenario, requests=requests, seed=0,
-                             run_id=label))  # fmt: skip
+        logs.append(simulate(model, preset(name, **overrides), scenario, requests=requests, seed=0, run_id=label))
     log = concat_logs(logs)
     return scenario, log, summarize(log)
 
@@ -383,21 +414,26 @@ def render_html(*, table, case, rec, configs, metrics, charts, exported, next_st
     esc = html.escape
     verdict = esc(rec.reason) if rec is not None else "no recommendation"
     groups = table.drop_duplicates("combined_id").sort_values(["n_providers", "combined_id"], ascending=[False, True])
-    shared = groups[["combined_id", "n_providers", "combined_context_limit", "combined_output_limit", "price_spread",
-                     "flags"]].head(15)  # fmt: skip
+    shared = groups[
+        ["combined_id", "n_providers", "combined_context_limit", "combined_output_limit", "price_spread", "flags"]
+    ].head(15)
     metric_cols = [c for c in metrics.columns if not c.startswith("share_")]
     best = (rec.leaders if rec is not None and rec.choice is not None else configs).head(10)
     if next_steps:
-        todo = ("<h2>What to do next</h2><p>Look at the change to your OpenCode config, then write it "
-                "(atomic, with a backup of the previous file):</p>"
-                f"<pre>{esc(chr(10).join(next_steps))}</pre>")  # fmt: skip
+        todo = (
+            "<h2>What to do next</h2><p>Look at the change to your OpenCode config, then write it "
+            "(atomic, with a backup of the previous file):</p>"
+            f"<pre>{esc(chr(10).join(next_steps))}</pre>"
+        )
     else:
         todo = "<h2>What to do next</h2><p>Nothing to export yet: see the verdict above.</p>"
     if rec is not None and rec.choice is not None:  # what each export target keeps of the recommended policy
         from toolkit.router_targets import losses
 
-        kept = [{"export target": target, "cannot express": "; ".join(lost) or "nothing: the whole policy runs"}
-                for target, lost in losses(rec.choice.policy()).items()]  # fmt: skip
+        kept = [
+            {"export target": target, "cannot express": "; ".join(lost) or "nothing: the whole policy runs"}
+            for target, lost in losses(rec.choice.policy()).items()
+        ]
         todo += "<h3>Exported elsewhere</h3>" + _table_html(pd.DataFrame(kept))
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -427,6 +463,8 @@ def render_html(*, table, case, rec, configs, metrics, charts, exported, next_st
         parts.append(f"<pre>{esc(exported.read_text(encoding='utf-8'))}</pre>")
     rows = [{"setting": key, "value": str(value)} for key, value in settings.items()]
     parts.append("<h2>Settings</h2>" + _table_html(pd.DataFrame(rows)))
-    parts.append("<p>Files next to this page: combined.csv, sweep.csv, configurations.csv, showcase.csv, "
-                 "choice.json, charts/*.png.</p></body></html>")  # fmt: skip
+    parts.append(
+        "<p>Files next to this page: combined.csv, sweep.csv, configurations.csv, showcase.csv, "
+        "choice.json, charts/*.png.</p></body></html>"
+    )
     return "\n".join(parts)

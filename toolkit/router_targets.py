@@ -62,11 +62,17 @@ LITELLM_PREFIX = {
 }
 # providers whose credentials are several settings, by LiteLLM parameter -> catalog variable
 _CREDENTIALS = {
-    "amazon-bedrock": {"aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-                       "aws_region_name": "AWS_REGION"},
-    "google-vertex": {"vertex_project": "GOOGLE_VERTEX_PROJECT", "vertex_location": "GOOGLE_VERTEX_LOCATION",
-                      "vertex_credentials": "GOOGLE_APPLICATION_CREDENTIALS"},
-}  # fmt: skip
+    "amazon-bedrock": {
+        "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+        "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+        "aws_region_name": "AWS_REGION",
+    },
+    "google-vertex": {
+        "vertex_project": "GOOGLE_VERTEX_PROJECT",
+        "vertex_location": "GOOGLE_VERTEX_LOCATION",
+        "vertex_credentials": "GOOGLE_APPLICATION_CREDENTIALS",
+    },
+}
 _CREDENTIALS["google-vertex-anthropic"] = _CREDENTIALS["google-vertex"]
 _OPENAI_COMPATIBLE = "@ai-sdk/openai-compatible"
 
@@ -130,12 +136,16 @@ def litellm_proxy_config(model: CombinedModel, policy: FailoverPolicy) -> dict:
 
 def litellm_config_text(config: dict, source: str) -> str:
     """The proxy config file: JSON (which YAML loaders read as YAML) under a comment saying what it is."""
-    head = (f"# LiteLLM proxy config (checked against litellm {LITELLM_VERSION}), written by combined-models from "
-            f"{source}.\n# Keys come from the environment (os.environ/VAR). Run: litellm --config <this file>\n")  # fmt: skip
+    head = (
+        f"# LiteLLM proxy config (checked against litellm {LITELLM_VERSION}), written by combined-models from "
+        f"{source}.\n# Keys come from the environment (os.environ/VAR). Run: litellm --config <this file>\n"
+    )
     return head + json.dumps(config, indent=2) + "\n"
 
 
-def opencode_provider_block(model: CombinedModel, base_url: str = DEFAULT_PROXY_URL, key_env: str = PROXY_KEY_ENV) -> dict:
+def opencode_provider_block(
+    model: CombinedModel, base_url: str = DEFAULT_PROXY_URL, key_env: str = PROXY_KEY_ENV
+) -> dict:
     """The ``provider.litellm`` section pointing OpenCode at the proxy (``litellm/<combined id>``)."""
     first = model.members[0]
     limit = {k: int(v) for k, v in (("context", first.context_limit), ("output", first.output_limit)) if v}
@@ -181,9 +191,16 @@ def _litellm_losses(p: FailoverPolicy) -> list[str]:
 # -- the export --------------------------------------------------------------------------------
 
 
-def plan_litellm_export(config_path: str | Path, proxy_config_path: str | Path, model: CombinedModel,
-                        policy: FailoverPolicy, *, source: str, base_url: str = DEFAULT_PROXY_URL,
-                        key_env: str = PROXY_KEY_ENV) -> tuple[ExportPlan, ExportPlan]:  # fmt: skip
+def plan_litellm_export(
+    config_path: str | Path,
+    proxy_config_path: str | Path,
+    model: CombinedModel,
+    policy: FailoverPolicy,
+    *,
+    source: str,
+    base_url: str = DEFAULT_PROXY_URL,
+    key_env: str = PROXY_KEY_ENV,
+) -> tuple[ExportPlan, ExportPlan]:
     """Plans (nothing written yet) for the LiteLLM proxy config file and for ``opencode.json``:
     ``provider.litellm`` pointing at the proxy and ``model`` set to ``litellm/<combined id>``.
     Both write atomically with a backup, like every export (:class:`~toolkit.export.ExportPlan`)."""
@@ -192,8 +209,10 @@ def plan_litellm_export(config_path: str | Path, proxy_config_path: str | Path, 
     proxy_path = Path(proxy_config_path).expanduser().resolve()
     old_proxy = read_existing(proxy_path)
     proxy = ExportPlan(proxy_path, old_proxy, litellm_config_text(litellm_proxy_config(model, policy), source), (), ())
-    updates = {("provider", PROXY_PROVIDER): opencode_provider_block(model, base_url, key_env),
-               ("model",): f"{PROXY_PROVIDER}/{model.combined_id}"}  # fmt: skip
+    updates = {
+        ("provider", PROXY_PROVIDER): opencode_provider_block(model, base_url, key_env),
+        ("model",): f"{PROXY_PROVIDER}/{model.combined_id}",
+    }
     left_out = [m.provider for m in policy.members(model) if not reachable(m)]
     notes = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
     return proxy, _plan_config_edit(config_path, updates, notes)
@@ -248,7 +267,9 @@ def openrouter_routing(model: CombinedModel, policy: FailoverPolicy) -> tuple[st
     """
     offer = next((m for m in model.members if m.provider == OPENROUTER), None)
     if offer is None:
-        raise UserError(f"{model.combined_id} is not offered by openrouter in the catalog: no OpenRouter model to route")
+        raise UserError(
+            f"{model.combined_id} is not offered by openrouter in the catalog: no OpenRouter model to route"
+        )
     slugs: list[str] = []
     left_out = []
     for member in policy.members(model):
@@ -271,8 +292,10 @@ def plan_openrouter_export(config_path: str | Path, model: CombinedModel, policy
     model in ``opencode.json`` (``provider.openrouter.models.<id>.options.provider``, which
     OpenCode sends in the request body) and making ``openrouter/<id>`` the model."""
     model_id, routing, left_out = openrouter_routing(model, policy)
-    updates = {("provider", OPENROUTER, "models", model_id, "options", "provider"): routing,
-               ("model",): f"{OPENROUTER}/{model_id}"}  # fmt: skip
+    updates = {
+        ("provider", OPENROUTER, "models", model_id, "options", "provider"): routing,
+        ("model",): f"{OPENROUTER}/{model_id}",
+    }
     notes = (f"left out of provider.order (no OpenRouter slug known): {', '.join(left_out)}",) if left_out else ()
     return _plan_config_edit(config_path, updates, notes)
 
@@ -285,8 +308,15 @@ def _openrouter_losses(p: FailoverPolicy) -> list[str]:
         lost.append(f"strategy {p.strategy}: OpenRouter moves on after any provider error")
     if p.routing == "weighted":
         lost.append("weights: OpenRouter balances by its own measure among `only`")
-    lost += [name for name, on in (("retry budget", p.retry_budget), ("hedging", p.hedge_after_s),
-                                   ("request deadline", p.deadline_s)) if on is not None]  # fmt: skip
+    lost += [
+        name
+        for name, on in (
+            ("retry budget", p.retry_budget),
+            ("hedging", p.hedge_after_s),
+            ("request deadline", p.deadline_s),
+        )
+        if on is not None
+    ]
     return lost
 
 

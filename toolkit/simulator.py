@@ -38,8 +38,18 @@ _OK, _RL, _OVL, _TIMEOUT, _CTX, _CANCELLED = (
     OUTCOME_CODE[k] for k in ("ok", "rate_limit", "overload", "timeout", "context_length", "cancelled")
 )
 # HTTP status the simulated provider answers with, per outcome code (0: no HTTP answer).
-_STATUS = [{"ok": 200, "rate_limit": 429, "overload": 529, "server_error": 500, "auth": 401, "client_error": 400,
-            "context_length": 400}.get(name, 0) for name in OUTCOMES]  # fmt: skip
+_STATUS = [
+    {
+        "ok": 200,
+        "rate_limit": 429,
+        "overload": 529,
+        "server_error": 500,
+        "auth": 401,
+        "client_error": 400,
+        "context_length": 400,
+    }.get(name, 0)
+    for name in OUTCOMES
+]
 _ERROR_TEXT = {
     "rate_limit": "simulated 429: rate limit",
     "overload": "simulated 529: overloaded_error",
@@ -121,8 +131,9 @@ def simulate(
     worlds = scenario.resolve(providers, ranking=model.providers)
     gen = np.random.default_rng(seed)
     engine = FailoverEngine(policy, providers, random.Random(seed), [m.context_limit for m in members])
-    log = AttemptCollector(run_id or f"{policy.name}|{scenario.name}|{seed}", model.combined_id, providers,
-                           [m.model_ref for m in members])  # fmt: skip
+    log = AttemptCollector(
+        run_id or f"{policy.name}|{scenario.name}|{seed}", model.combined_id, providers, [m.model_ref for m in members]
+    )
     uniforms = _stream(gen.random)
     base = [_Compiled(w.profile, gen) for w in worlds]
     incidents = [[(i.start_s, i.end_s, _Compiled(i.profile, gen)) for i in w.incidents] for w in worlds]
@@ -158,8 +169,25 @@ def simulate(
 
     def no_call(req, provider: int, t: float) -> None:
         """A request that gives up without making the call it planned."""
-        append(pack(req.request_id, 0, provider, t, t, nan, _CANCELLED, 0, nan, give_up_code, 0.0,
-                req.input_tokens, 0, 0.0, no_call_error))  # fmt: skip
+        append(
+            pack(
+                req.request_id,
+                0,
+                provider,
+                t,
+                t,
+                nan,
+                _CANCELLED,
+                0,
+                nan,
+                give_up_code,
+                0.0,
+                req.input_tokens,
+                0,
+                0.0,
+                no_call_error,
+            )
+        )
         if sessions and req.inflight == 0:
             session_next(t)
 
@@ -249,9 +277,25 @@ def simulate(
             streamed = min(req.output_tokens, int((t - ts - ttft) * tps))
         else:
             ttft = nan
-        append(pack(req.request_id, number, p, ts, t, ttft, _CANCELLED, 0, nan, done_code, 0.0, req.input_tokens, streamed,
+        append(
+            pack(
+                req.request_id,
+                number,
+                p,
+                ts,
+                t,
+                ttft,
+                _CANCELLED,
+                0,
+                nan,
+                done_code,
+                0.0,
+                req.input_tokens,
+                streamed,
                 req.input_tokens * price_in[p] + streamed * price_out[p] if oc == _OK else 0.0,
-                error_code[_CANCELLED]))  # fmt: skip
+                error_code[_CANCELLED],
+            )
+        )
 
     if sessions:
         think = _sampler(arrivals_spec["think_time_s"], gen)
@@ -274,8 +318,25 @@ def simulate(
                 payload[11] = False
                 d = report(req, p, outcomes[oc], t, None if ra != ra else ra)
                 action = d.action
-                append(pack(req.request_id, number, p, ts, t, ttft, oc, status[oc], ra, decision_code[action],
-                        d.wait, req.input_tokens, produced, cost, err))  # fmt: skip
+                append(
+                    pack(
+                        req.request_id,
+                        number,
+                        p,
+                        ts,
+                        t,
+                        ttft,
+                        oc,
+                        status[oc],
+                        ra,
+                        decision_code[action],
+                        d.wait,
+                        req.input_tokens,
+                        produced,
+                        cost,
+                        err,
+                    )
+                )
                 if req.tag is not None:
                     req.tag.remove(payload)
                     if oc == _OK:

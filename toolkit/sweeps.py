@@ -60,7 +60,9 @@ class SweepPoint:
     @property
     def key(self) -> str:
         """A stable text id (the ``point`` column), used to resume a sweep."""
-        return f"{self.preset}|{self.strategy}|{'>'.join(self.priority)}|{self.max_attempts}|{self.scenario}|{self.seed}"
+        return (
+            f"{self.preset}|{self.strategy}|{'>'.join(self.priority)}|{self.max_attempts}|{self.scenario}|{self.seed}"
+        )
 
     def policy(self):
         """The failover policy this point simulates."""
@@ -290,9 +292,10 @@ def sweep(
     if todo:
         size = chunk_size or max(1, min(64, len(todo) // (4 * (workers or os.cpu_count() or 1)) or 1))
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        with executor_for(executor, workers) as pool, tqdm(
-            total=len(todo), desc=f"sweep {model.combined_id}", unit="config", disable=not progress
-        ) as bar:
+        with (
+            executor_for(executor, workers) as pool,
+            tqdm(total=len(todo), desc=f"sweep {model.combined_id}", unit="config", disable=not progress) as bar,
+        ):
             pending = {pool.submit(run_points, model, by_name, chunk, requests) for chunk in chunks}
             while pending:
                 finished_now, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -313,9 +316,38 @@ def sweep(
 # --- choosing -------------------------------------------------------------------------------
 
 # Two-sided 95 % Student t quantiles for 1..30 degrees of freedom; beyond 30 the normal 1.96.
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042]  # fmt: skip
+_T975 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
 
 
 def t_quantile(dof: int) -> float:
@@ -442,10 +474,14 @@ def recommend(
         best = table.sort_values("success_rate", ascending=False).head(1)
         rate = float(best["success_rate"].iloc[0]) if len(best) else float("nan")
         return Recommendation(
-            None, False, best, table,
+            None,
+            False,
+            best,
+            table,
             f"no configuration reaches {min_success:.2%} success (best: {rate:.2%}); lower --min-success "
-            "or add providers/attempts to the sweep", constraints,
-        )  # fmt: skip
+            "or add providers/attempts to the sweep",
+            constraints,
+        )
     contenders = feasible
     for objective in objectives:
         lead = contenders.loc[contenders[objective].idxmin()]
@@ -518,7 +554,8 @@ def _trade(top: pd.Series, other: pd.Series) -> str:
         f"success {other['success_rate'] - top['success_rate']:+.2%}",
         f"p95 {other['latency_p95_s'] - top['latency_p95_s']:+.2f} s" if "latency_p95_s" in other else "",
         f"cost {(other['cost_per_success_usd'] / top['cost_per_success_usd'] - 1):+.0%}"
-        if top["cost_per_success_usd"] else "",
+        if top["cost_per_success_usd"]
+        else "",
     ]
     return f"{describe_configuration(other)}: " + ", ".join(c for c in changes if c)
 
@@ -530,8 +567,10 @@ def _explain(leaders: pd.DataFrame, feasible: int, min_success: float, objective
     if "latency_p95_s" in top:
         numbers.append(f"p95 latency {top['latency_p95_s']:.2f} s (± {top['latency_p95_s_ci']:.2f})")
     numbers.append(f"${top['cost_per_success_usd']:.4f} per successful request")
-    text = (f"Run {describe_configuration(top)}: {', '.join(numbers)}, averaged over the scenarios "
-            f"({feasible} configurations reach {min_success:.2%}).")  # fmt: skip
+    text = (
+        f"Run {describe_configuration(top)}: {', '.join(numbers)}, averaged over the scenarios "
+        f"({feasible} configurations reach {min_success:.2%})."
+    )
     words = " and ".join(o.replace("_", " ").removesuffix(" s").replace("usd", "") for o in objectives)
     if len(leaders) == 1:
         return text + f" It beats every other one on {words.strip()} beyond the 95 % intervals."

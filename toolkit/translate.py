@@ -172,8 +172,10 @@ def validate_request(body: Any, protocol: str) -> None:
 # ---------------------------------------------------------------------------------------
 # Requests
 
-def translate_request(body: dict[str, Any], src: str, dst: str, model: str, *,
-                      default_max_tokens: int = DEFAULT_MAX_TOKENS) -> dict[str, Any]:  # fmt: skip
+
+def translate_request(
+    body: dict[str, Any], src: str, dst: str, model: str, *, default_max_tokens: int = DEFAULT_MAX_TOKENS
+) -> dict[str, Any]:
     """The upstream request body for a client request: ``model`` replaced; between protocols,
     translated as the module docstring says. Raises :class:`ProtocolError` on bad input."""
     check_protocols(src, dst)
@@ -247,15 +249,25 @@ def _tool_use(call: Any, where: str) -> dict[str, Any]:
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not function.get("name") or not call.get("id"):
         raise _fail(where, "a tool call needs an 'id' and a 'function' with a 'name'")
-    return {"type": "tool_use", "id": anthropic_tool_id(call["id"]), "name": function["name"],
-            "input": _arguments(function.get("arguments"), f"{where}.function.arguments")}  # fmt: skip
+    return {
+        "type": "tool_use",
+        "id": anthropic_tool_id(call["id"]),
+        "name": function["name"],
+        "input": _arguments(function.get("arguments"), f"{where}.function.arguments"),
+    }
 
 
 def _assistant_to_anthropic(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     content = message.get("content")
-    texts = [content] if isinstance(content, str) else [
-        part.get("text") or part.get("refusal") or "" for part in content or () if part["type"] in ("text", "refusal")
-    ]
+    texts = (
+        [content]
+        if isinstance(content, str)
+        else [
+            part.get("text") or part.get("refusal") or ""
+            for part in content or ()
+            if part["type"] in ("text", "refusal")
+        ]
+    )
     blocks = [{"type": "text", "text": text} for text in texts if text]
     calls = message.get("tool_calls") or []
     if not isinstance(calls, list):
@@ -293,9 +305,11 @@ def _openai_to_anthropic_request(body: dict[str, Any], model: str, default_max_t
         elif role in ("tool", "function"):
             _append_turn(turns, "user", [_tool_result(message, where)])
         elif role == "user":
-            parts = content if isinstance(content, str) else [
-                _user_part_to_anthropic(part, f"{where}.content[{j}]") for j, part in enumerate(content)
-            ]
+            parts = (
+                content
+                if isinstance(content, str)
+                else [_user_part_to_anthropic(part, f"{where}.content[{j}]") for j, part in enumerate(content)]
+            )
             _append_turn(turns, "user", parts)
         elif blocks := _assistant_to_anthropic(message, where):
             _append_turn(turns, "assistant", blocks)
@@ -445,8 +459,10 @@ def _tool_to_openai(tool: dict[str, Any], where: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 # Non-streamed answers
 
-def translate_response(body: dict[str, Any], src: str, dst: str, model: str, *,
-                       created: int | None = None) -> dict[str, Any]:  # fmt: skip
+
+def translate_response(
+    body: dict[str, Any], src: str, dst: str, model: str, *, created: int | None = None
+) -> dict[str, Any]:
     """The client's answer for an upstream answer: ``model`` replaced; between protocols,
     translated (``created`` stamps an OpenAI answer made from an Anthropic one; default now).
     Raises :class:`MalformedAnswer` when the upstream body does not follow ``src``."""
@@ -469,8 +485,13 @@ def _openai_to_anthropic_response(body: dict[str, Any], model: str) -> dict[str,
         content += [_answer_tool_use(call) for call in calls]
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise MalformedAnswer(f"the upstream answer has no readable first choice ({exc!r})") from None
-    return anthropic_message(body.get("id"), model, content, anthropic_stop(choice.get("finish_reason"), bool(calls)),
-                              usage_of(body.get("usage"), OPENAI))  # fmt: skip
+    return anthropic_message(
+        body.get("id"),
+        model,
+        content,
+        anthropic_stop(choice.get("finish_reason"), bool(calls)),
+        usage_of(body.get("usage"), OPENAI),
+    )
 
 
 def _answer_text(content: Any) -> str:
@@ -481,8 +502,12 @@ def _answer_text(content: Any) -> str:
 
 
 def _answer_tool_use(call: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_use", "id": anthropic_tool_id(call["id"]), "name": call["function"]["name"],
-            "input": answer_arguments(call["function"].get("arguments"))}  # fmt: skip
+    return {
+        "type": "tool_use",
+        "id": anthropic_tool_id(call["id"]),
+        "name": call["function"]["name"],
+        "input": answer_arguments(call["function"].get("arguments")),
+    }
 
 
 def _anthropic_to_openai_response(body: dict[str, Any], model: str, created: int) -> dict[str, Any]:
@@ -491,13 +516,17 @@ def _anthropic_to_openai_response(body: dict[str, Any], model: str, created: int
         raise MalformedAnswer("the upstream answer has no content list")
     text = "".join(block.get("text", "") for block in content if block.get("type") == "text")
     calls = [tool_call(block) for block in content if block.get("type") == "tool_use"]
-    choice = {"index": 0, "message": openai_message(text, calls),
-              "finish_reason": translate_stop(body.get("stop_reason"), ANTHROPIC, OPENAI)}  # fmt: skip
+    choice = {
+        "index": 0,
+        "message": openai_message(text, calls),
+        "finish_reason": translate_stop(body.get("stop_reason"), ANTHROPIC, OPENAI),
+    }
     return _openai_completion(body.get("id"), created, model, choice, usage_of(body.get("usage"), ANTHROPIC))
 
 
-def _openai_completion(completion_id: Any, created: int, model: str, choice: dict[str, Any],
-                       usage: Usage | None) -> dict[str, Any]:  # fmt: skip
+def _openai_completion(
+    completion_id: Any, created: int, model: str, choice: dict[str, Any], usage: Usage | None
+) -> dict[str, Any]:
     out = {"id": completion_id, "object": "chat.completion", "created": created, "model": model, "choices": [choice]}
     if usage is not None:
         out["usage"] = usage.to(OPENAI)

@@ -42,8 +42,14 @@ from toolkit.openai_turns import functions, merged, sampling, turns
 from toolkit.protocols import MalformedAnswer
 from toolkit.sse import SSEEvent
 
-_STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length",
-         "content_filtered": "content_filter", "guardrail_intervened": "content_filter"}  # fmt: skip
+_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
 
 
 def converse_request(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,8 +62,10 @@ def converse_request(body: Mapping[str, Any]) -> dict[str, Any]:
         elif turn.role == "user":
             merged(messages, "user", [{"text": turn.text}], "content")
         elif turn.role == "assistant":
-            uses = [{"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}}
-                    for call_id, name, arguments in turn.calls]  # fmt: skip
+            uses = [
+                {"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}}
+                for call_id, name, arguments in turn.calls
+            ]
             merged(messages, "assistant", [{"text": turn.text}] * bool(turn.text) + uses, "content")
         else:
             result = {"toolUseId": turn.call_id, "content": [{"text": turn.text}]}
@@ -67,8 +75,16 @@ def converse_request(body: Mapping[str, Any]) -> dict[str, Any]:
         out["system"] = system
     tools, choice = functions(body), body.get("tool_choice")
     if tools and choice != "none":
-        specs = [{"toolSpec": {"name": f.get("name"), **({"description": f["description"]} if f.get("description") else {}),
-                               "inputSchema": {"json": f.get("parameters") or {"type": "object"}}}} for f in tools]  # fmt: skip
+        specs = [
+            {
+                "toolSpec": {
+                    "name": f.get("name"),
+                    **({"description": f["description"]} if f.get("description") else {}),
+                    "inputSchema": {"json": f.get("parameters") or {"type": "object"}},
+                }
+            }
+            for f in tools
+        ]
         out["toolConfig"] = {"tools": specs}
         if isinstance(choice, Mapping):
             out["toolConfig"]["toolChoice"] = {"tool": {"name": (choice.get("function") or {}).get("name", "")}}
@@ -102,8 +118,12 @@ class ConverseToOpenAI:
             if not tool:
                 return []
             index = self.calls.setdefault(block, len(self.calls))
-            call = {"index": index, "id": tool.get("toolUseId"), "type": "function",
-                    "function": {"name": tool.get("name", ""), "arguments": ""}}  # fmt: skip
+            call = {
+                "index": index,
+                "id": tool.get("toolUseId"),
+                "type": "function",
+                "function": {"name": tool.get("name", ""), "arguments": ""},
+            }
             return [self._chunk({"tool_calls": [call]})]
         if event == "contentBlockDelta":
             delta = payload.get("delta") or {}
@@ -121,8 +141,11 @@ class ConverseToOpenAI:
             usage = payload.get("usage") or {}
             prompt, completion = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
             cached = int(usage.get("cacheReadInputTokens") or 0)
-            counts: dict[str, Any] = {"prompt_tokens": prompt + cached, "completion_tokens": completion,
-                                      "total_tokens": prompt + cached + completion}  # fmt: skip
+            counts: dict[str, Any] = {
+                "prompt_tokens": prompt + cached,
+                "completion_tokens": completion,
+                "total_tokens": prompt + cached + completion,
+            }
             if cached:
                 counts["prompt_tokens_details"] = {"cached_tokens": cached}
             return [self._chunk(None, usage=counts)]

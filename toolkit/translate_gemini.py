@@ -67,9 +67,22 @@ def gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
         out["systemInstruction"] = {"parts": system}
     tools = functions(body)
     if tools:
-        out["tools"] = [{"functionDeclarations": [
-            {k: v for k, v in (("name", f.get("name")), ("description", f.get("description")),
-                               ("parameters", f.get("parameters"))) if v is not None} for f in tools]}]  # fmt: skip
+        out["tools"] = [
+            {
+                "functionDeclarations": [
+                    {
+                        k: v
+                        for k, v in (
+                            ("name", f.get("name")),
+                            ("description", f.get("description")),
+                            ("parameters", f.get("parameters")),
+                        )
+                        if v is not None
+                    }
+                    for f in tools
+                ]
+            }
+        ]
     choice = body.get("tool_choice")
     if choice is not None:
         out["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
@@ -119,9 +132,15 @@ class GeminiToOpenAI:
                 out.append(self._chunk([{"index": 0, "delta": {"content": part["text"]}, "finish_reason": None}]))
             call = part.get("functionCall")
             if call:
-                delta = {"index": self.calls, "id": f"call_{self.id}_{self.calls}", "type": "function",
-                         "function": {"name": call.get("name", ""),
-                                      "arguments": json.dumps(call.get("args") or {}, separators=(",", ":"))}}  # fmt: skip
+                delta = {
+                    "index": self.calls,
+                    "id": f"call_{self.id}_{self.calls}",
+                    "type": "function",
+                    "function": {
+                        "name": call.get("name", ""),
+                        "arguments": json.dumps(call.get("args") or {}, separators=(",", ":")),
+                    },
+                }
                 self.calls += 1
                 out.append(self._chunk([{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}]))
         reason = candidate.get("finishReason")
@@ -139,8 +158,11 @@ def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """OpenAI's ``usage`` object of a Gemini ``usageMetadata``."""
     prompt = int(usage.get("promptTokenCount") or 0)
     completion = int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
-    out: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                           "total_tokens": prompt + completion}  # fmt: skip
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     cached = int(usage.get("cachedContentTokenCount") or 0)
     if cached:
         out["prompt_tokens_details"] = {"cached_tokens": cached}

@@ -66,9 +66,17 @@ class _OpenAIWriter(_Writer):
         self.tools: dict[Any, int] = {}  # upstream block key -> OpenAI tool-call index
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> None:
-        self.frames.append(sse_frame({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                      "model": self.model,
-                                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))  # fmt: skip
+        self.frames.append(
+            sse_frame(
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+        )
 
     def start(self, message_id: str) -> None:
         self.id = message_id
@@ -79,8 +87,13 @@ class _OpenAIWriter(_Writer):
 
     def tool_start(self, key: Any, call_id: str, name: str) -> None:
         self.tools[key] = index = len(self.tools)
-        self._chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                     "function": {"name": name, "arguments": ""}}]})  # fmt: skip
+        self._chunk(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+                ]
+            }
+        )
 
     def tool_args(self, key: Any, fragment: str) -> None:
         if key in self.tools:
@@ -91,8 +104,18 @@ class _OpenAIWriter(_Writer):
 
     def end(self, usage: Usage) -> None:
         if self.include_usage:
-            self.frames.append(sse_frame({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                          "model": self.model, "choices": [], "usage": usage.to(OPENAI)}))  # fmt: skip
+            self.frames.append(
+                sse_frame(
+                    {
+                        "id": self.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [],
+                        "usage": usage.to(OPENAI),
+                    }
+                )
+            )
         self.frames.append(sse_frame("[DONE]"))
 
 
@@ -146,8 +169,9 @@ class _AnthropicWriter(_Writer):
 
     def end(self, usage: Usage) -> None:
         self._close()
-        self._event("message_delta", {"delta": {"stop_reason": self.stop, "stop_sequence": None},
-                                      "usage": usage.to(ANTHROPIC)})  # fmt: skip
+        self._event(
+            "message_delta", {"delta": {"stop_reason": self.stop, "stop_sequence": None}, "usage": usage.to(ANTHROPIC)}
+        )
         self._event("message_stop", {})
 
 
@@ -203,8 +227,9 @@ class StreamTranslator:
     (``[DONE]`` or ``message_stop``): a stream that ends before it was cut short.
     """
 
-    def __init__(self, src: str, dst: str, model: str, *, include_usage: bool = True,
-                 created: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, src: str, dst: str, model: str, *, include_usage: bool = True, created: int | None = None
+    ) -> None:
         check_protocols(src, dst)
         self.src, self.dst, self.model = src, dst, model
         self.has_content = False
@@ -246,8 +271,11 @@ class StreamTranslator:
     def _hidden_usage(self, data: dict[str, Any] | None) -> bool:
         """An OpenAI usage-only chunk the client did not ask for (the gateway always asks the
         upstream for usage, to log it; a client that did not may not expect empty choices)."""
-        return self.src == OPENAI and not self._writer.include_usage and data is not None and (
-            not data.get("choices") and data.get("usage") is not None
+        return (
+            self.src == OPENAI
+            and not self._writer.include_usage
+            and data is not None
+            and (not data.get("choices") and data.get("usage") is not None)
         )
 
     def finish(self) -> list[bytes]:
@@ -406,8 +434,13 @@ class StreamAssembler:
         message = openai_message("".join(self._text), calls, "".join(self._reasoning))
         choice = {"index": 0, "message": message, "finish_reason": self._finish}
         head = self._head
-        out = {"id": head.get("id"), "object": "chat.completion", "created": head.get("created"),
-               "model": head.get("model"), "choices": [choice]}  # fmt: skip
+        out = {
+            "id": head.get("id"),
+            "object": "chat.completion",
+            "created": head.get("created"),
+            "model": head.get("model"),
+            "choices": [choice],
+        }
         if self._usage is not None:
             out["usage"] = self._usage
         return out

@@ -520,8 +520,18 @@ def client(concurrency: int, connect_s: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False, follow_redirects=False)
 
 
-def log_row(run_id: str, request_id: int, attempt: int, combined_id: str, member: Member, t_start: float,
-            t_end: float, result: AttemptResult, decision: Decision, cost: float) -> dict[str, Any]:  # fmt: skip
+def log_row(
+    run_id: str,
+    request_id: int,
+    attempt: int,
+    combined_id: str,
+    member: Member,
+    t_start: float,
+    t_end: float,
+    result: AttemptResult,
+    decision: Decision,
+    cost: float,
+) -> dict[str, Any]:
     """One attempt as a JSON-lines attempt-log row, with the columns of
     :data:`toolkit.attempt_log.COLUMNS` (what :func:`toolkit.live.read_log` reads back)."""
     return {

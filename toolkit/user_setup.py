@@ -194,8 +194,11 @@ def user_case(
         chosen = list(providers)
         origin.append("providers you named")
     else:
-        connected = [p for p in connected_providers(models, config=settings, environ=environ, auth_file=auth_file)
-                     if p in offering]  # fmt: skip
+        connected = [
+            p
+            for p in connected_providers(models, config=settings, environ=environ, auth_file=auth_file)
+            if p in offering
+        ]
         if len(connected) >= 2:
             chosen = connected
             origin.append(f"your connected providers ({', '.join(connected)})")
@@ -208,7 +211,9 @@ def user_case(
             origin.append(f"left out, no adapter reaches them: {', '.join(skipped)}")
     unknown = [p for p in priority if p not in chosen]
     if unknown:
-        raise UserError(f"--priority names {unknown[0]!r}, which is not among the providers tried ({', '.join(chosen)})")
+        raise UserError(
+            f"--priority names {unknown[0]!r}, which is not among the providers tried ({', '.join(chosen)})"
+        )
     ordered = list(priority) + [p for p in rule_order(table, model, chosen) if p not in priority]
     rule = ("your --priority, then " if priority else "") + RULE
     if max_providers is not None and len(ordered) > max_providers:

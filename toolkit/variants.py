@@ -35,9 +35,27 @@ KINDS = ("", "same-weights", "precision-reduced", "speed-tier")  # in SETTINGS o
 
 # Tokens that can only mean a deployment variant: peeled off the id without catalog evidence.
 QUANTIZED = frozenset(
-    {"fp8", "fp4", "nvfp4", "mxfp4", "int4", "int8", "awq", "gptq", "3bit", "4bit", "5bit", "6bit", "8bit",
-     "mlx", "gguf", "w4a16", "w8a8", "dynamic"}
-)  # fmt: skip
+    {
+        "fp8",
+        "fp4",
+        "nvfp4",
+        "mxfp4",
+        "int4",
+        "int8",
+        "awq",
+        "gptq",
+        "3bit",
+        "4bit",
+        "5bit",
+        "6bit",
+        "8bit",
+        "mlx",
+        "gguf",
+        "w4a16",
+        "w8a8",
+        "dynamic",
+    }
+)
 SAME_WEIGHTS = frozenset({"tee", "bf16", "fp16", "coding"})
 # Tokens that are sometimes a speed tier and sometimes part of a model's own name
 # (``gpt-4-turbo``, ``grok-4-fast``): only catalog evidence peels these (toolkit.evidence).
@@ -47,7 +65,9 @@ SPEED = frozenset({"fast", "turbo", "lightning", "highspeed"})
 def check_setting(setting: str) -> str:
     """``setting`` if it is one of :data:`SETTINGS`, else a one-line :class:`UserError`."""
     if setting not in SETTINGS:
-        raise UserError(f"unknown variants setting {setting!r}{closest(setting, SETTINGS)}; use one of {', '.join(SETTINGS)}")
+        raise UserError(
+            f"unknown variants setting {setting!r}{closest(setting, SETTINGS)}; use one of {', '.join(SETTINGS)}"
+        )
     return setting
 
 

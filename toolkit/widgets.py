@@ -79,8 +79,9 @@ class Explorer:
         policy = preset(preset_name, provider_priority=order, strategy=strategy, max_attempts=int(max_attempts))
         run_id = f"{preset_name} {strategy} x{max_attempts} {ORDER_SEPARATOR.join(order)}"
         self.model.ordered(order)  # a clear error for a provider the model does not have
-        log = simulate(self.model, policy, self.scenarios[scenario], requests=self.requests,
-                       seed=self.seed, run_id=run_id)  # fmt: skip
+        log = simulate(
+            self.model, policy, self.scenarios[scenario], requests=self.requests, seed=self.seed, run_id=run_id
+        )
         choice = Choice.from_policy(policy, combined_id=self.model.combined_id, preset=preset_name)
         self.last = ExplorerRun(policy, scenario, log, summarize(log), choice)
         return self.last
@@ -99,8 +100,9 @@ class Explorer:
         grid = fig.add_gridspec(2, 2)
         incidents = self.scenarios[run.scenario].data.get("incidents", [])
         tried = [m.provider for m in run.policy.members(self.model)]
-        plotting.plot_timeline(run.log, ax=fig.add_subplot(grid[0, :]), incidents=incidents, providers=tried,
-                               ranks=self.model.providers)  # fmt: skip
+        plotting.plot_timeline(
+            run.log, ax=fig.add_subplot(grid[0, :]), incidents=incidents, providers=tried, ranks=self.model.providers
+        )
         plotting.plot_latency_cdf(run.log, ax=fig.add_subplot(grid[1, 0]))
         plotting.plot_attempts_histogram(run.log, ax=fig.add_subplot(grid[1, 1]))
         return fig
@@ -123,8 +125,9 @@ class Explorer:
         return {
             "priority": w.Dropdown(options=self.priority_options(), description="priority"),
             "strategy": w.ToggleButtons(options=list(STRATEGIES), value=base.strategy, description="strategy"),
-            "max_attempts": w.IntSlider(value=base.max_attempts, min=MAX_ATTEMPTS_RANGE[0],
-                                        max=MAX_ATTEMPTS_RANGE[1], description="attempts"),  # fmt: skip
+            "max_attempts": w.IntSlider(
+                value=base.max_attempts, min=MAX_ATTEMPTS_RANGE[0], max=MAX_ATTEMPTS_RANGE[1], description="attempts"
+            ),
             "scenario": w.Dropdown(options=list(self.scenarios), description="scenario"),
             "preset_name": w.Dropdown(options=list(PRESETS), value=preset_name, description="preset"),
         }
@@ -166,4 +169,3 @@ class Explorer:
             control.observe(update, names="value")
         update()
         return w.VBox([*controls.values(), table, image])
-

@@ -29,15 +29,25 @@ LITELLM_REQUESTS = {"429-ra-2s": 200, "429-ra-8s": 200, "hard-down": 200, "overl
 FALLBACKS_REQUESTS = {"429-ra-2s": 24, "429-ra-8s": 12, "hard-down": 24, "overload-30pct": 200}
 
 
-def simulated(preset: str, providers: list[str], fault: str, sessions: int, requests: int, seeds: int,
-              overhead_s: float, think_s: float) -> dict:  # fmt: skip
+def simulated(
+    preset: str,
+    providers: list[str],
+    fault: str,
+    sessions: int,
+    requests: int,
+    seeds: int,
+    overhead_s: float,
+    think_s: float,
+) -> dict:
     """The preset's prediction for one run: each metric's median over ``seeds`` simulated runs of the
     same size (a typical run: some outcomes, such as whether a failure-rate cooldown fires at all,
     split runs in two), in a world whose answers take the real client's own time per call longer."""
     model = CombinedModel.of(providers)
     world = scenario(fault, sessions, overhead_s, think_s)
-    runs = [measure(*calls_from_log(simulate(model, PRESETS[preset], world, requests, seed=s, progress=False)), providers)
-            for s in range(seeds)]  # fmt: skip
+    runs = [
+        measure(*calls_from_log(simulate(model, PRESETS[preset], world, requests, seed=s, progress=False)), providers)
+        for s in range(seeds)
+    ]
     return pd.DataFrame(runs).median().to_dict()
 
 
@@ -51,8 +61,19 @@ def job(system: str, preset: str, fault: str, requests: int, seeds: int) -> list
         calls, reqs, overhead, think = systems.run_litellm(preset, fault, requests)
     real = measure(calls, reqs, providers)
     sim = simulated(preset, providers, fault, sessions, requests, seeds, overhead, think)
-    return [{"preset": preset, "fault": fault, "requests": requests, "client_time_s": overhead, "metric": m,
-             "real": real[m], "simulated": sim[m], "within": within(m, real[m], sim[m])} for m in real]  # fmt: skip
+    return [
+        {
+            "preset": preset,
+            "fault": fault,
+            "requests": requests,
+            "client_time_s": overhead,
+            "metric": m,
+            "real": real[m],
+            "simulated": sim[m],
+            "within": within(m, real[m], sim[m]),
+        }
+        for m in real
+    ]
 
 
 def tables(results: pd.DataFrame) -> str:
@@ -101,15 +122,16 @@ def main() -> None:
         rows = [row for fut in tqdm(futures, desc="real runs") for row in fut.result()]
     results = pd.DataFrame(rows)
     met = results["within"].mean()
-    stamp = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; OpenCode {systems.OPENCODE_VERSION}, LiteLLM "
-             f"{systems.LITELLM_VERSION}, Python {platform.python_version()}; {met:.0%} of metrics within the goal")  # fmt: skip
+    stamp = (
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; OpenCode {systems.OPENCODE_VERSION}, LiteLLM "
+        f"{systems.LITELLM_VERSION}, Python {platform.python_version()}; {met:.0%} of metrics within the goal"
+    )
     text = f"{stamp}\n\n{tables(results)}"
     print(text)
     if args.csv:
         write_atomic(args.csv, results.to_csv(index=False))
     if args.markdown:
         write_atomic(args.markdown, text)
-
 
 
 if __name__ == "__main__":

@@ -29,13 +29,19 @@ def scenario(fault: str, sessions: int, overhead_s: float = 0.0, think_s: float 
     (measured by the harness, and added to the real calls' ends too), so simulated time runs at
     the real client's pace. ``think_s`` is the time between a client's requests.
     """
-    healthy = {"ttft_s": TTFT_S + overhead_s, "tokens_per_s": 100_000, "error_latency_s": ERROR_LATENCY_S + overhead_s,
-               "errors": {}}  # fmt: skip
+    healthy = {
+        "ttft_s": TTFT_S + overhead_s,
+        "tokens_per_s": 100_000,
+        "error_latency_s": ERROR_LATENCY_S + overhead_s,
+        "errors": {},
+    }
     spec = FAULTS[fault]
     faulty = {**healthy, "errors": spec["errors"], "retry_after_s": spec.get("retry_after_s")}
-    return Scenario.from_dict({
-        "name": fault,
-        "arrivals": {"kind": "sessions", "sessions": sessions, "think_time_s": think_s},
-        "request": {"input_tokens": 3, "output_tokens": 4},
-        "providers": {"default": healthy, "a": faulty},
-    })  # fmt: skip
+    return Scenario.from_dict(
+        {
+            "name": fault,
+            "arrivals": {"kind": "sessions", "sessions": sessions, "think_time_s": think_s},
+            "request": {"input_tokens": 3, "output_tokens": 4},
+            "providers": {"default": healthy, "a": faulty},
+        }
+    )

@@ -32,8 +32,12 @@ async def main() -> None:
         t0 = time.monotonic()
         error = ""
         try:
-            await router.acompletion(model=job["model"], messages=[{"role": "user", "content": "say hi"}],
-                                     max_tokens=4, extra_headers={"x-request-id": f"r{i}"})  # fmt: skip
+            await router.acompletion(
+                model=job["model"],
+                messages=[{"role": "user", "content": "say hi"}],
+                max_tokens=4,
+                extra_headers={"x-request-id": f"r{i}"},
+            )
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
         line = {"request": f"r{i}", "ok": not error, "t0": t0, "t1": time.monotonic(), "error": error}

@@ -15,12 +15,25 @@ import pandas as pd
 from toolkit.mock_providers import KINDS
 
 # the mock's reply kind -> the outcome class the simulator logs for it
-_CLASS_OF_KIND = {"ok": "ok", "rate_limit": "rate_limit", "overload": "overload", "reset": "connection",
-                  "server_error": "server_error", "hang": "timeout"}  # fmt: skip
+_CLASS_OF_KIND = {
+    "ok": "ok",
+    "rate_limit": "rate_limit",
+    "overload": "overload",
+    "reset": "connection",
+    "server_error": "server_error",
+    "hang": "timeout",
+}
 assert set(_CLASS_OF_KIND) <= set(KINDS)
 
-METRICS = ("success", "calls_per_request", "wait_p50_s", "wait_mean_s", "calls_in_retry_after", "latency_p50_s",
-           "latency_p95_s")  # fmt: skip
+METRICS = (
+    "success",
+    "calls_per_request",
+    "wait_p50_s",
+    "wait_mean_s",
+    "calls_in_retry_after",
+    "latency_p50_s",
+    "latency_p95_s",
+)
 """Metric columns (then one ``share_<provider>`` per provider):
 
 - ``success``: share of requests answered;
@@ -35,22 +48,33 @@ METRICS = ("success", "calls_per_request", "wait_p50_s", "wait_mean_s", "calls_i
 def calls_from_mock(records: list[dict], key: str) -> pd.DataFrame:
     """The calls table of a mock-providers log; ``key`` names the field that identifies the request
     (``request_id`` from an ``x-request-id`` header, or ``model`` when each request used its own)."""
-    rows = [(r[key], r["provider"], r["t_s"], r["t_s"] + r["answer_after_s"], _CLASS_OF_KIND[r["kind"]],
-             r["retry_after_s"] if r["retry_after_s"] is not None else math.nan) for r in records]  # fmt: skip
+    rows = [
+        (
+            r[key],
+            r["provider"],
+            r["t_s"],
+            r["t_s"] + r["answer_after_s"],
+            _CLASS_OF_KIND[r["kind"]],
+            r["retry_after_s"] if r["retry_after_s"] is not None else math.nan,
+        )
+        for r in records
+    ]
     return pd.DataFrame(rows, columns=["request", "provider", "t_start", "t_end", "outcome", "retry_after"])
 
 
 def calls_from_log(log: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The calls and requests tables of a simulated attempt log."""
     made = log[log["attempt"] > 0]
-    calls = pd.DataFrame({
-        "request": made["request_id"].to_numpy(),
-        "provider": made["provider"].astype(str).to_numpy(),
-        "t_start": made["t_start_s"].to_numpy(),
-        "t_end": made["t_end_s"].to_numpy(),
-        "outcome": made["outcome"].astype(str).to_numpy(),
-        "retry_after": made["retry_after_s"].to_numpy(),
-    })  # fmt: skip
+    calls = pd.DataFrame(
+        {
+            "request": made["request_id"].to_numpy(),
+            "provider": made["provider"].astype(str).to_numpy(),
+            "t_start": made["t_start_s"].to_numpy(),
+            "t_end": made["t_end_s"].to_numpy(),
+            "outcome": made["outcome"].astype(str).to_numpy(),
+            "retry_after": made["retry_after_s"].to_numpy(),
+        }
+    )
     ok = (log["outcome"].astype(str) == "ok").groupby(log["request_id"]).any()
     requests = pd.DataFrame({"request": ok.index.to_numpy(), "ok": ok.to_numpy()})
     return calls, requests

@@ -46,10 +46,18 @@ def litellm_config(preset: str, endpoints: dict[str, str]) -> dict:
         settings = {"num_retries": 2, "fallbacks": chain, "context_window_fallbacks": chain}
         return {"model_list": model_list, "router_settings": settings, "model": first}
     ordered = preset == "litellm-1.110-order"
-    model_list = [{"model_name": "combined", "litellm_params": {**params, "api_base": url, **({"order": k + 1} if ordered else {})}}
-                  for k, url in enumerate(endpoints.values())]  # fmt: skip
-    return {"model_list": model_list, "router_settings": {"num_retries": 2, "routing_strategy": "simple-shuffle"},
-            "model": "combined"}  # fmt: skip
+    model_list = [
+        {
+            "model_name": "combined",
+            "litellm_params": {**params, "api_base": url, **({"order": k + 1} if ordered else {})},
+        }
+        for k, url in enumerate(endpoints.values())
+    ]
+    return {
+        "model_list": model_list,
+        "router_settings": {"num_retries": 2, "routing_strategy": "simple-shuffle"},
+        "model": "combined",
+    }
 
 
 # -- installs ------------------------------------------------------------------------------------
@@ -69,8 +77,10 @@ def litellm_python() -> Path:
         staging = Path(tempfile.mkdtemp(dir=CACHE, prefix=".litellm-"))
         try:
             subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True)
-            subprocess.run([str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                            f"litellm=={LITELLM_VERSION}"], check=True)  # fmt: skip
+            subprocess.run(
+                [str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet", f"litellm=={LITELLM_VERSION}"],
+                check=True,
+            )
         except subprocess.CalledProcessError:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -97,15 +107,31 @@ def run_litellm(preset: str, fault: str, requests: int) -> tuple[pd.DataFrame, p
     python = litellm_python()
     with MockProviders.from_scenario(scenario(fault, LITELLM_CONCURRENCY), ["a", "b", "c"]) as mock:
         config = litellm_config(preset, mock.endpoints)
-        job = {"config": {k: config[k] for k in ("model_list", "router_settings")}, "model": config["model"],
-               "requests": requests, "concurrency": LITELLM_CONCURRENCY}  # fmt: skip
+        job = {
+            "config": {k: config[k] for k in ("model_list", "router_settings")},
+            "model": config["model"],
+            "requests": requests,
+            "concurrency": LITELLM_CONCURRENCY,
+        }
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-        out = subprocess.run([str(python), str(_WORKER)], input=json.dumps(job), env=env, capture_output=True,
-                             text=True, check=True, timeout=600)  # fmt: skip
+        out = subprocess.run(
+            [str(python), str(_WORKER)],
+            input=json.dumps(job),
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
         records = list(mock.requests)
     results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    reqs = pd.DataFrame({"request": [r["request"] for r in results], "ok": [r["ok"] for r in results],
-                         "latency": [r["t1"] - r["t0"] for r in results]})  # fmt: skip
+    reqs = pd.DataFrame(
+        {
+            "request": [r["request"] for r in results],
+            "ok": [r["ok"] for r in results],
+            "latency": [r["t1"] - r["t0"] for r in results],
+        }
+    )
     calls = calls_from_mock(records, "request_id")
     overhead = client_time(calls, reqs)
     calls["t_end"] += overhead

@@ -44,30 +44,56 @@ def add_variants(parser: argparse.ArgumentParser, default: str | None = "exact")
     """``--variants``: which deployment variants (quantized, TEE, speed tiers) a failover order may use."""
     from toolkit.variants import SETTINGS
 
-    parser.add_argument("--variants", choices=SETTINGS, default=default,
-                        help="deployment variants a failover order may use: exact (the model as released), "
-                        "same-weights (+TEE, coding plans), precision-reduced (+quantized), all (+speed tiers)"
-                        + (f"; default {default}" if default else ""))  # fmt: skip
+    parser.add_argument(
+        "--variants",
+        choices=SETTINGS,
+        default=default,
+        help="deployment variants a failover order may use: exact (the model as released), "
+        "same-weights (+TEE, coding plans), precision-reduced (+quantized), all (+speed tiers)"
+        + (f"; default {default}" if default else ""),
+    )
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:
     """``--combined ID`` and where it comes from: catalog source, config, providers, priority, rank, cap."""
     from toolkit.user_setup import DEFAULT_MODEL, MAX_PROVIDERS
 
-    parser.add_argument("--combined", metavar="ID",
-                        help=f"combined model id (default: your OpenCode config's model, else {DEFAULT_MODEL})")  # fmt: skip
+    parser.add_argument(
+        "--combined",
+        metavar="ID",
+        help=f"combined model id (default: your OpenCode config's model, else {DEFAULT_MODEL})",
+    )
     add_source(parser)
     add_config(parser)
-    parser.add_argument("--providers", type=csv_list, metavar="A,B",
-                        help="only these providers (default: your connected providers, else a default set)")  # fmt: skip
-    parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
-                        help="providers tried first, in order (then: first-party vendor, major clouds, the rest)")  # fmt: skip
-    parser.add_argument("--rank", type=csv_list, default=[], metavar="A,B",
-                        help="rank these providers first in the combined model: a scenario's rank:0 is the first "
-                             "(default: the try order); separate from --priority, e.g. --rank anthropic "
-                             "--priority openrouter tries openrouter first while rank:0 (anthropic) has the incident")  # fmt: skip
-    parser.add_argument("--max-providers", type=int, default=MAX_PROVIDERS, metavar="N",
-                        help=f"try at most N providers (default {MAX_PROVIDERS}; 0: all)")  # fmt: skip
+    parser.add_argument(
+        "--providers",
+        type=csv_list,
+        metavar="A,B",
+        help="only these providers (default: your connected providers, else a default set)",
+    )
+    parser.add_argument(
+        "--priority",
+        type=csv_list,
+        default=[],
+        metavar="A,B",
+        help="providers tried first, in order (then: first-party vendor, major clouds, the rest)",
+    )
+    parser.add_argument(
+        "--rank",
+        type=csv_list,
+        default=[],
+        metavar="A,B",
+        help="rank these providers first in the combined model: a scenario's rank:0 is the first "
+        "(default: the try order); separate from --priority, e.g. --rank anthropic "
+        "--priority openrouter tries openrouter first while rank:0 (anthropic) has the incident",
+    )
+    parser.add_argument(
+        "--max-providers",
+        type=int,
+        default=MAX_PROVIDERS,
+        metavar="N",
+        help=f"try at most N providers (default {MAX_PROVIDERS}; 0: all)",
+    )
     add_variants(parser)
 
 
@@ -95,9 +121,16 @@ def load_model(args: argparse.Namespace):
         raise UserError(f"--max-providers must be 0 (all) or at least 2, not {args.max_providers}")
     config = config_path(args)
     models = load_catalog(args.source, config=config)  # a failed fetch is reported once, by the catalog
-    case = user_case(models, config=config, search=False, combined_id=args.combined, providers=args.providers,
-                     priority=args.priority, max_providers=args.max_providers or None,
-                     variants=args.variants)  # fmt: skip
+    case = user_case(
+        models,
+        config=config,
+        search=False,
+        combined_id=args.combined,
+        providers=args.providers,
+        priority=args.priority,
+        max_providers=args.max_providers or None,
+        variants=args.variants,
+    )
     print(f"model: {case.describe()}", file=sys.stderr)
     order = ranking(case.providers, args.rank)
     if args.rank:
@@ -123,10 +156,17 @@ def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
 
 def add_policy(parser: argparse.ArgumentParser) -> None:
     """``--preset`` and the flags that override its fields."""
-    parser.add_argument("--preset", default="seed-on-error", metavar="NAME",
-                        help=preset_help("failover preset, default seed-on-error; the flags below override its fields"))  # fmt: skip
-    parser.add_argument("--strategy", choices=["on_error", "on_rate_limit", "on_overload"],
-                        help="classes that move a request to the next provider")  # fmt: skip
+    parser.add_argument(
+        "--preset",
+        default="seed-on-error",
+        metavar="NAME",
+        help=preset_help("failover preset, default seed-on-error; the flags below override its fields"),
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["on_error", "on_rate_limit", "on_overload"],
+        help="classes that move a request to the next provider",
+    )
     parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
 
 

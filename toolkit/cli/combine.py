@@ -25,9 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or defined in --config",
     )
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B,C", help="try these providers first")
-    parser.add_argument("--min-providers", type=int, default=2, metavar="N", help="distinct providers a combined "
-                        "model needs (default 2; 1 keeps every model)")  # fmt: skip
-    parser.add_argument("--overrides", metavar="FILE", help='JSON(C) file {"aliases": {model_ref: id}, "exclude": [...]}')
+    parser.add_argument(
+        "--min-providers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="distinct providers a combined model needs (default 2; 1 keeps every model)",
+    )
+    parser.add_argument(
+        "--overrides", metavar="FILE", help='JSON(C) file {"aliases": {model_ref: id}, "exclude": [...]}'
+    )
 
 
 def summary(table: pd.DataFrame, models: pd.DataFrame) -> list[str]:

@@ -11,9 +11,12 @@ HELP = "say for every combined-model member whether it can be called: adapter, p
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_catalog_arguments(parser)
-    parser.add_argument("--connected", action="store_true",
-                        help="only providers you can call: a key in OpenCode's auth.json, all their env variables "
-                        "set, or defined in --config")  # fmt: skip
+    parser.add_argument(
+        "--connected",
+        action="store_true",
+        help="only providers you can call: a key in OpenCode's auth.json, all their env variables "
+        "set, or defined in --config",
+    )
     parser.add_argument("--combined", metavar="ID", help="only the members of this combined model (all rows printed)")
 
 
@@ -32,16 +35,20 @@ def run(args: argparse.Namespace) -> int:
     table = combined_table(models, providers=providers, min_providers=1 if args.combined else 2)
     if args.combined:
         if args.combined not in set(table["combined_id"]):
-            raise UserError(f"unknown combined model {args.combined!r}{closest(args.combined, set(table['combined_id']))}")
+            raise UserError(
+                f"unknown combined model {args.combined!r}{closest(args.combined, set(table['combined_id']))}"
+            )
         table = table[table["combined_id"] == args.combined]
     reach = reach_table(table, config)
     n = len(reach)
     if n == 0:
         print("no combined-model members")
         return 0
-    print(f"{n} members of {reach['combined_id'].nunique()} combined models: "
-          f"{int(reach['supported'].sum())} have an adapter ({reach['supported'].mean():.1%}), "
-          f"{int(reach['reachable'].sum())} can be called now ({reach['reachable'].mean():.1%})")  # fmt: skip
+    print(
+        f"{n} members of {reach['combined_id'].nunique()} combined models: "
+        f"{int(reach['supported'].sum())} have an adapter ({reach['supported'].mean():.1%}), "
+        f"{int(reach['reachable'].sum())} can be called now ({reach['reachable'].mean():.1%})"
+    )
     if args.combined:
         shown = reach[["provider", "model_id", "adapter", "reachable", "auth_source", "reason"]]
         print(shown.to_string(index=False, na_rep="-"))

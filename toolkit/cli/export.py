@@ -41,29 +41,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--combined ID, which OpenCode sends with each request",
     )
     gateway = parser.add_argument_group("gateway layout")
-    gateway.add_argument("--combined", nargs="+", metavar="ID",
-                         help="combined models OpenCode gets as combined/<ID> (default: the choice's model)")  # fmt: skip
+    gateway.add_argument(
+        "--combined",
+        nargs="+",
+        metavar="ID",
+        help="combined models OpenCode gets as combined/<ID> (default: the choice's model)",
+    )
     gateway.add_argument("--gateway-url", metavar="URL", help=f"where the gateway listens (default {DEFAULT_URL})")
-    gateway.add_argument("--gateway-protocol", choices=sorted(PACKAGES),
-                         help="what OpenCode speaks to the gateway: openai (@ai-sdk/openai-compatible, the default) "
-                         "or anthropic (@ai-sdk/anthropic)")  # fmt: skip
-    gateway.add_argument("--token-env", metavar="VAR",
-                         help="environment variable holding the gateway token, written as {env:VAR} "
-                         "(default: no token; the gateway then serves 127.0.0.1 only)")  # fmt: skip
+    gateway.add_argument(
+        "--gateway-protocol",
+        choices=sorted(PACKAGES),
+        help="what OpenCode speaks to the gateway: openai (@ai-sdk/openai-compatible, the default) "
+        "or anthropic (@ai-sdk/anthropic)",
+    )
+    gateway.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="environment variable holding the gateway token, written as {env:VAR} "
+        "(default: no token; the gateway then serves 127.0.0.1 only)",
+    )
     litellm = parser.add_argument_group("LiteLLM target")
-    litellm.add_argument("--target", choices=("opencode", "litellm"), default="opencode",
-                         help="opencode (the layouts above, the default) or litellm: a LiteLLM proxy config for "
-                         "the choice (--combined ID picks the model) plus an opencode.json provider pointing at it")  # fmt: skip
-    litellm.add_argument("--proxy-config", metavar="FILE",
-                         help="the LiteLLM config to write (default litellm.config.yaml beside --config)")  # fmt: skip
-    litellm.add_argument("--proxy-url", metavar="URL", help="where the proxy listens (default http://127.0.0.1:4000/v1)")
-    parser.add_argument("--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)")
+    litellm.add_argument(
+        "--target",
+        choices=("opencode", "litellm"),
+        default="opencode",
+        help="opencode (the layouts above, the default) or litellm: a LiteLLM proxy config for "
+        "the choice (--combined ID picks the model) plus an opencode.json provider pointing at it",
+    )
+    litellm.add_argument(
+        "--proxy-config",
+        metavar="FILE",
+        help="the LiteLLM config to write (default litellm.config.yaml beside --config)",
+    )
+    litellm.add_argument(
+        "--proxy-url", metavar="URL", help="where the proxy listens (default http://127.0.0.1:4000/v1)"
+    )
+    parser.add_argument(
+        "--plugin", metavar="SPEC", help="plugin npm name or file:// URL (default: the one in the file)"
+    )
     parser.add_argument("--set-model", metavar="combined/ID", help="also make this combined model the default model")
     parser.add_argument("--diff", action="store_true", help="print the change as a unified diff; write nothing")
     parser.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
-    parser.add_argument("--force", action="store_true",
-                        help="write even if comments inside replaced values are lost, or if the saved choice was "
-                        "tuned for another model than the config's")  # fmt: skip
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write even if comments inside replaced values are lost, or if the saved choice was "
+        "tuned for another model than the config's",
+    )
 
 
 def _whole_number(flag: str, value: str | None) -> int | None:
@@ -106,7 +130,12 @@ def run(args: argparse.Namespace) -> int:
     if args.layout == "openrouter":
         return _export_openrouter(args, choice, combined, path)
     plan = plan_export(
-        path, choice, layout=args.layout, plugin=args.plugin, set_model=args.set_model, combined=combined,
+        path,
+        choice,
+        layout=args.layout,
+        plugin=args.plugin,
+        set_model=args.set_model,
+        combined=combined,
         gateway=_gateway_options(args),
     )
     return _apply(plan, args)
@@ -144,8 +173,14 @@ def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> i
     model = _one_model(args, choice, combined, "--target litellm")
     proxy_path = Path(args.proxy_config).expanduser() if args.proxy_config else path.parent / "litellm.config.yaml"
     source = f"preset {choice.preset}" if choice.preset else "the choice"
-    plans = plan_litellm_export(path, proxy_path, model, policy, source=f"{source} for {model.combined_id}",
-                                base_url=args.proxy_url or DEFAULT_PROXY_URL)  # fmt: skip
+    plans = plan_litellm_export(
+        path,
+        proxy_path,
+        model,
+        policy,
+        source=f"{source} for {model.combined_id}",
+        base_url=args.proxy_url or DEFAULT_PROXY_URL,
+    )
     for lost in losses(policy)["litellm"]:
         print(f"note: LiteLLM cannot express {lost}", file=sys.stderr)
     return max(_apply(plan, args) for plan in plans)
@@ -166,7 +201,9 @@ def _export_openrouter(args: argparse.Namespace, choice, combined, path: Path) -
     from toolkit.router_targets import losses, plan_openrouter_export
 
     if args.set_model or args.plugin:
-        raise UserError("--layout openrouter sets the model to the OpenRouter one itself; drop --set-model and --plugin")
+        raise UserError(
+            "--layout openrouter sets the model to the OpenRouter one itself; drop --set-model and --plugin"
+        )
     policy = choice.policy()
     plan = plan_openrouter_export(path, _one_model(args, choice, combined, "--layout openrouter"), policy)
     for lost in losses(policy)["openrouter"]:
@@ -186,6 +223,8 @@ def _gateway_options(args: argparse.Namespace):
     }
     given = {name: value for name, value in given.items() if value is not None}
     return GatewayOptions(**given) if given or args.layout == "gateway" else None
+
+
 def _check_model(config: Path, choice, choice_file: str, combined) -> None:
     """Stop when ``choice`` was tuned for another combined model than the config's ``model``.
 

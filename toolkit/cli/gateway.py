@@ -20,19 +20,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(preset=None)  # None: the choice's or the config's policy, else seed-on-error
     parser.add_argument("--priority", type=csv_list, metavar="A,B", help="providers tried first, in order")
     parser.add_argument("--providers", type=csv_list, metavar="A,B", help="only these providers (default: all)")
-    parser.add_argument("--combined", action="append", metavar="ID",
-                        help="serve this combined model (repeatable; default: the config's, else all)")  # fmt: skip
+    parser.add_argument(
+        "--combined",
+        action="append",
+        metavar="ID",
+        help="serve this combined model (repeatable; default: the config's, else all)",
+    )
     parser.add_argument("--host", help="address to listen on (default: the config's gateway URL, else 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: the config's gateway URL, else 4141)")
     parser.add_argument("--log", metavar="FILE", help="append every attempt to this JSON-lines attempt log")
-    parser.add_argument("--token-env", metavar="VAR",
-                        help="require the token in this environment variable (Bearer or x-api-key)")  # fmt: skip
-    parser.add_argument("--grace", type=float, default=30.0, metavar="S",
-                        help="on SIGINT/SIGTERM, seconds in-flight requests get to finish (default 30)")  # fmt: skip
-    parser.add_argument("--max-body-mb", type=float, default=32.0, metavar="MB",
-                        help="largest request body accepted, in MiB (default 32; larger: 413)")  # fmt: skip
-    parser.add_argument("--check", action="store_true",
-                        help="print which members are reachable and why; serve nothing")  # fmt: skip
+    parser.add_argument(
+        "--token-env", metavar="VAR", help="require the token in this environment variable (Bearer or x-api-key)"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="on SIGINT/SIGTERM, seconds in-flight requests get to finish (default 30)",
+    )
+    parser.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=32.0,
+        metavar="MB",
+        help="largest request body accepted, in MiB (default 32; larger: 413)",
+    )
+    parser.add_argument("--check", action="store_true", help="print which members are reachable and why; serve nothing")
 
 
 def _policy(args: argparse.Namespace, providers: list[str], settings: Any):
@@ -60,8 +74,11 @@ def _policy(args: argparse.Namespace, providers: list[str], settings: Any):
         base, named, source = settings.policy, settings.combined_ids, args.config
     else:
         base = preset(args.preset or "seed-on-error")
-    flags = {"strategy": args.strategy, "max_attempts": args.max_attempts,
-             "provider_priority": tuple(args.priority) if args.priority else None}  # fmt: skip
+    flags = {
+        "strategy": args.strategy,
+        "max_attempts": args.max_attempts,
+        "provider_priority": tuple(args.priority) if args.priority else None,
+    }
     flags = {k: v for k, v in flags.items() if v is not None}
     policy = base
     if flags:
@@ -116,13 +133,19 @@ def run(args: argparse.Namespace) -> int:
             plan.append((model, reach))
     served = [(m, {r.provider: r.endpoint for r in reach if r.endpoint}) for m, reach in plan]
     if args.check:
-        where = f"http://{host}:{port}/v1, " + (f"token from ${token_env}" + ("" if token else " (not set!)")
-                                                if token_env else "no token")  # fmt: skip
+        where = f"http://{host}:{port}/v1, " + (
+            f"token from ${token_env}" + ("" if token else " (not set!)") if token_env else "no token"
+        )
         return _check(plan, [f"policy in force ({source}): {_describe(policy)}", f"would serve on {where}"], len(ids))
     if not any(endpoints for _, endpoints in served):
         raise UserError("no combined model has a reachable member: nothing to serve (see --check)")
-    gateway = Gateway([(m, e) for m, e in served if e], policy, token=token, log_path=args.log,
-                      max_body_bytes=int(args.max_body_mb * 1024 * 1024))  # fmt: skip
+    gateway = Gateway(
+        [(m, e) for m, e in served if e],
+        policy,
+        token=token,
+        log_path=args.log,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
     sock = bind(host, port)
     print(f"policy in force ({source}): {_describe(policy)}")
     if policy.hedge_after_s is not None:

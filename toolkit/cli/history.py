@@ -10,9 +10,10 @@ HELP = "import the provider calls your OpenCode made (its opencode.db and logs, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", metavar="DIR",
+        "--data-dir",
+        metavar="DIR",
         help="OpenCode's data folder (default $XDG_DATA_HOME/opencode, else ~/.local/share/opencode)",
-    )  # fmt: skip
+    )
     parser.add_argument("--since", metavar="SPAN", help="only calls after this: 7d, 12h, 30m, 2w, or a date (UTC)")
     parser.add_argument("--out", metavar="FILE", help="write the attempt log here (.csv, .json or .parquet)")
 
@@ -27,8 +28,11 @@ def run(args: argparse.Namespace) -> int:
         write_table(log, args.out)
     skipped = log.attrs["skipped"]
     note = f"; skipped {skipped} messages of an unknown shape or unfinished" if skipped else ""
-    print(f"{log.attrs['messages']} messages, {len(log)} provider calls ({log.attrs['log_calls']} retried failures "
-          f"from the logs){note}", file=sys.stderr)  # fmt: skip
+    print(
+        f"{log.attrs['messages']} messages, {len(log)} provider calls ({log.attrs['log_calls']} retried failures "
+        f"from the logs){note}",
+        file=sys.stderr,
+    )
     if len(log):
         table = provider_overview(log)
         quiet = [c for c in table if c.endswith("_share") and c != "error_share" and not table[c].any()]

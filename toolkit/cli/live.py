@@ -20,8 +20,12 @@ HELP = "run failover of a combined model over real HTTP (mock providers by defau
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model(parser)
-    parser.add_argument("--scenario", default="calm-day", metavar="FILE",
-                        help=scenario_help("scenario for the mock providers and the request sizes, default calm-day"))  # fmt: skip
+    parser.add_argument(
+        "--scenario",
+        default="calm-day",
+        metavar="FILE",
+        help=scenario_help("scenario for the mock providers and the request sizes, default calm-day"),
+    )
     parser.add_argument(
         "--real",
         action="store_true",
@@ -30,13 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy(parser)
     parser.add_argument("--requests", type=int, default=20, metavar="N", help="requests to send (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)")
-    parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",
-                        help="mock providers only: run the scenario X times faster than real time")  # fmt: skip
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="mock providers only: run the scenario X times faster than real time",
+    )
     parser.add_argument("--input-tokens", type=int, metavar="N", help="prompt size of each request (default: scenario)")
     parser.add_argument("--output-tokens", type=int, metavar="N", help="max_tokens of each request (default: scenario)")
     parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="seconds (default 10)")
-    parser.add_argument("--first-token-timeout", type=float, metavar="S",
-                        help="seconds to the first token (default: the policy's attempt_timeout_s)")  # fmt: skip
+    parser.add_argument(
+        "--first-token-timeout",
+        type=float,
+        metavar="S",
+        help="seconds to the first token (default: the policy's attempt_timeout_s)",
+    )
     parser.add_argument("--total-timeout", type=float, metavar="S", help="seconds per attempt (default: none)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
     parser.add_argument("--log", metavar="FILE", help="append the attempt log here as JSON lines, one per attempt")
@@ -84,10 +97,21 @@ def run(args: argparse.Namespace) -> int:
     run_id = f"live-{uuid.uuid4().hex[:8]}"
     try:
         log = run_live(
-            model, policy, scenario, requests=args.requests, concurrency=args.concurrency, seed=args.seed,
-            time_scale=args.time_scale, timeouts=timeouts, input_tokens=args.input_tokens,
-            output_tokens=args.output_tokens, log_path=args.log, run_id=run_id, progress=not args.json, config=config,
-        )  # fmt: skip
+            model,
+            policy,
+            scenario,
+            requests=args.requests,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            time_scale=args.time_scale,
+            timeouts=timeouts,
+            input_tokens=args.input_tokens,
+            output_tokens=args.output_tokens,
+            log_path=args.log,
+            run_id=run_id,
+            progress=not args.json,
+            config=config,
+        )
     except KeyboardInterrupt:
         if not args.log:
             raise
@@ -96,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     metrics = summarize(log)
     where = "real endpoints" if args.real else f"mock providers ({scenario.name}, x{args.time_scale:g})"
     providers = ", ".join(m.provider for m in policy.members(model))
-    print_metrics(metrics, f"{model.combined_id} via {providers}; policy {policy.name}; {where}; {len(log)} attempts",
-                  args.json)  # fmt: skip
+    print_metrics(
+        metrics, f"{model.combined_id} via {providers}; policy {policy.name}; {where}; {len(log)} attempts", args.json
+    )
     for line in outcome_lines(log):  # beside a JSON document on stdout, the breakdown goes to stderr
         print(line, file=sys.stderr if args.json else sys.stdout)
     if args.log:

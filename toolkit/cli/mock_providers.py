@@ -12,7 +12,9 @@ HELP = "serve mock OpenAI-compatible and Anthropic providers on 127.0.0.1 that f
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", required=True, metavar="FILE", help=scenario_help("the scenario the mock providers play"))
+    parser.add_argument(
+        "--scenario", required=True, metavar="FILE", help=scenario_help("the scenario the mock providers play")
+    )
     parser.add_argument(
         "--time-scale",
         type=float,

@@ -13,9 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, metavar="FILE", help="CSV written by combined-models sweep")
     parser.add_argument("--min-success", type=float, default=0.995, help="required success rate (default 0.995)")
     parser.add_argument(
-        "--objective", type=csv_list, default=["latency_p95_s", "cost_per_success_usd"], metavar="A,B",
+        "--objective",
+        type=csv_list,
+        default=["latency_p95_s", "cost_per_success_usd"],
+        metavar="A,B",
         help="what to minimize, in order (default latency_p95_s,cost_per_success_usd)",
-    )  # fmt: skip
+    )
     parser.add_argument("--min-providers", type=int, default=2, help="min_providers written into the choice")
     add_variants(parser)
     parser.add_argument("--save", metavar="FILE", help="save the choice as JSON (input of export --from)")
@@ -31,8 +34,13 @@ def run(args: argparse.Namespace) -> int:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read sweep results {args.results}: {exc}") from None
-    rec = recommend(results, min_success=args.min_success, objectives=args.objective, min_providers=args.min_providers,
-                    variants=args.variants)
+    rec = recommend(
+        results,
+        min_success=args.min_success,
+        objectives=args.objective,
+        min_providers=args.min_providers,
+        variants=args.variants,
+    )
     print(rec.reason)
     if rec.choice is None:
         return 1

@@ -12,31 +12,64 @@ HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-co
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="report", metavar="DIR", help="folder for the report (default: report)")
     parser.add_argument(
-        "--source", default="bundled",
+        "--source",
+        default="bundled",
         help="catalog source (default bundled: reproducible and offline); also auto, models.dev, "
         "opencode-cache, or a path/URL to an api.json",
-    )  # fmt: skip
+    )
     add_config(parser)
-    parser.add_argument("--combined", metavar="ID",
-                        help="combined model to study (default: your OpenCode config's model, else claude-sonnet-4-5)")  # fmt: skip
-    parser.add_argument("--providers", type=csv_list, metavar="A,B",
-                        help="providers to fail over between (default: your connected providers, else a default set)")  # fmt: skip
-    parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B",
-                        help="providers tried first (then: first-party vendor, major clouds, the rest)")  # fmt: skip
-    parser.add_argument("--max-providers", type=int, default=4, metavar="N",
-                        help="providers tried, first in try order (default 4; N! priority orders are swept)")  # fmt: skip
-    parser.add_argument("--scenario", nargs="+", metavar="FILE",
-                        help=scenario_help("scenarios, default every bundled one"))  # fmt: skip
-    parser.add_argument("--history", nargs="?", const="", metavar="DIR",
-                        help="also sweep a scenario fitted to your OpenCode history (DIR: its data folder, "
-                        "default $XDG_DATA_HOME/opencode); saved in the report folder")  # fmt: skip
+    parser.add_argument(
+        "--combined",
+        metavar="ID",
+        help="combined model to study (default: your OpenCode config's model, else claude-sonnet-4-5)",
+    )
+    parser.add_argument(
+        "--providers",
+        type=csv_list,
+        metavar="A,B",
+        help="providers to fail over between (default: your connected providers, else a default set)",
+    )
+    parser.add_argument(
+        "--priority",
+        type=csv_list,
+        default=[],
+        metavar="A,B",
+        help="providers tried first (then: first-party vendor, major clouds, the rest)",
+    )
+    parser.add_argument(
+        "--max-providers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="providers tried, first in try order (default 4; N! priority orders are swept)",
+    )
+    parser.add_argument(
+        "--scenario", nargs="+", metavar="FILE", help=scenario_help("scenarios, default every bundled one")
+    )
+    parser.add_argument(
+        "--history",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="also sweep a scenario fitted to your OpenCode history (DIR: its data folder, "
+        "default $XDG_DATA_HOME/opencode); saved in the report folder",
+    )
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help=preset_help("failover presets, default all"))
     parser.add_argument("--seeds", type=int, default=5, help="runs per configuration (default 5)")
     parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
-    parser.add_argument("--min-success", type=float, default=0.995, metavar="X",
-                        help="success rate the recommendation must reach (default 0.995)")  # fmt: skip
-    parser.add_argument("--layout", choices=["gateway", "combined_models", "plugin"], default="gateway",
-                        help="layout of the exported opencode.json (see 'combined-models export --help')")  # fmt: skip
+    parser.add_argument(
+        "--min-success",
+        type=float,
+        default=0.995,
+        metavar="X",
+        help="success rate the recommendation must reach (default 0.995)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=["gateway", "combined_models", "plugin"],
+        default="gateway",
+        help="layout of the exported opencode.json (see 'combined-models export --help')",
+    )
     add_variants(parser)
     parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
 
@@ -73,12 +106,22 @@ def run(args: argparse.Namespace) -> int:
             fitted = _history_scenario(args.history, scratch)
             scenarios = [*(scenarios or bundled()), str(fitted)]
         report = build_report(
-            args.out, source=args.source, config=config_path(args), combined=args.combined, providers=args.providers,
-            priority=args.priority, max_providers=args.max_providers, scenarios=scenarios, presets=args.presets,
-            seeds=args.seeds, requests=args.requests, min_success=args.min_success, layout=args.layout,
+            args.out,
+            source=args.source,
+            config=config_path(args),
+            combined=args.combined,
+            providers=args.providers,
+            priority=args.priority,
+            max_providers=args.max_providers,
+            scenarios=scenarios,
+            presets=args.presets,
+            seeds=args.seeds,
+            requests=args.requests,
+            min_success=args.min_success,
+            layout=args.layout,
             variants=args.variants,
             executor=args.executor,
-        )  # fmt: skip
+        )
         if fitted is not None:  # kept with the report it was swept in
             write_atomic(Path(report.out_dir) / fitted.name, fitted.read_bytes())
     for note in report.notes:

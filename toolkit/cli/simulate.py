@@ -38,8 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if args.log:
         write_table(log, args.log)
     providers = ", ".join(m.provider for m in policy.members(model))
-    print_metrics(metrics, f"{model.combined_id} via {providers}; policy {policy.name}; scenario {scenario.name}; "
-                  f"{args.requests} requests, seed {args.seed}", args.json)  # fmt: skip
+    print_metrics(
+        metrics,
+        f"{model.combined_id} via {providers}; policy {policy.name}; scenario {scenario.name}; "
+        f"{args.requests} requests, seed {args.seed}",
+        args.json,
+    )
     if args.log:
         print(f"wrote {len(log)} attempts to {args.log}")
     return 0

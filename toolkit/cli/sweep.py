@@ -12,21 +12,27 @@ HELP = "simulate a grid of presets, strategies, priority orders and attempt budg
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model(parser)
     parser.add_argument(
-        "--scenario", nargs="+", required=True, metavar="FILE",
+        "--scenario",
+        nargs="+",
+        required=True,
+        metavar="FILE",
         help=scenario_help("scenarios (see docs/failover.md)"),
-    )  # fmt: skip
+    )
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help=preset_help("failover presets, default all"))
     parser.add_argument("--strategies", type=csv_list, metavar="A,B", help="override each preset's strategy")
     parser.add_argument(
-        "--max-attempts", type=lambda v: [int(x) for x in csv_list(v)], metavar="1,2,3",
+        "--max-attempts",
+        type=lambda v: [int(x) for x in csv_list(v)],
+        metavar="1,2,3",
         help="override each preset's attempts per provider",
-    )  # fmt: skip
+    )
     parser.add_argument("--seeds", type=int, default=3, help="independent runs per configuration (default 3)")
     parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument(
-        "--executor", default="processes",
+        "--executor",
+        default="processes",
         help="processes (default, one per core), serial, or dask://HOST:PORT (needs the dask extra)",
-    )  # fmt: skip
+    )
     parser.add_argument("--workers", type=int, help="worker processes for --executor processes")
     parser.add_argument("--out", required=True, metavar="FILE", help="results CSV; an existing one is resumed")
 
@@ -38,10 +44,20 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     scenarios = [Scenario.load(s) for s in args.scenario]
     results = sweep(
-        model, scenarios, presets=args.presets, strategies=args.strategies, max_attempts=args.max_attempts,
-        seeds=args.seeds, requests=args.requests, executor=args.executor, workers=args.workers, out=args.out,
-    )  # fmt: skip
+        model,
+        scenarios,
+        presets=args.presets,
+        strategies=args.strategies,
+        max_attempts=args.max_attempts,
+        seeds=args.seeds,
+        requests=args.requests,
+        executor=args.executor,
+        workers=args.workers,
+        out=args.out,
+    )
     front = pareto(results)
-    print(f"{len(results)} runs of {len(front)} configurations written to {args.out}; "
-          f"{int(front['pareto'].sum())} on the Pareto front")  # fmt: skip
+    print(
+        f"{len(results)} runs of {len(front)} configurations written to {args.out}; "
+        f"{int(front['pareto'].sum())} on the Pareto front"
+    )
     return 0
