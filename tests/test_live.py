@@ -385,6 +385,7 @@ def test_live_command_on_mock_providers_prints_metrics(cli, tmp_path):
     assert result.code == 0, result.err
     metrics = json.loads(result.out)
     assert metrics["requests"] == 6 and 0 <= metrics["success_rate"] <= 1
+    assert metrics["clock_lag_p95_s"] >= 0 and metrics["clock_behind"] == (metrics["clock_lag_p95_s"] > 0.1)
 
 
 def test_key_from_a_file_reference(tmp_path):

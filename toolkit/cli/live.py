@@ -118,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         log = read_log(args.log, run_id)  # every finished attempt was flushed: summarize what ran
         print(f"interrupted: summary of the {len(log)} attempts in {args.log}", file=sys.stderr)
     metrics = summarize(log)
+    lag = log.attrs.get("clock_lag")
+    if lag is not None and not args.real:  # how far the run fell behind the scenario clock (docs/live.md)
+        metrics["clock_lag_p95_s"] = lag["p95_s"]
+        metrics["clock_behind"] = lag["behind"]
     where = "real endpoints" if args.real else f"mock providers ({scenario.name}, x{args.time_scale:g})"
     providers = ", ".join(m.provider for m in policy.members(model))
     print_metrics(
