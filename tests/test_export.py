@@ -20,6 +20,7 @@ from toolkit.combine import combined_table
 from toolkit.errors import UserError
 from toolkit.export import (
     LAYOUT_WARNING,
+    LAYOUTS,
     SECTION,
     ExportWarning,
     GatewayOptions,
@@ -803,3 +804,109 @@ def test_a_provider_list_does_not_trip_the_other_layouts(tmp_path):
     path.write_text('{"provider": []}')
     export_opencode_config(path, CHOICE, layout="plugin")  # not this export's to judge: OpenCode will say
     assert jsonc.load(path)["provider"] == []
+
+
+# -- the openrouter layout through the Python API (the CLI offers the same registry) --------------
+
+ROUTED_CHOICE = Choice(["anthropic", "amazon-bedrock", "openrouter"], combined_id="claude-sonnet-4")
+ROUTED_JSONC = """{
+  // mine
+  "provider": {"openrouter": {"options": {"apiKey": "{env:OPENROUTER_API_KEY}"}}},
+  "theme": "dark"
+}
+"""
+
+
+def test_the_api_and_the_cli_offer_the_same_layouts(cli, tmp_path):
+    assert list(LAYOUTS) == ["gateway", "combined_models", "plugin", "openrouter"]
+    result = cli("export", "--help")
+    assert all(f"{name}: {layout.description}"[:40] in " ".join(result.out.split()) for name, layout in LAYOUTS.items())
+    with pytest.raises(UserError, match=r"^unknown layout 'openroute' \(did you mean openrouter\?\)$"):
+        plan_export(tmp_path / "opencode.json", ROUTED_CHOICE, layout="openroute")
+
+
+def test_openrouter_layout_routes_the_choices_model_and_keeps_the_rest(tmp_path, table):
+    path = tmp_path / "opencode.jsonc"
+    path.write_text(ROUTED_JSONC)
+    plan = export_opencode_config(path, ROUTED_CHOICE, layout="openrouter", combined=table)
+    assert plan.warnings == () and plan.notes == (
+        "OpenRouter cannot express retries, backoff and Retry-After handling: OpenRouter's own, not configurable",
+    )
+    config = jsonc.load(path)
+    assert config["provider"]["openrouter"] == {
+        "options": {"apiKey": "{env:OPENROUTER_API_KEY}"},
+        "models": {
+            "anthropic/claude-sonnet-4": {
+                "options": {"provider": {"order": ["anthropic", "amazon-bedrock"], "allow_fallbacks": True}}
+            }
+        },
+    }
+    assert config["model"] == "openrouter/anthropic/claude-sonnet-4" and config["theme"] == "dark"
+    assert path.read_text().startswith("{\n  // mine\n") and len(backups(tmp_path)) == 1
+    again = export_opencode_config(path, ROUTED_CHOICE, layout="openrouter", combined=table)
+    assert not again.changed and len(backups(tmp_path)) == 1
+
+
+def test_openrouter_layout_spreads_a_shuffled_policy_with_only(tmp_path, table):
+    choice = Choice.from_policy(
+        preset("litellm-1.110-shuffle", provider_priority=("amazon-bedrock", "anthropic")),
+        combined_id="claude-sonnet-4",
+        preset="litellm-1.110-shuffle",
+    )
+    plan = plan_export(tmp_path / "opencode.json", choice, layout="openrouter", combined=table)
+    routing = json.loads(plan.new_text)["provider"]["openrouter"]["models"]["anthropic/claude-sonnet-4"]
+    assert routing == {"options": {"provider": {"only": ["amazon-bedrock", "anthropic"]}}}
+    assert "OpenRouter cannot express cooldown and circuit breaker: OpenRouter's own outage tracking instead" in (
+        plan.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("choice", "options", "message"),
+    [
+        (
+            CHOICE,
+            {},
+            "the openrouter layout routes one combined model: pass --combined ID (the choice's combined_id)",
+        ),
+        (
+            ROUTED_CHOICE,
+            {"combined": None},
+            "the openrouter layout finds the model's providers in the catalog: pass the combined table",
+        ),
+        (
+            ROUTED_CHOICE,
+            {"set_model": "combined/claude-sonnet-4"},
+            "the openrouter layout sets the model to the OpenRouter one itself; drop --set-model and --plugin",
+        ),
+        (
+            ROUTED_CHOICE,
+            {"gateway": GatewayOptions(token_env="T")},
+            "the gateway options (--combined, --gateway-url, ...) apply to --layout gateway, not openrouter",
+        ),
+        (
+            Choice(["mistral"], min_providers=1, combined_id="mistral-large-latest"),
+            {},
+            "mistral-large-latest is not offered by openrouter in the catalog: no OpenRouter model to route",
+        ),
+    ],
+)
+def test_openrouter_layout_refuses_what_it_cannot_route(tmp_path, table, choice, options, message):
+    with pytest.raises(UserError) as info:
+        plan_export(tmp_path / "opencode.json", choice, layout="openrouter", **{"combined": table, **options})
+    assert str(info.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_openrouter_layout_takes_the_model_from_combined(cli, tmp_path, catalog_file):
+    path = tmp_path / "opencode.json"
+    args = ["export", "--config", str(path), "--source", str(catalog_file), "--layout", "openrouter"]
+    result = cli(*args, "--priority", "amazon-bedrock,anthropic", "--combined", "claude-sonnet-4")
+    assert result.code == 0, result.err
+    assert result.err == (
+        "note: OpenRouter cannot express retries, backoff and Retry-After handling: OpenRouter's own, not configurable\n"
+    )
+    routing = json.loads(path.read_text())["provider"]["openrouter"]["models"]["anthropic/claude-sonnet-4"]
+    assert routing["options"]["provider"] == {"order": ["amazon-bedrock", "anthropic"], "allow_fallbacks": True}
+    two = cli(*args, "--combined", "claude-sonnet-4", "claude-opus-4-1")
+    assert (two.code, two.err) == (2, "error: --layout openrouter routes one combined model: pass one --combined ID\n")

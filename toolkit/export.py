@@ -1,6 +1,8 @@
 """Write a :class:`~toolkit.choice.Choice` into the user's ``opencode.json[c]``, safely.
 
-Three layouts. Only the first changes what OpenCode does:
+Four layouts (:data:`LAYOUTS`, one registry entry each: a planner, a writer and a
+description; the Python API and the CLI offer the same set). The first and the last change
+what OpenCode does:
 
 ``gateway``
     ``provider.combined``: a provider pointing OpenCode at the local failover gateway
@@ -9,6 +11,12 @@ Three layouts. Only the first changes what OpenCode does:
     requests to the gateway, which fails over between the real providers. Loads on every
     OpenCode release. The plugin's entry and a ``combined_models`` section are removed
     (the plugin would define ``combined/*`` models of its own).
+``openrouter``
+    OpenRouter provider routing (:func:`toolkit.router_targets.openrouter_routing`) on the
+    user's OpenRouter model of the choice's combined model,
+    ``provider.openrouter.models.<id>.options.provider``, and ``model`` set to that model:
+    OpenCode sends the routing in each request's body and OpenRouter fails over. What
+    OpenRouter cannot express of the policy comes back as the plan's ``notes``.
 
 The other two carry the seed plugin's options. OpenCode loads them, but nothing in it acts
 on them: the plugin is deprecated upstream because a plugin cannot intercept provider
@@ -25,11 +33,12 @@ errors, and OpenCode has no provider fallback of its own.
 
 With these two the plugin appears in ``plugin`` exactly once, whatever form (bare name,
 pinned version, ``file://`` path, with options) it was in before, and a gateway section
-left from an earlier export is removed. Only the keys ``plugin``, ``combined_models``,
-``provider.combined`` and (with ``set_model``) ``model`` are touched, spliced in by offset
-(:func:`toolkit.jsonc.edit`): every other key, comment and blank stays as written.
-A comment inside a replaced value cannot be kept; the export then refuses unless
-``drop_comments`` is given, so the user hears of it before anything is written.
+left from an earlier export is removed. Only the keys a layout names (``plugin``,
+``combined_models``, ``provider.combined``, the OpenRouter model's ``options.provider``)
+and ``model`` are touched, spliced in by offset (:mod:`toolkit.config_edit`): every other
+key, comment and blank stays as written. A comment inside a replaced value cannot be kept;
+the export then refuses unless ``drop_comments`` is given, so the user hears of it before
+anything is written.
 
 Writes go through a temporary file and ``os.replace``, after copying the previous file to a
 timestamped backup. An export that changes nothing writes nothing (no new backup), so
@@ -40,32 +49,26 @@ stay in the environment (``{env:VAR}``).
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
-import shutil
-import stat
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from toolkit import jsonc
-from toolkit.atomic import write_atomic
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
+from toolkit.config_edit import ConfigFile, ExportPlan
 from toolkit.errors import UserError, check_known
 from toolkit.gateway_config import DEFAULT_URL, POLICY_KEY, PROVIDER_ID, GatewaySettings, gateway_section
+from toolkit.router_targets import OPENROUTER, losses, openrouter_routing
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_URL = "https://opencode.ai/config.json"
+T = TypeVar("T")
 DEFAULT_PLUGIN = "opencode-combined-models"
 SECTION = "combined_models"
-LAYOUTS = ("gateway", "combined_models", "plugin")
 COMBINED_PROVIDER = PROVIDER_ID
 # What OpenCode up to 1.18.15 prints for the seed layout (checked against the real CLI in tests).
 STRICT_REJECTION = f"Unrecognized key: {SECTION}"
@@ -101,6 +104,14 @@ def _entry_spec(entry: object, source: str) -> str:
     if not isinstance(name, str):
         raise UserError(f'{source}: every \'plugin\' entry must be "name" or ["name", {{options}}], not {entry!r}')
     return name
+
+
+def _plugin_entries(config: dict, source: str) -> list:
+    """The config's ``plugin`` list (empty when missing), refusing any other type."""
+    entries = config.get("plugin", [])
+    if not isinstance(entries, list):
+        raise UserError(f"{source}: 'plugin' must be a list of plugin entries, not {type(entries).__name__}")
+    return entries
 
 
 def _entry_name(entry: object, source: str) -> str:
@@ -169,85 +180,6 @@ def check_against_catalog(choice: Choice, combined: pd.DataFrame, models: str | 
                 )
 
 
-# a literal secret in a config line: "apiKey": "sk-..." (not an {env:...} / {file:...} reference)
-_SECRET_LINE = re.compile(r'("[^"]*(?:key|token|secret|password)[^"]*"\s*:\s*")(?!\{(?:env|file):)[^"]+(")', re.I)
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """An export worked out in memory: what the file holds now, what it would hold, and why."""
-
-    path: Path
-    old_text: str | None  # None: the file does not exist yet
-    new_text: str
-    warnings: tuple[str, ...]
-    lost_comments: tuple[str, ...]
-
-    @property
-    def changed(self) -> bool:
-        """Whether writing would change the file (a second identical export does not)."""
-        return self.new_text != self.old_text
-
-    def diff(self) -> str:
-        """Unified diff of the change, with literal secrets in context lines masked."""
-        lines = difflib.unified_diff(
-            (self.old_text or "").splitlines(keepends=True),
-            self.new_text.splitlines(keepends=True),
-            fromfile=str(self.path) if self.old_text is not None else "/dev/null",
-            tofile=str(self.path),
-        )
-        return "".join(_SECRET_LINE.sub(r"\1***\2", line) for line in lines)
-
-    def write(self, drop_comments: bool = False) -> Path | None:
-        """Write the new text atomically after backing up the old file; returns the backup path.
-
-        Nothing is written when nothing changes. Refuses (before writing) if comments would
-        be lost and ``drop_comments`` is false.
-        """
-        if self.lost_comments and not drop_comments:
-            shown = "; ".join(c.strip().replace("\n", " ")[:60] for c in self.lost_comments)
-            raise UserError(
-                f"{self.path}: exporting would drop comments inside values it replaces ({shown}); "
-                "move them outside those values, or pass --force (drop_comments=True)"
-            )
-        if not self.changed:
-            return None
-        if (read_existing(self.path) if self.path.exists() else None) != self.old_text:
-            raise UserError(f"{self.path} changed since this export was planned; run the export again")
-        backup = None
-        if self.old_text is not None:
-            backup = _backup_path(self.path)
-            shutil.copy2(self.path, backup)
-        write_atomic(self.path, self.new_text)
-        return backup
-
-
-def _backup_path(path: Path) -> Path:
-    """A new ``<name>.<UTC time to the microsecond>.bak`` next to ``path``; names sort by age."""
-    while True:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        candidate = path.with_name(f"{path.name}.{stamp}.bak")
-        if not candidate.exists():
-            return candidate
-
-
-def read_existing(path: Path) -> str | None:
-    """The current text of ``path`` (None if missing), refusing what cannot be safely replaced."""
-    if path.is_dir():
-        raise UserError(f"{path} is a directory; pass the opencode.json or opencode.jsonc file inside it")
-    if not path.exists():
-        if not path.parent.is_dir():
-            raise UserError(f"{path.parent} does not exist; create the folder or choose another --config")
-        return None
-    # root may write anything, so the permission bits (not os.access) say what the user intends
-    if not stat.S_IMODE(path.stat().st_mode) & 0o222 or not os.access(path, os.W_OK):
-        raise UserError(f"{path} is read-only; make it writable (chmod u+w) or choose another --config")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-
-
 @dataclass(frozen=True)
 class GatewayOptions:
     """How the ``gateway`` layout reaches the gateway; ignored by the other layouts.
@@ -281,6 +213,178 @@ def _is_gateway_section(config: dict) -> bool:
     return isinstance(section, dict) and isinstance(section.get("options"), dict) and POLICY_KEY in section["options"]
 
 
+# -- the layouts: one registry entry each --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayoutRequest:
+    """What an export asks of a layout: the choice and the export's options, as given."""
+
+    choice: Choice
+    plugin: str | None
+    set_model: str | None
+    model_id: str | None  # the combined id of ``set_model``
+    combined: pd.DataFrame | None
+    gateway: GatewayOptions | None
+
+
+@dataclass(frozen=True)
+class Edits:
+    """What a layout writes: key paths set and removed, and what to tell the user."""
+
+    updates: dict[tuple[str, ...], object]
+    remove: tuple[tuple[str, ...], ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Layout(Generic[T]):
+    """One way to write a choice into ``opencode.json``.
+
+    ``planner`` checks the request before the file is read (a one-line :class:`UserError` for
+    options the layout does not take or a choice the catalog contradicts) and returns what the
+    ``writer`` needs; the ``writer`` turns that and the parsed config into :class:`Edits`.
+    ``description`` is the one line ``export --help`` shows.
+    """
+
+    description: str
+    planner: Callable[[LayoutRequest], T]
+    writer: Callable[[T, dict, LayoutRequest, str], Edits]
+
+
+def _no_gateway_options(request: LayoutRequest, layout: str) -> None:
+    if request.gateway is not None and request.gateway != GatewayOptions():
+        raise UserError(f"the gateway options (--combined, --gateway-url, ...) apply to --layout gateway, not {layout}")
+
+
+def _plan_gateway(request: LayoutRequest) -> GatewaySettings:
+    gateway = request.gateway or GatewayOptions()
+    choice, model_id = request.choice, request.model_id
+    ids = (
+        *gateway.combined_ids,
+        *([choice.combined_id] if not gateway.combined_ids and choice.combined_id else []),
+        *([model_id] if model_id else []),
+    )
+    if not ids:
+        raise UserError("the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)")
+    if request.combined is None:
+        raise UserError("the gateway layout describes each model from the catalog: pass the combined table")
+    settings = GatewaySettings(
+        choice.policy(), choice.preset, ids, gateway.base_url, gateway.token_env, gateway.protocol, choice.variants
+    )
+    check_against_catalog(choice, request.combined, settings.combined_ids)
+    return settings
+
+
+def _write_gateway(settings: GatewaySettings, config: dict, request: LayoutRequest, source: str) -> Edits:
+    """``provider.combined`` for the gateway; the plugin's entry and section go (see the module docs)."""
+    entries = _plugin_entries(config, source)
+    kept = [e for e in entries if _entry_name(e, source) != plugin_name(request.plugin or DEFAULT_PLUGIN)]
+    updates: dict[tuple[str, ...], object] = {("plugin",): kept} if kept != entries else {}
+    updates[("provider", COMBINED_PROVIDER)] = gateway_section(settings, request.combined)
+    return Edits(updates, remove=((SECTION,),))
+
+
+def _plan_plugin(layout: str) -> Callable[[LayoutRequest], None]:
+    """The planner of a seed-plugin layout: no gateway options; the catalog check when given one."""
+
+    def plan(request: LayoutRequest) -> None:
+        _no_gateway_options(request, layout)
+        if request.combined is not None:
+            check_against_catalog(request.choice, request.combined, request.model_id)
+
+    return plan
+
+
+def _write_plugin(in_entry: bool) -> Callable[[None, dict, LayoutRequest, str], Edits]:
+    """The writer of a seed-plugin layout: the options in the plugin's entry or in a top-level section."""
+
+    def write(_: None, config: dict, request: LayoutRequest, source: str) -> Edits:
+        options = request.choice.options()
+        entries = merge_plugin(_plugin_entries(config, source), request.plugin, options if in_entry else None, source)
+        updates: dict[tuple[str, ...], object] = {("plugin",): entries}
+        remove: list[tuple[str, ...]] = []
+        if in_entry:  # a section left from an earlier export would break OpenCode up to 1.18.15
+            remove.append((SECTION,))
+        else:
+            updates[(SECTION,)] = options
+        if _is_gateway_section(config):
+            remove.append(("provider", COMBINED_PROVIDER))
+        return Edits(updates, tuple(remove), warnings=() if in_entry else (LAYOUT_WARNING,))
+
+    return write
+
+
+@dataclass(frozen=True)
+class _Routing:
+    """The OpenRouter layout's plan: the model to route, how, and what to tell the user."""
+
+    model_id: str
+    routing: dict
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _plan_openrouter(request: LayoutRequest) -> _Routing:
+    """Provider routing for the choice's combined model on its OpenRouter model (:mod:`toolkit.router_targets`)."""
+    choice = request.choice
+    _no_gateway_options(request, OPENROUTER)
+    if request.set_model is not None or request.plugin is not None:
+        raise UserError(
+            "the openrouter layout sets the model to the OpenRouter one itself; drop --set-model and --plugin"
+        )
+    if choice.combined_id is None:
+        raise UserError(
+            "the openrouter layout routes one combined model: pass --combined ID (the choice's combined_id)"
+        )
+    if request.combined is None:
+        raise UserError("the openrouter layout finds the model's providers in the catalog: pass the combined table")
+    check_against_catalog(choice, request.combined, choice.combined_id)
+    policy = choice.policy()
+    model = CombinedModel.from_table(request.combined, choice.combined_id, choice.variants)
+    model_id, routing, left_out = openrouter_routing(model, policy)
+    left = (f"left out of provider.order (no OpenRouter slug known): {', '.join(left_out)}",) if left_out else ()
+    lost = tuple(f"OpenRouter cannot express {what}" for what in losses(policy)[OPENROUTER])
+    return _Routing(model_id, routing, left, lost)
+
+
+def _write_openrouter(plan: _Routing, config: dict, request: LayoutRequest, source: str) -> Edits:
+    """The routing in the model's options (OpenCode sends them in the body) and ``model`` set to it."""
+    updates: dict[tuple[str, ...], object] = {
+        ("provider", OPENROUTER, "models", plan.model_id, "options", "provider"): plan.routing,
+        ("model",): f"{OPENROUTER}/{plan.model_id}",
+    }
+    return Edits(updates, warnings=plan.warnings, notes=plan.notes)
+
+
+LAYOUTS: dict[str, Layout[Any]] = {
+    "gateway": Layout(
+        "OpenCode sends combined/<id> to `combined-models gateway`, which fails over with the whole policy "
+        "(the layout that changes what OpenCode does)",
+        _plan_gateway,
+        _write_gateway,
+    ),
+    "combined_models": Layout(
+        "the seed plugin's top-level section (the default); OpenCode loads it but does not act on it",
+        _plan_plugin("combined_models"),
+        _write_plugin(in_entry=False),
+    ),
+    "plugin": Layout(
+        "the seed plugin's options in its plugin entry; OpenCode loads it but does not act on it",
+        _plan_plugin("plugin"),
+        _write_plugin(in_entry=True),
+    ),
+    OPENROUTER: Layout(
+        "OpenRouter provider routing (provider.order, allow_fallbacks or only) on the OpenRouter model of the "
+        "choice's combined model (--combined ID), which OpenCode sends with each request",
+        _plan_openrouter,
+        _write_openrouter,
+    ),
+}
+"""Layout name -> how it is planned and written. ``plan_export``, the CLI and its help all read this."""
+
+
 def plan_export(
     path: str | Path,
     choice: Choice,
@@ -291,71 +395,27 @@ def plan_export(
     combined: pd.DataFrame | None = None,
     gateway: GatewayOptions | None = None,
 ) -> ExportPlan:
-    """Work out the export of ``choice`` into ``path`` without writing anything.
+    """Work out the export of ``choice`` into ``path`` in ``layout`` (:data:`LAYOUTS`) without writing anything.
 
     ``plugin`` is the plugin spec (default: the one already in the file, else
     ``opencode-combined-models``); ``set_model`` (``combined/ID``) also sets the default
     model; ``combined`` (a combined table) enables :func:`check_against_catalog`, and the
-    ``gateway`` layout needs it to describe its models; ``gateway`` holds that layout's
-    settings (:class:`GatewayOptions`).
+    ``gateway`` and ``openrouter`` layouts need it to describe or route their model;
+    ``gateway`` holds the gateway layout's settings (:class:`GatewayOptions`). The
+    ``openrouter`` layout routes ``choice.combined_id``.
     """
     check_known("layout", [layout], LAYOUTS)
-    model_id = _set_model_id(set_model)
     if plugin is not None and not plugin.strip():
         raise UserError("--plugin must name the plugin (an npm package or a file:// URL)")
-    settings = None
-    if layout == "gateway":
-        gateway = gateway or GatewayOptions()
-        ids = (
-            *gateway.combined_ids,
-            *([choice.combined_id] if not gateway.combined_ids and choice.combined_id else []),
-            *([model_id] if model_id else []),
-        )
-        if not ids:
-            raise UserError("the gateway layout needs a combined model to serve: pass --combined ID (or --set-model)")
-        if combined is None:
-            raise UserError("the gateway layout describes each model from the catalog: pass the combined table")
-        settings = GatewaySettings(
-            choice.policy(), choice.preset, ids, gateway.base_url, gateway.token_env, gateway.protocol, choice.variants
-        )
-    elif gateway is not None and gateway != GatewayOptions():
-        raise UserError(f"the gateway options (--combined, --gateway-url, ...) apply to --layout gateway, not {layout}")
-    if combined is not None:
-        check_against_catalog(choice, combined, settings.combined_ids if settings else model_id)
-
-    path = Path(path).expanduser()
-    target = path.resolve()  # write through a symlink, never replace the link itself
-    old_text = read_existing(target)
-    text = old_text if old_text is not None else f'{{\n  "$schema": "{SCHEMA_URL}"\n}}\n'
-    config = jsonc.loads(text, str(path))
-    if not isinstance(config, dict):
-        raise UserError(f"{path}: an OpenCode config must be a JSON object at the top level")
-    entries = config.get("plugin", [])
-    if not isinstance(entries, list):
-        raise UserError(f"{path}: 'plugin' must be a list of plugin entries, not {type(entries).__name__}")
-
-    updates: dict[tuple[str, ...], object] = {}
-    remove: list[tuple[str, ...]] = []
-    if settings is not None:
-        kept = [e for e in entries if _entry_name(e, str(path)) != plugin_name(plugin or DEFAULT_PLUGIN)]
-        if kept != entries:
-            updates[("plugin",)] = kept
-        updates[("provider", COMBINED_PROVIDER)] = gateway_section(settings, combined)
-        remove.append((SECTION,))
-    else:
-        options = choice.options()
-        updates[("plugin",)] = merge_plugin(entries, plugin, options if layout == "plugin" else None, str(path))
-        if layout == "combined_models":
-            updates[(SECTION,)] = options
-        else:
-            remove.append((SECTION,))
-        if _is_gateway_section(config):
-            remove.append(("provider", COMBINED_PROVIDER))
+    request = LayoutRequest(choice, plugin, set_model, _set_model_id(set_model), combined, gateway)
+    entry = LAYOUTS[layout]
+    planned = entry.planner(request)
+    file = ConfigFile.read(path)
+    edits = entry.writer(planned, file.config, request, file.source)
+    updates = dict(edits.updates)
     if set_model is not None:
         updates[("model",)] = set_model
-    edit = jsonc.edit(text, updates, remove=remove, source=str(path))
-    notes = (LAYOUT_WARNING,) if layout == "combined_models" else ()
-    return ExportPlan(target, old_text, edit.text, notes, edit.lost_comments)
+    return file.plan(updates, edits.remove, edits.warnings, edits.notes)
 
 
 def export_opencode_config(
@@ -374,7 +434,8 @@ def export_opencode_config(
 
     ``layout``, ``plugin``, ``set_model``, ``combined`` and ``gateway`` are :func:`plan_export`'s. Warnings (such as
     the layout's OpenCode-version caveat) are issued as
-    :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing.
+    :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing. The plan's
+    ``notes`` say what the layout cannot express of the policy.
     """
     plan = plan_export(
         path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined, gateway=gateway

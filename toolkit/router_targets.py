@@ -5,7 +5,8 @@
 does the closest thing LiteLLM 1.110 can, and :func:`opencode_provider_block` the
 ``opencode.json`` provider that points OpenCode at that proxy (:func:`plan_litellm_export`
 writes both); :func:`openrouter_routing` the OpenRouter ``provider`` routing object for the
-user's OpenRouter model (:func:`plan_openrouter_export` writes it into ``opencode.json``). :data:`TARGETS` lists, per target, the policy features it loses
+user's OpenRouter model (the ``openrouter`` layout of :mod:`toolkit.export` writes it into
+``opencode.json``). :data:`TARGETS` lists, per target, the policy features it loses
 (:func:`losses`), which ``recommend`` shows next to the recommendation.
 
 How a policy maps onto LiteLLM (its behaviour measured in ``docs/fidelity.md``):
@@ -29,10 +30,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from toolkit import jsonc
 from toolkit.combined_model import CombinedModel, Member
+from toolkit.config_edit import ConfigFile, ExportPlan, read_existing
 from toolkit.errors import UserError
-from toolkit.export import SCHEMA_URL, ExportPlan, read_existing
 from toolkit.policy import FailoverPolicy
 
 LITELLM_VERSION = "1.110.2"  # the release the mapping was checked against (docs/fidelity.md)
@@ -203,7 +203,7 @@ def plan_litellm_export(
 ) -> tuple[ExportPlan, ExportPlan]:
     """Plans (nothing written yet) for the LiteLLM proxy config file and for ``opencode.json``:
     ``provider.litellm`` pointing at the proxy and ``model`` set to ``litellm/<combined id>``.
-    Both write atomically with a backup, like every export (:class:`~toolkit.export.ExportPlan`)."""
+    Both write atomically with a backup, like every export (:class:`~toolkit.config_edit.ExportPlan`)."""
     if not (base_url.startswith(("http://", "https://")) and base_url.strip() == base_url):
         raise UserError(f"--proxy-url must be an http(s) URL such as {DEFAULT_PROXY_URL}, not {base_url!r}")
     proxy_path = Path(proxy_config_path).expanduser().resolve()
@@ -215,19 +215,7 @@ def plan_litellm_export(
     }
     left_out = [m.provider for m in policy.members(model) if not reachable(m)]
     notes = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
-    return proxy, _plan_config_edit(config_path, updates, notes)
-
-
-def _plan_config_edit(config_path: str | Path, updates: dict, notes: tuple[str, ...]) -> ExportPlan:
-    """An opencode.json[c] edit (keys at paths set, everything else kept byte for byte) as a plan."""
-    path = Path(config_path).expanduser()
-    target = path.resolve()  # write through a symlink, never replace the link itself
-    old_text = read_existing(target)
-    text = old_text if old_text is not None else f'{{\n  "$schema": "{SCHEMA_URL}"\n}}\n'
-    if not isinstance(jsonc.loads(text, str(path)), dict):
-        raise UserError(f"{path}: an OpenCode config must be a JSON object at the top level")
-    edit = jsonc.edit(text, updates, source=str(path))
-    return ExportPlan(target, old_text, edit.text, notes, edit.lost_comments)
+    return proxy, ConfigFile.read(config_path).plan(updates, warnings=notes)
 
 
 # -- OpenRouter provider routing ---------------------------------------------------------------
@@ -285,19 +273,6 @@ def openrouter_routing(model: CombinedModel, policy: FailoverPolicy) -> tuple[st
     if policy.routing == "priority":
         return offer.model_id, {"order": slugs, "allow_fallbacks": policy.max_providers is None}, left_out
     return offer.model_id, {"only": slugs}, left_out
-
-
-def plan_openrouter_export(config_path: str | Path, model: CombinedModel, policy: FailoverPolicy) -> ExportPlan:
-    """The plan (nothing written yet) putting :func:`openrouter_routing` on the user's OpenRouter
-    model in ``opencode.json`` (``provider.openrouter.models.<id>.options.provider``, which
-    OpenCode sends in the request body) and making ``openrouter/<id>`` the model."""
-    model_id, routing, left_out = openrouter_routing(model, policy)
-    updates = {
-        ("provider", OPENROUTER, "models", model_id, "options", "provider"): routing,
-        ("model",): f"{OPENROUTER}/{model_id}",
-    }
-    notes = (f"left out of provider.order (no OpenRouter slug known): {', '.join(left_out)}",) if left_out else ()
-    return _plan_config_edit(config_path, updates, notes)
 
 
 def _openrouter_losses(p: FailoverPolicy) -> list[str]:

@@ -1,10 +1,10 @@
 """``combined-models export``: write the chosen failover settings into opencode.json[c].
 
-``--layout gateway`` points OpenCode at ``combined-models gateway`` (the layout that changes
-what OpenCode does); ``combined_models`` and ``plugin`` write the seed plugin's options.
-``--layout openrouter`` puts OpenRouter provider routing on the user's OpenRouter model;
-``--target litellm`` instead writes a LiteLLM proxy config doing the closest failover LiteLLM
-can, and points OpenCode at that proxy (both :mod:`toolkit.router_targets`).
+``--layout`` picks one of :data:`toolkit.export.LAYOUTS` (the same set the Python API has):
+``gateway`` points OpenCode at ``combined-models gateway``, ``openrouter`` puts OpenRouter
+provider routing on the user's OpenRouter model, ``combined_models`` and ``plugin`` write the
+seed plugin's options. ``--target litellm`` instead writes a LiteLLM proxy config doing the
+closest failover LiteLLM can, and points OpenCode at that proxy (:mod:`toolkit.router_targets`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from toolkit.cli._common import add_config, add_source, add_variants, csv_list, preset_help
 from toolkit.errors import UserError
+from toolkit.export import LAYOUTS
 from toolkit.gateway_config import DEFAULT_URL, PACKAGES
 
 HELP = "write the chosen failover policy into opencode.json (atomic, with a backup)"
@@ -34,11 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout",
         default="combined_models",
-        help="gateway (OpenCode sends combined/<id> to `combined-models gateway`, which fails over: the layout "
-        "that changes what OpenCode does), combined_models (the seed plugin's top-level section, the default) "
-        "or plugin (its options in the plugin entry); the last two load but OpenCode does not act on them; "
-        "openrouter: OpenRouter provider routing (provider.order, allow_fallbacks) on the OpenRouter model of "
-        "--combined ID, which OpenCode sends with each request",
+        help="; ".join(f"{name}: {layout.description}" for name, layout in LAYOUTS.items()),
     )
     gateway = parser.add_argument_group("gateway layout")
     gateway.add_argument(
@@ -127,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
         _check_model(path, base, args.from_file, combined)
     if args.target == "litellm":
         return _export_litellm(args, choice, combined, path)
-    if args.layout == "openrouter":
-        return _export_openrouter(args, choice, combined, path)
+    if args.layout == "openrouter" and args.combined:  # the layout routes the choice's one model
+        if len(args.combined) != 1:
+            raise UserError("--layout openrouter routes one combined model: pass one --combined ID")
+        choice = choice.with_overrides(combined_id=args.combined[0])
     plan = plan_export(
         path,
         choice,
@@ -145,6 +144,8 @@ def _apply(plan, args: argparse.Namespace) -> int:
     """Print, diff or write one planned file as the flags say."""
     for message in plan.warnings:
         print(f"warning: {message}", file=sys.stderr)
+    for message in plan.notes:
+        print(f"note: {message}", file=sys.stderr)
     if args.diff or args.dry_run:
         if plan.lost_comments and not args.force:
             print(f"warning: writing would drop {len(plan.lost_comments)} comment(s); see --force", file=sys.stderr)
@@ -196,27 +197,12 @@ def _one_model(args: argparse.Namespace, choice, combined, what: str):
     return CombinedModel.from_table(combined, ids[0])
 
 
-def _export_openrouter(args: argparse.Namespace, choice, combined, path: Path) -> int:
-    """``--layout openrouter``: provider routing on the user's OpenRouter model."""
-    from toolkit.router_targets import losses, plan_openrouter_export
-
-    if args.set_model or args.plugin:
-        raise UserError(
-            "--layout openrouter sets the model to the OpenRouter one itself; drop --set-model and --plugin"
-        )
-    policy = choice.policy()
-    plan = plan_openrouter_export(path, _one_model(args, choice, combined, "--layout openrouter"), policy)
-    for lost in losses(policy)["openrouter"]:
-        print(f"note: OpenRouter cannot express {lost}", file=sys.stderr)
-    return _apply(plan, args)
-
-
 def _gateway_options(args: argparse.Namespace):
     """The gateway layout's options from the flags (None when none was given)."""
     from toolkit.export import GatewayOptions
 
     given = {
-        "combined_ids": tuple(args.combined) if args.combined else None,
+        "combined_ids": tuple(args.combined) if args.combined and args.layout != "openrouter" else None,
         "base_url": args.gateway_url,
         "protocol": args.gateway_protocol,
         "token_env": args.token_env,
