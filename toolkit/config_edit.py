@@ -4,12 +4,15 @@
 cannot be replaced safely (a directory, a read-only file, a missing folder, a non-object);
 :meth:`ConfigFile.plan` splices keys in by offset (:func:`toolkit.jsonc.edit`), keeping every
 other key, comment and blank as written, and returns an :class:`ExportPlan`. Nothing is written
-until :meth:`ExportPlan.write`: through a temporary file and ``os.replace``, after copying the
-previous file to a timestamped backup, and only when the text changes.
+until :meth:`ExportPlan.write`: through a temporary file and ``os.replace`` (mode, owner and
+group kept where the process may: :mod:`toolkit.atomic`), after keeping the previous file as a
+timestamped backup, under the folder's lock (:mod:`toolkit.filelock`), and only when the text
+changes. Lines the edit adds end in the file's own line ending (:func:`toolkit.jsonc.newline_of`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -23,6 +26,8 @@ from pathlib import Path
 from toolkit import jsonc
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError
+from toolkit.filelock import folder_lock
+from toolkit.userfile import file_stat, read_text, real_path
 
 SCHEMA_URL = "https://opencode.ai/config.json"
 
@@ -51,14 +56,19 @@ class ExportPlan:
         return self.new_text != self.old_text
 
     def diff(self) -> str:
-        """Unified diff of the change, with literal secrets in context lines masked."""
+        """Unified diff of the change, with literal secrets in context lines masked.
+
+        Lines are split at ``\\n`` only and keep their endings, so a CRLF file shows CRLF
+        lines (the diff applies with ``patch``) and a change of line ending would show as a
+        change; a last line without a newline is marked as ``diff`` marks it.
+        """
         lines = difflib.unified_diff(
-            (self.old_text or "").splitlines(keepends=True),
-            self.new_text.splitlines(keepends=True),
+            _lines(self.old_text or ""),
+            _lines(self.new_text),
             fromfile=str(self.path) if self.old_text is not None else "/dev/null",
             tofile=str(self.path),
         )
-        return "".join(_SECRET_LINE.sub(r"\1***\2", line) for line in lines)
+        return "".join(_SECRET_LINE.sub(r"\1***\2", _ended(line)) for line in lines)
 
     def write(self, drop_comments: bool = False) -> Path | None:
         """Write the new text atomically after backing up the old file; returns the backup path.
@@ -74,40 +84,85 @@ class ExportPlan:
             )
         if not self.changed:
             return None
-        if (read_existing(self.path) if self.path.exists() else None) != self.old_text:
-            raise UserError(f"{self.path} changed since this export was planned; run the export again")
-        backup = None
-        if self.old_text is not None:
-            backup = _backup_path(self.path)
-            shutil.copy2(self.path, backup)
-        write_atomic(self.path, self.new_text)
+        data = _encode(self.path, self.new_text)
+        with folder_lock([self.path]):  # no other export of this package replaces it meanwhile
+            if read_existing(self.path) != self.old_text:
+                raise UserError(f"{self.path} changed since this export was planned; run the export again")
+            backup = None if self.old_text is None else _backup(self.path)
+            try:
+                write_atomic(self.path, data)
+            except BaseException as exc:
+                if backup is not None:
+                    backup.unlink(missing_ok=True)  # the file was not replaced: no backup of it either
+                if isinstance(exc, OSError):
+                    raise UserError(f"cannot write {self.path}: {exc.strerror}; nothing was changed") from None
+                raise
         return backup
 
 
-def _backup_path(path: Path) -> Path:
-    """A new ``<name>.<UTC time to the microsecond>.bak`` next to ``path``; names sort by age."""
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` (not at ``\\r``, U+2028 or the other breaks ``splitlines`` knows)."""
+    return re.findall(r"[^\n]*\n|[^\n]+\Z", text)
+
+
+def _ended(line: str) -> str:
+    """A diff line that lacks a newline (the file's last), ended and marked as ``diff`` does."""
+    return line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+def _encode(path: Path, text: str) -> bytes:
+    """``text`` as UTF-8; text that cannot be encoded (a lone surrogate) is refused before anything is written."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ascii(text[exc.start : exc.end])
+        raise UserError(
+            f"{path}: the new text would hold {bad}, which is not valid UTF-8; fix the value that holds it"
+        ) from None
+
+
+def _backup(path: Path) -> Path:
+    """Keep the current file as a new ``<name>.<UTC time to the microsecond>.bak`` next to it.
+
+    The backup is a hard link to the file about to be replaced, so it is the old file itself,
+    owner, mode and times included; where the file system has no hard links it is a copy.
+    Names sort by age, and an existing name is never reused.
+    """
     while True:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         candidate = path.with_name(f"{path.name}.{stamp}.bak")
-        if not candidate.exists():
+        try:
+            os.link(path, candidate)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here: copy, keeping the owner where this process may
+            if candidate.exists():
+                continue
+            shutil.copy2(path, candidate)
+            info = path.stat()
+            with contextlib.suppress(PermissionError):
+                os.chown(candidate, info.st_uid, info.st_gid)
             return candidate
 
 
 def read_existing(path: Path) -> str | None:
-    """The current text of ``path`` (None if missing), refusing what cannot be safely replaced."""
+    """The current text of ``path`` (None if missing), refusing what cannot be safely replaced.
+
+    Only a regular file is read (a FIFO or a device would block or never end; a symlink loop
+    has no target): each is one-line :class:`UserError` before any read.
+    """
     if path.is_dir():
         raise UserError(f"{path} is a directory; pass the opencode.json or opencode.jsonc file inside it")
-    if not path.exists():
+    info = file_stat(path)
+    if info is None:
         if not path.parent.is_dir():
             raise UserError(f"{path.parent} does not exist; create the folder or choose another --config")
         return None
     # root may write anything, so the permission bits (not os.access) say what the user intends
-    if not stat.S_IMODE(path.stat().st_mode) & 0o222 or not os.access(path, os.W_OK):
+    if not stat.S_IMODE(info.st_mode) & 0o222 or not os.access(path, os.W_OK):
         raise UserError(f"{path} is read-only; make it writable (chmod u+w) or choose another --config")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    return read_text(path)
 
 
 @dataclass(frozen=True)
@@ -124,7 +179,7 @@ class ConfigFile:
     def read(cls, path: str | Path) -> ConfigFile:
         """Read ``path`` (see :func:`read_existing`); it must hold a JSON object, if anything."""
         given = Path(path).expanduser()
-        target = given.resolve()
+        target = real_path(given)
         old_text = read_existing(target)
         text = old_text if old_text is not None else f'{{\n  "$schema": "{SCHEMA_URL}"\n}}\n'
         config = jsonc.loads(text, str(given))

@@ -40,15 +40,18 @@ key, comment and blank stays as written. A comment inside a replaced value canno
 the export then refuses unless ``drop_comments`` is given, so the user hears of it before
 anything is written.
 
-Writes go through a temporary file and ``os.replace``, after copying the previous file to a
-timestamped backup. An export that changes nothing writes nothing (no new backup), so
-running it twice leaves the file byte-identical. Only provider ids, numbers, the plugin
+Writes go through a temporary file and ``os.replace`` (keeping mode, owner and group where
+the process may: :mod:`toolkit.atomic`), after keeping the previous file as a timestamped
+backup, under the folder's lock (:mod:`toolkit.filelock`) so racing exports follow one
+another; new lines use the file's own line ending. An export that changes nothing writes
+nothing (no new backup), so running it twice leaves the file byte-identical. Only provider ids, numbers, the plugin
 spec, model descriptions and a model name are written: API keys, and the gateway token,
 stay in the environment (``{env:VAR}``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -56,10 +59,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from toolkit import jsonc
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.config_edit import ConfigFile, ExportPlan
 from toolkit.errors import UserError, check_known
+from toolkit.filelock import folder_lock
 from toolkit.gateway_config import DEFAULT_URL, POLICY_KEY, PROVIDER_ID, GatewaySettings, gateway_section
 from toolkit.router_targets import OPENROUTER, losses, openrouter_routing
 
@@ -103,7 +108,36 @@ def _entry_spec(entry: object, source: str) -> str:
     name = entry[0] if isinstance(entry, list) and entry else entry
     if not isinstance(name, str):
         raise UserError(f'{source}: every \'plugin\' entry must be "name" or ["name", {{options}}], not {entry!r}')
+    if jsonc.LONE_SURROGATE.search(name):
+        raise UserError(
+            f"{source}: the plugin entry {ascii(name)} holds a lone surrogate escape (\\ud800-\\udfff alone "
+            "is not text); fix or remove that entry"
+        )
     return name
+
+
+# An npm package (scoped or not) with an optional @version, range or tag; or a file:// URL.
+_NPM_SPEC = re.compile(r"(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]{0,213}(?:@[\w.^~<>=*+-]+)?", re.I | re.ASCII)
+_URL_CHAR = r"[^\s{}\[\]\"\\]"
+_FILE_URL = re.compile(rf"file://{_URL_CHAR}*(?!/){_URL_CHAR}{_URL_CHAR}*", re.ASCII)
+
+
+def check_plugin_spec(spec: str) -> str:
+    """``spec`` if it is a plugin spec OpenCode can load, else a one-line :class:`UserError`.
+
+    OpenCode takes an npm package name (``name``, ``@scope/name``) with an optional
+    ``@version``, or a ``file://`` URL to the plugin. Anything else (a bare ``@``, an empty
+    ``file://``, text with spaces, newlines or braces) would be written into the config as a
+    plugin OpenCode cannot install.
+    """
+    if not spec.strip():
+        raise UserError("--plugin must name the plugin (an npm package or a file:// URL)")
+    if not (_NPM_SPEC.fullmatch(spec) or _FILE_URL.fullmatch(spec)):
+        raise UserError(
+            f"--plugin takes an npm package name with an optional @version (opencode-combined-models, "
+            f"@scope/name@1.2.0) or a file:// URL to the plugin, not {ascii(spec)}"
+        )
+    return spec
 
 
 def _plugin_entries(config: dict, source: str) -> list:
@@ -405,8 +439,8 @@ def plan_export(
     ``openrouter`` layout routes ``choice.combined_id``.
     """
     check_known("layout", [layout], LAYOUTS)
-    if plugin is not None and not plugin.strip():
-        raise UserError("--plugin must name the plugin (an npm package or a file:// URL)")
+    if plugin is not None:
+        check_plugin_spec(plugin)
     request = LayoutRequest(choice, plugin, set_model, _set_model_id(set_model), combined, gateway)
     entry = LAYOUTS[layout]
     planned = entry.planner(request)
@@ -435,13 +469,16 @@ def export_opencode_config(
     ``layout``, ``plugin``, ``set_model``, ``combined`` and ``gateway`` are :func:`plan_export`'s. Warnings (such as
     the layout's OpenCode-version caveat) are issued as
     :class:`ExportWarning` before anything is written; ``dry_run`` writes nothing. The plan's
-    ``notes`` say what the layout cannot express of the policy.
+    ``notes`` say what the layout cannot express of the policy. Reading, planning and writing
+    hold the folder's lock (:func:`toolkit.filelock.folder_lock`), so concurrent exports to
+    one file follow one another and none is lost.
     """
-    plan = plan_export(
-        path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined, gateway=gateway
-    )
-    for message in plan.warnings:
-        warnings.warn(message, ExportWarning, stacklevel=2)
-    if not dry_run:
-        plan.write(drop_comments)
+    with contextlib.nullcontext() if dry_run else folder_lock([path]):
+        plan = plan_export(
+            path, choice, layout=layout, plugin=plugin, set_model=set_model, combined=combined, gateway=gateway
+        )
+        for message in plan.warnings:
+            warnings.warn(message, ExportWarning, stacklevel=2)
+        if not dry_run:
+            plan.write(drop_comments)
     return plan

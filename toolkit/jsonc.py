@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import UserError
+from toolkit.userfile import read_text
 
 
 def _blank(text: str) -> str:
@@ -92,17 +93,9 @@ def loads(text: str, source: str = "<string>") -> object:
 
 
 def load(path: str | Path) -> object:
-    """Read and parse a JSONC file; unreadable files become a :class:`UserError` too."""
+    """Read and parse a JSONC file; unreadable files (a directory, a FIFO, not UTF-8) become a :class:`UserError` too."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a JSON file") from None
-    except FileNotFoundError:
-        raise UserError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
-    return loads(text, str(path))
+    return loads(read_text(path), str(path))
 
 
 # --- editing the top-level object in place --------------------------------------------------
@@ -131,6 +124,8 @@ class TopLevel:
 
 
 _SPACE = re.compile(r"\s*")
+# A UTF-16 surrogate on its own: JSON's "\ud800" escape parses to one, but it is not text.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_SPACE = re.compile(r"[ \t]*")
 
 
@@ -204,12 +199,19 @@ def render(value: object, indent: str = "", unit: str = "  ") -> str:
     """
     if isinstance(value, dict) and value:
         inner = indent + unit
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {render(v, inner, unit)}" for k, v in value.items()]
+        items = [f"{inner}{_dumps(k)}: {render(v, inner, unit)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + f"\n{indent}}}"
     if isinstance(value, list) and any(isinstance(v, (dict, list)) and v for v in value):
         inner = indent + unit
         return "[\n" + ",\n".join(f"{inner}{render(v, inner, unit)}" for v in value) + f"\n{indent}]"
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return _dumps(value, separators=(", ", ": "))
+
+
+def _dumps(value: object, separators: tuple[str, str] | None = None) -> str:
+    """``json.dumps`` keeping non-ASCII text as written, except a lone surrogate (as parsed from
+    ``"\\ud800"``), which goes back to its escape: raw, it could not be written as UTF-8."""
+    text = json.dumps(value, ensure_ascii=False, separators=separators)
+    return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _line_start(text: str, offset: int) -> int:
@@ -218,9 +220,20 @@ def _line_start(text: str, offset: int) -> int:
     return start if not text[start:offset].strip() else offset
 
 
+def newline_of(text: str) -> str:
+    """The line ending ``text`` mostly uses: ``"\\r\\n"`` for a CRLF file, else ``"\\n"``."""
+    return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+
+
 def _splice(text: str, splices: list[tuple[int, int, str]], lost: list[str]) -> str:
-    """Apply non-overlapping ``(start, end, replacement)`` splices; record comments they cut into."""
+    """Apply non-overlapping ``(start, end, replacement)`` splices; record comments they cut into.
+
+    Replacements are written with ``\\n``; each becomes the file's own line ending
+    (:func:`newline_of`), so new lines in a CRLF file end in CRLF like the rest.
+    """
     _, comments, _ = _scan(text)
+    newline = newline_of(text)
+    splices = [(start, end, replacement.replace("\n", newline)) for start, end, replacement in splices]
     lost.extend(text[a:b] for a, b in comments if any(s < b and a < e for s, e, _ in splices))
     # back to front, so earlier offsets stay valid; of two inserts at one offset, the later-listed goes after
     for _, (start, end, replacement) in sorted(enumerate(splices), key=lambda s: (s[1][0], s[0]), reverse=True):
@@ -301,7 +314,7 @@ def _update(text: str, updates: Mapping[str, object], source: str, lost: list[st
     for key, value in updates.items():
         member = _member(top, key, source, path)
         if member is None:
-            added.append(f"{indent}{json.dumps(key, ensure_ascii=False)}: {render(value, indent, unit)}")
+            added.append(f"{indent}{_dumps(key)}: {render(value, indent, unit)}")
         elif not _same(loads(text[member.value_start : member.value_end]), value):
             splices.append((member.value_start, member.value_end, render(value, indent, unit)))
     if added:
@@ -310,6 +323,7 @@ def _update(text: str, updates: Mapping[str, object], source: str, lost: list[st
         body = ",\n".join(added)
         newline = text.rfind("\n", 0, top.close)
         if newline > top.open and not text[newline : top.close].strip():
+            newline -= text[newline - 1] == "\r"  # before the whole line ending of a CRLF line
             splices.append((newline, newline, "\n" + body))  # the closing brace keeps its own line
         else:
             splices.append((top.close, top.close, "\n" + body + "\n" + base))

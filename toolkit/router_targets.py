@@ -34,6 +34,7 @@ from toolkit.combined_model import CombinedModel, Member
 from toolkit.config_edit import ConfigFile, ExportPlan, read_existing
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
+from toolkit.userfile import real_path
 
 LITELLM_VERSION = "1.110.2"  # the release the mapping was checked against (docs/fidelity.md)
 PROXY_PROVIDER = "litellm"  # the opencode.json provider id of the proxy
@@ -206,7 +207,7 @@ def plan_litellm_export(
     Both write atomically with a backup, like every export (:class:`~toolkit.config_edit.ExportPlan`)."""
     if not (base_url.startswith(("http://", "https://")) and base_url.strip() == base_url):
         raise UserError(f"--proxy-url must be an http(s) URL such as {DEFAULT_PROXY_URL}, not {base_url!r}")
-    proxy_path = Path(proxy_config_path).expanduser().resolve()
+    proxy_path = real_path(proxy_config_path)
     old_proxy = read_existing(proxy_path)
     proxy = ExportPlan(proxy_path, old_proxy, litellm_config_text(litellm_proxy_config(model, policy), source), (), ())
     updates = {

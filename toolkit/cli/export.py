@@ -10,12 +10,16 @@ closest failover LiteLLM can, and points OpenCode at that proxy (:mod:`toolkit.r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
 from pathlib import Path
 
+from toolkit.atomic import OwnerNotKept
 from toolkit.cli._common import add_config, add_source, add_variants, csv_list, preset_help
 from toolkit.errors import UserError
 from toolkit.export import LAYOUTS
+from toolkit.filelock import folder_lock
 from toolkit.gateway_config import DEFAULT_URL, PACKAGES
 
 HELP = "write the chosen failover policy into opencode.json (atomic, with a backup)"
@@ -122,22 +126,30 @@ def run(args: argparse.Namespace) -> int:
     combined = _combined_table(args.source, path)
     if args.from_file and not args.force:
         _check_model(path, base, args.from_file, combined)
-    if args.target == "litellm":
-        return _export_litellm(args, choice, combined, path)
     if args.layout == "openrouter" and args.combined:  # the layout routes the choice's one model
         if len(args.combined) != 1:
             raise UserError("--layout openrouter routes one combined model: pass one --combined ID")
         choice = choice.with_overrides(combined_id=args.combined[0])
-    plan = plan_export(
-        path,
-        choice,
-        layout=args.layout,
-        plugin=args.plugin,
-        set_model=args.set_model,
-        combined=combined,
-        gateway=_gateway_options(args),
-    )
-    return _apply(plan, args)
+    written = [path, _proxy_path(args, path)] if args.target == "litellm" else [path]
+    # Reading, planning and writing under the folder's lock: racing exports follow one another.
+    with contextlib.nullcontext() if args.diff or args.dry_run else folder_lock(written):
+        if args.target == "litellm":
+            return _export_litellm(args, choice, combined, path)
+        plan = plan_export(
+            path,
+            choice,
+            layout=args.layout,
+            plugin=args.plugin,
+            set_model=args.set_model,
+            combined=combined,
+            gateway=_gateway_options(args),
+        )
+        return _apply(plan, args)
+
+
+def _proxy_path(args: argparse.Namespace, config: Path) -> Path:
+    """The LiteLLM config ``--target litellm`` writes (``--proxy-config``, else beside the config)."""
+    return Path(args.proxy_config).expanduser() if args.proxy_config else config.parent / "litellm.config.yaml"
 
 
 def _apply(plan, args: argparse.Namespace) -> int:
@@ -154,7 +166,11 @@ def _apply(plan, args: argparse.Namespace) -> int:
         if args.dry_run or not plan.changed:
             print(f"{plan.path}: {'would change' if plan.changed else 'already up to date'}; nothing written")
         return 0
-    backup = plan.write(drop_comments=args.force)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OwnerNotKept)
+        backup = plan.write(drop_comments=args.force)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     if not plan.changed:
         print(f"{plan.path} is already up to date; nothing written")
     elif backup is None:
@@ -172,7 +188,7 @@ def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> i
         raise UserError("--target litellm writes its own provider and model; drop --layout, --set-model and --plugin")
     policy = choice.policy()
     model = _one_model(args, choice, combined, "--target litellm")
-    proxy_path = Path(args.proxy_config).expanduser() if args.proxy_config else path.parent / "litellm.config.yaml"
+    proxy_path = _proxy_path(args, path)
     source = f"preset {choice.preset}" if choice.preset else "the choice"
     plans = plan_litellm_export(
         path,
