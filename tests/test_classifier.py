@@ -180,9 +180,9 @@ def test_classify_needs_status_or_exception():
         classify(None)
 
 
-def test_every_class_but_cancelled_is_reachable():
+def test_every_class_but_cancelled_and_protocol_error_is_reachable():
     reached = {expected for _, _, expected in CASES} | {"timeout", "connection"}
-    assert reached == set(OUTCOMES) - {"cancelled"}
+    assert reached == set(OUTCOMES) - {"cancelled", "protocol_error"}  # protocol_error: the call layer's
 
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 GMT
@@ -203,6 +203,14 @@ NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 GMT
         ({"retry-after": "Tue, 14 Nov 2023 22:13:00 GMT"}, 0.0),
         ({"retry-after": "whenever"}, None),
         ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, None),
+        # absurd waits are capped at MAX_RETRY_AFTER_S (600 s): a server cannot park a request forever
+        ({"retry-after": "1e308"}, 600.0),
+        ({"retry-after": "1e999"}, None),  # overflows to infinity: not a number of seconds
+        ({"retry-after-ms": "1e308"}, 600.0),
+        ({"retry-after": "-1e308"}, 0.0),
+        ({"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, 600.0),
+        ({"retry-after": "Tue, 14 Nov 2023 22:23:19 GMT"}, 599.0),
     ],
 )
 def test_retry_after(headers, expected):
@@ -217,6 +225,7 @@ def test_retry_after(headers, expected):
         ({"retry-after": "3"}, GEMINI_RATE, 3.0),  # a header wins
         ({}, VERTEX_QUOTA, None),
         ({}, b'{"retryDelay":"2s"}', 2.0),
+        ({}, '{"retryDelay": "99999999999s"}', 600.0),
     ],
 )
 def test_retry_delay_from_a_google_error_body(headers, body, expected):

@@ -291,7 +291,7 @@ def test_an_upstream_answering_garbage_is_failed_over_and_then_a_502(mock_provid
             again = _post(url, "openai", _request("openai", True))
     assert failed_over.status_code == 200 and _text("openai", failed_over) == ANSWER
     assert broken.status_code == 502
-    assert "server_error: stream ended before the end of the answer" in broken.json()["error"]["message"]
+    assert "protocol_error: 200 answer is not an event stream" in broken.json()["error"]["message"]
     assert again.status_code == 200
 
 

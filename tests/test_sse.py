@@ -6,10 +6,11 @@ import json
 import re
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolkit.sse import SSEDecoder, SSEEvent, sse_frame
+from toolkit.sse import SSEDecoder, SSEEvent, StreamError, sse_frame
 
 # A stream that uses every rule at once: CRLF, CR and LF line ends, a comment, a named event,
 # multi-line data, the optional space after the colon, ignored fields, an event without data,
@@ -83,3 +84,15 @@ def test_frame_shapes() -> None:
     assert sse_frame({"type": "ping"}, "ping") == b'event: ping\ndata: {"type":"ping"}\n\n'
     assert sse_frame("[DONE]") == b"data: [DONE]\n\n"
     assert sse_frame({"t": "é"}) == 'data: {"t":"é"}\n\n'.encode()
+
+
+def test_bytes_that_are_not_utf8_and_an_endless_line_raise_stream_error():
+    with pytest.raises(StreamError, match=r"^the stream is not UTF-8 \(invalid start byte at byte 0xff\)$"):
+        SSEDecoder().feed(b"data: \xff\n\n")
+    decoder = SSEDecoder(max_event_chars=12)
+    assert decoder.feed(b"data: 12345") == []  # an unfinished line within the limit waits
+    with pytest.raises(StreamError, match=r"^an event of the stream is longer than 12 characters$"):
+        decoder.feed(b"678901")  # the same line, grown past it before it ends
+    decoder = SSEDecoder(max_event_chars=12)
+    with pytest.raises(StreamError, match=r"^an event of the stream is longer than 12 characters$"):
+        decoder.feed(b"data: 1234567\ndata: 1234567\n")  # two short lines, one long event

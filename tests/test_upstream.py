@@ -103,13 +103,13 @@ def test_an_anthropic_thinking_stream_with_crlf_is_an_answer():
     [
         (
             Response(b"<html>gateway error</html>", media_type="text/html"),
-            "server_error",
-            "stream ended before the end of the answer",
+            "protocol_error",
+            "200 answer is not an event stream (text/html; charset=utf-8)",
         ),
         (
             Response(b"data: {not json\n\n", media_type="text/event-stream"),
-            "server_error",
-            "unreadable event in 200 stream: {not json",
+            "protocol_error",
+            "unreadable event in 200 stream (JSONDecodeError): {not json",
         ),
         (
             Response(_sse(_chunk({"content": "w0 "})), media_type="text/event-stream"),
@@ -147,3 +147,60 @@ def test_every_npm_package_maps_to_an_adapter_that_speaks_it():
         "bedrock",
     }
     assert PROTOCOLS["@ai-sdk/anthropic"] == "anthropic" and PROTOCOLS["@ai-sdk/openai-compatible"] == "openai"
+
+
+# Malformed chunks after a good first delta: each is one protocol_error attempt, never a crash.
+GARBAGE = [
+    ("[1,2,3]", "AttributeError"),
+    ("null", "TypeError"),
+    ('{"choices":[null]}', "AttributeError"),
+    ('{"choices":[{"delta":{"content":5}}]}', "ValueError"),
+    ('{"choices":[{"delta":{"content":["w"]}}]}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":"5","completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":-5,"completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":1e400,"completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":1e30,"completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":NaN,"completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":{"prompt_tokens":2.5,"completion_tokens":1}}', "ValueError"),
+    ('{"choices":[],"usage":[1]}', "AttributeError"),
+    ('{"choices":"abc"}', "AttributeError"),
+    ("[" * 100_000 + "]" * 100_000, "RecursionError"),
+]
+
+
+@pytest.mark.parametrize(("data", "exc"), GARBAGE)
+def test_a_malformed_chunk_is_one_protocol_error_and_the_run_goes_on(data, exc):
+    log, _ = _run(Response(_sse(_chunk({"content": "w0 "}), data, "[DONE]"), media_type="text/event-stream"))
+    row = log.iloc[0]
+    assert (len(log), row["outcome"], row["status"]) == (1, "protocol_error", 200)
+    assert row["error"] == f"unreadable event in 200 stream ({exc}): {data}"[:200]  # error texts keep 200 characters
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"data: \xff\xfe\n\n", "undecodable 200 stream: the stream is not UTF-8 (invalid start byte at byte 0xff)"),
+        (
+            b"data: " + b"w" * (5 * 1024 * 1024) + b"\n\n",
+            "undecodable 200 stream: an event of the stream is longer than 4194304 characters",
+        ),
+        (b'{"choices":[{"message":{"content":"hi"}}]}', "200 answer is not an event stream (application/json)"),
+        (b"", "200 answer is not an event stream (application/json)"),
+    ],
+)
+def test_undecodable_bytes_and_a_body_that_is_no_stream_are_protocol_errors(body, error):
+    log, _ = _run(Response(body, media_type="application/json"))
+    assert (log["outcome"].iloc[0], log["error"].iloc[0]) == ("protocol_error", error)
+
+
+def test_a_stream_past_max_tokens_is_cut_off_as_a_protocol_error():
+    # the request asks for 3 tokens (SCENARIO); 2 * 3 + 16 = 22 deltas are allowed, the 23rd is one too many
+    deltas = [_chunk({"content": f"w{i} "}) for i in range(23)]
+    log, seen = _run(Response(_sse(*deltas, _chunk({}, "stop"), "[DONE]"), media_type="text/event-stream"))
+    assert seen[0]["body"]["max_tokens"] == 3
+    assert (log["outcome"].iloc[0], log["error"].iloc[0]) == (
+        "protocol_error",
+        "the answer ran past max_tokens: more than 22 deltas (the client stopped reading)",
+    )
+    ok, _ = _run(Response(_sse(*deltas[:22], _chunk({}, "stop"), "[DONE]"), media_type="text/event-stream"))
+    assert ok["outcome"].iloc[0] == "ok"

@@ -121,9 +121,12 @@ def opencode_cache_path() -> Path:
 def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[str]) -> tuple[dict, str]:
     """GET ``url`` with a conditional request against the disk cache; on failure use the cache.
 
-    Raises :class:`CatalogUnavailable` when the fetch fails and nothing is cached.
+    ``timeout`` bounds the whole download and :data:`toolkit.download.MAX_BYTES` its size
+    (:func:`toolkit.download.download`); a downloaded catalog replaces the cached one only
+    once it parsed and holds at least one model. Raises :class:`CatalogUnavailable` when the
+    fetch fails and nothing is cached.
     """
-    import httpx
+    from toolkit.download import download
 
     key = hashlib.sha1(url.encode()).hexdigest()[:12]
     body_path, meta_path = cache_dir / f"api-{key}.json", cache_dir / f"api-{key}.meta.json"
@@ -139,18 +142,19 @@ def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[st
     if meta.get("last_modified"):
         headers["If-Modified-Since"] = meta["last_modified"]
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout, follow_redirects=True)
-        if response.status_code == 304 and body_path.exists():
+        response = download(url, headers, timeout)
+        if response.status == 304 and body_path.exists():
             return parse_api_json(body_path.read_bytes(), str(body_path)), f"{url} (cached, not modified)"
-        response.raise_for_status()
-        api = parse_api_json(response.content, url)
-    except (httpx.HTTPError, UserError) as exc:
+        api = parse_api_json(response.body, url)
+        if not any(provider.get("models") for provider in api.values()):
+            raise UserError(f"{url}: the catalog lists no model")
+    except UserError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if body_path.exists():
             _warn(warnings, f"cannot fetch {url} ({reason}); using the cached copy from {body_path}")
             return parse_api_json(body_path.read_bytes(), str(body_path)), f"{url} (cache)"
         raise CatalogUnavailable(f"cannot fetch {url} ({reason}) and there is no cached copy") from None
-    write_atomic(body_path, response.content)
+    write_atomic(body_path, response.body)
     new_meta = {
         "url": url,
         "etag": response.headers.get("etag"),

@@ -36,6 +36,7 @@ Outcome = Literal[
     "client_error",
     "auth",
     "context_length",
+    "protocol_error",
     "cancelled",
 ]
 """An outcome class (the type of the attempt log's ``outcome`` values)."""
@@ -43,12 +44,22 @@ Outcome = Literal[
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 """Every outcome class, in the order of the attempt log's categorical.
 
+``protocol_error`` is a 2xx answer the client cannot read as its protocol: a stream event
+that is not JSON or not the protocol's shape (``data: [1,2,3]``, ``{"choices":[null]}``, a
+string where a number belongs), invalid UTF-8, an event over the size limit, a body that is
+not a stream, or a stream that runs past the request's ``max_tokens``. The call layer
+(:mod:`toolkit.upstream`) decides it; :func:`classify` never returns it (it sees a status
+and a text, not a parsed stream).
+
 ``cancelled`` is not an error class: it marks a hedged attempt abandoned because another
 attempt of the same request answered first.
 """
 
-TRANSIENT: frozenset[str] = frozenset({"rate_limit", "overload", "server_error", "timeout", "connection"})
-"""Classes worth retrying: the same request may succeed later or elsewhere."""
+TRANSIENT: frozenset[str] = frozenset(
+    {"rate_limit", "overload", "server_error", "timeout", "connection", "protocol_error"}
+)
+"""Classes worth retrying: the same request may succeed later or elsewhere (a garbled stream
+is often one bad replica or one broken connection, like a 500)."""
 
 # "too many tokens" is a long prompt, except in Bedrock's ThrottlingException "Too many tokens, please wait"
 _CONTEXT = re.compile(
@@ -159,6 +170,13 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+MAX_RETRY_AFTER_S = 600.0
+"""The longest wait a Retry-After can ask for: a longer one (``1e308``, an HTTP date next year) is
+read as this many seconds, so a hostile or broken server cannot park a request forever. Ten
+minutes is past any real provider's rate-limit window; a policy's ``max_retry_after_s`` can
+move a request on sooner."""
+
+
 def retry_after_s(
     headers: Mapping[str, str] | None, now_epoch_s: float | None = None, body: str | bytes | None = None
 ) -> float | None:
@@ -167,32 +185,38 @@ def retry_after_s(
     ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which is either seconds
     (fractions accepted) or an HTTP date; a date needs ``now_epoch_s`` (the caller's
     clock, so this stays free of wall-clock reads) and gives the difference. Past dates
-    and negative values give 0; unparsable values give None (as if absent). Without either
-    header, a Google error ``body`` may say it in a ``RetryInfo`` detail (``"retryDelay": "2s"``).
+    and negative values give 0, values past :data:`MAX_RETRY_AFTER_S` give that; unparsable
+    or non-finite values give None (as if absent). Without either header, a Google error
+    ``body`` may say it in a ``RetryInfo`` detail (``"retryDelay": "2s"``).
     """
     if not headers or (_header(headers, "retry-after-ms") is None and _header(headers, "retry-after") is None):
         delay = _RETRY_DELAY.search(_text(body)) if body else None
-        return float(delay.group(1)) if delay else None
+        return _bounded(float(delay.group(1))) if delay else None
     ms = _header(headers, "retry-after-ms")
     if ms is not None:
         seconds = _number(ms)
         if seconds is not None:
-            return max(0.0, seconds / 1000.0)
+            return _bounded(seconds / 1000.0)
     value = _header(headers, "retry-after")
     if value is None:
         return None
     seconds = _number(value)
     if seconds is not None:
-        return max(0.0, seconds)
+        return _bounded(seconds)
     if now_epoch_s is None:
         return None
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT
         return None
-    return max(0.0, when.timestamp() - now_epoch_s)
+    return _bounded(when.timestamp() - now_epoch_s)
+
+
+def _bounded(seconds: float) -> float:
+    """``seconds`` within 0 and :data:`MAX_RETRY_AFTER_S` (a finite float on both sides)."""
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 def _number(value: str) -> float | None:

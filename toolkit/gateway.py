@@ -563,7 +563,7 @@ class _Exchange:
                 answer = translate_response(assembler.result(), endpoint.protocol, self.protocol, self.model)
         except MalformedAnswer as exc:
             result = acc
-            result.outcome, result.error = "server_error", gateway.upstream.redact(f"unreadable answer: {exc}")
+            result.outcome, result.error = "protocol_error", gateway.upstream.redact(f"unreadable answer: {exc}")
         except asyncio.CancelledError:  # the client left, or the server is shutting down
             engine.cancel(req, provider, gateway.clock())
             acc.outcome, acc.error = "cancelled", "the client went away before the answer ended"

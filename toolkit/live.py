@@ -23,7 +23,6 @@ a message or an exception.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import math
@@ -44,6 +43,7 @@ from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Scenario
+from toolkit.sync import run_sync
 from toolkit.upstream import AttemptResult, Timeouts, Upstream, log_row
 from toolkit.upstream import client as upstream_client
 
@@ -483,12 +483,7 @@ def run_live(
         client=client,
         lag_limit_s=lag_limit_s,
     )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    return run_sync(coroutine)
 
 
 def read_log(path: str | Path, run_id: str | None = None):

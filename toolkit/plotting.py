@@ -45,6 +45,7 @@ OUTCOME_COLORS: dict[str, str] = {
     "client_error": "#999999",
     "auth": "#f781bf",
     "context_length": "#377eb8",
+    "protocol_error": "#ffff33",  # an answer the client could not read (garbage, over max_tokens)
     "cancelled": "#dddddd",  # a hedged attempt abandoned because another answered first
 }
 

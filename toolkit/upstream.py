@@ -32,6 +32,7 @@ import httpx
 
 from toolkit.classifier import classify, retry_after_s
 from toolkit.credentials import CredentialError
+from toolkit.errors import UserError
 from toolkit.sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
@@ -45,18 +46,31 @@ _NAN = math.nan
 NOTHING, CONTENT, ERROR = 0, 1, 2
 
 
+TOTAL_TIMEOUT_S = 1800.0
+"""The default bound on one attempt, connect to last byte (30 minutes: a 32k-token answer at
+20 tokens per second fits; an endless stream does not)."""
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Client timeouts in seconds (scenario seconds in a time-scaled live run).
 
     As in the simulator, the policy's ``attempt_timeout_s`` bounds the wait for the first
-    token (unless ``first_token_s`` is given) and the request's deadline bounds everything;
-    ``total_s`` optionally bounds a whole attempt too (useful against real providers).
+    token (unless ``first_token_s`` is given) and the request's deadline bounds everything.
+    ``total_s`` bounds a whole attempt, :data:`TOTAL_TIMEOUT_S` by default, so a provider
+    that streams forever (or drips a token now and then) is cut off; ``None`` leaves only
+    the request's deadline.
     """
 
     connect_s: float = 10.0
     first_token_s: float | None = None  # None: the policy's attempt_timeout_s
-    total_s: float | None = None  # None: only the request's deadline
+    total_s: float | None = TOTAL_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "first_token_s", "total_s"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value > 0):  # NaN fails too
+                raise UserError(f"timeout {name} must be a positive number of seconds, got {value!r}")
 
 
 @dataclass
@@ -87,6 +101,34 @@ class AttemptResult:
 
 # --------------------------------------------------------------------------------------------
 # Protocol adapters
+
+MAX_TOKEN_COUNT = 2**31 - 1
+"""The largest token count an event may report (the attempt log keeps counts as int32)."""
+
+
+class Unreadable(Exception):
+    """A 2xx answer its protocol cannot read; the message (not yet redacted) says what was wrong."""
+
+
+def tokens(value: object) -> int:
+    """A token count from a usage field: 0 when absent; ``ValueError`` unless it is a whole
+    number from 0 to :data:`MAX_TOKEN_COUNT` (a string, a negative, NaN or 1e400 is garbage)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_TOKEN_COUNT:
+        raise ValueError(f"token count {value!r} is not a whole number from 0 to {MAX_TOKEN_COUNT}")
+    if value != int(value):
+        raise ValueError(f"token count {value!r} is not a whole number")
+    return int(value)
+
+
+def _text(value: object) -> str:
+    """An answer delta's text: "" when absent; ``ValueError`` when it is not a string."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"answer text {value!r:.40} is not a string")
+    return value
 
 
 class UpstreamAdapter(Protocol):
@@ -178,8 +220,8 @@ class OpenAIAdapter(_Passthrough):
             return ERROR
         usage = event.get("usage")
         if usage:
-            acc.input_tokens = int(usage.get("prompt_tokens") or 0)
-            acc.output_tokens = int(usage.get("completion_tokens") or 0)
+            acc.input_tokens = tokens(usage.get("prompt_tokens"))
+            acc.output_tokens = tokens(usage.get("completion_tokens"))
         choices = event.get("choices") or ()
         if not choices:
             return NOTHING
@@ -187,7 +229,7 @@ class OpenAIAdapter(_Passthrough):
         if choice.get("finish_reason"):
             acc.finished = True
         delta = choice.get("delta") or {}
-        text = delta.get("content")
+        text = _text(delta.get("content"))
         if text:
             acc.parts.append(text)
             return CONTENT
@@ -237,14 +279,14 @@ class AnthropicAdapter(_Passthrough):
         kind = event.get("type")
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
-            text = delta.get("text")
+            text = _text(delta.get("text"))
             if text:
                 acc.parts.append(text)
             return CONTENT
         if kind == "message_start":
-            acc.input_tokens = int(((event.get("message") or {}).get("usage") or {}).get("input_tokens") or 0)
+            acc.input_tokens = tokens(((event.get("message") or {}).get("usage") or {}).get("input_tokens"))
         elif kind == "message_delta":
-            acc.output_tokens = int((event.get("usage") or {}).get("output_tokens") or 0)
+            acc.output_tokens = tokens((event.get("usage") or {}).get("output_tokens"))
         elif kind == "message_stop":
             acc.finished = True
         return ERROR if kind == "error" else NOTHING
@@ -395,13 +437,56 @@ class Redactor:
         return self._redact(self.scrub(text))
 
 
+# What reading a hostile event can raise: not JSON, not an object, a field of the wrong type,
+# a missing key, a number out of range, JSON nested too deep. Each means "unreadable", never a crash.
+_GARBAGE = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, RecursionError)
+
+
 async def _events(response: httpx.Response, decoder: Decoder) -> AsyncIterator[SSEEvent]:
-    """The response body as events, as they complete (any chunk boundaries)."""
-    async for chunk in response.aiter_bytes():
-        for event in decoder.feed(chunk):
+    """The response body as events, as they complete (any chunk boundaries); :class:`Unreadable`
+    when the bytes are not its event stream (invalid UTF-8, an over-long line or event)."""
+    try:
+        async for chunk in response.aiter_bytes():
+            for event in decoder.feed(chunk):
+                yield event
+        for event in decoder.close():
             yield event
-    for event in decoder.close():
-        yield event
+    except _GARBAGE as exc:
+        raise Unreadable(f"undecodable 200 stream: {exc}") from None
+
+
+def _read(
+    adapter: UpstreamAdapter, raw: SSEEvent, state: dict[str, Any], acc: AttemptResult
+) -> list[tuple[SSEEvent, int]]:
+    """The protocol events ``raw`` amounts to, each with what it carried (read into ``acc``);
+    :class:`Unreadable` when an event is not JSON or not its protocol's shape."""
+    try:  # "[DONE]" is OpenAI's end of stream: no JSON in it
+        events = (raw,) if raw.data == "[DONE]" else adapter.transcode(raw, state)
+        read = []
+        for event in events:
+            if event.data == "[DONE]":
+                acc.finished = True
+                read.append((event, NOTHING))
+            else:
+                read.append((event, adapter.read(json.loads(event.data), acc)))
+        return read
+    except _GARBAGE as exc:
+        raise Unreadable(f"unreadable event in 200 stream ({type(exc).__name__}): {raw.data:.200}") from None
+
+
+def answer_limit(body: Mapping[str, Any]) -> int | None:
+    """How many answer deltas a stream of ``body`` may carry before the client stops reading: twice
+    the request's ``max_completion_tokens`` / ``max_tokens`` plus :data:`DELTA_SLACK` (a delta holds
+    one token or more; the margin absorbs providers that split one token in two); None without a limit."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return 2 * value + DELTA_SLACK
+    return None
+
+
+DELTA_SLACK = 16
+"""Answer deltas a stream may carry beyond twice its ``max_tokens`` (see :func:`answer_limit`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -465,19 +550,17 @@ class Upstream:
                         acc.error = self.redact(f"{response.status_code} {text}")
                         return acc
                     state: dict[str, Any] = {"model": str(body.get("model", ""))}
+                    limit_deltas, deltas, received = answer_limit(body), 0, 0
                     async for raw in _events(response, adapter.decoder()):
-                        try:  # "[DONE]" is OpenAI's end of stream: no JSON in it
-                            events = (raw,) if raw.data == "[DONE]" else adapter.transcode(raw, state)
-                        except (ValueError, TypeError, AttributeError):  # not JSON, or not its protocol's
-                            return self._unreadable(acc, raw)
-                        for event in events:
-                            if event.data == "[DONE]":
-                                acc.finished, kind = True, NOTHING
-                            else:
-                                try:
-                                    kind = adapter.read(json.loads(event.data), acc)
-                                except (ValueError, TypeError, AttributeError):  # not JSON, or not an object
-                                    return self._unreadable(acc, event)
+                        received += 1
+                        for event, kind in _read(adapter, raw, state, acc):
+                            if kind == CONTENT:
+                                deltas += 1
+                                if limit_deltas is not None and deltas > limit_deltas:
+                                    raise Unreadable(
+                                        f"the answer ran past max_tokens: more than {limit_deltas} deltas"
+                                        " (the client stopped reading)"
+                                    )
                             if kind == ERROR:
                                 acc.outcome = classify(response.status_code, response.headers, event.data)
                                 acc.error = self.redact(f"error event in 200 stream: {event.data}")
@@ -487,6 +570,9 @@ class Upstream:
                                 limit.reschedule(real_start + total / self.scale if total < math.inf else None)
                             if sink is not None:
                                 await sink(event)
+        except Unreadable as exc:  # garbage in a 200: not the provider's protocol
+            acc.outcome, acc.error = "protocol_error", self.redact(str(exc))
+            return acc
         except TimeoutError as exc:  # our first-token / total limit
             acc.outcome, acc.error = classify(None, exc=exc), "timeout: no answer in time"
             return acc
@@ -496,16 +582,14 @@ class Upstream:
         except (httpx.TransportError, OSError) as exc:  # connect timeout, refused, reset, broken stream
             acc.outcome, acc.error = classify(None, exc=exc), self.redact(f"{type(exc).__name__}: {exc}")
             return acc
-        if not acc.finished:  # a 200 that stopped before its end of answer (or was never a stream)
+        if not received:  # a 200 whose body is no event stream at all (an HTML page, a JSON answer, nothing)
+            kind = response.headers.get("content-type", "no content-type")
+            acc.outcome, acc.error = "protocol_error", self.redact(f"200 answer is not an event stream ({kind})")
+            return acc
+        if not acc.finished:  # a 200 stream that stopped before its end of answer
             acc.outcome, acc.error = "server_error", "stream ended before the end of the answer"
             return acc
         acc.text = "".join(acc.parts)
-        return acc
-
-    def _unreadable(self, acc: AttemptResult, event: SSEEvent) -> AttemptResult:
-        """``acc`` ended as a server error: a 200 stream carried an event its protocol cannot read."""
-        acc.outcome = "server_error"
-        acc.error = self.redact(f"unreadable event in 200 stream: {event.data}")
         return acc
 
 

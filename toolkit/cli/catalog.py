@@ -22,7 +22,7 @@ def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
     """``--source``, ``--config``, ``--timeout`` and ``--out``."""
     add_source(parser)
     add_config(parser)
-    parser.add_argument("--timeout", type=float, default=3.0, help="network timeout in seconds (default 3)")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds for the whole download (default 3)")
     parser.add_argument("--out", metavar="FILE", help="write the table here (.csv, .json or .parquet)")
 
 

@@ -50,7 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to the first token (default: the policy's attempt_timeout_s)",
     )
-    parser.add_argument("--total-timeout", type=float, metavar="S", help="seconds per attempt (default: none)")
+    parser.add_argument(
+        "--total-timeout",
+        type=float,
+        metavar="S",
+        help="seconds per attempt, connect to last byte (default 1800; inf: none)",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
     parser.add_argument("--log", metavar="FILE", help="append the attempt log here as JSON lines, one per attempt")
     parser.add_argument("--yes", action="store_true", help="do not ask before spending money on real providers")
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.metrics import summarize
     from toolkit.opencode_config import read_config
     from toolkit.scenario import Scenario
+    from toolkit.upstream import TOTAL_TIMEOUT_S
 
     if args.requests < 1 or args.concurrency < 1:
         raise UserError("--requests and --concurrency must be at least 1")
@@ -93,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         members = list(policy.members(model))
         cost = estimate_cost(members, scenario, args.requests, args.input_tokens, args.output_tokens)
         _confirm(cost, args.requests, [m.provider for m in members], args.yes)
-    timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, args.total_timeout)
+    total = TOTAL_TIMEOUT_S if args.total_timeout is None else args.total_timeout
+    timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, total)
     run_id = f"live-{uuid.uuid4().hex[:8]}"
     try:
         log = run_live(
