@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit import filelock, jsonc
-from toolkit.atomic import OwnerNotKept, write_atomic
+from toolkit.atomic import NotKept, write_atomic
 from toolkit.choice import Choice
 from toolkit.config_edit import read_existing
 from toolkit.errors import UserError
@@ -207,7 +208,7 @@ def test_the_replaced_file_and_its_backup_keep_owner_group_and_mode(tmp_path):
     os.chown(path, 1234, 2345)
     path.chmod(0o640)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", OwnerNotKept)
+        warnings.simplefilter("error", NotKept)
         export_opencode_config(path, CHOICE)
     [backup] = backups(tmp_path)
     for written in (path, backup):
@@ -235,11 +236,23 @@ def test_an_owner_that_cannot_be_kept_is_one_warning_line(cli, tmp_path, catalog
     assert path.stat().st_uid == 0 and '"opencode-combined-models"' in path.read_text()
 
 
+def test_a_hard_linked_config_is_written_with_one_warning_line(cli, tmp_path, catalog_file):
+    path = tmp_path / "opencode.json"
+    path.write_text("{}")
+    os.link(path, tmp_path / "other-name.json")
+    result = cli("export", "--config", str(path), "--source", str(catalog_file), "--layout", "plugin")
+    assert result.code == 0 and result.out.startswith(f"wrote {path} ")
+    assert result.err == (
+        f"warning: {path} had 1 other hard link(s); they keep the old text, the new text is only under this name\n"
+    )
+    assert (tmp_path / "other-name.json").read_text() == "{}"
+
+
 def test_write_atomic_keeps_an_owner_it_already_has(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("old")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", OwnerNotKept)
+        warnings.simplefilter("error", NotKept)
         write_atomic(path, "new")
     assert path.read_text() == "new" and (path.stat().st_uid, path.stat().st_gid) == (os.geteuid(), os.getegid())
 
@@ -422,6 +435,28 @@ def test_the_lock_nests_within_one_thread(tmp_path, monkeypatch):
     with filelock.folder_lock([tmp_path / "a"]), filelock.folder_lock([tmp_path / "b", tmp_path / "a"]):
         write_atomic(tmp_path / "a", "x")
     with filelock.folder_lock([tmp_path / "a"]):  # and it was released
+        pass
+
+
+def test_another_thread_of_the_same_process_waits_for_the_lock(tmp_path):
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with filelock.folder_lock([tmp_path / "a"]):
+            held.set()
+            release.wait(timeout=120)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(timeout=120)
+        with pytest.raises(UserError, match=r"^another export is writing .*/a; try again when it has finished$"):
+            with filelock.folder_lock([tmp_path / "a"], wait_s=0.0):
+                pass
+    finally:
+        release.set()
+        thread.join()
+    with filelock.folder_lock([tmp_path / "a"], wait_s=0.0):  # released with the thread's block
         pass
 
 

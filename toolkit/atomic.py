@@ -4,7 +4,7 @@ Data goes to a temporary file in the same folder, which then replaces the target
 ``os.replace``: a crash or Ctrl-C leaves the old file or the new one, never half of
 either. An existing file keeps its permissions, and its owner and group where the
 process may set them (root, or the owner giving the file to one of its own groups); when
-it may not, an :class:`OwnerNotKept` warning says so rather than changing them quietly. A
+it may not, an :class:`NotKept` warning says so rather than changing them quietly. A
 new file gets the usual ``0666 & ~umask`` (``mkstemp`` alone would leave it private to the
 owner).
 """
@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 
 
-class OwnerNotKept(UserWarning):
-    """A replaced file could not keep its owner or group: the process may not set them."""
+class NotKept(UserWarning):
+    """Something of a replaced file could not be kept: its owner or group, or its other hard links."""
 
 
 def _default_mode() -> int:
@@ -45,7 +45,7 @@ def _keep_owner(tmp: str, path: Path, before: os.stat_result) -> None:
         warnings.warn(
             f"{path} was owned by uid {wanted[0]} gid {wanted[1]} and is now owned by uid {now.st_uid} "
             f"gid {now.st_gid} (this process may not change owners); chown it back if that matters",
-            OwnerNotKept,
+            NotKept,
             stacklevel=3,
         )
 

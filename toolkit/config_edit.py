@@ -18,13 +18,14 @@ import os
 import re
 import shutil
 import stat
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from toolkit import jsonc
-from toolkit.atomic import write_atomic
+from toolkit.atomic import NotKept, write_atomic
 from toolkit.errors import UserError
 from toolkit.filelock import folder_lock
 from toolkit.userfile import file_stat, read_text, real_path
@@ -88,6 +89,8 @@ class ExportPlan:
         with folder_lock([self.path]):  # no other export of this package replaces it meanwhile
             if read_existing(self.path) != self.old_text:
                 raise UserError(f"{self.path} changed since this export was planned; run the export again")
+            info = file_stat(self.path)
+            other_links = info.st_nlink - 1 if info is not None else 0  # counted before the backup adds one
             backup = None if self.old_text is None else _backup(self.path)
             try:
                 write_atomic(self.path, data)
@@ -97,6 +100,13 @@ class ExportPlan:
                 if isinstance(exc, OSError):
                     raise UserError(f"cannot write {self.path}: {exc.strerror}; nothing was changed") from None
                 raise
+        if other_links:
+            warnings.warn(
+                f"{self.path} had {other_links} other hard link(s); they keep the old text, "
+                "the new text is only under this name",
+                NotKept,
+                stacklevel=2,
+            )
         return backup
 
 

@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from toolkit.atomic import OwnerNotKept
+from toolkit.atomic import NotKept
 from toolkit.cli._common import add_config, add_source, add_variants, csv_list, preset_help
 from toolkit.errors import UserError
 from toolkit.export import LAYOUTS
@@ -167,7 +167,7 @@ def _apply(plan, args: argparse.Namespace) -> int:
             print(f"{plan.path}: {'would change' if plan.changed else 'already up to date'}; nothing written")
         return 0
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OwnerNotKept)
+        warnings.simplefilter("always", NotKept)
         backup = plan.write(drop_comments=args.force)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
