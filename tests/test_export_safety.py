@@ -275,6 +275,35 @@ def test_a_failed_replace_leaves_the_file_and_no_backup(tmp_path, monkeypatch):
     assert listing(tmp_path) == {"opencode.json": b"{}"}
 
 
+def test_without_hard_links_the_backup_is_a_copy_with_the_same_owner_and_mode(tmp_path, monkeypatch):
+    path = tmp_path / "opencode.json"
+    path.write_text("{}")
+    path.chmod(0o604)
+
+    def no_links(src, dst):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    export_opencode_config(path, CHOICE)
+    [backup] = backups(tmp_path)
+    assert backup.read_text() == "{}" and backup.stat().st_ino != path.stat().st_ino
+    assert (backup.stat().st_mode & 0o7777, backup.stat().st_uid) == (0o604, path.stat().st_uid)
+
+
+def test_a_backup_that_cannot_be_made_stops_the_export_with_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "opencode.json"
+    path.write_text("{}")
+
+    def denied(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "link", denied)
+    monkeypatch.setattr("shutil.copy2", denied)
+    with pytest.raises(UserError, match=r"^cannot write .*opencode\.json: Permission denied; nothing was changed$"):
+        export_opencode_config(path, CHOICE)
+    assert listing(tmp_path) == {"opencode.json": b"{}"}
+
+
 def test_a_lone_surrogate_plugin_spec_is_one_line_and_leaves_nothing(cli, tmp_path, catalog_file):
     path = tmp_path / "opencode.jsonc"
     path.write_text('{"plugin": ["opencode-combined-models@\\ud800"]}')

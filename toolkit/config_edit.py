@@ -91,8 +91,10 @@ class ExportPlan:
                 raise UserError(f"{self.path} changed since this export was planned; run the export again")
             info = file_stat(self.path)
             other_links = info.st_nlink - 1 if info is not None else 0  # counted before the backup adds one
-            backup = None if self.old_text is None else _backup(self.path)
+            backup = None
             try:
+                if self.old_text is not None:
+                    backup = _backup(self.path)
                 write_atomic(self.path, data)
             except BaseException as exc:
                 if backup is not None:
@@ -149,7 +151,11 @@ def _backup(path: Path) -> Path:
         except OSError:  # no hard links here: copy, keeping the owner where this process may
             if candidate.exists():
                 continue
-            shutil.copy2(path, candidate)
+            try:
+                shutil.copy2(path, candidate)
+            except BaseException:
+                candidate.unlink(missing_ok=True)  # never a half copy left behind
+                raise
             info = path.stat()
             with contextlib.suppress(PermissionError):
                 os.chown(candidate, info.st_uid, info.st_gid)
