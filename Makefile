@@ -24,8 +24,8 @@ report: install
 test: install
 	$(BIN)/python -m pytest
 
-# Not part of `make test`: drives the real OpenCode CLI and LiteLLM Router (pinned, installed into
-# cached environments on first use) against the mock providers; takes about 25 minutes.
+# Not part of `make test`: drives the real OpenCode CLI, LiteLLM Router and LiteLLM proxy (pinned,
+# installed into cached environments on first use) against the mock providers; about 30 minutes.
 fidelity: install
 	$(BIN)/python -m benchmarks.fidelity
 

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.fidelity.faults import FAULTS, scenario
 from benchmarks.fidelity.metrics import calls_from_log, calls_from_mock, measure, within
-from benchmarks.fidelity.systems import litellm_config
+from benchmarks.fidelity.systems import exported_config, litellm_config
 from toolkit.combined_model import CombinedModel
 from toolkit.policy import preset
 from toolkit.simulator import simulate
@@ -89,3 +89,22 @@ def test_every_fault_is_a_valid_scenario_and_the_litellm_configs_say_what_the_pr
     assert all("order" not in d["litellm_params"] for d in shuffle["model_list"])
     fallbacks = litellm_config("litellm-1.110-fallbacks", urls)
     assert fallbacks["model"] == "a" and fallbacks["router_settings"]["fallbacks"] == [{"a": ["b"]}]
+
+
+def test_the_proxy_runs_serve_what_export_writes_for_each_preset():
+    urls = {"a": "http://127.0.0.1:1/v1", "b": "http://127.0.0.1:2/v1"}
+    fallbacks = exported_config("litellm-1.110-fallbacks", urls)
+    assert fallbacks["model_list"] == [
+        {
+            "model_name": "combined",
+            "litellm_params": {"api_base": urls["a"], "model": "openai/model", "api_key": "os.environ/MOCK_KEY"},
+        },
+        {
+            "model_name": "combined@b",
+            "litellm_params": {"api_base": urls["b"], "model": "openai/model", "api_key": "os.environ/MOCK_KEY"},
+        },
+    ]
+    assert fallbacks["router_settings"]["fallbacks"] == [{"combined": ["combined@b"]}]
+    order = exported_config("litellm-1.110-order", urls)
+    assert [d["litellm_params"]["order"] for d in order["model_list"]] == [1, 2]
+    assert order["router_settings"]["num_retries"] == 2

@@ -205,6 +205,31 @@ def test_the_real_litellm_loads_the_config_and_falls_back_as_the_preset_says(tmp
     assert [(r["provider"], r["kind"]) for r in mock.requests] == [("a", "server_error")] * 3 + [("b", "ok")]
 
 
+@pytest.mark.slow
+def test_the_real_litellm_proxy_serving_the_export_behaves_as_the_preset_predicts():
+    """What ``export --target litellm --preset litellm-1.110-fallbacks`` writes, served by the real
+    LiteLLM 1.110.2 proxy (``litellm --config``, its own cached environment) in front of mock providers
+    with the first one down, against the simulator running the preset on the same scenario: the same
+    success, calls per request and call shares (3 calls on the first, then the second)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.fidelity import systems
+    from benchmarks.fidelity.faults import scenario
+    from benchmarks.fidelity.metrics import calls_from_log, measure
+    from toolkit.simulator import simulate
+
+    try:
+        systems.litellm_python(proxy=True)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"pip could not install the LiteLLM proxy: {exc}")
+    providers = ["a", "b", "c"]
+    real = measure(*systems.run_litellm_proxy("litellm-1.110-fallbacks", "hard-down", 8)[:2], providers)
+    world = scenario("hard-down", systems.LITELLM_CONCURRENCY)
+    log = simulate(CombinedModel.of(providers), preset("litellm-1.110-fallbacks"), world, 8, progress=False)
+    predicted = measure(*calls_from_log(log), providers)
+    same = ["success", "calls_per_request", "share_a", "share_b", "share_c"]
+    assert [real[m] for m in same] == [predicted[m] for m in same] == [1.0, 4.0, 0.75, 0.25, 0.0]
+
+
 OPENROUTER = Member("openrouter", "openrouter/anthropic/claude-x", provider_env=("OPENROUTER_API_KEY",))
 ROUTED = CombinedModel("claude-x", (ANTHROPIC, OPENROUTER, BEDROCK, SMALL))
 

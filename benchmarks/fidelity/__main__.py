@@ -27,6 +27,8 @@ LITELLM_PRESETS = ("litellm-1.110-order", "litellm-1.110-shuffle", "litellm-1.11
 OPENCODE_REQUESTS = {"429-ra-2s": 3, "429-ra-8s": 2, "hard-down": 2, "overload-30pct": 8}
 LITELLM_REQUESTS = {"429-ra-2s": 200, "429-ra-8s": 200, "hard-down": 200, "overload-30pct": 200}
 FALLBACKS_REQUESTS = {"429-ra-2s": 24, "429-ra-8s": 12, "hard-down": 24, "overload-30pct": 200}
+# The exported LiteLLM config, served by the real proxy: a provider down and a 429 with Retry-After.
+PROXY_FAULTS = ("hard-down", "429-ra-2s")
 
 
 def simulated(
@@ -53,17 +55,21 @@ def simulated(
 
 def job(system: str, preset: str, fault: str, requests: int, seeds: int) -> list[dict]:
     """One real run and its simulation: a row per metric."""
+    label = f"`{preset}`"
     if system == "opencode":
         providers, sessions = ["a"], 1
         calls, reqs, overhead, think = systems.run_opencode(fault, requests)
     else:
         providers, sessions = ["a", "b", "c"], systems.LITELLM_CONCURRENCY
-        calls, reqs, overhead, think = systems.run_litellm(preset, fault, requests)
+        run = systems.run_litellm_proxy if system == "litellm-proxy" else systems.run_litellm
+        calls, reqs, overhead, think = run(preset, fault, requests)
+        if system == "litellm-proxy":
+            label += ": the exported config through the LiteLLM proxy"
     real = measure(calls, reqs, providers)
     sim = simulated(preset, providers, fault, sessions, requests, seeds, overhead, think)
     return [
         {
-            "preset": preset,
+            "preset": label,
             "fault": fault,
             "requests": requests,
             "client_time_s": overhead,
@@ -82,7 +88,7 @@ def tables(results: pd.DataFrame) -> str:
     for preset, rows in results.groupby("preset", sort=False):
         faults = list(dict.fromkeys(rows["fault"]))
         runs = rows.drop_duplicates("fault").set_index("fault")
-        out.append(f"#### `{preset}`\n")
+        out.append(f"#### {preset}\n")
         heads = [f"{f} ({runs.loc[f, 'requests']} req., +{runs.loc[f, 'client_time_s']:.2f} s)" for f in faults]
         out.append("| metric | " + " | ".join(heads) + " |")
         out.append("|---" * (len(faults) + 1) + "|")
@@ -98,7 +104,12 @@ def tables(results: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity", description=__doc__)
-    parser.add_argument("--systems", default="opencode,litellm", help="comma-separated: opencode, litellm")
+    parser.add_argument(
+        "--systems",
+        default="opencode,litellm,litellm-proxy",
+        help="comma-separated: opencode, litellm (the Router as each preset models it), litellm-proxy "
+        "(the proxy serving the config `export --target litellm` writes for each preset)",
+    )
     parser.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, of: " + ", ".join(FAULTS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every run's request count (e.g. 0.25)")
     parser.add_argument("--seeds", type=int, default=20, help="simulated runs pooled per prediction")
@@ -117,6 +128,11 @@ def main() -> None:
         for p in LITELLM_PRESETS:
             sizes = FALLBACKS_REQUESTS if p == "litellm-1.110-fallbacks" else LITELLM_REQUESTS
             jobs += [("litellm", p, f, max(4, round(sizes[f] * args.scale))) for f in faults]
+    if "litellm-proxy" in chosen:
+        systems.litellm_python(proxy=True)
+        for p in LITELLM_PRESETS:
+            sizes = FALLBACKS_REQUESTS if p == "litellm-1.110-fallbacks" else LITELLM_REQUESTS
+            jobs += [("litellm-proxy", p, f, max(4, round(sizes[f] * args.scale))) for f in faults if f in PROXY_FAULTS]
     with ThreadPoolExecutor(args.parallel) as pool:
         futures = [pool.submit(job, *j, args.seeds) for j in jobs]
         rows = [row for fut in tqdm(futures, desc="real runs") for row in fut.result()]
