@@ -193,9 +193,16 @@ def test_an_export_changing_one_value_keeps_every_other_byte(document):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "opencode.jsonc"
         path.write_bytes(text.encode())
+        diff = plan_export(path, CHOICE, set_model=SET_MODEL).diff()
         export_opencode_config(path, CHOICE, set_model=SET_MODEL)
         assert path.read_bytes() == expected.encode()
         assert [p.read_bytes() for p in Path(folder).glob("*.bak")] == [text.encode()]
+    if model_span is not None:  # the diff is that one line, with the file's line ending
+        start = text.rfind("\n", 0, model_span[0]) + 1
+        end = text.index("\n", model_span[1]) + 1
+        shift = len(value) - (model_span[1] - model_span[0])
+        changed = [line for line in re.findall(r"[^\n]*\n", diff)[2:] if line[0] in "+-"]
+        assert changed == ["-" + text[start:end], "+" + expected[start : end + shift]]
 
 
 # --- owner, group and mode ---------------------------------------------------------------------
