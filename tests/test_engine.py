@@ -386,6 +386,56 @@ def test_shuffle_fails_over_to_every_other_provider_whatever_the_first():
     assert [p for p, _, _ in path] == [first] + [(first + k) % 3 for k in (1, 2)]
 
 
+def test_least_busy_sends_a_first_attempt_where_fewest_are_in_flight():
+    eng = engine(routing="least_busy")
+
+    def begin_next(now: float) -> int:
+        req, d = eng.start(now)
+        assert (d.action, d.at, d.wait) == ("start", now, 0.0)
+        assert eng.begin(req, d.provider, now) is None
+        running.append((req, d.provider))
+        return d.provider
+
+    running: list = []
+    assert [begin_next(0.0) for _ in range(4)] == [0, 1, 2, 0]  # a tie goes to the try order
+    req, provider = running.pop(2)
+    eng.report(req, provider, "ok", 1.0)  # p2 is free again: 2, 1, 0 in flight
+    assert begin_next(1.0) == 2
+    req, provider = running.pop(1)
+    eng.report(req, provider, "server_error", 2.0)  # a failure frees its place too: p1 has none
+    assert begin_next(2.0) == 1
+
+
+def test_least_busy_skips_a_blocked_provider_and_counts_a_cancelled_hedge_out():
+    eng = engine(routing="least_busy", hedge_after_s=1.0, max_attempts=1)
+    req, d = eng.start(0.0)
+    attempt(eng, req, d, "rate_limit", duration=1.0, retry_after=10.0)  # p0 idle but blocked until 11
+    first, d = eng.start(2.0)
+    assert d.provider == 1
+    eng.begin(first, 1, 2.0)
+    hedge = eng.hedge(first, 3.0)
+    assert (hedge.action, hedge.provider) == ("next_provider", 2)
+    eng.begin(first, 2, 3.0)  # p1 and p2 one each, p0 blocked: a tie, so the try order
+    assert eng.start(4.0)[1].provider == 1
+    eng.cancel(first, 2, 4.0)  # the hedge lost: p2 has nothing in flight again
+    assert eng.start(4.0)[1].provider == 2
+    assert eng.start(12.0)[1].provider == 0  # p0's Retry-After is over
+
+
+def test_reroute_with_least_busy_may_retry_the_same_provider_at_once():
+    eng = engine(routing="least_busy", reroute=True, max_attempts=3, max_total_attempts=3)
+    others = []
+    for now in (0.0, 0.0):
+        req, d = eng.start(now)
+        eng.begin(req, d.provider, now)
+        others.append(d.provider)
+    assert others == [0, 1]
+    req, d = eng.start(0.0)
+    assert d.provider == 2
+    d = attempt(eng, req, d, "server_error", duration=1.0)
+    assert (d.action, d.provider, d.at, d.wait) == ("retry_same", 2, 1.0, 0.0)  # p0, p1 still busy
+
+
 def test_reroute_with_priority_retries_the_first_available_at_once():
     eng = engine(reroute=True, max_attempts=3, max_total_attempts=3)
     path = fail_until_over(eng, "server_error")

@@ -83,6 +83,16 @@ def test_reroute_policies_become_one_group_with_order_or_weights():
         MODEL, preset("litellm-1.110-shuffle", routing="weighted", weights={"anthropic": 3.0})
     )
     assert [d["litellm_params"]["weight"] for d in weighted["model_list"]] == [3.0, 1.0, 1.0]
+    least_busy = litellm_proxy_config(MODEL, preset("litellm-1.110-shuffle", routing="least_busy"))
+    assert least_busy["router_settings"]["routing_strategy"] == "least-busy"
+    assert not any({"order", "weight"} & set(d["litellm_params"]) for d in least_busy["model_list"])
+    assert openrouter_routing(ROUTED, preset("litellm-1.110-shuffle", routing="least_busy"))[1] == {
+        "only": ["anthropic", "amazon-bedrock"]
+    }
+    assert (
+        "least_busy: OpenRouter balances by its own measure among `only`"
+        in losses(preset("seed-on-error", routing="least_busy"))["openrouter"]
+    )
 
 
 def test_what_litellm_cannot_express_is_listed():

@@ -107,10 +107,12 @@ class ProviderState:
         "window",
         "calls",
         "fails",
+        "busy",
     )
 
     def __init__(self) -> None:
         self.blocked_until = -_INF  # Retry-After / cooldown expiry
+        self.busy = 0  # attempts begun on it and not yet reported or cancelled (least_busy routing)
         self.window = -1  # the cooldown window the two counts below belong to
         self.calls = 0  # attempts reported in that window
         self.fails = 0  # ... of a class in cooldown_count_on
@@ -154,6 +156,7 @@ class FailoverEngine:
         "_share_ra",
         "_failover_backoff",
         "_weights",
+        "_spread",
         "_reroute",
         "_first",
         "_max_wait",
@@ -208,13 +211,15 @@ class FailoverEngine:
         self._ra_mode = policy.retry_after_mode
         self._share_ra = policy.share_retry_after
         self._failover_backoff = policy.backoff_before_failover
-        # routing weights per provider index; None: strict priority (the first available in try order)
+        # _spread: a first attempt (and a reroute) is picked by _pick among the providers available
+        # now, by weight (shuffle: all 1) or, with least_busy (no weights), by attempts in flight
+        self._spread = policy.routing != "priority"
         self._weights: list[float] | None = None
-        if policy.routing != "priority":
+        if policy.routing in ("shuffle", "weighted"):
             named = dict(policy.weights)
             self._weights = [float(named.get(p, 1.0)) for p in self.providers]
         self._reroute = policy.reroute
-        self._first = self._from[0] if self._weights is None else ()  # start's fast path: priority only
+        self._first = self._from[0] if not self._spread else ()  # start's fast path: priority only
         self._max_wait = policy.max_retry_after_s if policy.max_retry_after_s is not None else _INF
         self._cooldown = policy.cooldown_s
         self._cooldown_on = frozenset(policy.cooldown_on) if policy.cooldown_s > 0 else frozenset()
@@ -254,8 +259,8 @@ class FailoverEngine:
                 break  # an expired open breaker may be available: let _route decide
             if s.blocked_until <= now:
                 return req, Decision(START, q, now, 0.0)
-        if self._weights is not None:
-            q = self._pick(req, now, self._weights)
+        if self._spread:
+            q = self._pick(req, now)
             if q >= 0:
                 return req, Decision(START, q, now, 0.0)
         return req, self._route(req, now, self._from[0], START)
@@ -279,6 +284,7 @@ class FailoverEngine:
         req.attempts += 1
         req.inflight += 1
         req.current = provider
+        s.busy += 1
         return None
 
     def report(
@@ -293,6 +299,7 @@ class FailoverEngine:
         """
         s = self.states[provider]
         req.inflight -= 1
+        s.busy -= 1
         probe = s.probe_owner is req
         if outcome == "ok":
             if probe:
@@ -339,6 +346,7 @@ class FailoverEngine:
         """An attempt abandoned without an answer (a hedge that lost): frees its probe slot."""
         req.inflight -= 1
         s = self.states[provider]
+        s.busy -= 1
         if s.probe_owner is req:
             s.probe_owner = None
 
@@ -391,12 +399,18 @@ class FailoverEngine:
             action = RETRY_SAME if best == req.current else NEXT_PROVIDER
         return Decision(action, best, best_t, best_t - now)
 
-    def _pick(self, req: Request, now: float, weights: list[float]) -> int:
-        """A provider drawn by ``weights`` among those available now with tries left (-1: none)."""
+    def _pick(self, req: Request, now: float) -> int:
+        """A provider among those available now with tries left (-1: none): drawn by the routing
+        weights, or (least_busy) the one with the fewest attempts in flight, the first in try order
+        on a tie."""
         tries, cap = req.tries, self._max_attempts
         free = [q for q in range(self._n) if tries[q] < cap and self._available_at(q, now) <= now]
         if not free:
             return -1
+        weights = self._weights
+        if weights is None:
+            states = self.states
+            return min(free, key=lambda q: states[q].busy)  # min keeps the first of equals: try order
         u = self.rng.random() * sum(weights[q] for q in free)
         for q in free:
             u -= weights[q]
@@ -427,8 +441,8 @@ class FailoverEngine:
 
     def _reroute_after(self, req: Request, p: int, now: float, ra: float) -> Decision:
         """Pick again as for a first attempt, ``p`` included, at once; back off only when nothing is available."""
-        if self._weights is not None:
-            q = self._pick(req, now, self._weights) if req.attempts < self._max_total else -1
+        if self._spread:
+            q = self._pick(req, now) if req.attempts < self._max_total else -1
             if q >= 0:
                 return Decision(RETRY_SAME if q == p else NEXT_PROVIDER, q, now, 0.0)
         else:

@@ -29,7 +29,7 @@ JITTERS = ("full", "equal", "none", "proportional", "additive")
 RETRY_AFTER_MODES = ("max", "replace", "base", "ignore")
 """How a Retry-After sets a retry's wait: ``max`` (backoff, Retry-After); ``replace`` the backoff;
 raise the backoff's ``base`` delay before cap and jitter; or ``ignore`` it."""
-ROUTINGS = ("priority", "shuffle", "weighted")
+ROUTINGS = ("priority", "shuffle", "weighted", "least_busy")
 """How a request's first attempt (and a rerouted retry) picks among the providers available now."""
 SEED_OPTIONS = ("provider_priority", "min_providers", "strategy", "max_attempts")
 _ERROR_CLASSES = tuple(sorted(TRANSIENT | {"auth", "client_error", "context_length"}))

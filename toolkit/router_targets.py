@@ -13,7 +13,7 @@ How a policy maps onto LiteLLM (its behaviour measured in ``docs/fidelity.md``):
 
 - ``reroute`` policies (LiteLLM's own group semantics) become **one model group** with a
   deployment per member: ``order`` 1, 2, ... for ``priority`` routing, ``weight`` for
-  ``weighted``, nothing for ``shuffle``; ``num_retries`` = calls per request - 1; the
+  ``weighted``, nothing for ``shuffle``, ``routing_strategy: least-busy`` for ``least_busy``; ``num_retries`` = calls per request - 1; the
   cooldown becomes ``cooldown_time`` / ``allowed_fails``.
 - every other policy becomes **a model group per member** chained by ``fallbacks`` in try
   order: ``num_retries = max_attempts - 1`` tries each, then the next group (what the
@@ -120,7 +120,8 @@ def litellm_proxy_config(model: CombinedModel, policy: FailoverPolicy) -> dict:
                 params["weight"] = weights.get(member.provider, 1.0)
             model_list.append({"model_name": name, "litellm_params": params})
         calls = policy.max_total_attempts or policy.max_attempts * len(members)
-        settings.update(num_retries=calls - 1, routing_strategy="simple-shuffle")
+        strategy = "least-busy" if policy.routing == "least_busy" else "simple-shuffle"
+        settings.update(num_retries=calls - 1, routing_strategy=strategy)
         if policy.cooldown_s > 0:
             settings["cooldown_time"] = policy.cooldown_s
         if policy.cooldown_failures is not None:
@@ -284,6 +285,8 @@ def _openrouter_losses(p: FailoverPolicy) -> list[str]:
         lost.append(f"strategy {p.strategy}: OpenRouter moves on after any provider error")
     if p.routing == "weighted":
         lost.append("weights: OpenRouter balances by its own measure among `only`")
+    if p.routing == "least_busy":
+        lost.append("least_busy: OpenRouter balances by its own measure among `only`")
     lost += [
         name
         for name, on in (
