@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported when the tests are collected, before the suite's autouse fixture points HOME at a
+# temporary folder: the harness's cached LiteLLM environments are then the machine's, installed once.
+from benchmarks.fidelity import systems
+from benchmarks.fidelity.faults import scenario
+from benchmarks.fidelity.metrics import calls_from_log, measure
 from toolkit import jsonc
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError
@@ -172,12 +177,10 @@ def test_cli_target_litellm(cli, tmp_path):
 def test_the_real_litellm_loads_the_config_and_falls_back_as_the_preset_says(tmp_path, mock_providers):
     """LiteLLM 1.110.2 (the fidelity harness's cached environment) reads the exported file as its
     proxy does (YAML) and routes through it: 3 calls on the failing first member, then the next."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.fidelity.systems import litellm_python
     from toolkit.mock_providers import Reply
 
     try:
-        python = litellm_python()
+        python = systems.litellm_python()
     except subprocess.CalledProcessError as exc:
         pytest.skip(f"pip could not install litellm: {exc}")
     mock = mock_providers(["a", "b"], script={"a": [Reply("server_error")] * 3})
@@ -221,10 +224,6 @@ def test_the_real_litellm_proxy_serving_the_export_behaves_as_the_preset_predict
     LiteLLM 1.110.2 proxy (``litellm --config``, its own cached environment) in front of mock providers
     with the first one down, against the simulator running the preset on the same scenario: the same
     success, calls per request and call shares (3 calls on the first, then the second)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.fidelity import systems
-    from benchmarks.fidelity.faults import scenario
-    from benchmarks.fidelity.metrics import calls_from_log, measure
     from toolkit.simulator import simulate
 
     try:
