@@ -140,6 +140,10 @@ def test_the_export_writes_both_files_atomically_and_never_a_key(tmp_path, monke
     assert json.loads(text.split("\n", 2)[2]) == litellm_proxy_config(MODEL, preset("seed-on-error"))
     again = plan_litellm_export(config, tmp_path / "litellm.yaml", MODEL, preset("seed-on-error"), source="test")
     assert not any(plan.changed for plan in again)
+    assert again[1].notes == tuple(
+        f"LiteLLM cannot express {lost}" for lost in losses(preset("seed-on-error"))["litellm"]
+    )
+    assert again[1].notes[0].startswith("LiteLLM cannot express backoff shape")
     with pytest.raises(UserError, match="--proxy-url must be an http"):
         plan_litellm_export(config, tmp_path / "l.yaml", MODEL, preset("seed-on-error"), source="t", base_url="x")
 

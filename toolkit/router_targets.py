@@ -204,7 +204,8 @@ def plan_litellm_export(
     key_env: str = PROXY_KEY_ENV,
 ) -> tuple[ExportPlan, ExportPlan]:
     """Plans (nothing written yet) for the LiteLLM proxy config file and for ``opencode.json``:
-    ``provider.litellm`` pointing at the proxy and ``model`` set to ``litellm/<combined id>``.
+    ``provider.litellm`` pointing at the proxy and ``model`` set to ``litellm/<combined id>``; the
+    latter's ``notes`` say what LiteLLM cannot express of ``policy``.
     Both write atomically with a backup, like every export (:class:`~toolkit.config_edit.ExportPlan`)."""
     if not (base_url.startswith(("http://", "https://")) and base_url.strip() == base_url):
         raise UserError(f"--proxy-url must be an http(s) URL such as {DEFAULT_PROXY_URL}, not {base_url!r}")
@@ -216,8 +217,9 @@ def plan_litellm_export(
         ("model",): f"{PROXY_PROVIDER}/{model.combined_id}",
     }
     left_out = [m.provider for m in policy.members(model) if not reachable(m)]
-    notes = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
-    return proxy, ConfigFile.read(config_path).plan(updates, warnings=notes)
+    warned = (f"left out of the LiteLLM config (LiteLLM cannot reach them): {', '.join(left_out)}",) if left_out else ()
+    lost = tuple(f"LiteLLM cannot express {what}" for what in _litellm_losses(policy))
+    return proxy, ConfigFile.read(config_path).plan(updates, warnings=warned, notes=lost)
 
 
 # -- OpenRouter provider routing ---------------------------------------------------------------

@@ -182,7 +182,7 @@ def _apply(plan, args: argparse.Namespace) -> int:
 
 def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> int:
     """``--target litellm``: the proxy config and the opencode.json provider pointing at it."""
-    from toolkit.router_targets import DEFAULT_PROXY_URL, losses, plan_litellm_export
+    from toolkit.router_targets import DEFAULT_PROXY_URL, plan_litellm_export
 
     if args.layout != "combined_models" or args.set_model or args.plugin:
         raise UserError("--target litellm writes its own provider and model; drop --layout, --set-model and --plugin")
@@ -198,8 +198,6 @@ def _export_litellm(args: argparse.Namespace, choice, combined, path: Path) -> i
         source=f"{source} for {model.combined_id}",
         base_url=args.proxy_url or DEFAULT_PROXY_URL,
     )
-    for lost in losses(policy)["litellm"]:
-        print(f"note: LiteLLM cannot express {lost}", file=sys.stderr)
     return max(_apply(plan, args) for plan in plans)
 
 
