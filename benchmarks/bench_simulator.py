@@ -5,8 +5,8 @@ shared bucket, 429 with Retry-After; injected errors everywhere), policy
 ``seed-on-error`` (3 attempts per provider, Retry-After honoured, full-jitter backoff).
 Both sides produce an attempt-log DataFrame. The baseline is written the way SimPy is
 usually used: one process per request, ``env.timeout`` for every wait and attempt,
-the same world rules (buckets, error draws, latencies) and the same decisions in plain
-code, rows appended to a list. Prints medians of repeated runs and the ratio, plus
+the same world (:func:`toolkit.world.answerer`: buckets, error draws, latencies) and the
+same decisions in plain code, rows appended to a list. Prints medians of repeated runs and the ratio, plus
 the memory of a 1,000,000-request attempt log.
 
     python benchmarks/bench_simulator.py [--requests 100000] [--repeat 5] [--log-requests 1000000]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import random
 import statistics
 import time
@@ -30,7 +29,8 @@ from toolkit.combined_model import CombinedModel
 from toolkit.policy import PRESETS
 from toolkit.scenario import Scenario
 from toolkit.simulator import simulate
-from toolkit.world import bucket_take, rate_bucket
+from toolkit.vocabulary import OUTCOMES
+from toolkit.world import STATUS, answerer, request_sizes
 
 MODEL = CombinedModel.of(["a", "b", "c"], cost_input=3.0, cost_output=15.0, context_limit=200_000)
 POLICY = PRESETS["seed-on-error"]
@@ -41,34 +41,23 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
     """The same scenario and policy as a plain SimPy model (one process per request), producing
     the same attempt-log columns and dtypes."""
     rng = random.Random(seed)
-    providers = MODEL.providers
-    worlds = SCENARIO.resolve(providers)
-    buckets = [rate_bucket(w.profile) for w in worlds]
+    gen = np.random.default_rng(seed)
+    worlds = SCENARIO.resolve(MODEL.providers)
+    answers = [answerer(w, m.context_limit, gen) for w, m in zip(worlds, MODEL.members)]
     blocked = [0.0] * len(worlds)
     rows: list[tuple] = []
     env = simpy.Environment()
     arrivals = SCENARIO.arrivals
-    sizes_in, sizes_out = SCENARIO.input_tokens, SCENARIO.output_tokens
-    status = {"ok": 200, "rate_limit": 429, "overload": 529, "server_error": 500}
+    sizes_in, sizes_out = request_sizes(SCENARIO, requests, gen)
     run_id = f"simpy|{SCENARIO.name}|{seed}"
 
     def attempt(p: int, now: float, n_in: int, n_out: int) -> tuple[str, float, float, float]:
-        """Outcome, duration, TTFT and Retry-After of one attempt, by the scenario's rules."""
-        profile = worlds[p].profile_at(now)
-        bucket = buckets[p]
-        if bucket is not None:
-            ra = bucket_take(bucket, now, n_in + n_out)
-            if ra > 0:
-                return "rate_limit", profile.error_latency_s.draw(rng), math.nan, ra
-        error = profile.pick_error(rng.random())
-        if error is not None:
-            return error, profile.error_latency_s.draw(rng), math.nan, math.nan
-        ttft = profile.ttft_s.draw(rng)
-        return "ok", ttft + n_out / profile.tokens_per_s.draw(rng), ttft, math.nan
+        """Outcome, duration, TTFT and Retry-After of one attempt: the world's answer."""
+        code, duration, ttft, _, ra, _ = answers[p](now, n_in, n_out, POLICY.attempt_timeout_s)
+        return OUTCOMES[code], duration, ttft, ra
 
     def request(i: int):
-        n_in = max(1, round(sizes_in.draw(rng)))
-        n_out = max(1, round(sizes_out.draw(rng)))
+        n_in, n_out = sizes_in[i], sizes_out[i]
         number = 0
         # like the engine: start on the first provider not blocked by a Retry-After (else the
         # one free soonest), retry there, then move on to the providers after it
@@ -108,7 +97,7 @@ def simpy_baseline(requests: int, seed: int) -> pd.DataFrame:
                         env.now - start,
                         ttft,
                         outcome,
-                        status.get(outcome),
+                        STATUS[OUTCOMES.index(outcome)] or None,
                         ra,
                         decision,
                         wait,

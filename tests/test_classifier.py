@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from toolkit.classifier import OUTCOMES, classify, retry_after_s
+from toolkit.classifier import classify, retry_after_s
+from toolkit.vocabulary import OUTCOMES
 
 ANTHROPIC_OVERLOAD = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
 OPENAI_QUOTA = (

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from toolkit.classifier import TRANSIENT
 from toolkit.engine import FailoverEngine
 from toolkit.policy import FailoverPolicy, preset
+from toolkit.vocabulary import TRANSIENT
 
 CLASSES = ("rate_limit", "overload", "server_error", "timeout", "connection", "auth", "client_error", "context_length")
 FAILOVER_SET = {

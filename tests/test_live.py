@@ -13,7 +13,6 @@ import time
 import pytest
 from scaled_runs import keeping_up
 
-from toolkit.classifier import OUTCOMES
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoint
 from toolkit.errors import UserError
@@ -22,6 +21,7 @@ from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy, preset
 from toolkit.scenario import ERROR_CLASSES, Scenario
 from toolkit.simulator import simulate
+from toolkit.vocabulary import OUTCOMES
 
 ANTHROPIC, COMPATIBLE = "@ai-sdk/anthropic", "@ai-sdk/openai-compatible"
 KEY = "sk-planted-live-key-7f3a9c2e51d04b68"

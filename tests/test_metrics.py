@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.attempt_log import DECISION_CODE as D
-from toolkit.attempt_log import OUTCOME_CODE as O
 from toolkit.attempt_log import AttemptCollector, concat_logs, empty, redact
 from toolkit.metrics import BASE_COLUMNS, summarize, wilson
+from toolkit.vocabulary import DECISION_CODE as D
+from toolkit.vocabulary import OUTCOME_CODE as O
 
 NAN = math.nan
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -127,18 +126,6 @@ def test_incident_replaces_the_error_table_and_scales_latency_in_its_window():
     assert second.profile_at(30) is second.profile
 
 
-def test_pick_error_lays_classes_out_in_a_fixed_order():
-    profile = make(providers={"default": {"errors": {"overload": 0.2, "rate_limit": 0.1}}}).resolve(["a"])[0].profile
-    assert [profile.pick_error(u) for u in (0.0, 0.0999, 0.1, 0.2999, 0.3001, 0.99)] == [
-        "rate_limit",
-        "rate_limit",
-        "overload",
-        "overload",
-        None,
-        None,
-    ]
-
-
 @pytest.mark.parametrize(
     "dist",
     [Dist("constant", 2.0), Dist("exponential", 2.0), Dist("lognormal", 2.0, 0.5), Dist("uniform", 1.0, 3.0)],
@@ -147,9 +134,6 @@ def test_dist_json_round_trip_and_sample_mean(dist):
     assert Dist.parse(dist.to_json()) == dist
     draws = dist.sample(np.random.default_rng(1), 200_000)
     assert abs(draws.mean() - dist.mean) < 0.02 * dist.mean
-    rnd = random.Random(1)
-    scalar = np.array([dist.draw(rnd) for _ in range(50_000)])
-    assert abs(scalar.mean() - dist.mean) < 0.04 * dist.mean
 
 
 def test_save_round_trip(tmp_path):

@@ -19,13 +19,9 @@ import importlib
 TYPE_CHECKING = False  # type checkers read the block below as true; not importing typing saves ~2 ms
 
 if TYPE_CHECKING:
-    from toolkit.attempt_log import DECISIONS as DECISIONS
-    from toolkit.attempt_log import DecisionName as DecisionName
     from toolkit.attempt_log import concat_logs as concat_logs
     from toolkit.catalog import load_catalog as load_catalog
     from toolkit.choice import Choice as Choice
-    from toolkit.classifier import OUTCOMES as OUTCOMES
-    from toolkit.classifier import Outcome as Outcome
     from toolkit.classifier import classify as classify
     from toolkit.combine import combined_table as combined_table
     from toolkit.combined_model import CombinedModel as CombinedModel
@@ -80,6 +76,15 @@ if TYPE_CHECKING:
     from toolkit.upstream import Timeouts as Timeouts
     from toolkit.user_setup import UserCase as UserCase
     from toolkit.user_setup import user_case as user_case
+    from toolkit.vocabulary import DECISIONS as DECISIONS
+    from toolkit.vocabulary import ERROR_CLASSES as ERROR_CLASSES
+    from toolkit.vocabulary import INJECTABLE_CLASSES as INJECTABLE_CLASSES
+    from toolkit.vocabulary import OUTCOMES as OUTCOMES
+    from toolkit.vocabulary import STRATEGIES as STRATEGIES
+    from toolkit.vocabulary import DecisionName as DecisionName
+    from toolkit.vocabulary import ErrorClass as ErrorClass
+    from toolkit.vocabulary import Outcome as Outcome
+    from toolkit.vocabulary import Strategy as Strategy
     from toolkit.widgets import Explorer as Explorer
 
     __version__: str

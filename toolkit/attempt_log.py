@@ -13,21 +13,11 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from toolkit.classifier import OUTCOMES
-
-DecisionName = Literal["done", "retry_same", "next_provider", "give_up"]
-"""What the engine decided after an attempt (the type of the ``decision`` column's values)."""
-
-DECISIONS: tuple[DecisionName, ...] = get_args(DecisionName)
-"""Every decision, in the categorical order of the ``decision`` column."""
-
-OUTCOME_CODE: dict[str, int] = {name: i for i, name in enumerate(OUTCOMES)}
-DECISION_CODE: dict[str, int] = {name: i for i, name in enumerate(DECISIONS)}
+from toolkit.vocabulary import DECISIONS, OUTCOMES
 
 COLUMNS: dict[str, str] = {
     "run_id": "category",
@@ -87,7 +77,7 @@ class AttemptCollector:
     """Collects attempt rows for one run (one run id, one combined model, fixed providers).
 
     Call :meth:`add` once per finished attempt with codes: ``provider`` is the index into
-    ``providers``, ``outcome`` an :data:`OUTCOME_CODE`, ``decision`` a :data:`DECISION_CODE`,
+    ``providers``, ``outcome`` an :data:`~toolkit.vocabulary.OUTCOME_CODE`, ``decision`` a :data:`~toolkit.vocabulary.DECISION_CODE`,
     ``error`` an :meth:`error_code`. ``status`` 0 means no HTTP status (transport failure),
     ``ttft`` / ``retry_after`` NaN mean none. :meth:`frame` returns the DataFrame.
     """

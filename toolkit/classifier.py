@@ -1,6 +1,6 @@
 """Error classification and Retry-After parsing, shared by the simulator's mock world and live runs.
 
-One attempt ends in exactly one *outcome class* (:data:`OUTCOMES`). The failover engine
+One attempt ends in exactly one *outcome class* (:data:`toolkit.vocabulary.OUTCOMES`). The failover engine
 decides on the class alone, so everything provider-specific (Anthropic's 529
 ``overloaded_error``, OpenAI's 429 ``insufficient_quota``, an error event inside a 200
 SSE stream, the many spellings of "context too long") is folded in here, once, and
@@ -24,42 +24,8 @@ import math
 import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Literal, get_args
 
-Outcome = Literal[
-    "ok",
-    "rate_limit",
-    "overload",
-    "server_error",
-    "timeout",
-    "connection",
-    "client_error",
-    "auth",
-    "context_length",
-    "protocol_error",
-    "cancelled",
-]
-"""An outcome class (the type of the attempt log's ``outcome`` values)."""
-
-OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
-"""Every outcome class, in the order of the attempt log's categorical.
-
-``protocol_error`` is a 2xx answer the client cannot read as its protocol: a stream event
-that is not JSON or not the protocol's shape (``data: [1,2,3]``, ``{"choices":[null]}``, a
-string where a number belongs), invalid UTF-8, an event over the size limit, a body that is
-not a stream, or a stream that runs past the request's ``max_tokens``. The call layer
-(:mod:`toolkit.upstream`) decides it; :func:`classify` never returns it (it sees a status
-and a text, not a parsed stream).
-
-``cancelled`` is not an error class: it marks a hedged attempt abandoned because another
-attempt of the same request answered first.
-"""
-
-TRANSIENT: frozenset[str] = frozenset(
-    {"rate_limit", "overload", "server_error", "timeout", "connection", "protocol_error"}
-)
-"""Classes worth retrying: the same request may succeed later or elsewhere (a garbled stream
-is often one bad replica or one broken connection, like a 500)."""
+from toolkit.vocabulary import Outcome
 
 # "too many tokens" is a long prompt, except in Bedrock's ThrottlingException "Too many tokens, please wait"
 _CONTEXT = re.compile(
@@ -123,7 +89,7 @@ def classify(
     body: str | bytes | None = None,
     exc: BaseException | None = None,
 ) -> Outcome:
-    """The outcome class of one attempt (one of :data:`OUTCOMES`, never ``cancelled``).
+    """The outcome class of one attempt (one of :data:`~toolkit.vocabulary.OUTCOMES`, never ``cancelled``).
 
     ``status`` is the HTTP status (None when no response arrived), ``body`` the response
     text (for a stream: the text received so far), ``exc`` the transport exception if the

@@ -27,11 +27,11 @@ import math
 import random
 from collections.abc import Sequence
 
-from toolkit.classifier import TRANSIENT
 from toolkit.policy import FailoverPolicy
+from toolkit.vocabulary import DONE, GIVE_UP, NEXT_PROVIDER, RETRY_SAME, TRANSIENT
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-START, DONE, RETRY_SAME, NEXT_PROVIDER, GIVE_UP = "start", "done", "retry_same", "next_provider", "give_up"
+START = "start"  # the first attempt of a request; the other actions are the logged decisions
 _INF = math.inf
 # A probe counts as busy a little past its longest possible end, so a request planned for
 # exactly that instant re-checks after the probe's result instead of racing it.

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import UserError
-from toolkit.scenario import ERROR_CLASSES, Scenario
+from toolkit.scenario import Scenario
+from toolkit.vocabulary import INJECTABLE_CLASSES
 
 WINDOW_S = 60.0  # a requests-per-minute bucket refills over a minute
 INCIDENT_FACTOR = 3.0  # an incident's failure rate is at least this many times the baseline ...
@@ -98,7 +99,7 @@ def _incidents(rows: pd.DataFrame, provider: str) -> tuple[list[dict], np.ndarra
         start = (starts[a - 1] + starts[a]) / 2 if a > 0 else starts[a]
         end = (starts[b - 1] + starts[b]) / 2 if b < len(rows) else float(rows["t_end_s"].iloc[b - 1])
         classes = pd.Series(outcome[a:b]).value_counts() / (b - a)
-        errors = {c: round(float(classes.get(c, 0.0)), 4) for c in ERROR_CLASSES if classes.get(c, 0.0) > 0}
+        errors = {c: round(float(classes.get(c, 0.0)), 4) for c in INJECTABLE_CLASSES if classes.get(c, 0.0) > 0}
         end = max(end, start + 1e-3)
         incident = {"provider": provider, "start_s": round(float(start), 3), "end_s": round(float(end), 3)}
         if errors.get("connection", 0.0) >= 0.95:
@@ -189,7 +190,7 @@ def _profile(rows: pd.DataFrame, bucket_429: np.ndarray, complete: bool) -> dict
     profile: dict = {
         "errors": {
             c: round(int(counts.get(c, 0)) / n, 6) if n else 0.0
-            for c in ERROR_CLASSES
+            for c in INJECTABLE_CLASSES
             if complete or (n and counts.get(c, 0))
         }
     }

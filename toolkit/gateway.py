@@ -57,7 +57,7 @@ from starlette.routing import Route
 
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, resolve_endpoint
-from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
+from toolkit.engine import Decision, FailoverEngine
 from toolkit.errors import UserError, closest
 from toolkit.policy import FailoverPolicy
 from toolkit.sse import SSEEvent
@@ -76,6 +76,7 @@ from toolkit.translate import (
 )
 from toolkit.upstream import AttemptResult, Timeouts, Upstream, log_row
 from toolkit.upstream import client as upstream_client
+from toolkit.vocabulary import DONE, GIVE_UP, NO_CALL_TEXT, is_billed
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4141
@@ -84,7 +85,6 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MODEL_PREFIX = "combined/"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _GAVE_UP = Decision(GIVE_UP, -1, math.nan, 0.0)
-_NO_CALL_TEXT = "gave up before calling: no provider available before the deadline"
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -337,13 +337,14 @@ class Gateway:
         protocol: str,
         stream: bool,
     ) -> None:
-        """Count one attempt and append it to the log (flushed at once). Only answered attempts
-        are billed: failures and abandoned attempts are logged at zero cost."""
+        """Count one attempt and append it to the log (flushed at once), with its cost by
+        :func:`toolkit.vocabulary.is_billed` (an attempt abandoned mid-answer pays for what it streamed)."""
         member = served.members[provider]
         served.outcomes[provider][result.outcome] += 1
         if self._log is None:
             return
-        cost = member.cost_usd(result.input_tokens, result.output_tokens) if result.outcome == "ok" else 0.0
+        paid = is_billed(result.outcome, bool(result.parts))
+        cost = member.cost_usd(result.input_tokens, result.output_tokens) if paid else 0.0
         row = log_row(
             self.run_id, request_id, attempt, served.combined_id, member, t_start, self.clock(), result, decision, cost
         )
@@ -530,7 +531,7 @@ class _Exchange:
             await self._give_up(failures)
 
     def _no_call(self, request_id: int, provider: int) -> None:
-        result = AttemptResult("cancelled", error=_NO_CALL_TEXT)
+        result = AttemptResult("cancelled", error=NO_CALL_TEXT)
         self.gateway.record(
             self.served, request_id, 0, provider, self.gateway.clock(), result, _GAVE_UP, self.protocol, self.stream
         )

@@ -36,9 +36,10 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from toolkit.attempt_log import COLUMNS, DECISIONS, redact
-from toolkit.classifier import OUTCOMES, classify, retry_after_s
+from toolkit.attempt_log import COLUMNS, redact
+from toolkit.classifier import classify, retry_after_s
 from toolkit.errors import UserError
+from toolkit.vocabulary import DECISIONS, OUTCOMES
 
 RUN_ID = "opencode-history"
 HISTORY_COLUMNS: dict[str, str] = {

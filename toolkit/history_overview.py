@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toolkit.classifier import OUTCOMES
+from toolkit.vocabulary import OUTCOMES
 
 FAILURES: tuple[str, ...] = tuple(o for o in OUTCOMES if o != "ok")
 """Outcome classes that are not a success, in the attempt log's order (one ``<class>_share`` column each)."""

@@ -23,33 +23,50 @@ a message or an exception.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
+import numpy as np
+import pandas as pd
 
-from toolkit.attempt_log import COLUMNS, DECISION_CODE, OUTCOME_CODE, AttemptCollector
+from toolkit.attempt_log import COLUMNS, AttemptCollector
 from toolkit.clock_lag import LAG_LIMIT_S, LagMeter
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, adapter_of, local_endpoints, reachable_endpoints
-from toolkit.engine import DONE, GIVE_UP, Decision, FailoverEngine
+from toolkit.engine import Decision, FailoverEngine
 from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Scenario
 from toolkit.sync import run_sync
 from toolkit.upstream import AttemptResult, Timeouts, Upstream, log_row
 from toolkit.upstream import client as upstream_client
+from toolkit.vocabulary import (
+    CANCELLED_TEXT,
+    DECISION_CODE,
+    DECISIONS,
+    DONE,
+    GIVE_UP,
+    NO_CALL_TEXT,
+    OUTCOME_CODE,
+    OUTCOMES,
+    is_billed,
+)
+from toolkit.world import poisson_arrivals, request_sizes, sampler
 
 __all__ = ["Timeouts", "estimate_cost", "read_log", "run_live", "run_live_async"]
 
 _NAN = math.nan
+P = ParamSpec("P")
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -121,16 +138,16 @@ class _Run:
         t_start: float,
         result: AttemptResult,
         decision: Decision,
-        billed: bool = False,
+        streamed: bool = False,
     ) -> None:
         """One attempt-log row: into the collector and, flushed at once, into the JSON-lines log.
 
-        Cost follows the simulator: successful attempts, and hedges cancelled mid-stream
-        (``billed``), pay for their tokens; failures are free.
+        Cost follows :func:`toolkit.vocabulary.is_billed`: successful attempts, and hedges
+        cancelled after their first token (``streamed``), pay for their tokens; failures are free.
         """
         t_end = self.clock()
         member = self.members[provider]
-        paid = billed or result.outcome == "ok"
+        paid = is_billed(result.outcome, streamed)
         cost = member.cost_usd(result.input_tokens, result.output_tokens) if paid else 0.0
         self.collector.add(
             req.request_id,
@@ -183,7 +200,7 @@ class _Run:
 
     def _no_call(self, req: Any, provider: int) -> None:
         """The row of a request that gives up without making the call it planned (attempt 0)."""
-        result = AttemptResult("cancelled", input_tokens=req.input_tokens, error=_NO_CALL_TEXT)
+        result = AttemptResult("cancelled", input_tokens=req.input_tokens, error=NO_CALL_TEXT)
         self.record(req, provider, 0, self.clock(), result, _GAVE_UP)
 
     async def _attempts(self, req: Any, provider: int) -> Any:
@@ -240,9 +257,9 @@ class _Run:
             self.engine.cancel(req, p, self.clock())
             streamed = len("".join(acc.parts).split())
             cancelled = AttemptResult(
-                "cancelled", None, None, acc.ttft_s, req.input_tokens, streamed, error=self.redact(_CANCELLED_TEXT)
+                "cancelled", None, None, acc.ttft_s, req.input_tokens, streamed, error=self.redact(CANCELLED_TEXT)
             )
-            self.record(req, p, attempt, t_start, cancelled, _CANCELLED, billed=bool(acc.parts))
+            self.record(req, p, attempt, t_start, cancelled, _CANCELLED, streamed=bool(acc.parts))
         tasks.clear()
 
 
@@ -250,8 +267,6 @@ class _Run:
 # was served) and a request that gave up before making a planned call.
 _CANCELLED = Decision(DONE, -1, math.nan, 0.0)
 _GAVE_UP = Decision(GIVE_UP, -1, math.nan, 0.0)
-_CANCELLED_TEXT = "hedged attempt cancelled: another attempt answered first"
-_NO_CALL_TEXT = "gave up before calling: no provider available before the deadline"
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,25 +274,27 @@ _NO_CALL_TEXT = "gave up before calling: no provider available before the deadli
 
 
 def _sizes(
-    scenario: Scenario, requests: int, seed: int, input_tokens: int | None, output_tokens: int | None
+    scenario: Scenario, requests: int, gen: np.random.Generator, input_tokens: int | None, output_tokens: int | None
 ) -> list[tuple[int, int]]:
-    """Each request's (input, output) tokens, drawn up front so they do not depend on timing."""
-    rnd = random.Random(f"sizes:{seed}")
-
-    def size(fixed: int | None, dist: Any) -> int:
-        return fixed if fixed is not None else max(1, round(dist.draw(rnd)))
-
+    """Each request's (input, output) tokens, drawn up front so they do not depend on timing
+    (:func:`toolkit.world.request_sizes`, as the simulator draws them); a given size overrides the draw."""
+    inputs, outputs = request_sizes(scenario, requests, gen)
     return [
-        (size(input_tokens, scenario.input_tokens), size(output_tokens, scenario.output_tokens))
-        for _ in range(requests)
+        (input_tokens if input_tokens is not None else i, output_tokens if output_tokens is not None else o)
+        for i, o in zip(inputs, outputs)
     ]
 
 
 async def _drive(
-    run: _Run, scenario: Scenario, sizes: Sequence[tuple[int, int]], concurrency: int, seed: int, progress: Any
+    run: _Run,
+    scenario: Scenario,
+    sizes: Sequence[tuple[int, int]],
+    concurrency: int,
+    gen: np.random.Generator,
+    progress: Any,
 ) -> None:
-    """Issue the requests as the scenario's arrivals say, ``concurrency`` at most in flight."""
-    rnd = random.Random(f"arrivals:{seed}")
+    """Issue the requests as the scenario's arrivals say, ``concurrency`` at most in flight
+    (arrival times and think times drawn from ``gen`` as the simulator draws them)."""
     slots = asyncio.Semaphore(concurrency)
     arrivals = scenario.arrivals
 
@@ -287,20 +304,20 @@ async def _drive(
         progress.update(1)
 
     if arrivals["kind"] == "poisson":
-        t, tasks = run.clock(), []
-        for request_id in range(len(sizes)):
-            t += rnd.expovariate(arrivals["rate_per_s"])
-            await run.sleep_until(t)
+        t0, tasks = run.clock(), []
+        for request_id, at in enumerate(poisson_arrivals(arrivals["rate_per_s"], len(sizes), gen)):
+            await run.sleep_until(t0 + at)
             tasks.append(asyncio.ensure_future(one(request_id)))
         await asyncio.gather(*tasks)
         return
     issued = iter(range(len(sizes)))
+    think = sampler(arrivals["think_time_s"], gen)
 
     async def session() -> None:
         for request_id in issued:  # shared iterator: the run stops issuing after the last request
-            think = arrivals["think_time_s"].draw(rnd)
-            if think > 0:
-                await run.sleep_until(run.clock() + think)
+            pause = next(think)
+            if pause > 0:
+                await run.sleep_until(run.clock() + pause)
             await one(request_id)
 
     await asyncio.gather(*(session() for _ in range(arrivals["sessions"])))
@@ -344,12 +361,27 @@ async def run_live_async(
     progress: bool = True,
     client: httpx.AsyncClient | None = None,
     lag_limit_s: float = LAG_LIMIT_S,
-):
-    """:func:`run_live` for callers that already run an event loop (returns the attempt log).
+) -> pd.DataFrame:
+    """Run ``requests`` requests of ``model`` under ``policy`` over real HTTP; the attempt log.
 
-    The log's ``attrs["clock_lag"]`` says how late the run's scheduled wake-ups came against
-    the scenario clock (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` at the 95th
-    percentile a warning names the time scale that would keep up.
+    With neither ``endpoints`` nor ``config`` (a parsed ``opencode.json``), mock providers
+    follow ``scenario`` on 127.0.0.1 (and their clock: times are scenario seconds,
+    ``time_scale`` times faster than real time). ``requests`` are issued as the scenario's
+    arrivals say, at most ``concurrency`` in flight; ``seed`` fixes request sizes and arrivals
+    (the simulator's for the same seed) and backoff jitter; ``input_tokens`` / ``output_tokens``
+    override the scenario's sizes. ``timeouts`` bound each attempt. ``log_path`` appends every
+    attempt as a JSON line, flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's
+    own request log; ``progress`` shows a bar of finished requests (tqdm.auto). ``client``
+    replaces the pooled ``httpx.AsyncClient`` the run would open (for example one over
+    ``httpx.ASGITransport`` to call an in-process app); it is used as given and left open.
+    ``attrs["clock_lag"]`` says how late scheduled wake-ups came against the scenario clock
+    (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` scenario seconds at the 95th
+    percentile the run logs a warning naming a time scale that would keep up. The frame's
+    ``attrs["answers"]`` maps each served request to its text.
+
+    :func:`run_live` blocks until the run is over (in a notebook too: an already running event
+    loop is left alone, the run gets its own thread); :func:`run_live_async` is the same run as
+    a coroutine, for callers that already run an event loop.
     """
     from tqdm.auto import tqdm
 
@@ -403,8 +435,9 @@ async def run_live_async(
     try:
         upstream = Upstream(client, endpoints.values(), timeouts, policy.attempt_timeout_s, clock, time_scale)
         run = _Run(model, policy, members, endpoints, upstream, seed, run_id or uuid.uuid4().hex[:12], log_file)
-        sizes = _sizes(scenario, requests, seed, input_tokens, output_tokens)
-        await _drive(run, scenario, sizes, concurrency, seed, bar)
+        gen = np.random.default_rng(seed)  # sizes, then arrivals: the simulator's draws for this seed
+        sizes = _sizes(scenario, requests, gen, input_tokens, output_tokens)
+        await _drive(run, scenario, sizes, concurrency, gen, bar)
     finally:
         if own_client:
             await client.aclose()
@@ -424,76 +457,24 @@ async def run_live_async(
     return log
 
 
-def run_live(
-    model: CombinedModel,
-    policy: FailoverPolicy,
-    scenario: Scenario | str | None = None,
-    *,
-    requests: int = 100,
-    concurrency: int = 16,
-    endpoints: Mapping[str, Endpoint] | None = None,
-    config: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    time_scale: float = 1.0,
-    timeouts: Timeouts = Timeouts(),
-    input_tokens: int | None = None,
-    output_tokens: int | None = None,
-    log_path: str | Path | None = None,
-    run_id: str | None = None,
-    mock_log_path: str | Path | None = None,
-    progress: bool = True,
-    client: httpx.AsyncClient | None = None,
-    lag_limit_s: float = LAG_LIMIT_S,
-):
-    """Run ``requests`` requests of ``model`` under ``policy`` over real HTTP; the attempt log.
+def _blocking(run: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """``run``'s blocking twin, with the same parameters (:func:`toolkit.sync.run_sync`: in a
+    thread of its own when the caller is inside an event loop already, a notebook)."""
 
-    With neither ``endpoints`` nor ``config`` (a parsed ``opencode.json``), mock providers
-    follow ``scenario`` on 127.0.0.1 (and their clock: times are scenario seconds,
-    ``time_scale`` times faster than real time). ``requests`` are issued as the scenario's
-    arrivals say, at most ``concurrency`` in flight; ``seed`` fixes request sizes, arrivals
-    and backoff jitter; ``input_tokens`` / ``output_tokens`` override the scenario's sizes.
-    ``timeouts`` bound each attempt. ``log_path`` appends every attempt as a JSON line,
-    flushed as it ends, under ``run_id``; ``mock_log_path`` is the mock's own request log;
-    ``progress`` shows a bar of finished requests (tqdm.auto). ``client`` replaces the pooled ``httpx.AsyncClient`` the run would open (for example one
-    over ``httpx.ASGITransport`` to call an in-process app); it is used as given and left open.
-    ``attrs["clock_lag"]`` says how late scheduled wake-ups came against the scenario clock
-    (:class:`toolkit.clock_lag.ClockLag`); past ``lag_limit_s`` scenario seconds at the 95th
-    percentile the run logs a warning naming a time scale that would keep up.
+    @functools.wraps(run)
+    def blocking(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(run(*args, **kwargs))
 
-    Works in a notebook too (an already running event loop is left alone: the run gets its
-    own thread). The frame's ``attrs["answers"]`` maps each served request to its text.
-    """
-    coroutine = run_live_async(
-        model,
-        policy,
-        scenario,
-        requests=requests,
-        concurrency=concurrency,
-        endpoints=endpoints,
-        config=config,
-        seed=seed,
-        time_scale=time_scale,
-        timeouts=timeouts,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        log_path=log_path,
-        run_id=run_id,
-        mock_log_path=mock_log_path,
-        progress=progress,
-        client=client,
-        lag_limit_s=lag_limit_s,
-    )
-    return run_sync(coroutine)
+    return blocking
 
 
-def read_log(path: str | Path, run_id: str | None = None):
+run_live = _blocking(run_live_async)
+run_live.__name__ = run_live.__qualname__ = "run_live"
+
+
+def read_log(path: str | Path, run_id: str | None = None) -> pd.DataFrame:
     """An attempt log written by a live run (JSON lines; only ``run_id``'s rows when given),
     with the dtypes of :data:`~toolkit.attempt_log.COLUMNS`."""
-    import pandas as pd
-
-    from toolkit.attempt_log import DECISIONS
-    from toolkit.classifier import OUTCOMES
-
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     frame = pd.DataFrame([r for r in rows if run_id is None or r["run_id"] == run_id], columns=list(COLUMNS))
     frame = frame.astype({c: d for c, d in COLUMNS.items() if d != "category"})

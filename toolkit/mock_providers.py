@@ -41,7 +41,6 @@ import asyncio
 import itertools
 import json
 import math
-import random
 import re
 import socket
 import struct
@@ -59,10 +58,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from toolkit import mock_clouds
+from toolkit import mock_clouds, world
 from toolkit.clock_lag import LagMeter
 from toolkit.scenario import Scenario
-from toolkit.world import bucket_take, rate_bucket
+from toolkit.vocabulary import OUTCOMES
 
 HOST = "127.0.0.1"  # never anything else: the mock must not be reachable from the network
 _MIN_WRITE_GAP_S = 0.005  # real seconds between two stream writes (tokens due meanwhile are batched)
@@ -385,12 +384,13 @@ _KIND_OF_CLASS = {
 
 
 class ScenarioDecider:
-    """Replies drawn from a scenario with the simulator's meaning (docs/failover.md).
+    """Replies drawn from a scenario with the simulator's meaning: :func:`toolkit.world.answerer`'s answers.
 
     ``providers`` are the mocked providers; ``rank:N`` is position N of ``ranking`` (the combined
     model's member order, as in the simulator; default ``providers``); ``context_limits`` the
     members' catalog context windows, when known. Each provider draws from its own seeded stream, so
-    one provider's traffic does not change another's draws.
+    one provider's traffic does not change another's draws. The answer tokens a request can
+    cost are its ``max_tokens`` (what the context check and the token bucket count).
     """
 
     def __init__(
@@ -401,40 +401,30 @@ class ScenarioDecider:
         context_limits: Mapping[str, float | None] | None = None,
         ranking: Sequence[str] | None = None,
     ) -> None:
-        self.worlds = {w.provider: w for w in scenario.resolve(providers, ranking)}
-        self.context_limits = dict(context_limits or {})
-        self.random = {p: random.Random(f"{seed}:{p}") for p in providers}
-        # The world's rate-limit buckets, as the simulator keeps them: a 429 at the same point in both.
-        self.buckets = {w.provider: rate_bucket(w.profile) for w in self.worlds.values()}
+        limits = dict(context_limits or {})
+        self.answers = {
+            w.provider: world.answerer(w, limits.get(w.provider), world.provider_generator(seed, w.provider))
+            for w in scenario.resolve(providers, ranking)
+        }
         self.lock = threading.Lock()
 
     def __call__(self, request: Incoming) -> Reply:
-        world = self.worlds.get(request.provider)
-        if world is None:
+        answer = self.answers.get(request.provider)
+        if answer is None:
             return Reply()
         with self.lock:  # the servers run on one loop, but a decider may be shared with a thread
-            rnd = self.random[request.provider]
-            profile = world.profile_at(request.t_s)
-            tokens = request.input_tokens + request.max_tokens
-            limit = self.context_limits.get(request.provider)
-            if limit is not None and tokens > limit:
-                return Reply("context_length", ttft_s=profile.error_latency_s.draw(rnd))
-            bucket = self.buckets[request.provider]
-            retry_after = bucket_take(bucket, request.t_s, tokens) if bucket is not None else 0.0
-            if retry_after > 0:
-                return Reply("rate_limit", ttft_s=profile.error_latency_s.draw(rnd), retry_after_s=retry_after)
-            injected = profile.pick_error(rnd.random())
-            if injected is None:
-                return Reply(ttft_s=profile.ttft_s.draw(rnd), tokens_per_s=profile.tokens_per_s.draw(rnd))
-            retry = None
-            if profile.retry_after_s is not None and injected in ("rate_limit", "overload"):
-                retry = profile.retry_after_s.draw(rnd)
-            return Reply(
-                _KIND_OF_CLASS[injected],
-                ttft_s=profile.error_latency_s.draw(rnd),
-                retry_after_s=retry,
-                reset_after_tokens=0,
+            # the client keeps its own time: no patience, an injected timeout hangs until it gives up
+            code, duration, ttft, tps, retry_after, _ = answer(
+                request.t_s, request.input_tokens, request.max_tokens, math.inf
             )
+        if code == world.OK:
+            return Reply(ttft_s=ttft, tokens_per_s=tps)
+        return Reply(
+            _KIND_OF_CLASS[OUTCOMES[code]],
+            ttft_s=0.0 if code == world.TIMEOUT else duration,
+            retry_after_s=None if math.isnan(retry_after) else retry_after,
+            reset_after_tokens=0,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -711,14 +701,29 @@ class MockProviders:
         seed: int = 0,
         context_limits: Mapping[str, float | None] | None = None,
         ranking: Sequence[str] | None = None,
-        **options: Any,
+        time_scale: float = 1.0,
+        log_path: str | Path | None = None,
+        models: Sequence[str] = ("model",),
+        api_key: str | None = None,
+        port: int = 0,
     ) -> MockProviders:
-        """Mock providers that behave as ``scenario`` says (``rank:N`` is position N of ``ranking``,
-        the combined model's member order; default ``providers``)."""
+        """Mock providers that behave as ``scenario`` says (:class:`ScenarioDecider`: ``seed``,
+        ``context_limits``, and ``rank:N`` as position N of ``ranking``, the combined model's
+        member order, default ``providers``); the other arguments are the class's own. Scripts,
+        cloud credentials and kept bodies are for tests: pass a :class:`ScenarioDecider` to the
+        class itself."""
         if not isinstance(scenario, Scenario):
             scenario = Scenario.load(scenario)
         decider = ScenarioDecider(scenario, providers, seed=seed, context_limits=context_limits, ranking=ranking)
-        return cls(providers, decider=decider, **options)
+        return cls(
+            providers,
+            decider=decider,
+            time_scale=time_scale,
+            log_path=log_path,
+            models=models,
+            api_key=api_key,
+            port=port,
+        )
 
     # clock -------------------------------------------------------------------------
     def now_s(self) -> float:

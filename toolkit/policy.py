@@ -14,16 +14,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from toolkit.classifier import TRANSIENT
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.errors import UserError, check_known, closest
-
-STRATEGIES: dict[str, frozenset[str]] = {
-    "on_error": TRANSIENT | {"auth"},
-    "on_rate_limit": frozenset({"rate_limit"}),
-    "on_overload": frozenset({"overload"}),
-}
-"""Seed strategy -> the outcome classes that move a request to the next provider."""
+from toolkit.vocabulary import ERROR_CLASSES, STRATEGIES, TRANSIENT, Strategy
 
 JITTERS = ("full", "equal", "none", "proportional", "additive")
 RETRY_AFTER_MODES = ("max", "replace", "base", "ignore")
@@ -32,7 +25,7 @@ raise the backoff's ``base`` delay before cap and jitter; or ``ignore`` it."""
 ROUTINGS = ("priority", "shuffle", "weighted", "least_busy")
 """How a request's first attempt (and a rerouted retry) picks among the providers available now."""
 SEED_OPTIONS = ("provider_priority", "min_providers", "strategy", "max_attempts")
-_ERROR_CLASSES = tuple(sorted(TRANSIENT | {"auth", "client_error", "context_length"}))
+_ERROR_CLASSES = tuple(sorted(ERROR_CLASSES))  # as the error message lists them
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ class FailoverPolicy:
     # -- the seed plugin's options -----------------------------------------------------------
     provider_priority: tuple[str, ...] = ()
     min_providers: int = 2
-    strategy: str = "on_error"
+    strategy: Strategy = "on_error"
     max_attempts: int = 3
     # -- which members, how many attempts ----------------------------------------------------
     max_providers: int | None = None

@@ -10,8 +10,8 @@ from dataclasses import fields
 
 import pandas as pd
 
-from toolkit.classifier import TRANSIENT
 from toolkit.policy import PRESETS, FailoverPolicy
+from toolkit.vocabulary import TRANSIENT
 
 _OFF = "—"  # off / unlimited
 

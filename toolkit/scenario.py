@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -26,18 +25,7 @@ import numpy as np
 from toolkit import data_files
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
-
-ERROR_CLASSES: tuple[str, ...] = (
-    "rate_limit",
-    "overload",
-    "server_error",
-    "timeout",
-    "connection",
-    "auth",
-    "client_error",
-    "context_length",
-)
-"""Classes a scenario can inject, in the order their probability intervals are laid out."""
+from toolkit.vocabulary import INJECTABLE_CLASSES, ErrorClass
 
 BUILTIN_PROFILE: dict = {
     "ttft_s": {"dist": "lognormal", "median": 0.8, "sigma": 0.4},
@@ -111,7 +99,8 @@ class Dist:
         return Dist(self.kind, self.a * factor, self.b * factor)
 
     def sample(self, gen: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` draws as a float64 array (vectorised, for the simulator)."""
+        """``n`` draws as a float64 array: the one sampler (:func:`toolkit.world.sampler` reads
+        these chunks one value at a time)."""
         if self.kind == "constant":
             return np.full(n, self.a)
         if self.kind == "exponential":
@@ -120,43 +109,24 @@ class Dist:
             return self.a * np.exp(self.b * gen.standard_normal(n))
         return gen.uniform(self.a, self.b, n)
 
-    def draw(self, rnd: random.Random) -> float:
-        """One draw from a :class:`random.Random` (for code that handles one request at a time)."""
-        if self.kind == "constant":
-            return self.a
-        if self.kind == "exponential":
-            return rnd.expovariate(1.0 / self.a)
-        if self.kind == "lognormal":
-            return self.a * math.exp(self.b * rnd.gauss(0.0, 1.0))
-        return rnd.uniform(self.a, self.b)
-
 
 @dataclass(frozen=True)
 class Profile:
     """How one provider behaves (already merged: built-in <- default <- rank <- provider id).
 
-    ``errors`` lists ``(class, probability)`` in :data:`ERROR_CLASSES` order, zero
-    probabilities left out; one uniform draw ``u`` per attempt picks the first class whose
-    cumulative probability exceeds ``u`` (so class ``c`` happens with exactly its
-    probability, independently of every other attempt).
+    ``errors`` lists ``(class, probability)`` in :data:`~toolkit.vocabulary.INJECTABLE_CLASSES`
+    order, zero probabilities left out; one uniform draw ``u`` per attempt picks the first class
+    whose cumulative probability exceeds ``u`` (so class ``c`` happens with exactly its
+    probability, independently of every other attempt; :func:`toolkit.world.answerer`).
     """
 
     ttft_s: Dist
     tokens_per_s: Dist
     error_latency_s: Dist
-    errors: tuple[tuple[str, float], ...]
+    errors: tuple[tuple[ErrorClass, float], ...]
     retry_after_s: Dist | None
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
-
-    def pick_error(self, u: float) -> str | None:
-        """The injected error class for a uniform draw ``u`` in [0, 1), or None (no error)."""
-        edge = 0.0
-        for name, p in self.errors:
-            edge += p
-            if u < edge:
-                return name
-        return None
 
     @property
     def error_probability(self) -> float:
@@ -218,7 +188,7 @@ def _merge(*layers: Mapping) -> dict:
 
 
 def _profile(fields: Mapping, where: str) -> Profile:
-    errors = tuple((name, float(fields["errors"][name])) for name in ERROR_CLASSES if fields["errors"].get(name))
+    errors = tuple((name, float(fields["errors"][name])) for name in INJECTABLE_CLASSES if fields["errors"].get(name))
     total = sum(p for _, p in errors)
     if total > 1 + 1e-9:
         raise UserError(f"{where}: error probabilities add up to {total:g}; make them add up to at most 1")

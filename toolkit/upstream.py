@@ -34,6 +34,7 @@ from toolkit.classifier import classify, retry_after_s
 from toolkit.credentials import CredentialError
 from toolkit.errors import UserError
 from toolkit.sse import SSEDecoder, SSEEvent
+from toolkit.vocabulary import Outcome
 
 if TYPE_CHECKING:
     from toolkit.combined_model import Member
@@ -82,7 +83,7 @@ class AttemptResult:
     first content delta (text, thinking or a tool call) arrived.
     """
 
-    outcome: str
+    outcome: Outcome
     status: int | None = None
     retry_after_s: float | None = None
     ttft_s: float = _NAN

@@ -17,8 +17,9 @@ import pandas as pd
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError
-from toolkit.policy import PRESETS, STRATEGIES, FailoverPolicy, preset
+from toolkit.policy import PRESETS, FailoverPolicy, preset
 from toolkit.scenario import Scenario
+from toolkit.vocabulary import STRATEGIES
 
 ORDER_SEPARATOR = " > "
 MAX_ATTEMPTS_RANGE = (1, 6)  # the slider's bounds: beyond 6 tries per provider nothing changes but the wait
