@@ -19,9 +19,9 @@ from toolkit.errors import UserError
 from toolkit.live import Timeouts, estimate_cost, read_log, run_live
 from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy, preset
-from toolkit.scenario import ERROR_CLASSES, Scenario
+from toolkit.scenario import Scenario
 from toolkit.simulator import simulate
-from toolkit.vocabulary import OUTCOMES
+from toolkit.vocabulary import INJECTABLE_CLASSES, OUTCOMES
 
 ANTHROPIC, COMPATIBLE = "@ai-sdk/anthropic", "@ai-sdk/openai-compatible"
 KEY = "sk-planted-live-key-7f3a9c2e51d04b68"
@@ -97,7 +97,7 @@ def test_literal_key_in_config_is_used_but_never_shown():
 
 
 @pytest.mark.parametrize("npm", [COMPATIBLE, ANTHROPIC])
-@pytest.mark.parametrize("error_class", ERROR_CLASSES)
+@pytest.mark.parametrize("error_class", INJECTABLE_CLASSES)
 def test_each_scenario_class_reaches_the_same_outcome_live_and_simulated(error_class, npm):
     model = CombinedModel.of(["a"], provider_npm=npm, context_limit=1000.0)
     scenario = _scenario({"rank:0": {"errors": {error_class: 1.0}, "error_latency_s": 0.01, "ttft_s": 0.01}})

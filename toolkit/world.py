@@ -131,6 +131,7 @@ def answerer(
     windows = tuple((i.start_s, i.end_s, _Draws(i.profile, gen)) for i in world.incidents)
     bucket = rate_bucket(world.profile)
     uniform = uniforms if uniforms is not None else stream(gen.random)
+    limit = math.inf if context_limit is None else context_limit  # one comparison per call
     nan = math.nan
 
     def answer(t: float, n_in: int, n_out: int, patience: float) -> Answer:
@@ -140,7 +141,7 @@ def answerer(
                 if start <= t < end:
                     prof = incident
                     break
-        if context_limit is not None and n_in + n_out > context_limit:
+        if n_in + n_out > limit:
             return CONTEXT_LENGTH, next(prof.elat), nan, nan, nan, False
         if bucket is not None:
             wait = bucket_take(bucket, t, n_in + n_out)
