@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.cli import main
+from toolkit.redaction import SECRETS
 
 _CREDENTIAL_HINTS = ("API_KEY", "TOKEN", "SECRET", "ACCESS_KEY", "OPENCODE_")
 
@@ -36,6 +37,7 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     for var in list(os.environ):
         if any(hint in var for hint in _CREDENTIAL_HINTS):
             monkeypatch.delenv(var)
+    SECRETS.clear()  # the secrets an earlier test read are not this test's
     return home
 
 

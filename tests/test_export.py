@@ -175,11 +175,20 @@ def test_the_plugin_appears_exactly_once_whatever_its_form(before, spec, after):
     assert merge_plugin(before, spec, OPTIONS, "f") == with_options
 
 
-def test_plugin_entries_must_name_a_plugin():
-    with pytest.raises(
-        UserError, match=r"^f: every 'plugin' entry must be \"name\" or \[\"name\", \{options\}\], not 3$"
-    ):
-        merge_plugin(["a", 3], None, None, "f")
+@pytest.mark.parametrize(
+    ("entry", "kind"),
+    [
+        (3, "a number"),
+        ({"name": "x", "apiKey": "sk-plugin-entry-key-9f8e7d6c"}, "an object"),  # the key is not repeated
+        ([{"token": "plugin-entry-token-1a2b3c"}, {}], "a list starting with an object"),
+        ([], "an empty list"),
+        (None, "null"),
+    ],
+)
+def test_plugin_entries_must_name_a_plugin(entry, kind):
+    with pytest.raises(UserError) as raised:
+        merge_plugin(["a", entry], None, None, "f")
+    assert str(raised.value) == f'f: every \'plugin\' entry must be "name" or ["name", {{options}}], not {kind}'
 
 
 # --- merging keeps the user's file ----------------------------------------------------------------

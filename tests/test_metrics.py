@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.attempt_log import AttemptCollector, concat_logs, empty, redact
+from toolkit.attempt_log import AttemptCollector, concat_logs, empty
 from toolkit.metrics import BASE_COLUMNS, summarize, wilson
 from toolkit.vocabulary import DECISION_CODE as D
 from toolkit.vocabulary import OUTCOME_CODE as O
@@ -90,16 +90,3 @@ def test_collector_grows_past_its_first_buffer():
     assert len(c) == n
     frame = c.frame()
     assert frame["request_id"].tolist() == list(range(n))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Incorrect API key provided: sk-abcdef1234567890", "Incorrect API key provided: [redacted]"),
-        ("Authorization: Bearer eyJhbGciOi.x.y failed", "Authorization: [redacted] failed"),
-        ("x-api-key=secretvalue rejected", "[redacted] rejected"),
-        ("plain\n  overloaded   error", "plain overloaded error"),
-    ],
-)
-def test_redact(text, expected):
-    assert redact(text) == expected

@@ -10,7 +10,6 @@ bytes per attempt).
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
@@ -64,13 +63,6 @@ _FIELDS = (
 )
 _ROW = np.dtype([(name, "=" + code) for name, code in _FIELDS])
 _PACK = struct.Struct("=" + "".join(code for _, code in _FIELDS))  # "=": native order, no padding, like _ROW
-
-_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|(?:api[_-]?key|x-api-key)[\"'=:\s]+\S+)", re.IGNORECASE)
-
-
-def redact(text: str, limit: int = 200) -> str:
-    """Error text safe to keep: anything shaped like a key or bearer token replaced, length capped."""
-    return _SECRET.sub("[redacted]", " ".join(text.split()))[:limit]
 
 
 class AttemptCollector:

@@ -28,12 +28,10 @@ from toolkit import jsonc
 from toolkit.atomic import NotKept, write_atomic
 from toolkit.errors import UserError
 from toolkit.filelock import folder_lock
+from toolkit.redaction import mask_config_line
 from toolkit.userfile import file_stat, read_text, real_path
 
 SCHEMA_URL = "https://opencode.ai/config.json"
-
-# a literal secret in a config line: "apiKey": "sk-..." (not an {env:...} / {file:...} reference)
-_SECRET_LINE = re.compile(r'("[^"]*(?:key|token|secret|password)[^"]*"\s*:\s*")(?!\{(?:env|file):)[^"]+(")', re.I)
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class ExportPlan:
         return self.new_text != self.old_text
 
     def diff(self) -> str:
-        """Unified diff of the change, with literal secrets in context lines masked.
+        """Unified diff of the change, with literal secrets masked (:func:`toolkit.redaction.mask_config_line`).
 
         Lines are split at ``\\n`` only and keep their endings, so a CRLF file shows CRLF
         lines (the diff applies with ``patch``) and a change of line ending would show as a
@@ -69,7 +67,7 @@ class ExportPlan:
             fromfile=str(self.path) if self.old_text is not None else "/dev/null",
             tofile=str(self.path),
         )
-        return "".join(_SECRET_LINE.sub(r"\1***\2", _ended(line)) for line in lines)
+        return "".join(mask_config_line(_ended(line)) for line in lines)
 
     def write(self, drop_comments: bool = False) -> Path | None:
         """Write the new text atomically after backing up the old file; returns the backup path.

@@ -7,7 +7,7 @@ credentials, or the metadata server). :class:`GoogleToken` does the same with go
 shortly before it expires, in a worker thread (google-auth is blocking), one refresh at a time.
 
 A token is a secret like a key: it never shows in a ``repr`` or a message, and
-:class:`toolkit.upstream.Redactor` removes the current one from every error text.
+every token issued is remembered for redaction (:mod:`toolkit.redaction`), so no output shows it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import importlib.util
 import logging
 from collections.abc import Mapping
 from typing import Any
+
+from toolkit.redaction import remember
 
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GCP_EXTRA = "install combined-models[gcp] (google-auth) for Google credentials: pip install 'combined-models[gcp]'"
@@ -83,6 +85,7 @@ class GoogleToken:
             credentials = self._credentials
             if self.current is None or credentials is None or not credentials.valid:
                 self.current = await asyncio.to_thread(self._refresh)
+                remember(self.current)
             return self.current
 
 

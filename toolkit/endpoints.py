@@ -35,6 +35,7 @@ from toolkit.credentials import (
     google_auth_installed,
 )
 from toolkit.errors import UserError
+from toolkit.redaction import remember
 from toolkit.routes import NOT_KEYS, ROUTES, SETTINGS, Route, route_for
 from toolkit.upstream import ADAPTERS
 
@@ -101,7 +102,17 @@ class Endpoint:
 
 
 def _key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) -> tuple[str, str | None]:
-    """(where the key comes from, the key) from ``options.apiKey`` or the catalog's env names."""
+    """(where the key comes from, the key) from ``options.apiKey`` or the catalog's env names.
+
+    The key is remembered for redaction (:func:`toolkit.redaction.remember`) as it is read.
+    """
+    source, key = _read_key(provider, options, env_names)
+    remember(key)
+    return source, key
+
+
+def _read_key(provider: str, options: Mapping[str, Any], env_names: tuple[str, ...]) -> tuple[str, str | None]:
+    """:func:`_key` before the key is remembered."""
     raw = options.get("apiKey")
     if isinstance(raw, str) and raw:
         ref = _REFERENCE.match(raw)

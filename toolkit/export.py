@@ -107,13 +107,23 @@ def _entry_spec(entry: object, source: str) -> str:
     """The spec of a ``plugin`` entry (``"spec"`` or ``["spec", {options}]``)."""
     name = entry[0] if isinstance(entry, list) and entry else entry
     if not isinstance(name, str):
-        raise UserError(f'{source}: every \'plugin\' entry must be "name" or ["name", {{options}}], not {entry!r}')
+        raise UserError(
+            f'{source}: every \'plugin\' entry must be "name" or ["name", {{options}}], not {_json_kind(entry)}'
+        )
     if jsonc.LONE_SURROGATE.search(name):
         raise UserError(
             f"{source}: the plugin entry {ascii(name)} holds a lone surrogate escape (\\ud800-\\udfff alone "
             "is not text); fix or remove that entry"
         )
     return name
+
+
+def _json_kind(value: object) -> str:
+    """What kind of JSON value ``value`` is, in words: never its content (an object may hold a key)."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}
+    if isinstance(value, list) and value:
+        return f"a list starting with {kinds.get(type(value[0]), 'null')}"
+    return "an empty list" if value == [] else kinds.get(type(value), "null")
 
 
 # An npm package (scoped or not) with an optional @version, range or tag; or a file:// URL.

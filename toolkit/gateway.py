@@ -26,8 +26,9 @@ columns of :data:`toolkit.attempt_log.COLUMNS` (``toolkit.live.read_log`` reads 
 ``protocol`` (the client's) and ``stream``, flushed as it ends. Times are seconds since the
 gateway started; ``run_id`` tells runs apart in one file.
 
-Keys never leave the process: they go into upstream request headers only, error texts are
-redacted (:class:`toolkit.upstream.Redactor`), and ``/stats`` shows states and counts.
+Keys never leave the process: they go into upstream request headers only, error texts and
+error answers are redacted (:mod:`toolkit.redaction`: every known key and the gateway token
+in any encoding, and anything shaped like a credential), and ``/stats`` shows states and counts.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from toolkit.endpoints import Endpoint, resolve_endpoint
 from toolkit.engine import Decision, FailoverEngine
 from toolkit.errors import UserError, closest
 from toolkit.policy import FailoverPolicy
+from toolkit.redaction import redact_text, remember
 from toolkit.sse import SSEEvent
 from toolkit.translate import (
     ANTHROPIC,
@@ -160,6 +162,7 @@ class Gateway:
         self.policy, self.timeouts, self.concurrency = policy, timeouts, concurrency
         self.max_body_bytes = max_body_bytes
         self._token = token.encode() if token else None
+        remember(token)
         self.log_path = Path(log_path) if log_path is not None else None
         self.run_id = run_id or f"gw-{uuid.uuid4().hex[:8]}"
         self.models: dict[str, _Served] = {}
@@ -417,8 +420,10 @@ def is_loopback(host: str) -> bool:
 
 
 def _error(protocol: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    """The protocol's error answer with ``status``."""
-    return JSONResponse(error_body(protocol, status, message), status_code=status, headers=dict(headers or {}))
+    """The protocol's error answer with ``status`` (redacted: it may quote a request or an upstream)."""
+    return JSONResponse(
+        error_body(protocol, status, redact_text(message)), status_code=status, headers=dict(headers or {})
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ What is read, and nothing more (privacy): the listed JSON fields of ``message.da
 (selected inside SQLite with ``json_extract``, so prompt and answer text never reach
 Python), the creation time of each message's first ``part`` row (the first streamed event,
 for the time to first token; the ``part`` data column, which holds the text, is never read)
-and the stream lines of the logs. Error texts pass through :func:`toolkit.attempt_log.redact`.
+and the stream lines of the logs. Error texts pass through :func:`toolkit.redaction.redact`.
 
 The database is opened read-only (SQLite URI ``mode=ro``) in one short read transaction, so
 a running OpenCode is neither blocked nor changed. Rows of a shape this module does not know
@@ -36,9 +36,10 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from toolkit.attempt_log import COLUMNS, redact
+from toolkit.attempt_log import COLUMNS
 from toolkit.classifier import classify, retry_after_s
 from toolkit.errors import UserError
+from toolkit.redaction import redact
 from toolkit.vocabulary import DECISIONS, OUTCOMES
 
 RUN_ID = "opencode-history"

@@ -20,6 +20,7 @@ from pathlib import Path
 from toolkit import jsonc
 from toolkit.errors import UserError
 from toolkit.gateway_config import PROVIDER_ID
+from toolkit.redaction import remember
 
 
 def read_config(path: str | Path) -> dict:
@@ -94,7 +95,8 @@ def auth_path() -> Path:
 
 
 def auth_provider_ids(path: str | Path | None = None) -> list[str]:
-    """Provider ids with a stored credential (the keys of ``auth.json``; the values are never kept)."""
+    """Provider ids with a stored credential (the keys of ``auth.json``; the values are never
+    kept, only remembered for redaction so no output can show them)."""
     path = Path(path) if path is not None else auth_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +105,11 @@ def auth_provider_ids(path: str | Path | None = None) -> list[str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         # Deliberately no detail: the text of a credentials file must never reach a message.
         raise UserError(f"cannot read provider ids from {path}; check that it is valid JSON") from None
-    return sorted(data) if isinstance(data, dict) else []
+    if not isinstance(data, dict):
+        return []
+    # an entry is {"type": "api", "key": ...} or {"type": "oauth", "access": ..., "refresh": ...}
+    remember(*(v for entry in data.values() if isinstance(entry, dict) for k, v in entry.items() if k != "type"))
+    return sorted(data)
 
 
 def connected_providers(

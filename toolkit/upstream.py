@@ -10,7 +10,8 @@ through this module, so both classify, time and redact an attempt the same way:
 - :class:`Upstream` makes one attempt: always streamed, bounded by the connect,
   first-token and total timeouts (:class:`Timeouts`), classified with
   :func:`toolkit.classifier.classify`, with the server's Retry-After, and every error text
-  passed through :class:`Redactor` (pattern redaction plus every configured key value), so
+  passed through :class:`Redactor` (every known secret in any encoding, and credential shapes:
+  :mod:`toolkit.redaction`), so
   a key a provider echoes back cannot reach a log, a response or an exception.
 
 A caller that forwards the answer (the gateway) passes a ``sink``: an async callable given
@@ -33,6 +34,7 @@ import httpx
 from toolkit.classifier import classify, retry_after_s
 from toolkit.credentials import CredentialError
 from toolkit.errors import UserError
+from toolkit.redaction import redact, remember
 from toolkit.sse import SSEDecoder, SSEEvent
 from toolkit.vocabulary import Outcome
 
@@ -418,24 +420,19 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
 
 
 class Redactor:
-    """Error text safe to keep: every configured key value and current access token removed,
-    then :func:`toolkit.attempt_log.redact` (key-shaped strings, whitespace, length cap)."""
+    """Error text safe to keep (:func:`toolkit.redaction.redact`): every secret the process
+    knows, in any encoding, and anything shaped like a credential removed, length capped.
+
+    Each call first adds the secrets the endpoints send now to :data:`toolkit.redaction.SECRETS`
+    (access tokens change as they refresh), so every other output path hides them too.
+    """
 
     def __init__(self, endpoints: Iterable[Endpoint]) -> None:
-        from toolkit.attempt_log import redact  # pandas-backed module: load it only when calls are made
-
-        self.endpoints = list(endpoints)  # their secrets are read at each scrub: tokens change as they refresh
-        self._redact = redact
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every secret an endpoint sends replaced (no other change)."""
-        secrets = set().union(*(e.secrets() for e in self.endpoints))
-        for secret in sorted(secrets, key=len, reverse=True):  # longest first: a key containing another goes whole
-            text = text.replace(secret, "[redacted]")
-        return text
+        self.endpoints = list(endpoints)
 
     def __call__(self, text: str) -> str:
-        return self._redact(self.scrub(text))
+        remember(*(secret for e in self.endpoints for secret in e.secrets()))
+        return redact(text)
 
 
 # What reading a hostile event can raise: not JSON, not an object, a field of the wrong type,

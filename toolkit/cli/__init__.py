@@ -7,6 +7,10 @@ into ``-``, is the command name, so adding a command never touches this file.
 Exit codes: 0 success, 1 the job ran but failed (for example a network error with no
 fallback), 2 a mistake in the input (a :class:`~toolkit.errors.UserError`, printed as
 one line without a traceback), 130 interrupted.
+
+While a command runs, standard output and error show no secret it has read (every known
+key and token is replaced in any encoding, :mod:`toolkit.redaction`), and an error message
+is also cleared of anything shaped like a credential.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from toolkit.errors import UserError
+from toolkit.redaction import redact_text, redacted_output
 
 
 def _commands() -> dict[str, ModuleType]:
@@ -58,11 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (see the module docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.run(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with redacted_output():  # no secret the run reads reaches stdout, stderr or the log lines on them
+        try:
+            return int(args.run(args) or 0)
+        except UserError as exc:
+            print(f"error: {redact_text(str(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
