@@ -65,11 +65,15 @@ BEHAVIOURS: dict[str, str] = {
 
 
 def _gzip_bomb(decoded_bytes: int) -> Iterator[bytes]:
-    """A gzip stream of ``decoded_bytes`` zeros, compressed as it is sent (it is never held whole)."""
+    """A gzip stream of ``decoded_bytes`` zeros, sent as it goes (never held whole): after a full
+    flush the compressor starts afresh, so one compressed MiB of zeros repeats as it is. The
+    trailer's checksum covers only what was compressed, which no reader of a bomb reaches."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
     zeros = bytes(1024 * 1024)
-    for _ in range(decoded_bytes // len(zeros)):
-        yield packer.compress(zeros)
+    yield packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)  # the gzip header and the first MiB
+    block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    for _ in range(decoded_bytes // len(zeros) - 1):
+        yield block
     yield packer.flush()
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +24,7 @@ from toolkit.combined_model import CombinedModel
 from toolkit.endpoints import Endpoint
 from toolkit.gateway import Gateway
 from toolkit.live import read_log, run_live
+from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Scenario
 from toolkit.upstream import Timeouts
@@ -65,7 +69,7 @@ PROTOCOL_ERRORS = [
     ("gzip-bomb", "undecodable 200 stream: an event of the stream is longer than 4194304 characters"),
     ("html", "200 answer is not an event stream (text/html)"),
     ("json", "200 answer is not an event stream (application/json)"),
-    ("endless", "the answer ran past max_tokens: more than 22 deltas (the client stopped reading)"),
+    ("endless", "the stream ran past max_tokens: more than 22 events (the client stopped reading)"),
 ]
 
 
@@ -140,8 +144,9 @@ def test_the_gateway_fails_over_from_a_hostile_upstream_without_a_traceback(host
 def test_a_hostile_catalog_download_is_bounded_and_keeps_the_good_cache(hostile, tmp_path, capsys, behaviour, reason):
     cache = tmp_path / "cache"
     url = hostile.catalog_url(behaviour)
+    timeout = 1.0 if behaviour == "drip" else 60.0  # the size bounds must act long before any time bound
     with pytest.raises(CatalogUnavailable) as refused:
-        load_catalog(url, timeout=1.0, cache_dir=cache)
+        load_catalog(url, timeout=timeout, cache_dir=cache)
     message = str(refused.value)
     assert message.startswith(f"cannot fetch {url} (") and reason in message and "\n" not in message
     assert not cache.exists() or not list(cache.glob("api-*.json"))  # nothing half-written into the cache
@@ -149,12 +154,80 @@ def test_a_hostile_catalog_download_is_bounded_and_keeps_the_good_cache(hostile,
     # a good copy in the cache stays as it was, and stands in (one warning line)
     good = load_catalog(hostile.catalog_url("ok"), cache_dir=cache)
     name = hashlib.sha1(url.encode()).hexdigest()[:12]
-    good_file = next(cache.glob("api-*.json"))
+    good_file = cache / f"api-{hashlib.sha1(hostile.catalog_url('ok').encode()).hexdigest()[:12]}.json"
     (cache / f"api-{name}.json").write_bytes(good_file.read_bytes())
     (cache / f"api-{name}.meta.json").write_text(json.dumps({"url": url}), encoding="utf-8")
     capsys.readouterr()
-    kept = load_catalog(url, timeout=1.0, cache_dir=cache)
+    kept = load_catalog(url, timeout=timeout, cache_dir=cache)
     assert kept["model_ref"].tolist() == good["model_ref"].tolist() == ["acme/m1"]
     assert (cache / f"api-{name}.json").read_bytes() == good_file.read_bytes()
     err = capsys.readouterr().err
     assert err.startswith(f"warning: cannot fetch {url} (") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Servers that stop with requests in flight (clients that went away, or still waiting)
+
+
+def _send_raw(base_url: str, path: str, body: dict) -> socket.socket:
+    """A POST written on a raw socket, left open: the caller decides when the client goes away."""
+    url = urlsplit(base_url)
+    data = json.dumps(body).encode()
+    head = f"POST {url.path}{path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    sock = socket.create_connection((url.hostname, url.port))
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+def test_mock_providers_stopping_under_clients_that_left_print_no_traceback(mock_providers, capfd):
+    mock = mock_providers(["a"], script={"a": [Reply(ttft_s=30.0)] * 4})  # each answer is 30 s away
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
+    for stream in (False, True):
+        _send_raw(mock.endpoints["a"], "/chat/completions", {**body, "stream": stream}).close()  # the client leaves
+    while len(mock.requests) < 2:
+        time.sleep(0.01)
+    mock.stop()
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "Exception in ASGI application" not in captured.err
+
+
+def test_a_gateway_stopping_with_a_request_in_flight_answers_503_without_a_traceback(mock_providers, capfd):
+    mock = mock_providers(["a"], script={"a": [Reply("hang")]})
+    model = CombinedModel.of(["a"], combined_id="m")
+    gateway = Gateway([(model, {"a": Endpoint("a", mock.endpoints["a"], "openai", "none")})], POLICY)
+    with gateway.running() as url:
+        client = _send_raw(url, "/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        while len(mock.requests) < 1:
+            time.sleep(0.01)
+    # the block's end stopped the gateway: its grace period (5 s) ran out with the request in flight
+    client.settimeout(30)
+    answer = b""
+    while chunk := client.recv(65536):
+        answer += chunk
+    client.close()
+    assert answer.startswith(b"HTTP/1.1 503 ") and answer.endswith(
+        b"the server is stopping; retry elsewhere or later\n"
+    )
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "Exception in ASGI application" not in captured.err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_a_catalog_timeout_that_is_not_a_positive_number_is_one_line(cli, timeout):
+    result = cli("catalog", "--source", "https://models.dev/api.json", "--timeout", timeout)
+    assert (result.code, result.err) == (
+        2,
+        f"error: timeout must be a positive number of seconds, got {float(timeout)!r}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--total-timeout", "nan"), ("--total-timeout", "0"), ("--connect-timeout", "-1")]
+)
+def test_a_live_timeout_that_is_not_a_positive_number_is_one_line(cli, tmp_path, flag, value):
+    log = tmp_path / "attempts.jsonl"
+    model = ("--source", "bundled", "--combined", "claude-sonnet-4-5", "--providers", "anthropic,openrouter")
+    result = cli("live", *model, flag, value, "--log", str(log))
+    name = {"--total-timeout": "total_s", "--connect-timeout": "connect_s"}[flag]
+    expected = f"error: timeout {name} must be a positive number of seconds, got {float(value)!r}\n"
+    assert (result.code, result.err, log.exists()) == (2, expected, False)

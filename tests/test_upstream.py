@@ -194,13 +194,14 @@ def test_undecodable_bytes_and_a_body_that_is_no_stream_are_protocol_errors(body
 
 
 def test_a_stream_past_max_tokens_is_cut_off_as_a_protocol_error():
-    # the request asks for 3 tokens (SCENARIO); 2 * 3 + 16 = 22 deltas are allowed, the 23rd is one too many
-    deltas = [_chunk({"content": f"w{i} "}) for i in range(23)]
-    log, seen = _run(Response(_sse(*deltas, _chunk({}, "stop"), "[DONE]"), media_type="text/event-stream"))
+    # the request asks for 3 tokens (SCENARIO): 2 * 3 + 16 = 22 events are allowed, the 23rd is one too many
+    end = [_chunk({}, "stop"), "[DONE]"]
+    deltas = [_chunk({"content": f"w{i} "}) for i in range(21)]
+    log, seen = _run(Response(_sse(*deltas, *end), media_type="text/event-stream"))
     assert seen[0]["body"]["max_tokens"] == 3
     assert (log["outcome"].iloc[0], log["error"].iloc[0]) == (
         "protocol_error",
-        "the answer ran past max_tokens: more than 22 deltas (the client stopped reading)",
+        "the stream ran past max_tokens: more than 22 events (the client stopped reading)",
     )
-    ok, _ = _run(Response(_sse(*deltas[:22], _chunk({}, "stop"), "[DONE]"), media_type="text/event-stream"))
+    ok, _ = _run(Response(_sse(*deltas[:20], *end), media_type="text/event-stream"))
     assert ok["outcome"].iloc[0] == "ok"

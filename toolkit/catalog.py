@@ -256,9 +256,11 @@ def load_catalog(
     """The ``models`` table (one row per provider model) from ``source``, with the user's config applied.
 
     ``config`` is a path to ``opencode.json[c]`` or an already parsed dict. ``timeout``
-    bounds each network request (``auto`` uses at most 1.5 s). ``cache_dir`` defaults to
-    ``$XDG_CACHE_HOME/combined-models``.
+    bounds each download as a whole, in seconds (``auto`` uses at most 1.5 s). ``cache_dir``
+    defaults to ``$XDG_CACHE_HOME/combined-models``.
     """
+    if not (isinstance(timeout, int | float) and timeout > 0):  # NaN fails too
+        raise UserError(f"timeout must be a positive number of seconds, got {timeout!r}")
     cache = Path(cache_dir) if cache_dir is not None else _cache_home() / "combined-models"
     warnings: list[str] = []
     if source == "auto":

@@ -56,6 +56,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from toolkit.asgi_stop import quiet_on_stop
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, resolve_endpoint
 from toolkit.engine import Decision, FailoverEngine
@@ -364,7 +365,7 @@ class Gateway:
         # Node 4 s), so a client never sends on a connection the server is closing at that moment.
         # loop/http "auto": uvloop and httptools when they are installed, else asyncio and h11.
         config = uvicorn.Config(
-            self.app,
+            quiet_on_stop(self.app),  # requests cut by the end of the grace period: no traceback
             log_level="warning",
             access_log=False,
             lifespan="on",

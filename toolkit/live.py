@@ -62,6 +62,9 @@ from toolkit.vocabulary import (
 )
 from toolkit.world import poisson_arrivals, request_sizes, sampler
 
+_INTERRUPTED_TEXT = "run interrupted before the attempt ended"
+"""The error of an attempt still in flight when the run was interrupted (logged as ``cancelled``)."""
+
 __all__ = ["Timeouts", "estimate_cost", "read_log", "run_live", "run_live_async"]
 
 _NAN = math.nan
@@ -208,9 +211,13 @@ class _Run:
         engine, hedge_after = self.engine, self.policy.hedge_after_s
         if hedge_after is None:  # one attempt at a time: no task, no extra turn of the event loop
             attempt, t_start, acc = req.attempts, self.clock(), AttemptResult("ok")
-            result = await self.attempt(
-                acc, provider, req.request_id, attempt, req.deadline, req.input_tokens, req.output_tokens
-            )
+            try:
+                result = await self.attempt(
+                    acc, provider, req.request_id, attempt, req.deadline, req.input_tokens, req.output_tokens
+                )
+            except asyncio.CancelledError:  # the run was interrupted: the attempt in flight is logged too
+                self._abandon(req, provider, attempt, t_start, acc, _INTERRUPTED_TEXT)
+                raise
             decision = engine.report(req, provider, result.outcome, self.clock(), result.retry_after_s)
             self.record(req, provider, attempt, t_start, result, decision)
             if decision.action == DONE:
@@ -230,7 +237,11 @@ class _Run:
         decision = None
         while tasks:
             timeout = None if hedge_at is None else max(0.0, (hedge_at - self.clock()) / self.scale)
-            finished, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                finished, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # the run was interrupted: stop and log the attempts in flight
+                await self._cancel_others(req, tasks, _INTERRUPTED_TEXT)
+                raise
             if not finished:
                 hedge_at = None
                 now = self.clock()
@@ -245,22 +256,29 @@ class _Run:
                 self.record(req, p, attempt, t_start, result, decision)
                 if decision.action == DONE:
                     self.answers[req.request_id] = result.text
-                    await self._cancel_others(req, tasks)
+                    await self._cancel_others(req, tasks, CANCELLED_TEXT)
         return decision
 
-    async def _cancel_others(self, req: Any, tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]]) -> None:
-        """Abandon the losing hedge(s): each is logged as ``cancelled`` (billed for the prompt and
-        what it streamed, as the simulator does) and frees its probe slot."""
+    async def _cancel_others(
+        self, req: Any, tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]], why: str
+    ) -> None:
+        """Cancel the attempts of ``tasks`` (a losing hedge, or all of them when the run is
+        interrupted), wait until each has stopped, and log each as :meth:`_abandon` does."""
         for task, (p, attempt, t_start, acc) in list(tasks.items()):
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            self.engine.cancel(req, p, self.clock())
-            streamed = len("".join(acc.parts).split())
-            cancelled = AttemptResult(
-                "cancelled", None, None, acc.ttft_s, req.input_tokens, streamed, error=self.redact(CANCELLED_TEXT)
-            )
-            self.record(req, p, attempt, t_start, cancelled, _CANCELLED, streamed=bool(acc.parts))
+            self._abandon(req, p, attempt, t_start, acc, why)
         tasks.clear()
+
+    def _abandon(self, req: Any, provider: int, attempt: int, t_start: float, acc: AttemptResult, why: str) -> None:
+        """Log an attempt stopped before it ended as ``cancelled`` (billed for the prompt and what it
+        streamed, as the simulator does) with ``why`` as its error; its probe slot is freed."""
+        self.engine.cancel(req, provider, self.clock())
+        streamed = len("".join(acc.parts).split())
+        cancelled = AttemptResult(
+            "cancelled", None, None, acc.ttft_s, req.input_tokens, streamed, error=self.redact(why)
+        )
+        self.record(req, provider, attempt, t_start, cancelled, _CANCELLED, streamed=bool(acc.parts))
 
 
 # Rows the simulator writes the same way: a hedge that lost (decision done, the request
@@ -303,24 +321,34 @@ async def _drive(
             await run.request(request_id, *sizes[request_id])
         progress.update(1)
 
-    if arrivals["kind"] == "poisson":
-        t0, tasks = run.clock(), []
-        for request_id, at in enumerate(poisson_arrivals(arrivals["rate_per_s"], len(sizes), gen)):
-            await run.sleep_until(t0 + at)
-            tasks.append(asyncio.ensure_future(one(request_id)))
+    def sessions() -> list[asyncio.Future]:  # closed-loop sessions sharing one request counter
+        issued = iter(range(len(sizes)))
+        think = sampler(arrivals["think_time_s"], gen)
+
+        async def session() -> None:
+            for request_id in issued:  # shared iterator: the run stops issuing after the last request
+                pause = next(think)
+                if pause > 0:
+                    await run.sleep_until(run.clock() + pause)
+                await one(request_id)
+
+        return [asyncio.ensure_future(session()) for _ in range(arrivals["sessions"])]
+
+    tasks: list[asyncio.Future] = []
+    try:
+        if arrivals["kind"] == "poisson":
+            t0 = run.clock()
+            for request_id, at in enumerate(poisson_arrivals(arrivals["rate_per_s"], len(sizes), gen)):
+                await run.sleep_until(t0 + at)
+                tasks.append(asyncio.ensure_future(one(request_id)))
+        else:
+            tasks = sessions()
         await asyncio.gather(*tasks)
-        return
-    issued = iter(range(len(sizes)))
-    think = sampler(arrivals["think_time_s"], gen)
-
-    async def session() -> None:
-        for request_id in issued:  # shared iterator: the run stops issuing after the last request
-            pause = next(think)
-            if pause > 0:
-                await run.sleep_until(run.clock() + pause)
-            await one(request_id)
-
-    await asyncio.gather(*(session() for _ in range(arrivals["sessions"])))
+    except asyncio.CancelledError:  # interrupted (Ctrl-C): every request logs what it did before it stops,
+        for task in tasks:  # and only then may the caller close the log
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 # --------------------------------------------------------------------------------------------

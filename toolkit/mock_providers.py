@@ -59,6 +59,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from toolkit import mock_clouds, world
+from toolkit.asgi_stop import quiet_on_stop
 from toolkit.clock_lag import LagMeter
 from toolkit.scenario import Scenario
 from toolkit.vocabulary import OUTCOMES
@@ -461,7 +462,8 @@ class _Provider:
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
+        app = quiet_on_stop(self.app)  # a request still paced when the mock stops (its client left): no traceback
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
         self.server = uvicorn.Server(config)
 
     async def _models(self, request: Request) -> Response:

@@ -472,19 +472,20 @@ def _read(
         raise Unreadable(f"unreadable event in 200 stream ({type(exc).__name__}): {raw.data:.200}") from None
 
 
-def answer_limit(body: Mapping[str, Any]) -> int | None:
-    """How many answer deltas a stream of ``body`` may carry before the client stops reading: twice
-    the request's ``max_completion_tokens`` / ``max_tokens`` plus :data:`DELTA_SLACK` (a delta holds
-    one token or more; the margin absorbs providers that split one token in two); None without a limit."""
+def event_limit(body: Mapping[str, Any]) -> int | None:
+    """How many events a stream of ``body`` may carry before the client stops reading: twice the
+    request's ``max_completion_tokens`` / ``max_tokens`` plus :data:`EVENT_SLACK`, or None when it
+    names no limit. An answer delta holds a token or more; the factor absorbs providers that
+    split a token in two, the slack the events around the answer (role, usage, end, pings)."""
     for name in ("max_completion_tokens", "max_tokens"):
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return 2 * value + DELTA_SLACK
+            return 2 * value + EVENT_SLACK
     return None
 
 
-DELTA_SLACK = 16
-"""Answer deltas a stream may carry beyond twice its ``max_tokens`` (see :func:`answer_limit`)."""
+EVENT_SLACK = 16
+"""Events a stream may carry beyond twice its ``max_tokens`` (see :func:`event_limit`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,17 +549,14 @@ class Upstream:
                         acc.error = self.redact(f"{response.status_code} {text}")
                         return acc
                     state: dict[str, Any] = {"model": str(body.get("model", ""))}
-                    limit_deltas, deltas, received = answer_limit(body), 0, 0
+                    most, received = event_limit(body), 0
                     async for raw in _events(response, adapter.decoder()):
                         received += 1
+                        if most is not None and received > most:  # it ignores max_tokens: it may never end
+                            raise Unreadable(
+                                f"the stream ran past max_tokens: more than {most} events (the client stopped reading)"
+                            )
                         for event, kind in _read(adapter, raw, state, acc):
-                            if kind == CONTENT:
-                                deltas += 1
-                                if limit_deltas is not None and deltas > limit_deltas:
-                                    raise Unreadable(
-                                        f"the answer ran past max_tokens: more than {limit_deltas} deltas"
-                                        " (the client stopped reading)"
-                                    )
                             if kind == ERROR:
                                 acc.outcome = classify(response.status_code, response.headers, event.data)
                                 acc.error = self.redact(f"error event in 200 stream: {event.data}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from toolkit.cli._common import (
@@ -80,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
 
     from toolkit.errors import UserError
     from toolkit.live import Timeouts, estimate_cost, read_log, run_live
-    from toolkit.metrics import summarize
     from toolkit.opencode_config import read_config
     from toolkit.scenario import Scenario
     from toolkit.upstream import TOTAL_TIMEOUT_S
 
     if args.requests < 1 or args.concurrency < 1:
         raise UserError("--requests and --concurrency must be at least 1")
+    total = TOTAL_TIMEOUT_S if args.total_timeout is None else args.total_timeout
+    timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, total)  # checked before anything runs
     scenario = Scenario.load(args.scenario)
     policy = load_policy(args)
     model = load_model(args)
@@ -99,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
         members = list(policy.members(model))
         cost = estimate_cost(members, scenario, args.requests, args.input_tokens, args.output_tokens)
         _confirm(cost, args.requests, [m.provider for m in members], args.yes)
-    total = TOTAL_TIMEOUT_S if args.total_timeout is None else args.total_timeout
-    timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, total)
     run_id = f"live-{uuid.uuid4().hex[:8]}"
+    terminated: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: _terminate(terminated))
     try:
         log = run_live(
             model,
@@ -120,10 +122,29 @@ def run(args: argparse.Namespace) -> int:
             config=config,
         )
     except KeyboardInterrupt:
+        code = 143 if terminated else 130
         if not args.log:
-            raise
-        log = read_log(args.log, run_id)  # every finished attempt was flushed: summarize what ran
+            print("interrupted: no --log, so no attempt was kept", file=sys.stderr)
+            return code
+        log = read_log(args.log, run_id)  # every attempt was flushed before the log closed: summarize them
         print(f"interrupted: summary of the {len(log)} attempts in {args.log}", file=sys.stderr)
+        _report(args, log, policy, model, scenario, interrupted=True)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _report(args, log, policy, model, scenario)
+
+
+def _terminate(terminated: list[int]) -> None:
+    """SIGTERM ends a run as Ctrl-C does (the event loop's SIGINT handling stops it cleanly)."""
+    terminated.append(signal.SIGTERM)
+    signal.raise_signal(signal.SIGINT)
+
+
+def _report(args: argparse.Namespace, log, policy, model, scenario, interrupted: bool = False) -> int:
+    """Print the run's metrics and outcomes (stderr gets only the run's one line when interrupted)."""
+    from toolkit.metrics import summarize
+
     metrics = summarize(log)
     lag = log.attrs.get("clock_lag")
     if lag is not None and not args.real:  # how far the run fell behind the scenario clock (docs/live.md)
@@ -134,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     print_metrics(
         metrics, f"{model.combined_id} via {providers}; policy {policy.name}; {where}; {len(log)} attempts", args.json
     )
+    if interrupted:  # stderr already has its one line; a JSON document stays alone on stdout
+        if not args.json:
+            print("\n".join(outcome_lines(log)))
+        return 0
     for line in outcome_lines(log):  # beside a JSON document on stdout, the breakdown goes to stderr
         print(line, file=sys.stderr if args.json else sys.stdout)
     if args.log:
