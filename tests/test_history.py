@@ -121,6 +121,19 @@ def test_error_text_is_redacted_and_retry_after_read_from_headers(tmp_path):
     assert not history["error"].astype(str).str.contains("sk-abc").any()
 
 
+def test_keys_in_the_folders_auth_json_are_redacted_in_any_encoding(tmp_path):
+    log = simulate(MODEL, preset("opencode-native"), Scenario.load("busy-team-rate-limit"), 200, seed=2)
+    folder = write_opencode_history(log, tmp_path / "oc", START)
+    key = "auth-json-planted/key+0123456789"
+    (folder / "auth.json").write_text(json.dumps({"a": {"type": "api", "key": key}}))
+    lines = (folder / "log" / "opencode.log").read_text()
+    echoed = "rejected key " + key.upper().replace("/", "%2F").replace("+", "%2B")  # upper-cased, URL-encoded
+    (folder / "log" / "opencode.log").write_text(lines.replace("Rate limit reached", echoed))
+    errors = set(load_opencode_history(folder)["error"].astype(str))
+    assert "AI_APICallError: rejected key [redacted] for requests per min. Please try again later." in errors
+    assert not any("0123456789" in error for error in errors)
+
+
 # -- bad input: one line each, nothing written ------------------------------------------------
 
 

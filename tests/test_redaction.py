@@ -13,10 +13,16 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from toolkit.combined_model import CombinedModel
+from toolkit.endpoints import Endpoint
+from toolkit.gateway import Gateway
+from toolkit.mock_providers import Reply
+from toolkit.policy import FailoverPolicy
 from toolkit.redaction import (
     SECRETS,
     Secrets,
@@ -191,7 +197,10 @@ def leaks(secret: str, text: str) -> list[str]:
 
 
 KEY_CHARS = st.sampled_from('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+=:"\\~%')
-BODY_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))
+# any text, and the characters that could join an escape with the secret's first ones ("%4" + "1abc")
+BODY_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from(
+    '%\\u0123456789abcdefABCDEF"/+=:_-'
+)
 
 
 @st.composite
@@ -297,6 +306,24 @@ def test_live_run_against_an_echoing_provider_leaks_the_key_nowhere(cli, tmp_pat
     assert all(row["error"].startswith('401 {"error": {"message": "Incorrect API key provided: ') for row in rows)
     assert all("[redacted]" in row["error"] for row in rows)
     for where in (log.read_text(), result.out, result.err):
+        assert leaks(KEY, where) == []
+
+
+def test_gateway_answers_log_and_stats_show_no_echoed_key(mock_providers, tmp_path):
+    names = sorted(ENCODINGS)
+    replies = [Reply("auth", message=f"Incorrect API key provided: {ENCODINGS[name](KEY)}") for name in names]
+    mock = mock_providers(["a"], api_key=KEY, script={"a": replies})
+    model = CombinedModel.of(["a"], combined_id="m", cost_input=3.0, cost_output=15.0)
+    endpoints = {"a": Endpoint("a", mock.endpoints["a"], "openai", "env:K", KEY)}
+    log = tmp_path / "gw.jsonl"
+    gateway = Gateway([(model, endpoints)], FailoverPolicy(max_attempts=1, min_providers=1), log_path=log)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+    with gateway.running() as url:
+        answers = [httpx.post(url + "/chat/completions", json=body, timeout=30) for _ in names]
+        stats = httpx.get(url.removesuffix("/v1") + "/stats").text
+    assert [a.status_code for a in answers] == [502] * len(names)  # no provider answered
+    assert all("[redacted]" in a.json()["error"]["message"] for a in answers)
+    for where in (*(a.text for a in answers), log.read_text(), stats):
         assert leaks(KEY, where) == []
 
 

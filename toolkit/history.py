@@ -14,7 +14,8 @@ What is read, and nothing more (privacy): the listed JSON fields of ``message.da
 (selected inside SQLite with ``json_extract``, so prompt and answer text never reach
 Python), the creation time of each message's first ``part`` row (the first streamed event,
 for the time to first token; the ``part`` data column, which holds the text, is never read)
-and the stream lines of the logs. Error texts pass through :func:`toolkit.redaction.redact`.
+and the stream lines of the logs. Error texts pass through :func:`toolkit.redaction.redact`, with
+the keys in the folder's ``auth.json`` known, so one echoed in a log goes in any encoding.
 
 The database is opened read-only (SQLite URI ``mode=ro``) in one short read transaction, so
 a running OpenCode is neither blocked nor changed. Rows of a shape this module does not know
@@ -23,6 +24,7 @@ a running OpenCode is neither blocked nor changed. Rows of a shape this module d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -39,6 +41,7 @@ import pandas as pd
 from toolkit.attempt_log import COLUMNS
 from toolkit.classifier import classify, retry_after_s
 from toolkit.errors import UserError
+from toolkit.opencode_config import read_auth
 from toolkit.redaction import redact
 from toolkit.vocabulary import DECISIONS, OUTCOMES
 
@@ -134,6 +137,8 @@ def load_opencode_history(
         raise UserError(f"no opencode.db in {folder}: is this OpenCode's data folder (1.18 or later)?")
     start = parse_since(since)
     since_ms = 0 if start is None else int(start.timestamp() * 1000)
+    with contextlib.suppress(UserError):  # the keys OpenCode stores next to its logs: redacted if echoed there
+        read_auth(folder / "auth.json")
     messages, skipped = _read_messages(database, since_ms)
     events = _read_logs(folder / "log", since_ms)
     log = _attempts(messages, events)

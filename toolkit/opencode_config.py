@@ -95,21 +95,27 @@ def auth_path() -> Path:
 
 
 def auth_provider_ids(path: str | Path | None = None) -> list[str]:
-    """Provider ids with a stored credential (the keys of ``auth.json``; the values are never
-    kept, only remembered for redaction so no output can show them)."""
+    """Provider ids with a stored credential (the keys of ``auth.json``)."""
+    return sorted(read_auth(path))
+
+
+def read_auth(path: str | Path | None = None) -> dict:
+    """The entries of ``auth.json`` ({} when there is none). Their values are not kept by the
+    caller, only remembered for redaction (:func:`toolkit.redaction.remember`), so no output
+    can show them."""
     path = Path(path) if path is not None else auth_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return []
+        return {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         # Deliberately no detail: the text of a credentials file must never reach a message.
         raise UserError(f"cannot read provider ids from {path}; check that it is valid JSON") from None
     if not isinstance(data, dict):
-        return []
+        return {}
     # an entry is {"type": "api", "key": ...} or {"type": "oauth", "access": ..., "refresh": ...}
     remember(*(v for entry in data.values() if isinstance(entry, dict) for k, v in entry.items() if k != "type"))
-    return sorted(data)
+    return data
 
 
 def connected_providers(
