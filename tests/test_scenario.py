@@ -85,7 +85,7 @@ def test_missing_file_and_bad_json(tmp_path):
         Scenario.load("calm-dya")
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": ')
-    with pytest.raises(UserError, match="not valid JSON"):
+    with pytest.raises(UserError, match=r"bad\.json:1:10: invalid JSON \(Expecting value\)"):
         Scenario.load(bad)
 
 

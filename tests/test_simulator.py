@@ -373,8 +373,14 @@ def test_cli_flags_override_the_preset_and_json_is_machine_readable(cli):
     [
         (["--scenario", "calm-dya"], "error: no scenario file 'calm-dya'"),
         (["--scenario", "calm-day", "--preset", "resilent"], "error: unknown preset 'resilent'"),
-        (["--scenario", "calm-day", "--requests", "0"], "error: --requests must be at least 1"),
-        (["--scenario", "calm-day", "--max-attempts", "0"], "error: max_attempts must be a whole number >= 1"),
+        (
+            ["--scenario", "calm-day", "--requests", "0"],
+            "combined-models simulate: error: argument --requests: expected a whole number from 1 to",
+        ),
+        (
+            ["--scenario", "calm-day", "--max-attempts", "0"],
+            "combined-models simulate: error: argument --max-attempts: expected a whole number from 1 to 100, not '0'",
+        ),
     ],
 )
 def test_cli_user_errors_are_one_line(cli, args, message):

@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit import json_input
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 from toolkit.opencode_config import apply_config, read_config
@@ -87,12 +89,7 @@ def parse_api_json(data: bytes | str, origin: str) -> dict:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise UserError(f"{origin}: corrupt gzip data ({exc})") from None
-    try:
-        api = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{origin}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{origin}: not UTF-8 text") from None
+    api = json_input.loads(data, origin, hint="")
     if not isinstance(api, dict) or not all(
         isinstance(p, dict) and isinstance(p.get("models", {}), dict) for p in api.values()
     ):
@@ -201,14 +198,47 @@ def _resolve(source: str, timeout: float, cache_dir: Path, warnings: list[str]) 
     return _read_path(Path(source).expanduser()), str(source)
 
 
+MAX_LIMIT = 1_000_000_000
+"""Largest token limit kept (the largest real context windows are about 10 million)."""
+MAX_PRICE = 10_000.0
+"""Largest price kept, in USD per million tokens (the dearest real models cost about 150)."""
+
+
 def _num(value: object) -> object:
     """Numbers stay numbers; anything else (missing, text, bool) becomes NA."""
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _checked(value: object, field: str, where: str, dropped: list[str]) -> object:
+    """A limit (a whole number, 0 for unknown) or a price (>= 0) within range; else NA, noted in ``dropped``.
+
+    Missing values and text stay quietly NA, as before; a number out of range is a catalog
+    error worth a warning, never a value in the table (a negative price would win every
+    cost comparison, a huge limit overflows the integer column).
+    """
+    number = _num(value)
+    if number is None:
+        return None
+    assert isinstance(number, (int, float))
+    if field.startswith("limit."):
+        if float(number).is_integer() and 0 <= number <= MAX_LIMIT:
+            return int(number)
+        dropped.append(f"{where} {field} {number!r} (a whole number from 0 to {MAX_LIMIT:,})")
+        return None
+    if math.isfinite(number) and 0 <= number <= MAX_PRICE:
+        return number
+    dropped.append(f"{where} {field} {number!r} (USD per million tokens, 0 to {MAX_PRICE:g})")
+    return None
+
+
 def api_to_models(api: Mapping) -> pd.DataFrame:
-    """Flatten an ``api.json`` dict into the ``models`` table (missing fields become NA)."""
+    """Flatten an ``api.json`` dict into the ``models`` table (missing fields become NA).
+
+    Limits and prices out of range become NA too; ``attrs["dropped"]`` lists them
+    (``provider/model field value (allowed range)``).
+    """
     rows: dict[str, list] = {c: [] for c in MODEL_COLUMNS}
+    dropped: list[str] = []
     for provider_id, provider in api.items():
         env = provider.get("env")
         env_text = ",".join(v for v in env if isinstance(v, str)) if isinstance(env, list) else ""
@@ -226,10 +256,10 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
                 f"{provider_id}/{model_id}",
                 model.get("name"),
                 model.get("family"),
-                _num(limit.get("context")),
-                _num(limit.get("output")),
-                _num(cost.get("input")),
-                _num(cost.get("output")),
+                _checked(limit.get("context"), "limit.context", f"{provider_id}/{model_id}", dropped),
+                _checked(limit.get("output"), "limit.output", f"{provider_id}/{model_id}", dropped),
+                _checked(cost.get("input"), "cost.input", f"{provider_id}/{model_id}", dropped),
+                _checked(cost.get("output"), "cost.output", f"{provider_id}/{model_id}", dropped),
                 model.get("tool_call"),
                 model.get("reasoning"),
                 model.get("open_weights"),
@@ -243,7 +273,9 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=MODEL_COLUMNS)
     for column in ("tool_call", "reasoning", "open_weights"):
         df[column] = df[column].where(df[column].map(lambda v: isinstance(v, bool)), None)
-    return df.astype(_DTYPES)
+    df = df.astype(_DTYPES)
+    df.attrs["dropped"] = dropped
+    return df
 
 
 def load_catalog(
@@ -271,6 +303,12 @@ def load_catalog(
         api = apply_config(api, settings)
         label += f" + config {config}" if not isinstance(config, Mapping) else " + config"
     models = api_to_models(api)
+    if models.empty:
+        raise UserError(f"catalog {label} lists no models; check the file, or use --source bundled")
+    dropped = models.attrs.pop("dropped")
+    if dropped:
+        more = f" and {len(dropped) - 1} more" if len(dropped) > 1 else ""
+        _warn(warnings, f"catalog {label}: ignored values out of range: {dropped[0]}{more}")
     models.attrs.update(source=label, warnings=warnings)
     return models
 

@@ -173,6 +173,8 @@ def _google_token(provider: str) -> tuple[str, GoogleToken]:
         return "google-adc", GoogleToken()
     try:
         info = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except RecursionError:
+        raise UserError(f"provider {provider!r}: GOOGLE_APPLICATION_CREDENTIALS {path} is nested too deeply") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"provider {provider!r}: cannot read GOOGLE_APPLICATION_CREDENTIALS {path} ({exc})") from None
     if not isinstance(info, dict):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import UserError
-from toolkit.scenario import Scenario
+from toolkit.scenario import MAX_SIGMA, Scenario
 from toolkit.vocabulary import INJECTABLE_CLASSES
 
 WINDOW_S = 60.0  # a requests-per-minute bucket refills over a minute
@@ -173,6 +173,7 @@ def _lognormal(values) -> dict | float | None:
     sigma = float(logs.std(ddof=1)) if len(x) > 1 else 0.0
     if sigma < 1e-9:
         return round(float(x[0]), 6)
+    sigma = min(sigma, MAX_SIGMA)  # a scenario refuses wider tails; a spread this wide is noise anyway
     return {"dist": "lognormal", "median": round(float(np.exp(logs.mean())), 6), "sigma": round(sigma, 6)}
 
 

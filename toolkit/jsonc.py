@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit import json_input
 from toolkit.errors import UserError
 from toolkit.userfile import read_text
 
@@ -83,13 +84,10 @@ def position(text: str, offset: int) -> tuple[int, int]:
 def loads(text: str, source: str = "<string>") -> object:
     """Parse JSONC text; a syntax error becomes a :class:`UserError` naming ``source:line:column``."""
     try:
-        return json.loads(blank_comments(text))
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"{source}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg}); fix the file and retry"
-        ) from None
+        blanked = blank_comments(text)
     except ValueError as exc:
         raise UserError(f"{source}: invalid JSONC ({exc}); fix the file and retry") from None
+    return json_input.loads(blanked, source)
 
 
 def load(path: str | Path) -> object:

@@ -108,7 +108,7 @@ def read_auth(path: str | Path | None = None) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON, or absurdly nested
         # Deliberately no detail: the text of a credentials file must never reach a message.
         raise UserError(f"cannot read provider ids from {path}; check that it is valid JSON") from None
     if not isinstance(data, dict):

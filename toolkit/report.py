@@ -186,10 +186,14 @@ def build_report(
     started = time.perf_counter()
     if max_providers < 2:
         raise UserError("a report needs --max-providers >= 2 (failover needs two providers)")
+    worlds = [Scenario.load(s) for s in (scenarios or bundled_scenarios())]  # the cheap mistakes first
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out takes a folder for the report")
-    (out / "charts").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "charts").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the report folder {out}: {exc.strerror}; choose another --out") from None
     files: dict[str, Path] = {}
     notes: list[str] = []
     steps = tqdm(total=5, desc="report", unit="step", disable=not progress)
@@ -214,9 +218,10 @@ def build_report(
     steps.update()
 
     steps.set_postfix_str("sweep")
-    worlds = [Scenario.load(s) for s in (scenarios or bundled_scenarios())]
     mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
     model = CombinedModel.from_table(mine, case.combined_id, variants)
+    for world in worlds:
+        world.check_members(model.providers, known=set(catalog["provider"]))
     results = sweep(
         model,
         worlds,

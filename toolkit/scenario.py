@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from toolkit import data_files
+from toolkit import data_files, json_input
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 from toolkit.vocabulary import INJECTABLE_CLASSES, ErrorClass
@@ -217,10 +217,16 @@ class Scenario:
     @classmethod
     def from_dict(cls, data: Mapping, source: str = "<dict>") -> Scenario:
         """Validate ``data`` against the schema and the cross-field rules; raise UserError if wrong."""
+        if json_input.depth(data) > json_input.MAX_DEPTH:
+            raise UserError(f"scenario {source}: nested more than {json_input.MAX_DEPTH} levels deep")
+        bad = json_input.non_finite(data)
+        if bad is not None:
+            raise UserError(f"scenario {source}: at {bad}: NaN and infinity are not allowed; write a finite number")
         data = json.loads(json.dumps(data))  # a private deep copy of plain JSON values
         message = _schema_error(data, source)
         if message:
             raise UserError(message + " (see docs/failover.md, 'Scenario files')")
+        _check_ranges(data, source)
         for i, incident in enumerate(data.get("incidents", [])):
             if incident["end_s"] <= incident["start_s"]:
                 raise UserError(f"scenario {source}: incidents.{i}: end_s must be greater than start_s")
@@ -250,10 +256,12 @@ class Scenario:
                     f"{closest(text_path, bundled_scenarios())} ({', '.join(bundled_scenarios())})"
                 )
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise UserError(f"scenario {path}: not valid JSON: {exc.msg} at {where}") from None
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read scenario {path}: {exc.strerror}") from None
+        data = json_input.loads(raw, f"scenario {path}", hint=" (see docs/failover.md, 'Scenario files')")
+        if not isinstance(data, dict):
+            raise UserError(f"scenario {path}: the top level must be a JSON object {{...}}, not {type(data).__name__}")
         return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict:
@@ -318,6 +326,29 @@ class Scenario:
             worlds.append(ProviderWorld(provider, rank, profile, tuple(incidents)))
         return worlds
 
+    def check_members(self, ranking: Sequence[str], known: Collection[str] = ()) -> None:
+        """Refuse provider selectors that can apply to no member of ``ranking`` (a model's member order).
+
+        ``rank:N`` must be below the number of members; a provider id must be a member or one
+        of ``known`` (the catalog's provider ids: a scenario may describe providers this model
+        does not use, as a fitted one does). Anything else is a typo that would be ignored.
+        """
+        incidents = self.data.get("incidents", [])
+        selectors = [(f"providers.{key}", key) for key in self.data["providers"] if key != "default"]
+        selectors += [(f"incidents.{i}.provider", raw["provider"]) for i, raw in enumerate(incidents)]
+        last = f"rank:{len(ranking) - 1}"
+        for where, selector in selectors:
+            if selector.startswith("rank:") and int(selector[5:]) >= len(ranking):
+                raise UserError(
+                    f"scenario {self.source}: {where}: {selector} is past this model's {len(ranking)} "
+                    f"providers; use rank:0 to {last}"
+                )
+            if not selector.startswith("rank:") and selector not in ("all", *ranking) and selector not in known:
+                raise UserError(
+                    f"scenario {self.source}: {where}: unknown provider id {selector!r}"
+                    f"{closest(selector, ranking)}; use one of {', '.join(ranking)}, rank:0 to {last}, or all"
+                )
+
     def _fields(self, *keys: str) -> dict:
         """Profile fields for the given provider keys, layered over the built-in and ``default``."""
         providers = self.data["providers"]
@@ -332,6 +363,50 @@ class Scenario:
         from toolkit.fitting import fit_scenario
 
         return fit_scenario(log, name)
+
+
+# The largest value each kind of distribution may take (its constant, mean, median, or uniform
+# bounds), and the largest lognormal sigma: far beyond any real provider, small enough that a typo
+# cannot make one request last for days or a draw overflow. docs/failover.md lists them.
+DIST_LIMITS: dict[str, tuple[float, str]] = {
+    "ttft_s": (3600.0, "seconds"),
+    "error_latency_s": (3600.0, "seconds"),
+    "retry_after_s": (3600.0, "seconds"),
+    "think_time_s": (86400.0, "seconds"),
+    "tokens_per_s": (100_000.0, "tokens per second"),
+    "input_tokens": (10_000_000.0, "tokens"),
+    "output_tokens": (10_000_000.0, "tokens"),
+}
+MAX_SIGMA = 3.0
+
+
+def _check_ranges(data: Mapping, source: str) -> None:
+    """Refuse distribution values beyond :data:`DIST_LIMITS`, and a ``tokens_per_s`` that can be 0."""
+    for path, key, value in _dist_fields(data):
+        limit, unit = DIST_LIMITS[key]
+        dist = Dist.parse(value)
+        where = f"scenario {source}: at {path}"
+        for number in (dist.a, dist.b) if dist.kind == "uniform" else (dist.a,):
+            if number > limit:
+                raise UserError(f"{where}: {number:g} is out of range; use at most {limit:,.0f} {unit}")
+        if dist.kind == "lognormal" and dist.b > MAX_SIGMA:
+            raise UserError(f"{where}: sigma {dist.b:g} is out of range; use 0 to {MAX_SIGMA:g}")
+        if key == "tokens_per_s" and dist.a <= 0:
+            raise UserError(f"{where}: a speed of 0 tokens per second never finishes; use a value above 0")
+
+
+def _dist_fields(data: Mapping, path: str = ""):
+    """Every (path, key, value) whose key names a distribution field of :data:`DIST_LIMITS`."""
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key in DIST_LIMITS and value is not None:
+            yield where, key, value
+        elif isinstance(value, dict):
+            yield from _dist_fields(value, where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from _dist_fields(item, f"{where}.{i}")
 
 
 def _dists(data: Mapping, path: str = ""):

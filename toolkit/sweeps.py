@@ -25,10 +25,12 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from toolkit import run_size
 from toolkit.choice import Choice
 from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
@@ -227,12 +229,45 @@ class _SerialExecutor(Executor):
 
 
 def _read_done(out: Path | None) -> pd.DataFrame:
+    """The rows of an earlier run of the sweep in ``out`` (empty if none); anything else there is refused."""
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a .csv file name")
+    if out is not None and not out.parent.is_dir():
+        raise UserError(f"--out {out}: the folder {out.parent} does not exist; create it first")
     if out is None or not out.exists() or out.stat().st_size == 0:
         return pd.DataFrame()
     try:
-        return pd.read_csv(out)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{out} is not a sweep results file ({exc}); choose another --out") from None
+        done = pd.read_csv(out)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise UserError(f"{out} is not a sweep results file ({reason}); choose another --out") from None
+    if "point" not in done.columns:
+        raise UserError(f"{out} is not a sweep results file (no 'point' column); choose another --out")
+    return done
+
+
+def check_sweep(
+    model: CombinedModel,
+    scenarios: Sequence[Scenario],
+    *,
+    seeds: int = 3,
+    requests: int = 2000,
+    executor: Executor | str | object | None = None,
+    workers: int | None = None,
+    out: str | Path | None = None,
+    **shape: Any,
+) -> pd.DataFrame:
+    """Refuse a sweep that cannot run, before any work: bad sizes, a grid too large for the machine
+    (see :mod:`toolkit.run_size`), an ``out`` that is not a results file. Returns the rows already
+    in ``out``. ``shape`` holds :func:`grid`'s other arguments."""
+    if requests < 1:
+        raise UserError(f"--requests must be at least 1, not {requests}")
+    configs = len(grid(model, scenarios, **shape, seeds=1))  # before a grid of every seed is built
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, not {seeds}")
+    parallel = 1 if executor == "serial" else workers or os.cpu_count() or 1
+    run_size.check(configs * seeds, requests, parallel=parallel, lower="--seeds, --requests or the grid")
+    return _read_done(Path(out) if out is not None else None)
 
 
 def _append(out: Path, rows: list[dict]) -> None:
@@ -271,20 +306,18 @@ def sweep(
     """
     from tqdm.auto import tqdm
 
-    if requests < 1:
-        raise UserError(f"--requests must be at least 1, not {requests}")
-    points = grid(
-        model,
-        scenarios,
-        presets=presets,
-        strategies=strategies,
-        max_attempts=max_attempts,
-        priorities=priorities,
-        seeds=seeds,
-        max_orders=max_orders,
+    shape: dict[str, Any] = {
+        "presets": presets,
+        "strategies": strategies,
+        "max_attempts": max_attempts,
+        "priorities": priorities,
+        "max_orders": max_orders,
+    }
+    done = check_sweep(
+        model, scenarios, seeds=seeds, requests=requests, executor=executor, workers=workers, out=out, **shape
     )
+    points = grid(model, scenarios, **shape, seeds=seeds)
     out = Path(out) if out is not None else None
-    done = _read_done(out)
     finished = set(done["point"]) if "point" in done else set()
     todo = [p for p in points if p.key not in finished]
     by_name = {s.name: s for s in scenarios}
@@ -438,6 +471,49 @@ def across_scenarios(results: pd.DataFrame, weights: Mapping[str, float] | None)
     return frame.groupby(by, sort=False, observed=True)[numeric + ["_w"]].apply(weighted).reset_index()
 
 
+def _checked_results(results: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """``results`` with its metric columns as numbers, or a UserError naming the first bad cell.
+
+    A hand-edited or damaged results file must not turn into a wrong recommendation: every
+    row needs a success rate from 0 to 1 and a whole ``max_attempts`` of at least 1; other
+    metrics must be numbers, blank (NaN) only where a configuration had no success.
+    """
+    if results.empty:
+        raise UserError("the results file has no rows; run combined-models sweep (to the end) first")
+    out = results.copy()
+
+    def bad(column: str, row: object, value: object, want: str) -> UserError:
+        line = int(row) + 2 if isinstance(row, (int, np.integer)) else row  # + the header line, 1-based
+        shown = value.item() if isinstance(value, np.generic) else value  # 2.5, not np.float64(2.5)
+        return UserError(f"results line {line}: {column} is {shown!r}, expected {want}; is the file damaged?")
+
+    for column in metrics:
+        values = pd.to_numeric(out[column], errors="coerce")
+        text = values.isna() & out[column].notna()
+        if text.any():
+            row = text.idxmax()
+            raise bad(column, row, out[column][row], "a number")
+        out[column] = values.astype(float)
+    rate = out["success_rate"]
+    wrong = ~rate.between(0.0, 1.0)  # NaN is not between
+    if wrong.any():
+        row = wrong.idxmax()
+        raise bad("success_rate", row, rate[row], "a number from 0 to 1")
+    if "max_attempts" in out:
+        attempts = pd.to_numeric(out["max_attempts"], errors="coerce")
+        wrong = ~(attempts >= 1) | (attempts % 1 != 0)
+        if wrong.any():
+            row = wrong.idxmax()
+            raise bad("max_attempts", row, out["max_attempts"][row], "a whole number of at least 1")
+        out["max_attempts"] = attempts.astype(int)
+    for column in metrics[1:]:  # blank only without a success: nothing to measure then
+        wrong = out[column].isna() & (rate > 0) | np.isinf(out[column])
+        if wrong.any():
+            row = wrong.idxmax()
+            raise bad(column, row, out[column][row], "a finite number where success_rate is above 0")
+    return out
+
+
 def recommend(
     results: pd.DataFrame,
     *,
@@ -466,6 +542,7 @@ def recommend(
     missing = [c for c in ["success_rate", "cost_per_success_usd", *objectives] if c not in results.columns]
     if missing:
         raise UserError(f"the results have no column {missing[0]!r}; is this a file written by combined-models sweep?")
+    results = _checked_results(results, ["success_rate", *dict.fromkeys([*objectives, "cost_per_success_usd"])])
     shown = ["success_rate", *dict.fromkeys([*objectives, "latency_p95_s", "cost_per_success_usd"])]
     table = aggregate(across_scenarios(results, weights), [m for m in shown if m in results.columns])
     constraints = {"min_success": min_success, "objectives": list(objectives)}

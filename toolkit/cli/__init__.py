@@ -21,6 +21,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from toolkit.errors import UserError
 from toolkit.redaction import redact_text, redacted_output
@@ -44,9 +45,16 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: what is wrong, and where the help is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser, one sub-parser per command module."""
-    parser = argparse.ArgumentParser(
+    """The full parser, one sub-parser per command module (sub-parsers share its class)."""
+    parser = _Parser(
         prog="combined-models",
         description="Group the same model across providers, benchmark failover and export opencode.json.",
     )

@@ -3,12 +3,63 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def csv_list(value: str) -> list[str]:
     """Parse ``a,b,c`` into ``["a", "b", "c"]`` (blank items dropped)."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _shown(value: float) -> str:
+    return f"{value:,}" if float(value).is_integer() else f"{value:g}"
+
+
+def number(
+    low: float, high: float, *, whole: bool = False, above: bool = False, or_inf: bool = False
+) -> Callable[[str], Any]:
+    """An argparse ``type``: a finite number from ``low`` (or above it, with ``above``) to ``high``
+    (or ``inf`` as well, with ``or_inf``: "no limit").
+
+    Every numeric option goes through one of these, so ``nan``, ``inf``, a negative count or an
+    absurd size is a one-line usage error naming the option and the range, before any work.
+    """
+    span = f"a {'whole number' if whole else 'number'} {'above' if above else 'from'} {_shown(low)} to {_shown(high)}"
+    span += " or inf" if or_inf else ""
+
+    def parse(text: str) -> int | float:
+        try:
+            value: int | float = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text!r}") from None
+        if or_inf and value == math.inf:
+            return value
+        if not math.isfinite(value) or not (low < value if above else low <= value) or value > high:
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text!r}")
+        return value
+
+    return parse
+
+
+COUNT = number(1, 10**12, whole=True)
+"""Requests, seeds and the like: at least 1 (how much is too much is checked against the machine)."""
+SEED = number(0, 2**32 - 1, whole=True)
+SECONDS = number(0, 86400, above=True)
+SECONDS_OR_INF = number(0, 86400, above=True, or_inf=True)
+ATTEMPTS = number(1, 100, whole=True)
+PROVIDERS = number(0, 1000, whole=True)
+FRACTION = number(0, 1)
+TIME_SCALE = number(0, 10_000, above=True)
+TOKENS = number(1, 10_000_000, whole=True)
+PORT = number(0, 65535, whole=True)
+CONCURRENCY = number(1, 10_000, whole=True)
+
+
+def attempts_list(value: str) -> list[int]:
+    """``1,2,3``: attempt budgets, each checked like ``--max-attempts``."""
+    return [ATTEMPTS(item) for item in csv_list(value)]
 
 
 def add_source(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +140,7 @@ def add_model(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-providers",
-        type=int,
+        type=PROVIDERS,
         default=MAX_PROVIDERS,
         metavar="N",
         help=f"try at most N providers (default {MAX_PROVIDERS}; 0: all)",
@@ -104,10 +155,13 @@ def config_path(args: argparse.Namespace):
     return args.config if args.config else find_config()
 
 
-def load_model(args: argparse.Namespace):
+def load_model(args: argparse.Namespace, scenarios: Sequence = (), check: Callable[[Any], object] | None = None):
     """The :class:`~toolkit.combined_model.CombinedModel` named by :func:`add_model`'s options.
 
     Prints (to stderr) which model and providers were chosen, and why, before any work starts.
+    Before that, each of ``scenarios`` is checked to name only providers it can apply to, and
+    ``check(model)`` runs (it raises a UserError for a run that cannot go ahead), so a mistake
+    is the only line printed.
     """
     import sys
 
@@ -131,12 +185,17 @@ def load_model(args: argparse.Namespace):
         max_providers=args.max_providers or None,
         variants=args.variants,
     )
-    print(f"model: {case.describe()}", file=sys.stderr)
     order = ranking(case.providers, args.rank)
+    for scenario in scenarios:
+        scenario.check_members(order, known=set(models["provider"]))
+    table = combined_table(models, providers=case.providers, priority=order, min_providers=1)
+    model = CombinedModel.from_table(table, case.combined_id, args.variants)
+    if check is not None:
+        check(model)
+    print(f"model: {case.describe()}", file=sys.stderr)
     if args.rank:
         print(f"rank: {' > '.join(order)} (a scenario's rank:0 is {order[0]})", file=sys.stderr)
-    table = combined_table(models, providers=case.providers, priority=order, min_providers=1)
-    return CombinedModel.from_table(table, case.combined_id, args.variants)
+    return model
 
 
 def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
@@ -154,6 +213,20 @@ def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
     return [*rank, *(p for p in providers if p not in rank)]
 
 
+def check_output_file(path: str | None, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder, or in a missing folder."""
+    from pathlib import Path
+
+    from toolkit.errors import UserError
+
+    if path is None:
+        return
+    if Path(path).is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    if not Path(path).parent.is_dir():
+        raise UserError(f"{flag} {path}: the folder {Path(path).parent} does not exist; create it first")
+
+
 def add_policy(parser: argparse.ArgumentParser) -> None:
     """``--preset`` and the flags that override its fields."""
     parser.add_argument(
@@ -167,7 +240,7 @@ def add_policy(parser: argparse.ArgumentParser) -> None:
         choices=["on_error", "on_rate_limit", "on_overload"],
         help="classes that move a request to the next provider",
     )
-    parser.add_argument("--max-attempts", type=int, metavar="N", help="attempts per provider, the first included")
+    parser.add_argument("--max-attempts", type=ATTEMPTS, metavar="N", help="attempts per provider, the first included")
 
 
 def load_policy(args: argparse.Namespace):

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from toolkit.cli._common import add_config, add_source
+from toolkit.cli._common import SECONDS, add_config, add_source
 
 if TYPE_CHECKING:  # pandas loads only when a command runs
     import pandas as pd
@@ -22,7 +22,7 @@ def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
     """``--source``, ``--config``, ``--timeout`` and ``--out``."""
     add_source(parser)
     add_config(parser)
-    parser.add_argument("--timeout", type=float, default=3.0, help="seconds for the whole download (default 3)")
+    parser.add_argument("--timeout", type=SECONDS, default=3.0, help="seconds for the whole download (default 3)")
     parser.add_argument("--out", metavar="FILE", help="write the table here (.csv, .json or .parquet)")
 
 

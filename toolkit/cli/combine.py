@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from toolkit.cli._common import csv_list
+from toolkit.cli._common import PROVIDERS, csv_list
 from toolkit.cli.catalog import add_catalog_arguments, load_models
 
 if TYPE_CHECKING:  # pandas loads only when a command runs
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priority", type=csv_list, default=[], metavar="A,B,C", help="try these providers first")
     parser.add_argument(
         "--min-providers",
-        type=int,
+        type=PROVIDERS,
         default=2,
         metavar="N",
         help="distinct providers a combined model needs (default 2; 1 keeps every model)",

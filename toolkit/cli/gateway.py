@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from toolkit.cli._common import add_config, add_policy, add_source, csv_list
+from toolkit.cli._common import PORT, add_config, add_policy, add_source, check_output_file, csv_list, number
 
 HELP = "serve combined models locally (OpenAI and Anthropic APIs) with failover between their providers"
 
@@ -27,21 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve this combined model (repeatable; default: the config's, else all)",
     )
     parser.add_argument("--host", help="address to listen on (default: the config's gateway URL, else 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: the config's gateway URL, else 4141)")
+    parser.add_argument("--port", type=PORT, help="port to listen on (default: the config's gateway URL, else 4141)")
     parser.add_argument("--log", metavar="FILE", help="append every attempt to this JSON-lines attempt log")
     parser.add_argument(
         "--token-env", metavar="VAR", help="require the token in this environment variable (Bearer or x-api-key)"
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=number(0, 3600),
         default=30.0,
         metavar="S",
         help="on SIGINT/SIGTERM, seconds in-flight requests get to finish (default 30)",
     )
     parser.add_argument(
         "--max-body-mb",
-        type=float,
+        type=number(0, 1 << 20, above=True),
         default=32.0,
         metavar="MB",
         help="largest request body accepted, in MiB (default 32; larger: 413)",
@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.gateway_config import read_gateway_settings
     from toolkit.opencode_config import read_config
 
+    check_output_file(args.log, "--log")
     config = read_config(args.config) if args.config else {}
     settings = read_gateway_settings(config, args.config) if args.config else None
     host = args.host or (settings.host if settings else DEFAULT_HOST)

@@ -7,11 +7,19 @@ import signal
 import sys
 
 from toolkit.cli._common import (
+    CONCURRENCY,
+    SECONDS,
+    SECONDS_OR_INF,
+    SEED,
+    TIME_SCALE,
+    TOKENS,
     add_model,
     add_policy,
+    check_output_file,
     config_path,
     load_model,
     load_policy,
+    number,
     print_metrics,
     scenario_help,
 )
@@ -33,31 +41,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="send to the providers' real endpoints (catalog api + --config provider options) instead of mocks",
     )
     add_policy(parser)
-    parser.add_argument("--requests", type=int, default=20, metavar="N", help="requests to send (default 20)")
-    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)")
+    parser.add_argument(
+        "--requests",
+        type=number(1, 1_000_000, whole=True),
+        default=20,
+        metavar="N",
+        help="requests to send (default 20)",
+    )
+    parser.add_argument(
+        "--concurrency", type=CONCURRENCY, default=8, metavar="N", help="requests in flight (default 8)"
+    )
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=TIME_SCALE,
         default=1.0,
         metavar="X",
         help="mock providers only: run the scenario X times faster than real time",
     )
-    parser.add_argument("--input-tokens", type=int, metavar="N", help="prompt size of each request (default: scenario)")
-    parser.add_argument("--output-tokens", type=int, metavar="N", help="max_tokens of each request (default: scenario)")
-    parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="seconds (default 10)")
+    parser.add_argument(
+        "--input-tokens", type=TOKENS, metavar="N", help="prompt size of each request (default: scenario)"
+    )
+    parser.add_argument(
+        "--output-tokens", type=TOKENS, metavar="N", help="max_tokens of each request (default: scenario)"
+    )
+    parser.add_argument("--connect-timeout", type=SECONDS, default=10.0, metavar="S", help="seconds (default 10)")
     parser.add_argument(
         "--first-token-timeout",
-        type=float,
+        type=SECONDS,
         metavar="S",
         help="seconds to the first token (default: the policy's attempt_timeout_s)",
     )
     parser.add_argument(
         "--total-timeout",
-        type=float,
+        type=SECONDS_OR_INF,
         metavar="S",
         help="seconds per attempt, connect to last byte (default 1800; inf: none)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, metavar="K", help="random seed (default 0)")
     parser.add_argument("--log", metavar="FILE", help="append the attempt log here as JSON lines, one per attempt")
     parser.add_argument("--yes", action="store_true", help="do not ask before spending money on real providers")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
@@ -89,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--requests and --concurrency must be at least 1")
     total = TOTAL_TIMEOUT_S if args.total_timeout is None else args.total_timeout
     timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, total)  # checked before anything runs
+    check_output_file(args.log, "--log")
     scenario = Scenario.load(args.scenario)
     policy = load_policy(args)
-    model = load_model(args)
+    model = load_model(args, [scenario])
     config = None  # no config: mock providers
     if args.real:
         if args.time_scale != 1.0:

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from toolkit.cli._common import csv_list, scenario_help
+from toolkit.cli._common import PORT, SEED, TIME_SCALE, check_output_file, csv_list, number, scenario_help
 
 HELP = "serve mock OpenAI-compatible and Anthropic providers on 127.0.0.1 that follow a scenario"
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=TIME_SCALE,
         default=1.0,
         metavar="X",
         help="run the scenario X times faster than real time (headers keep scenario seconds)",
@@ -39,10 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="A,B",
         help="providers to present to OpenCode as @ai-sdk/anthropic (the rest as openai-compatible)",
     )
-    parser.add_argument("--port", type=int, default=0, help="first port (the next providers take the next ports)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
+    parser.add_argument("--port", type=PORT, default=0, help="first port (the next providers take the next ports)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the fault draws")
     parser.add_argument("--log", metavar="FILE", help="append every request to this JSON-lines file")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument(
+        "--duration", type=number(0, 86400), metavar="S", help="stop after S seconds (default: until Ctrl-C)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number")
+    check_output_file(args.log, "--log")
     unknown = sorted(set(args.anthropic) - set(args.providers))
     if unknown:
         raise UserError(f"--anthropic names {unknown[0]!r}, which is not in --providers")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_variants, csv_list
+from toolkit.cli._common import FRACTION, PROVIDERS, add_variants, csv_list
 
 HELP = "pick the configuration to run from sweep results (constraints, objectives, confidence intervals)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, metavar="FILE", help="CSV written by combined-models sweep")
-    parser.add_argument("--min-success", type=float, default=0.995, help="required success rate (default 0.995)")
+    parser.add_argument("--min-success", type=FRACTION, default=0.995, help="required success rate (default 0.995)")
     parser.add_argument(
         "--objective",
         type=csv_list,
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="A,B",
         help="what to minimize, in order (default latency_p95_s,cost_per_success_usd)",
     )
-    parser.add_argument("--min-providers", type=int, default=2, help="min_providers written into the choice")
+    parser.add_argument("--min-providers", type=PROVIDERS, default=2, help="min_providers written into the choice")
     add_variants(parser)
     parser.add_argument("--save", metavar="FILE", help="save the choice as JSON (input of export --from)")
 
@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read sweep results {args.results}: {exc}") from None
+        reason = " ".join(str(exc).split())  # pandas' messages can span lines
+        raise UserError(f"cannot read sweep results {args.results}: {reason}") from None
     rec = recommend(
         results,
         min_success=args.min_success,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_config, add_variants, config_path, csv_list, preset_help, scenario_help
+from toolkit.cli._common import (
+    COUNT,
+    FRACTION,
+    PROVIDERS,
+    add_config,
+    add_variants,
+    config_path,
+    csv_list,
+    preset_help,
+    scenario_help,
+)
 
 HELP = "catalog -> combined table -> failover sweep -> recommendation -> self-contained HTML report"
 
@@ -38,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-providers",
-        type=int,
+        type=PROVIDERS,
         default=4,
         metavar="N",
         help="providers tried, first in try order (default 4; N! priority orders are swept)",
@@ -55,11 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default $XDG_DATA_HOME/opencode); saved in the report folder",
     )
     parser.add_argument("--presets", type=csv_list, metavar="A,B", help=preset_help("failover presets, default all"))
-    parser.add_argument("--seeds", type=int, default=5, help="runs per configuration (default 5)")
-    parser.add_argument("--requests", type=int, default=2000, help="simulated requests per run (default 2000)")
+    parser.add_argument("--seeds", type=COUNT, default=5, help="runs per configuration (default 5)")
+    parser.add_argument("--requests", type=COUNT, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument(
         "--min-success",
-        type=float,
+        type=FRACTION,
         default=0.995,
         metavar="X",
         help="success rate the recommendation must reach (default 0.995)",

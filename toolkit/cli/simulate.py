@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli._common import add_model, add_policy, load_model, load_policy, print_metrics, scenario_help
+from toolkit.cli._common import (
+    COUNT,
+    SEED,
+    add_model,
+    add_policy,
+    check_output_file,
+    load_model,
+    load_policy,
+    print_metrics,
+    scenario_help,
+)
 
 HELP = "simulate failover of a combined model in a scenario (virtual time); print metrics, write the attempt log"
 
@@ -15,13 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_model(parser)
     add_policy(parser)
-    parser.add_argument("--requests", type=int, default=1000, metavar="N", help="simulated requests (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
+    parser.add_argument("--requests", type=COUNT, default=1000, metavar="N", help="simulated requests (default 1000)")
+    parser.add_argument("--seed", type=SEED, default=0, metavar="K", help="random seed (default 0)")
     parser.add_argument("--log", metavar="FILE", help="write the attempt log here (.csv, .json or .parquet)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
+    from toolkit import run_size
     from toolkit.catalog import write_table
     from toolkit.errors import UserError
     from toolkit.metrics import summarize
@@ -30,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.requests < 1:
         raise UserError(f"--requests must be at least 1, got {args.requests}")
+    run_size.check(1, args.requests)
+    check_output_file(args.log, "--log")
     scenario = Scenario.load(args.scenario)  # before the catalog: the cheaper mistake first
     policy = load_policy(args)
-    model = load_model(args)
+    model = load_model(args, [scenario])
     log = simulate(model, policy, scenario, requests=args.requests, seed=args.seed, progress=not args.json)
     metrics = summarize(log)
     if args.log:

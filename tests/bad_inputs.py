@@ -1,0 +1,442 @@
+"""The bad-input corpus of tests/test_bad_input.py: one :class:`Case` per mistake a user can make.
+
+Every case writes its files into an empty folder, runs one ``combined-models`` command on
+them, and names the exit code and a pattern the single stderr line must match. ``{d}`` in
+an argument is that folder. The files every case gets are :data:`BASE_FILES`: a tiny
+three-provider catalog, a valid config, choice, scenario and results file, so each case
+breaks exactly one thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+DEEP = "[" * 100_000 + "]" * 100_000
+"""100,000 levels of nesting (each reader must refuse it without a RecursionError)."""
+DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
+HUGE_INT = "1" + "0" * 5000
+
+
+def _api(**models: dict) -> str:
+    """A models.dev-shaped catalog: providers p-one, p-two, p-three, each with model ``m1``."""
+    base = {"limit": {"context": 128000, "output": 8192}, "cost": {"input": 1, "output": 2}}
+    api = {
+        p: {
+            "id": p,
+            "api": "https://example.invalid/v1",
+            "npm": "@ai-sdk/openai-compatible",
+            "models": {"m1": {"id": "m1", "name": "M1", **base, **models.get(p, {})}},
+        }
+        for p in ("p-one", "p-two", "p-three")
+    }
+    return json.dumps(api)
+
+
+SCENARIO: dict = {
+    "name": "tiny",
+    "arrivals": {"kind": "poisson", "rate_per_s": 2.0},
+    "providers": {"default": {"ttft_s": 0.5, "tokens_per_s": 50, "errors": {"server_error": 0.01}}},
+}
+
+
+def scenario(**changes: object) -> str:
+    """:data:`SCENARIO` with top-level keys replaced, or ``a__b`` paths set one level down."""
+    data = json.loads(json.dumps(SCENARIO))
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = data
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return json.dumps(data)
+
+
+def profile(**fields: object) -> str:
+    """A scenario whose ``default`` profile has ``fields`` set."""
+    return scenario(providers={"default": {**SCENARIO["providers"]["default"], **fields}})
+
+
+def incident(**fields: object) -> str:
+    """A scenario with one incident (an outage of rank:0 for 10 s, overridden by ``fields``)."""
+    return scenario(incidents=[{"provider": "rank:0", "kind": "outage", "start_s": 0, "end_s": 10, **fields}])
+
+
+RESULTS_HEADER = "point,preset,strategy,priority,max_attempts,scenario,seed,combined_id,success_rate,latency_p95_s,cost_per_success_usd"
+
+
+def results(*rows: str) -> str:
+    """A sweep results CSV: the header, then ``rows`` (default: two good rows)."""
+    good = [
+        "a|0,opencode-1.18,on_error,p-one>p-two>p-three,6,tiny,0,m1,1.0,11.5,0.0086",
+        "b|0,opencode-1.18,on_error,p-two>p-one>p-three,6,tiny,0,m1,1.0,12.5,0.0090",
+    ]
+    return "\n".join([RESULTS_HEADER, *(rows or good)]) + "\n"
+
+
+BASE_FILES: dict[str, str | bytes] = {
+    "tiny.json": _api(),
+    "opencode.json": '{\n  "model": "p-one/m1"\n}\n',
+    "choice.json": '{"provider_priority": ["p-one", "p-two"], "strategy": "on_error", "max_attempts": 2}\n',
+    "scenario.json": scenario(),
+    "results.csv": results(),
+    "a-file": "not a folder\n",
+}
+
+MODEL = ["--source", "{d}/tiny.json", "--providers", "p-one,p-two,p-three", "--combined", "m1"]
+SIMULATE = ["simulate", *MODEL, "--requests", "10"]
+SWEEP = ["sweep", *MODEL, "--requests", "10", "--seeds", "1", "--executor", "serial"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: the command line, the files it needs beyond :data:`BASE_FILES`, what it must say."""
+
+    id: str
+    argv: list[str]
+    err: str  # a regular expression the one stderr line must match (re.search)
+    code: int = 2
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    folders: tuple[str, ...] = ()  # made as empty folders (a folder where a file belongs)
+
+
+def _usage(command: str, option: str, value: str, extra: list[str]) -> Case:
+    return Case(
+        f"{command} {option} {value}",
+        [command, *extra, f"{option}={value}"],  # "=": argparse reads a lone "-inf" as an option
+        rf"^combined-models {command}: error: argument {option}: expected .*, not '{value}' "
+        rf"\(see combined-models {command} --help\)$",
+    )
+
+
+# Every numeric option of every command, with values out of its range: one usage line each.
+_NUMBERS: list[tuple[str, list[str], str, list[str]]] = [
+    ("catalog", [], "--timeout", ["nan", "inf", "0", "-1", "abc"]),
+    ("combine", [], "--timeout", ["-inf"]),
+    ("combine", [], "--min-providers", ["-1", "2.5", "x"]),
+    ("endpoints", [], "--timeout", ["NaN"]),
+    ("live", [], "--requests", ["0", "-5", "2.5", "10000000", "nan"]),
+    ("live", [], "--concurrency", ["0", "1000000000"]),
+    ("live", [], "--time-scale", ["nan", "inf", "0", "-1", "1e999"]),
+    ("live", [], "--input-tokens", ["0", "1000000000000"]),
+    ("live", [], "--output-tokens", ["-1"]),
+    ("live", [], "--connect-timeout", ["nan", "0"]),
+    ("live", [], "--first-token-timeout", ["-1"]),
+    ("live", [], "--total-timeout", ["-inf", "0"]),
+    ("live", [], "--seed", ["-1", "1099511627776"]),
+    ("live", [], "--max-attempts", ["0", "1.5"]),
+    ("live", [], "--max-providers", ["-3"]),
+    ("simulate", ["--scenario", "calm-day"], "--requests", ["0", "nan"]),
+    ("simulate", ["--scenario", "calm-day"], "--seed", ["abc"]),
+    ("simulate", ["--scenario", "calm-day"], "--max-attempts", ["101"]),
+    ("sweep", ["--scenario", "calm-day", "--out", "x.csv"], "--seeds", ["0", "-1"]),
+    ("sweep", ["--scenario", "calm-day", "--out", "x.csv"], "--requests", ["0"]),
+    ("sweep", ["--scenario", "calm-day", "--out", "x.csv"], "--workers", ["0"]),
+    ("sweep", ["--scenario", "calm-day", "--out", "x.csv"], "--max-attempts", ["0", "x"]),
+    ("recommend", ["--results", "r.csv"], "--min-success", ["nan", "1.5", "-0.1"]),
+    ("recommend", ["--results", "r.csv"], "--min-providers", ["-1"]),
+    ("report", [], "--seeds", ["0"]),
+    ("report", [], "--requests", ["nan"]),
+    ("report", [], "--min-success", ["2"]),
+    ("report", [], "--max-providers", ["-1"]),
+    ("gateway", [], "--port", ["70000", "-1"]),
+    ("gateway", [], "--grace", ["nan", "-1"]),
+    ("gateway", [], "--max-body-mb", ["0", "inf"]),
+    ("mock-providers", ["--scenario", "calm-day"], "--time-scale", ["0", "nan"]),
+    ("mock-providers", ["--scenario", "calm-day"], "--port", ["99999"]),
+    ("mock-providers", ["--scenario", "calm-day"], "--seed", ["-1"]),
+    ("mock-providers", ["--scenario", "calm-day"], "--duration", ["nan", "-1"]),
+]
+
+USAGE_CASES = [_usage(cmd, opt, v, extra) for cmd, extra, opt, values in _NUMBERS for v in values] + [
+    Case("unknown command", ["no-such-command"], r"^combined-models: error: argument COMMAND: invalid choice"),
+    Case("sweep without --out", ["sweep", "--scenario", "calm-day"], r"required: --out \(see"),
+    Case("recommend without --results", ["recommend"], r"required: --results \(see"),
+    Case("bad --variants", ["simulate", "--scenario", "calm-day", "--variants", "some"], r"--variants: invalid choice"),
+]
+
+# Each JSON file type, broken in each way: (where it is read, the expected message).
+_JSON_READERS: dict[str, tuple[list[str], str]] = {
+    "config": (["catalog", "--source", "{d}/tiny.json", "--config", "{d}/bad.json"], ""),
+    "choice": (["export", "--from", "{d}/bad.json", "--config", "{d}/opencode.json"], ""),
+    "catalog": (["catalog", "--source", "{d}/bad.json"], ""),
+    "overrides": (["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/bad.json"], ""),
+    "scenario": ([*SIMULATE, "--scenario", "{d}/bad.json"], "scenario .*"),
+}
+_JSON_BREAKS: list[tuple[str, str | bytes, str]] = [
+    ("deep array", DEEP, r"bad\.json: nested more than 64 levels deep"),
+    ("deep object", DEEP_OBJECT, r"bad\.json: nested more than 64 levels deep"),
+    ("NaN", '{"a": NaN}', r"bad\.json: invalid JSON \(NaN is not a JSON value; write a finite number\)"),
+    ("Infinity", '{"a": -Infinity}', r"bad\.json: invalid JSON \(-Infinity is not a JSON value"),
+    ("1e400", '{"a": 1e400}', r"bad\.json: invalid JSON \(the number 1e400 is out of range\)"),
+    ("huge integer", '{"a": ' + HUGE_INT + "}", r"bad\.json: invalid JSON \(an integer with thousands of digits\)"),
+    ("not UTF-8", b'{"a": "\xff\xfe"}', r"bad\.json(:|: it is) not UTF-8 text"),
+    ("empty", "", r"bad\.json:1:1: invalid JSON \(Expecting value\)"),
+    ("truncated", '{"a": [1, 2', r"bad\.json:1:12: invalid JSON"),
+]
+
+JSON_CASES = (
+    [
+        Case(f"{kind} {name}", argv, prefix + pattern, files={"bad.json": content})
+        for kind, (argv, prefix) in _JSON_READERS.items()
+        for name, content, pattern in _JSON_BREAKS
+    ]
+    + [
+        Case(f"{kind} is a folder", argv, r"bad\.json is a directory|no scenario file", folders=("bad.json",))
+        for kind, (argv, _) in _JSON_READERS.items()
+    ]
+    + [Case(f"{kind} missing", argv, r"bad\.json|no scenario file") for kind, (argv, _) in _JSON_READERS.items()]
+)
+
+SCENARIO_CASES = [
+    Case(f"scenario {name}", [*SIMULATE, "--scenario", "{d}/bad.json"], pattern, files={"bad.json": content})
+    for name, content, pattern in [
+        ("rate 0", scenario(arrivals={"kind": "poisson", "rate_per_s": 0}), r"at arrivals"),
+        ("rate above max", scenario(arrivals={"kind": "poisson", "rate_per_s": 1e7}), r"at arrivals"),
+        ("sessions 0", scenario(arrivals={"kind": "sessions", "sessions": 0, "think_time_s": 5}), r"at arrivals"),
+        ("tokens_per_s 0", profile(tokens_per_s=0), r"at providers\.default\.tokens_per_s: a speed of 0 tokens"),
+        (
+            "tokens_per_s uniform from 0",
+            profile(tokens_per_s={"dist": "uniform", "low": 0, "high": 10}),
+            r"tokens_per_s: a speed of 0 tokens per second never finishes",
+        ),
+        (
+            "tokens_per_s absurd",
+            profile(tokens_per_s=1e9),
+            r"tokens_per_s: 1e\+09 is out of range; use at most 100,000",
+        ),
+        (
+            "output tokens absurd",
+            scenario(request={"output_tokens": 1e15}),
+            r"at request\.output_tokens: 1e\+15 is out of range; use at most 10,000,000 tokens",
+        ),
+        (
+            "input tokens absurd",
+            scenario(request={"input_tokens": {"dist": "lognormal", "median": 2e7, "sigma": 1}}),
+            r"at request\.input_tokens: 2e\+07 is out of range",
+        ),
+        ("ttft a year", profile(ttft_s=3e7), r"ttft_s: 3e\+07 is out of range; use at most 3,600 seconds"),
+        ("sigma 50", profile(ttft_s={"dist": "lognormal", "median": 1, "sigma": 50}), r"sigma 50 is out of range"),
+        ("negative ttft", profile(ttft_s=-1), r"at providers\.default\.ttft_s"),
+        ("probability 1.5", profile(errors={"timeout": 1.5}), r"at providers\.default\.errors\.timeout"),
+        ("probabilities above 1", profile(errors={"timeout": 0.6, "auth": 0.6}), r"add up to 1\.2"),
+        ("retry after a week", profile(retry_after_s=604800), r"retry_after_s: 604800 is out of range"),
+        ("incident rank:99", incident(provider="rank:99"), r"incidents\.0\.provider: rank:99 is past this model's 3"),
+        ("profile rank:7", scenario(providers={"rank:7": {"ttft_s": 1}}), r"providers\.rank:7: rank:7 is past"),
+        (
+            "incident unknown id",
+            incident(provider="p-fuor"),
+            r"unknown provider id 'p-fuor' \(did you mean p-two, p-one\?\); use one of p-one, p-three, p-two, rank:0 to rank:2, or all",
+        ),
+        ("profile unknown id", scenario(providers={"p-onee": {"ttft_s": 1}}), r"unknown provider id 'p-onee'"),
+        ("incident ends first", incident(start_s=10, end_s=5), r"incidents\.0: end_s must be greater than start_s"),
+        ("incident latency 0", incident(kind="degraded", latency_factor=0), r"incidents\.0\.latency_factor"),
+        ("errors incident without table", incident(kind="errors"), r"kind 'errors' needs an 'errors' table"),
+        ("unknown field", scenario(speed=3), r"Additional properties are not allowed \('speed'"),
+        ("bad name", scenario(name="Has Spaces"), r"at name: 'Has Spaces' does not match"),
+        ("top level a list", "[1, 2]", r"the top level must be a JSON object"),
+        ("uniform low above high", profile(ttft_s={"dist": "uniform", "low": 5, "high": 1}), r"low must not exceed"),
+    ]
+]
+
+CATALOG_CASES = [
+    Case(f"catalog {name}", ["combine", "--source", "{d}/bad.json"], pattern, files={"bad.json": content})
+    for name, content, pattern in [
+        ("empty object", "{}", r"catalog .*bad\.json lists no models; check the file, or use --source bundled"),
+        ("providers without models", '{"a": {"models": {}}, "b": {}}', r"lists no models"),
+        ("a list", "[]", r"not in models\.dev api\.json shape"),
+        ("provider a string", '{"a": "x"}', r"not in models\.dev api\.json shape"),
+        ("models a list", '{"a": {"models": []}}', r"not in models\.dev api\.json shape"),
+        ("corrupt gzip", b"\x1f\x8b\x08\x00garbage", r"bad\.json: corrupt gzip data"),
+    ]
+]
+
+# Out-of-range limits and prices: dropped with one warning naming provider, model and field.
+WARNING_CASES = [
+    Case(
+        f"catalog {name} dropped",
+        ["catalog", "--source", "{d}/bad.json"],
+        rf"^warning: catalog .*bad\.json: ignored values out of range: p-two/m1 {field_name} {shown} ",
+        code=0,
+        files={"bad.json": _api(**{"p-two": {key: {sub: value}}})},
+    )
+    for name, key, sub, value, field_name, shown in [
+        ("fractional limit", "limit", "context", 1.5, "limit.context", "1.5"),
+        ("negative limit", "limit", "output", -5, "limit.output", "-5"),
+        ("huge limit", "limit", "context", 10**30, "limit.context", "1" + "0" * 30),
+        ("negative price", "cost", "input", -1, "cost.input", "-1"),
+        ("absurd price", "cost", "output", 1e9, "cost.output", "1000000000.0"),
+    ]
+]
+
+CONFIG_CASES = [
+    Case(
+        f"config {name}", ["catalog", "--source", "{d}/tiny.json", "--config", "{d}/bad.json"], p, files={"bad.json": c}
+    )
+    for name, c, p in [
+        ("a list", "[]", r"an OpenCode config must be a JSON object at the top level"),
+        ("provider a list", '{"provider": []}', r"'provider' must be an object"),
+        ("enabled_providers text", '{"enabled_providers": "a"}', r"'enabled_providers' must be a list"),
+        ("unterminated comment", '{"a": 1 /* no end', r"invalid JSONC \(unterminated /\* comment at line 1"),
+        ("duplicate-free garbage", "{,}", r"bad\.json:1:2: invalid JSON"),
+    ]
+]
+
+RESULTS_CASES = [
+    Case(f"results {name}", ["recommend", "--results", "{d}/bad.csv"], pattern, files={"bad.csv": content})
+    for name, content, pattern in [
+        ("header only", results("x").replace("x\n", ""), r"the results file has no rows"),
+        ("empty", "", r"cannot read sweep results .*bad\.csv: No columns to parse"),
+        ("text success", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,high,1,1"), r"line 2: success_rate is 'high'"),
+        ("NaN success", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,nan,1,1"), r"line 2: success_rate is nan"),
+        ("success 1.5", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1.5,1,1"), r"success_rate is 1\.5"),
+        ("fractional attempts", results("a|0,p,on_error,p-one>p-two,2.5,tiny,0,m1,1,1,1"), r"max_attempts is 2\.5"),
+        ("zero attempts", results("a|0,p,on_error,p-one>p-two,0,tiny,0,m1,1,1,1"), r"max_attempts is 0"),
+        ("text latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,slow,1"), r"latency_p95_s is 'slow'"),
+        ("NaN latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,nan,1"), r"latency_p95_s is nan"),
+        ("inf cost", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,1,inf"), r"cost_per_success_usd is inf"),
+        ("missing column", "a,b\n1,2\n", r"the results have no column 'success_rate'"),
+        ("not UTF-8", b"\xff\xfe\x00\x01", r"cannot read sweep results"),
+        ("ragged", results() + "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n", r"cannot read sweep results"),
+    ]
+] + [
+    Case("results missing", ["recommend", "--results", "{d}/nothing.csv"], r"cannot read sweep results"),
+    Case("results a folder", ["recommend", "--results", "{d}"], r"cannot read sweep results"),
+]
+
+OUTPUT_CASES = [
+    Case("live --log a folder", ["live", *MODEL, "--log", "{d}"], r"^error: --log .* is a folder; give a file name$"),
+    Case("live --log missing folder", ["live", *MODEL, "--log", "{d}/no/log.jsonl"], r"the folder .*/no does not"),
+    Case("live --log under a file", ["live", *MODEL, "--log", "{d}/a-file/x"], r"the folder .*a-file does not exist"),
+    Case("simulate --log a folder", [*SIMULATE, "--scenario", "calm-day", "--log", "{d}"], r"--log .* is a folder"),
+    Case("gateway --log a folder", ["gateway", "--log", "{d}"], r"--log .* is a folder"),
+    Case("mock-providers --log a folder", ["mock-providers", "--scenario", "calm-day", "--log", "{d}"], r"is a folder"),
+    Case("sweep --out a folder", [*SWEEP, "--scenario", "calm-day", "--out", "{d}"], r"--out .* is a folder"),
+    Case("sweep --out missing folder", [*SWEEP, "--scenario", "calm-day", "--out", "{d}/no/r.csv"], r"does not exist"),
+    Case(
+        "sweep --out a foreign CSV",
+        [*SWEEP, "--scenario", "calm-day", "--out", "{d}/other.csv"],
+        r"other\.csv is not a sweep results file \(no 'point' column\)",
+        files={"other.csv": "name,amount\nrent,1200\n"},
+    ),
+    Case(
+        "sweep --out not UTF-8",
+        [*SWEEP, "--scenario", "calm-day", "--out", "{d}/other.csv"],
+        r"other\.csv is not a sweep results file",
+        files={"other.csv": b"\xff\xfe\xfa\n\x00\x01"},
+    ),
+    Case("report --out under a file", ["report", "--out", "{d}/a-file/sub"], r"cannot create the report folder"),
+    Case("report --out a file", ["report", "--out", "{d}/a-file"], r"a-file is a file; --out takes a folder"),
+    Case("catalog --out bad type", ["catalog", "--source", "{d}/tiny.json", "--out", "{d}/t.txt"], r"cannot tell the"),
+    Case(
+        "catalog --out a folder",
+        ["catalog", "--source", "{d}/tiny.json", "--out", "{d}/t.csv"],
+        r"cannot write .*t\.csv: Is a directory",
+        folders=("t.csv",),
+    ),
+    Case(
+        "combine --out a folder",
+        ["combine", "--source", "{d}/tiny.json", "--out", "{d}/sub.csv"],
+        r"cannot write",
+        folders=("sub.csv",),
+    ),
+]
+
+SIZE_CASES = [
+    Case(
+        "sweep 100 million seeds",
+        [*SWEEP, "--scenario", "calm-day", "--out", "{d}/r.csv", "--seeds", "100000000"],
+        r"runs x 10 requests is too large: about .* days .*; lower --seeds, --requests or the grid$",
+    ),
+    Case(
+        "sweep 10 billion requests",
+        [*SWEEP[:-4], "--scenario", "calm-day", "--out", "{d}/r.csv", "--requests", "10000000000"],
+        r"x 10,000,000,000 requests is too large: about .* TiB of memory",
+    ),
+    Case(
+        "simulate 10 billion requests",
+        ["simulate", *MODEL, "--scenario", "calm-day", "--requests", "10000000000"],
+        r"^error: 1 runs x 10,000,000,000 requests is too large: .*; lower --requests$",
+    ),
+]
+
+HISTORY_CASES = [
+    Case("history missing folder", ["history", "--data-dir", "{d}/nothing"], r"no OpenCode data folder at"),
+    Case("history a file", ["history", "--data-dir", "{d}/a-file"], r"no OpenCode data folder at"),
+    Case("history without db", ["history", "--data-dir", "{d}"], r"no opencode\.db in"),
+    Case(
+        "history garbage db",
+        ["history", "--data-dir", "{d}/oc"],
+        r"opencode\.db",
+        files={"oc/opencode.db": b"this is not a database" * 100},
+    ),
+    Case(
+        "history bad --since",
+        ["history", "--data-dir", "{d}/oc", "--since", "yesterday-ish"],
+        r"--since",
+        files={"oc/opencode.db": b""},
+    ),
+]
+
+MODEL_CASES = [
+    Case("unknown combined id", ["simulate", *MODEL[:4], "--combined", "m2", "--scenario", "calm-day"], r"'m2'"),
+    Case(
+        "unknown provider",
+        ["simulate", *MODEL[:2], "--providers", "p-one,p-nine", "--combined", "m1", "--scenario", "calm-day"],
+        r"p-nine",
+    ),
+    Case("unknown rank", [*SIMULATE, "--scenario", "calm-day", "--rank", "p-nine"], r"--rank names 'p-nine'"),
+    Case("one provider", [*SIMULATE, "--scenario", "calm-day", "--max-providers", "1"], r"--max-providers must be 0"),
+    Case("unknown preset", [*SIMULATE, "--scenario", "calm-day", "--preset", "fastest"], r"'fastest'"),
+    Case("unknown source", ["catalog", "--source", "models.dve"], r"did you mean models\.dev"),
+    Case("unknown scenario name", [*SIMULATE, "--scenario", "calm-dya"], r"did you mean calm-day"),
+    Case(
+        "choice unknown field",
+        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
+        r"'speed'",
+        files={"c.json": '{"speed": 1}'},
+    ),
+    Case(
+        "choice attempts 0",
+        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
+        r"max_attempts",
+        files={"c.json": '{"max_attempts": 0}'},
+    ),
+    Case(
+        "choice strategy",
+        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
+        r"strategy",
+        files={"c.json": '{"strategy": "always"}'},
+    ),
+    Case(
+        "export --max-attempts nan",
+        ["export", "--config", "{d}/opencode.json", "--max-attempts", "nan"],
+        r"--max-attempts",
+    ),
+    Case(
+        "overrides unknown key",
+        ["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/o.json"],
+        r"only 'aliases'",
+        files={"o.json": '{"alias": {}}'},
+    ),
+    Case(
+        "overrides unknown model",
+        ["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/o.json"],
+        r"p-one/m9",
+        files={"o.json": '{"exclude": ["p-one/m9"]}'},
+    ),
+]
+
+CASES: list[Case] = [
+    *USAGE_CASES,
+    *JSON_CASES,
+    *SCENARIO_CASES,
+    *CATALOG_CASES,
+    *WARNING_CASES,
+    *CONFIG_CASES,
+    *RESULTS_CASES,
+    *OUTPUT_CASES,
+    *SIZE_CASES,
+    *HISTORY_CASES,
+    *MODEL_CASES,
+]
