@@ -326,12 +326,13 @@ class Scenario:
             worlds.append(ProviderWorld(provider, rank, profile, tuple(incidents)))
         return worlds
 
-    def check_members(self, ranking: Sequence[str], known: Collection[str] = ()) -> None:
+    def check_members(self, ranking: Sequence[str], known: Collection[str] | None = ()) -> None:
         """Refuse provider selectors that can apply to no member of ``ranking`` (a model's member order).
 
         ``rank:N`` must be below the number of members; a provider id must be a member or one
         of ``known`` (the catalog's provider ids: a scenario may describe providers this model
-        does not use, as a fitted one does). Anything else is a typo that would be ignored.
+        does not use). Anything else is a typo that would be ignored. ``known=None`` checks the
+        ranks only, for scenarios fitted to a history, which name every provider it used.
         """
         incidents = self.data.get("incidents", [])
         selectors = [(f"providers.{key}", key) for key in self.data["providers"] if key != "default"]
@@ -343,11 +344,12 @@ class Scenario:
                     f"scenario {self.source}: {where}: {selector} is past this model's {len(ranking)} "
                     f"providers; use rank:0 to {last}"
                 )
-            if not selector.startswith("rank:") and selector not in ("all", *ranking) and selector not in known:
-                raise UserError(
-                    f"scenario {self.source}: {where}: unknown provider id {selector!r}"
-                    f"{closest(selector, ranking)}; use one of {', '.join(ranking)}, rank:0 to {last}, or all"
-                )
+            if known is None or selector.startswith("rank:") or selector in ("all", *ranking, *known):
+                continue
+            raise UserError(
+                f"scenario {self.source}: {where}: unknown provider id {selector!r}"
+                f"{closest(selector, ranking)}; use one of {', '.join(ranking)}, rank:0 to {last}, or all"
+            )
 
     def _fields(self, *keys: str) -> dict:
         """Profile fields for the given provider keys, layered over the built-in and ``default``."""
