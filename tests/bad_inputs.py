@@ -221,8 +221,12 @@ SCENARIO_CASES = [
         ("probability 1.5", profile(errors={"timeout": 1.5}), r"at providers\.default\.errors\.timeout"),
         ("probabilities above 1", profile(errors={"timeout": 0.6, "auth": 0.6}), r"add up to 1\.2"),
         ("retry after a week", profile(retry_after_s=604800), r"retry_after_s: 604800 is out of range"),
-        ("incident rank:99", incident(provider="rank:99"), r"incidents\.0\.provider: rank:99 is past this model's 3"),
-        ("profile rank:7", scenario(providers={"rank:7": {"ttft_s": 1}}), r"providers\.rank:7: rank:7 is past"),
+        ("incident rank:99", incident(provider="rank:99"), r"incidents\.0\.provider: rank:99 is past the last of 3"),
+        (
+            "profile rank:7",
+            scenario(providers={"rank:7": {"ttft_s": 1}}),
+            r"providers\.rank:7: rank:7 is past the last of 3",
+        ),
         (
             "incident unknown id",
             incident(provider="p-fuor"),
@@ -379,6 +383,24 @@ HISTORY_CASES = [
 ]
 
 MODEL_CASES = [
+    Case(
+        "mock-providers rank past the last",
+        ["mock-providers", "--scenario", "{d}/s.json", "--providers", "a,b"],
+        r"incidents\.0\.provider: rank:2 is past the last of 2 providers; use rank:0 to rank:1",
+        files={"s.json": incident(provider="rank:2")},
+    ),
+    Case(
+        "mock-providers unknown provider",
+        ["mock-providers", "--scenario", "{d}/s.json", "--providers", "a,b"],
+        r"providers\.c: unknown provider id 'c'; use one of a, b, rank:0 to rank:1, or all",
+        files={"s.json": scenario(providers={"c": {"ttft_s": 1}})},
+    ),
+    Case(
+        "mock-providers bad scenario",
+        ["mock-providers", "--scenario", "{d}/s.json"],
+        r"scenario .*s\.json: nested more than 64 levels deep",
+        files={"s.json": DEEP},
+    ),
     Case("unknown combined id", ["simulate", *MODEL[:4], "--combined", "m2", "--scenario", "calm-day"], r"'m2'"),
     Case(
         "unknown provider",
@@ -391,40 +413,26 @@ MODEL_CASES = [
     Case("unknown source", ["catalog", "--source", "models.dve"], r"did you mean models\.dev"),
     Case("unknown scenario name", [*SIMULATE, "--scenario", "calm-dya"], r"did you mean calm-day"),
     Case(
-        "choice unknown field",
-        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
-        r"'speed'",
-        files={"c.json": '{"speed": 1}'},
-    ),
-    Case(
-        "choice attempts 0",
-        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
-        r"max_attempts",
-        files={"c.json": '{"max_attempts": 0}'},
-    ),
-    Case(
-        "choice strategy",
-        ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"],
-        r"strategy",
-        files={"c.json": '{"strategy": "always"}'},
-    ),
-    Case(
         "export --max-attempts nan",
         ["export", "--config", "{d}/opencode.json", "--max-attempts", "nan"],
         r"--max-attempts",
     ),
-    Case(
-        "overrides unknown key",
-        ["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/o.json"],
-        r"only 'aliases'",
-        files={"o.json": '{"alias": {}}'},
-    ),
-    Case(
-        "overrides unknown model",
-        ["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/o.json"],
-        r"p-one/m9",
-        files={"o.json": '{"exclude": ["p-one/m9"]}'},
-    ),
+]
+
+# A choice (export --from) and an overrides file (combine --overrides) that parse but say something wrong.
+_CHOICE = ["export", "--from", "{d}/c.json", "--config", "{d}/opencode.json"]
+_OVERRIDES = ["combine", "--source", "{d}/tiny.json", "--overrides", "{d}/c.json"]
+MODEL_CASES += [
+    Case(name, argv, pattern, files={"c.json": content})
+    for name, argv, content, pattern in [
+        ("choice unknown field", _CHOICE, '{"speed": 1}', r"'speed'"),
+        ("choice attempts 0", _CHOICE, '{"max_attempts": 0}', r"max_attempts"),
+        ("choice strategy", _CHOICE, '{"strategy": "always"}', r"strategy"),
+        ("choice priority text", _CHOICE, '{"provider_priority": 5}', r"provider_priority"),
+        ("overrides unknown key", _OVERRIDES, '{"alias": {}}', r"only 'aliases'"),
+        ("overrides unknown model", _OVERRIDES, '{"exclude": ["p-one/m9"]}', r"p-one/m9"),
+        ("overrides alias to nothing", _OVERRIDES, '{"aliases": {"p-one/m1": ""}}', r"'aliases' must map"),
+    ]
 ]
 
 CASES: list[Case] = [

@@ -341,7 +341,7 @@ class Scenario:
         for where, selector in selectors:
             if selector.startswith("rank:") and int(selector[5:]) >= len(ranking):
                 raise UserError(
-                    f"scenario {self.source}: {where}: {selector} is past this model's {len(ranking)} "
+                    f"scenario {self.source}: {where}: {selector} is past the last of {len(ranking)} "
                     f"providers; use rank:0 to {last}"
                 )
             if known is None or selector.startswith("rank:") or selector in ("all", *ranking, *known):

@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from toolkit.errors import UserError
     from toolkit.mock_providers import MockProviders
+    from toolkit.scenario import Scenario
 
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number")
@@ -57,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.anthropic) - set(args.providers))
     if unknown:
         raise UserError(f"--anthropic names {unknown[0]!r}, which is not in --providers")
+    scenario = Scenario.load(args.scenario)
+    scenario.check_members(args.providers)  # the mock providers are the only providers here
     mock = MockProviders.from_scenario(
-        args.scenario,
+        scenario,
         args.providers,
         seed=args.seed,
         time_scale=args.time_scale,
