@@ -26,9 +26,7 @@ import numpy as np
 from toolkit.scenario import Dist, Profile, ProviderWorld, Scenario
 from toolkit.vocabulary import OUTCOME_CODE, OUTCOMES
 
-OK, RATE_LIMIT, OVERLOAD, TIMEOUT, CONTEXT_LENGTH = (
-    OUTCOME_CODE[k] for k in ("ok", "rate_limit", "overload", "timeout", "context_length")
-)
+OK, RATE_LIMIT, TIMEOUT, CONTEXT_LENGTH = (OUTCOME_CODE[k] for k in ("ok", "rate_limit", "timeout", "context_length"))
 """The outcome codes (:data:`~toolkit.vocabulary.OUTCOME_CODE`) an answer starts with."""
 
 STATUS: tuple[int, ...] = tuple(
@@ -93,21 +91,26 @@ def provider_generator(seed: int, provider: str) -> np.random.Generator:
 
 
 class _Draws:
-    """A profile turned into samplers and a cumulative error table, for :func:`answerer`."""
+    """A profile turned into samplers and a cumulative error table, for :func:`answerer`.
 
-    __slots__ = ("edges", "p_error", "ttft", "tps", "elat", "ra")
+    ``edges`` holds ``(cumulative probability, outcome code, Retry-After sampler or None,
+    whether the class never answers)`` per injected class, so the answer needs no further test.
+    """
+
+    __slots__ = ("edges", "p_error", "ttft", "tps", "elat")
 
     def __init__(self, profile: Profile, gen: np.random.Generator) -> None:
+        retry_after = None if profile.retry_after_s is None else sampler(profile.retry_after_s, gen)
         edges, edge = [], 0.0
         for name, p in profile.errors:
             edge += p
-            edges.append((edge, OUTCOME_CODE[name]))
+            ra = retry_after if name in ("rate_limit", "overload") else None
+            edges.append((edge, OUTCOME_CODE[name], ra, name == "timeout"))
         self.edges = tuple(edges)
         self.p_error = edge  # any error at all: below it, ``edges`` says which
         self.ttft = sampler(profile.ttft_s, gen)
         self.tps = sampler(profile.tokens_per_s, gen)
         self.elat = sampler(profile.error_latency_s, gen)
-        self.ra = None if profile.retry_after_s is None else sampler(profile.retry_after_s, gen)
 
 
 def answerer(
@@ -149,16 +152,13 @@ def answerer(
                 return RATE_LIMIT, next(prof.elat), nan, nan, wait, True
         u = next(uniform)
         if u < prof.p_error:
-            code = OK
-            for edge, injected in prof.edges:
+            for edge, code, retry_after, hangs in prof.edges:
                 if u < edge:
-                    code = injected
-                    break
-            if code == TIMEOUT:
-                return TIMEOUT, patience, nan, nan, nan, False
-            if (code == RATE_LIMIT or code == OVERLOAD) and prof.ra is not None:
-                return code, next(prof.elat), nan, nan, next(prof.ra), False
-            return code, next(prof.elat), nan, nan, nan, False
+                    if hangs:
+                        return TIMEOUT, patience, nan, nan, nan, False
+                    if retry_after is None:
+                        return code, next(prof.elat), nan, nan, nan, False
+                    return code, next(prof.elat), nan, nan, next(retry_after), False
         ttft = next(prof.ttft)
         if ttft > patience:
             return TIMEOUT, patience, nan, nan, nan, False
