@@ -373,5 +373,17 @@ def test_cli_error_messages_are_redacted(cli):
     assert "[redacted]" in result.err and leaks(KEY, result.err) == []
 
 
+def test_the_traceback_of_a_bug_is_redacted_too(cli, monkeypatch):
+    def crash(args: object) -> int:
+        raise RuntimeError(f"a bug while holding {ENCODINGS['json'](KEY)}")
+
+    remember(KEY)
+    monkeypatch.setattr("toolkit.cli.catalog.run", crash)  # the parser takes each command's run as it is built
+    result = cli("catalog")
+    assert result.code == 1
+    assert result.err.startswith("Traceback (most recent call last):")
+    assert result.err.endswith("RuntimeError: a bug while holding [redacted]\n")
+
+
 def test_the_registry_starts_empty_in_every_test():
     assert not SECRETS

@@ -345,7 +345,7 @@ def redact(text: str, limit: int = ERROR_LIMIT, secrets: Secrets = SECRETS) -> s
     return _redact_once(text[: 16 * limit], limit, secrets, secrets.generation)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _redact_once(text: str, limit: int, secrets: Secrets, generation: int) -> str:
     """:func:`redact` for one set of known secrets (``generation`` changes when one is added)."""
     return redact_text(" ".join(text.split()), secrets)[:limit]

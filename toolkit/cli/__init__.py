@@ -5,8 +5,8 @@ Every module in this package is one sub-command: it defines ``HELP`` (one line),
 into ``-``, is the command name, so adding a command never touches this file.
 
 Exit codes: 0 success, 1 the job ran but failed (for example a network error with no
-fallback), 2 a mistake in the input (a :class:`~toolkit.errors.UserError`, printed as
-one line without a traceback), 130 interrupted.
+fallback) or a bug (its traceback is printed), 2 a mistake in the input (a
+:class:`~toolkit.errors.UserError`, printed as one line without a traceback), 130 interrupted.
 
 While a command runs, standard output and error show no secret it has read (every known
 key and token is replaced in any encoding, :mod:`toolkit.redaction`), and an error message
@@ -19,6 +19,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
@@ -80,3 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except Exception:  # a bug: its traceback shows, on the redacted stderr (exit 1, as Python's own)
+            traceback.print_exc()
+            return 1
