@@ -176,3 +176,17 @@ def test_sampler_reads_the_vectorised_draws_in_order():
     draws = sampler(dist, np.random.default_rng(9))
     assert [next(draws) for _ in range(5)] == dist.sample(np.random.default_rng(9), 1 << 15)[:5].tolist()
     assert next(sampler(Dist("constant", 3.0), np.random.default_rng(0))) == 3.0
+
+
+def test_a_live_run_sends_the_simulators_requests_for_the_same_seed():
+    from toolkit.live import _sizes
+
+    scenario = Scenario.load("calm-day")
+    log = simulate(_MODEL, PRESETS["seed-on-error"], scenario, 300, seed=5, progress=False)
+    first = log[log["attempt"] == 1].set_index("request_id").sort_index()
+    gen = np.random.default_rng(5)  # what run_live draws from, in this order: sizes, then arrivals
+    sizes = _sizes(scenario, 300, gen, None, None)
+    arrivals = poisson_arrivals(scenario.arrivals["rate_per_s"], 300, gen)
+    assert first["input_tokens"].tolist() == [size for size, _ in sizes]
+    assert first["t_start_s"].tolist() == arrivals  # calm-day: every first attempt starts on arrival
+    assert _sizes(scenario, 300, np.random.default_rng(5), 7, None) == [(7, out) for _, out in sizes]  # a fixed size

@@ -22,8 +22,8 @@ fragments), answer an error with the body real providers send (429 with
 503, 500, context length, 401), hang until the client gives up, reset the TCP connection
 mid-stream, or put an error event inside a 200 stream. Replies come from a scripted queue
 (tests: a tool call, then the plain answer that follows the tool's result) and otherwise
-from a *decider*: :class:`ScenarioDecider` turns a scenario file into
-replies with the simulator's meaning (``docs/failover.md``), rate-limit buckets included.
+from a *decider*: :class:`ScenarioDecider` turns a scenario file into replies by asking
+:func:`toolkit.world.answerer`, the function the simulator asks too (``docs/failover.md``).
 
 All durations in a :class:`Reply` and in headers are *scenario seconds*; the server
 sleeps ``duration / time_scale`` real seconds, so a scenario runs ``time_scale`` times
