@@ -33,7 +33,8 @@ GOOD_DELTA = _chunk("w0 ")
 ANSWER = GOOD_DELTA + _chunk(None, "stop", usage={"prompt_tokens": 5, "completion_tokens": 1}) + b"data: [DONE]\n\n"
 CATALOG = json.dumps({"acme": {"id": "acme", "models": {"m1": {"id": "m1", "limit": {"context": 1000}}}}}).encode()
 
-# A good first delta, then one malformed event: each must end its attempt as a protocol_error.
+# One malformed event before a good answer: each must end its attempt as a protocol_error (before any
+# content went out, so a gateway can still fail over).
 GARBAGE: dict[str, bytes] = {
     "list": b"data: [1,2,3]\n\n",
     "null": b"data: null\n\n",
@@ -47,7 +48,8 @@ GARBAGE: dict[str, bytes] = {
 
 BEHAVIOURS: dict[str, str] = {
     "ok": "a short valid OpenAI stream (the catalog path: a valid one-model catalog)",
-    **{name: f"200, one good delta, then {data[:40]!r}" for name, data in GARBAGE.items()},
+    **{name: f"200, {data[:40]!r}, then a good answer" for name, data in GARBAGE.items()},
+    "no-choices": "200, JSON events and [DONE], but never a choice",
     "html": "200 text/html: a proxy's error page instead of a stream",
     "json": "200 application/json: a whole answer, not the stream that was asked for",
     "endless": "200, content deltas as fast as the client reads, never an end",
@@ -112,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(CATALOG if catalog else ANSWER)
         elif name in GARBAGE:
             self._head(200, stream)
-            self.wfile.write(GOOD_DELTA + GARBAGE[name] + ANSWER)
+            self.wfile.write(GARBAGE[name] + ANSWER)
+        elif name == "no-choices":
+            self._head(200, stream)
+            self.wfile.write(b'data: {"id":"x","choices":[]}\n\ndata: {"id":"x"}\n\ndata: [DONE]\n\n')
         elif name == "html":
             self._head(200, "text/html")
             self.wfile.write(b"<html><body>502 Bad Gateway</body></html>")

@@ -67,6 +67,7 @@ PROTOCOL_ERRORS = [
     ("bad-utf8", "undecodable 200 stream: the stream is not UTF-8"),
     ("long-line", "undecodable 200 stream: an event of the stream is longer than 4194304 characters"),
     ("gzip-bomb", "undecodable 200 stream: an event of the stream is longer than 4194304 characters"),
+    ("no-choices", "200 stream carried no openai answer"),
     ("html", "200 answer is not an event stream (text/html)"),
     ("json", "200 answer is not an event stream (application/json)"),
     ("endless", "the stream ran past max_tokens: more than 22 events (the client stopped reading)"),
@@ -113,16 +114,46 @@ def test_a_hostile_answer_is_one_failed_attempt_logged_and_the_run_goes_on(
     assert len(written) == len(expected) and set(written["outcome"].astype(str)) == {outcome, "ok"}
 
 
-@pytest.mark.parametrize("behaviour", ["null-choice", "bad-utf8", "html", "endless", "retry-forever", "absurd-header"])
-def test_the_gateway_fails_over_from_a_hostile_upstream_without_a_traceback(hostile, behaviour, capfd):
+@pytest.mark.parametrize(
+    ("behaviour", "outcome"),
+    [
+        *((name, "protocol_error") for name in GARBAGE),
+        ("html", "protocol_error"),
+        ("no-choices", "protocol_error"),
+        ("gzip-bomb", "protocol_error"),
+        ("retry-forever", "rate_limit"),
+        ("absurd-header", "connection"),
+    ],
+)
+def test_the_gateway_fails_over_from_a_hostile_upstream_without_a_traceback(
+    hostile, tmp_path, capfd, behaviour, outcome
+):
     model = CombinedModel.of(["bad", "good"], combined_id="m")
-    gateway = Gateway([(model, _endpoints(hostile, behaviour))], POLICY)
+    log = tmp_path / "gateway.jsonl"
+    gateway = Gateway([(model, _endpoints(hostile, behaviour))], POLICY, log_path=log)
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": True}
     with gateway.running() as url:
         answer = httpx.post(f"{url}/chat/completions", json=body, timeout=60)
     assert answer.status_code == 200 and "w0 " in answer.text
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(r["provider"], r["outcome"]) for r in rows] == [("bad", outcome), ("good", "ok")]
     captured = capfd.readouterr()
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_the_gateway_ends_a_stream_that_runs_past_max_tokens_after_its_answer_began(hostile, tmp_path):
+    model = CombinedModel.of(["bad", "good"], combined_id="m")
+    log = tmp_path / "gateway.jsonl"
+    gateway = Gateway([(model, _endpoints(hostile, "endless"))], POLICY, log_path=log)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": True}
+    with gateway.running() as url:
+        answer = httpx.post(f"{url}/chat/completions", json=body, timeout=60)
+    # content went out before the limit was passed: no second answer, the stream ends with an error event
+    assert (
+        answer.status_code == 200 and "bad failed after the answer began (the stream ran past max_tokens" in answer.text
+    )
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(r["provider"], r["outcome"], r["decision"]) for r in rows] == [("bad", "protocol_error", "give_up")]
 
 
 # --------------------------------------------------------------------------------------------

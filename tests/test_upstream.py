@@ -193,6 +193,22 @@ def test_undecodable_bytes_and_a_body_that_is_no_stream_are_protocol_errors(body
     assert (log["outcome"].iloc[0], log["error"].iloc[0]) == ("protocol_error", error)
 
 
+@pytest.mark.parametrize(
+    ("events", "protocol"),
+    [
+        (_sse({}, "[DONE]"), "openai"),
+        (_sse({"choices": []}, {"id": "c", "usage": None}, "[DONE]"), "openai"),
+        (b'event: ping\ndata: {"type":"ping"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n', "anthropic"),
+    ],
+)
+def test_a_stream_that_ends_without_any_answer_is_a_protocol_error(events, protocol):
+    log, _ = _run(Response(events, media_type="text/event-stream"), protocol)
+    assert (log["outcome"].iloc[0], log["error"].iloc[0]) == (
+        "protocol_error",
+        f"200 stream carried no {protocol} answer",
+    )
+
+
 def test_a_stream_past_max_tokens_is_cut_off_as_a_protocol_error():
     # the request asks for 3 tokens (SCENARIO): 2 * 3 + 16 = 22 events are allowed, the 23rd is one too many
     end = [_chunk({}, "stop"), "[DONE]"]

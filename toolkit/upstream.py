@@ -95,6 +95,7 @@ class AttemptResult:
     error: str = ""
     parts: list[str] = field(default_factory=list)
     finished: bool = False  # the stream carried its protocol's end of answer
+    shaped: bool = False  # an event of its protocol's answer shape came (OpenAI choices, Anthropic message_start)
 
     @property
     def has_content(self) -> bool:
@@ -228,7 +229,7 @@ class OpenAIAdapter(_Passthrough):
         choices = event.get("choices") or ()
         if not choices:
             return NOTHING
-        choice = choices[0]
+        choice, acc.shaped = choices[0], True
         if choice.get("finish_reason"):
             acc.finished = True
         delta = choice.get("delta") or {}
@@ -288,6 +289,7 @@ class AnthropicAdapter(_Passthrough):
             return CONTENT
         if kind == "message_start":
             acc.input_tokens = tokens(((event.get("message") or {}).get("usage") or {}).get("input_tokens"))
+            acc.shaped = True
         elif kind == "message_delta":
             acc.output_tokens = tokens((event.get("usage") or {}).get("output_tokens"))
         elif kind == "message_stop":
@@ -584,6 +586,9 @@ class Upstream:
             return acc
         if not acc.finished:  # a 200 stream that stopped before its end of answer
             acc.outcome, acc.error = "server_error", "stream ended before the end of the answer"
+            return acc
+        if not acc.shaped:  # JSON events and an end, but never an answer: `data: {}` then `data: [DONE]`
+            acc.outcome, acc.error = "protocol_error", f"200 stream carried no {adapter.protocol} answer"
             return acc
         acc.text = "".join(acc.parts)
         return acc
