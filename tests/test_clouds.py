@@ -19,6 +19,7 @@ from toolkit.gateway import Gateway
 from toolkit.live import read_log, run_live
 from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy
+from toolkit.redaction import SECRETS
 from toolkit.scenario import Scenario
 
 KEY = "azure-planted-key-5e1d0c9b8a7f6e"
@@ -98,6 +99,8 @@ def test_claude_on_vertex_streams_with_a_token_from_a_service_account(mock_provi
     assert log["input_tokens"].tolist() == [r["input_tokens"] for r in mock.requests]
     assert log["output_tokens"].tolist() == [6, 6, 6] and (log["cost_usd"] > 0).all()
     assert len(mock.google_tokens) == 1  # one token, reused until it expires
+    (issued,) = mock.google_tokens
+    assert SECRETS.scrub(f"echoed {issued.upper()}") == "echoed [redacted]"  # remembered for redaction as issued
     assert all(r["authorized"] and r["model"] == VERTEX_MODEL and r["stream"] for r in mock.requests)
     body = mock.requests[0]["body"]
     assert "model" not in body and body["anthropic_version"] == "vertex-2023-10-16"
