@@ -190,3 +190,11 @@ def test_a_live_run_sends_the_simulators_requests_for_the_same_seed():
     assert first["input_tokens"].tolist() == [size for size, _ in sizes]
     assert first["t_start_s"].tolist() == arrivals  # calm-day: every first attempt starts on arrival
     assert _sizes(scenario, 300, np.random.default_rng(5), 7, None) == [(7, out) for _, out in sizes]  # a fixed size
+
+
+def test_tables_keyed_by_outcome_cover_the_vocabulary():
+    from toolkit.history_sample import MESSAGES
+    from toolkit.plotting import OUTCOME_COLORS
+
+    assert tuple(OUTCOME_COLORS) == OUTCOMES  # one colour per class, in the log's order
+    assert set(MESSAGES) == set(OUTCOMES) - {"ok"}  # a failed row of any class can be written as history

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.errors import UserError
+from toolkit.vocabulary import Outcome
 
 # The three tables the import reads, as OpenCode 1.18.33 creates them (other tables omitted).
 SCHEMA = """
@@ -53,7 +54,7 @@ VERSION = "1.18.33"
 PLACEHOLDER = "(sample text)"  # stands in for every prompt and answer
 # What a provider says, per outcome class: OpenCode's log keeps only this message, so a sample's
 # log lines carry the texts real providers send (those the mock providers send too).
-MESSAGES = {
+MESSAGES: dict[Outcome, str] = {
     "rate_limit": "Rate limit reached for requests per min. Please try again later.",
     "overload": "The server is overloaded. Please try again later.",
     "server_error": "The server had an error while processing your request. Sorry about that!",
@@ -62,6 +63,7 @@ MESSAGES = {
     "auth": "Incorrect API key provided.",
     "client_error": "Invalid request: 'messages' is malformed.",
     "context_length": "This model's maximum context length is 200000 tokens.",
+    "protocol_error": "Invalid JSON response",
     "cancelled": "The operation was aborted.",
 }
 
