@@ -12,6 +12,7 @@ so a client that fails to cut a hostile answer off fails its test instead of han
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import threading
@@ -59,6 +60,9 @@ BEHAVIOURS: dict[str, str] = {
     "absurd-header": "200 with a 1 MiB header line",
     "many-headers": "200 with 20,000 headers",
     "gzip-bomb": "200, Content-Encoding: gzip, 1 GiB of zeros compressed (about 1 MiB on the wire)",
+    "gzip-ok": "200, Content-Encoding: gzip, the valid catalog (not hostile: compression must still work)",
+    "gzip-cut": "200, Content-Encoding: gzip, the catalog's gzip stream cut in half",
+    "brotli": "200, Content-Encoding: br, which the client did not ask for",
     "endless-body": "200 application/json, a body that never ends",
     "big-length": "200 announcing a Content-Length of 1 TiB",
     "empty-catalog": "200, a valid but empty catalog: {}",
@@ -148,6 +152,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._head(200, "application/json" if catalog else stream, ("content-encoding", "gzip"))
             for part in _gzip_bomb(1024**3):
                 self.wfile.write(part)
+        elif name in ("gzip-ok", "gzip-cut"):
+            packed = gzip.compress(CATALOG)
+            self._head(200, "application/json", ("content-encoding", "gzip"))
+            self.wfile.write(packed if name == "gzip-ok" else packed[: len(packed) // 2])
+        elif name == "brotli":
+            self._head(200, "application/json", ("content-encoding", "br"))
+            self.wfile.write(CATALOG)
         elif name == "endless-body":
             self._head(200, "application/json")
             self.wfile.write(b"[")

@@ -171,6 +171,8 @@ def test_the_gateway_ends_a_stream_that_runs_past_max_tokens_after_its_answer_be
         ("html", "invalid JSON"),
         ("empty-catalog", "the catalog lists no model"),
         ("retry-forever", "HTTP 429"),
+        ("gzip-cut", "the compressed body ends before its end"),
+        ("brotli", "the server sent content-encoding 'br', which was not asked for"),
     ],
 )
 def test_a_hostile_catalog_download_is_bounded_and_keeps_the_good_cache(hostile, tmp_path, capsys, behaviour, reason):
@@ -242,6 +244,11 @@ def test_a_gateway_stopping_with_a_request_in_flight_answers_503_without_a_trace
     )
     captured = capfd.readouterr()
     assert "Traceback" not in captured.err and "Exception in ASGI application" not in captured.err
+
+
+def test_a_gzip_encoded_catalog_is_inflated_in_bounded_steps(hostile, tmp_path):
+    models = load_catalog(hostile.catalog_url("gzip-ok"), timeout=60.0, cache_dir=tmp_path)
+    assert models["model_ref"].tolist() == ["acme/m1"] and models.attrs["source"] == hostile.catalog_url("gzip-ok")
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan")])
