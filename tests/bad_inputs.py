@@ -98,6 +98,8 @@ class Case:
     code: int = 2
     files: dict[str, str | bytes] = field(default_factory=dict)
     folders: tuple[str, ...] = ()  # made as empty folders (a folder where a file belongs)
+    fifos: tuple[str, ...] = ()  # made as named pipes: reading one would block for ever
+    links: dict[str, str] = field(default_factory=dict)  # symlink name -> target (a loop, say)
 
 
 def _usage(command: str, option: str, value: str, extra: list[str]) -> Case:
@@ -182,7 +184,7 @@ JSON_CASES = (
         for name, content, pattern in _JSON_BREAKS
     ]
     + [
-        Case(f"{kind} is a folder", argv, r"bad\.json is a directory|no scenario file", folders=("bad.json",))
+        Case(f"{kind} is a folder", argv, r"bad\.json is a directory", folders=("bad.json",))
         for kind, (argv, _) in _JSON_READERS.items()
     ]
     + [Case(f"{kind} missing", argv, r"bad\.json|no scenario file") for kind, (argv, _) in _JSON_READERS.items()]
@@ -304,18 +306,34 @@ RESULTS_CASES = [
         ("ragged", results() + "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n", r"cannot read sweep results"),
     ]
 ] + [
-    Case("results missing", ["recommend", "--results", "{d}/nothing.csv"], r"cannot read sweep results"),
-    Case("results a folder", ["recommend", "--results", "{d}"], r"cannot read sweep results"),
+    Case("results missing", ["recommend", "--results", "{d}/nothing.csv"], r"nothing\.csv does not exist$"),
+    Case("results a folder", ["recommend", "--results", "{d}"], r"is a directory, not a regular file"),
 ]
 
 OUTPUT_CASES = [
-    Case("live --log a folder", ["live", *MODEL, "--log", "{d}"], r"^error: --log .* is a folder; give a file name$"),
+    Case(
+        "live --log a folder",
+        ["live", *MODEL, "--log", "{d}"],
+        r"^error: --log .* is a directory, not a regular file; point at the file itself$",
+    ),
     Case("live --log missing folder", ["live", *MODEL, "--log", "{d}/no/log.jsonl"], r"the folder .*/no does not"),
-    Case("live --log under a file", ["live", *MODEL, "--log", "{d}/a-file/x"], r"the folder .*a-file does not exist"),
-    Case("simulate --log a folder", [*SIMULATE, "--scenario", "calm-day", "--log", "{d}"], r"--log .* is a folder"),
-    Case("gateway --log a folder", ["gateway", "--log", "{d}"], r"--log .* is a folder"),
-    Case("mock-providers --log a folder", ["mock-providers", "--scenario", "calm-day", "--log", "{d}"], r"is a folder"),
-    Case("sweep --out a folder", [*SWEEP, "--scenario", "calm-day", "--out", "{d}"], r"--out .* is a folder"),
+    Case("live --log under a file", ["live", *MODEL, "--log", "{d}/a-file/x"], r"a-file is a file, not a folder$"),
+    Case(
+        "simulate --log a folder",
+        [*SIMULATE, "--scenario", "calm-day", "--log", "{d}"],
+        r"--log .* is a directory, not a regular file",
+    ),
+    Case("gateway --log a folder", ["gateway", "--log", "{d}"], r"--log .* is a directory, not a regular file"),
+    Case(
+        "mock-providers --log a folder",
+        ["mock-providers", "--scenario", "calm-day", "--log", "{d}"],
+        r"is a directory, not a regular file",
+    ),
+    Case(
+        "sweep --out a folder",
+        [*SWEEP, "--scenario", "calm-day", "--out", "{d}"],
+        r"--out .* is a directory, not a regular file",
+    ),
     Case("sweep --out missing folder", [*SWEEP, "--scenario", "calm-day", "--out", "{d}/no/r.csv"], r"does not exist"),
     Case(
         "sweep --out a foreign CSV",
@@ -435,7 +453,57 @@ MODEL_CASES += [
     ]
 ]
 
+# Files that are not regular files: each is refused without being opened for a blocking read.
+_FIFO = "{d}/pipe"
+SPECIAL_CASES = [
+    Case(f"{name} a FIFO", argv, r"pipe is a named pipe \(FIFO\), not a regular file", fifos=("pipe",))
+    for name, argv in [
+        ("config", ["catalog", "--source", "{d}/tiny.json", "--config", _FIFO]),
+        ("catalog", ["catalog", "--source", _FIFO]),
+        ("choice", ["export", "--from", _FIFO, "--config", "{d}/opencode.json"]),
+        ("overrides", ["combine", "--source", "{d}/tiny.json", "--overrides", _FIFO]),
+        ("scenario", [*SIMULATE, "--scenario", _FIFO]),
+        ("results", ["recommend", "--results", _FIFO]),
+        ("live --log", ["live", *MODEL, "--log", _FIFO]),
+        ("sweep --out", [*SWEEP, "--scenario", "calm-day", "--out", _FIFO]),
+        ("gateway --from", ["gateway", "--source", "{d}/tiny.json", "--from", _FIFO, "--check"]),
+    ]
+] + [
+    Case(f"{name} a symlink loop", argv, r"loop is a symlink loop; point at the real file", links=LOOP)
+    for LOOP in [{"loop": "loop2", "loop2": "loop"}]
+    for name, argv in [
+        ("config", ["catalog", "--source", "{d}/tiny.json", "--config", "{d}/loop"]),
+        ("catalog", ["catalog", "--source", "{d}/loop"]),
+        ("scenario", [*SIMULATE, "--scenario", "{d}/loop"]),
+        ("results", ["recommend", "--results", "{d}/loop"]),
+    ]
+]
+
+# The exported config's own mistakes (export refuses, the config stays as it was; no key in the message).
+_EXPORT = ["export", "--source", "{d}/tiny.json", "--preset", "resilient", "--config", "{d}/oc.json"]
+EXPORT_CASES = [
+    Case("export --plugin @", [*_EXPORT, "--plugin", "@"], r"--plugin takes an npm package name .*, not '@'$"),
+    Case("export --plugin file://", [*_EXPORT, "--plugin", "file://"], r"--plugin takes .*, not 'file://'$"),
+    Case("export --plugin braces", [*_EXPORT, "--plugin", "a{b}"], r"--plugin takes .*, not 'a\{b\}'$"),
+    Case(
+        "export plugin lone surrogate",
+        _EXPORT,
+        r"oc\.json: the plugin entry 'a\\ud800b' holds a lone surrogate escape",
+        files={"oc.json": '{\n  "plugin": ["a\\ud800b"]\n}\n'},
+    ),
+    Case(
+        "export plugin object with a key",
+        _EXPORT,
+        r"^(?!.*sk-planted).*oc\.json: every 'plugin' entry must be .*not an object$",
+        files={"oc.json": '{\n  "plugin": [{"name": "x", "apiKey": "sk-planted-0123456789"}]\n}\n'},
+    ),
+    Case("export config deep", _EXPORT, r"oc\.json: nested more than 64 levels deep", files={"oc.json": DEEP}),
+    Case("export config NaN", _EXPORT, r"oc\.json: invalid JSON \(NaN", files={"oc.json": '{"model": NaN}'}),
+]
+
 CASES: list[Case] = [
+    *SPECIAL_CASES,
+    *EXPORT_CASES,
     *USAGE_CASES,
     *JSON_CASES,
     *SCENARIO_CASES,

@@ -8,6 +8,7 @@ same code path; a sample runs as a real subprocess.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -26,6 +27,10 @@ def _materialize(folder: Path, case: Case) -> None:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
     for name in case.folders:
         (folder / name).mkdir(parents=True)
+    for name in case.fifos:
+        os.mkfifo(folder / name)
+    for name, target in case.links.items():
+        (folder / name).symlink_to(target)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -97,7 +97,7 @@ def test_malformed_api_json_is_one_clear_line(tmp_path, text, message):
 def test_unknown_source_names_the_known_ones(tmp_path):
     with pytest.raises(UserError, match="bundle.*neither a known source.*did you mean bundled"):
         load_catalog("bundle")
-    with pytest.raises(UserError, match="is a directory, not a catalog file"):
+    with pytest.raises(UserError, match="is a directory, not a regular file"):
         load_catalog(str(tmp_path))
 
 

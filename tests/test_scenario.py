@@ -152,3 +152,27 @@ def test_ranks_follow_the_model_order_not_the_try_order():
     assert worlds[1].profile.requests_per_minute == 60  # rank:0 is the model's first member, "a"
     assert worlds[0].profile.requests_per_minute is None
     assert [(w.provider, w.rank) for w in scenario.resolve(["b", "a"])] == [("b", 0), ("a", 1)]
+
+
+def test_a_dict_with_nan_or_infinity_is_refused_with_its_path():
+    data = {"name": "x", "arrivals": {"kind": "poisson", "rate_per_s": 1.0}, "providers": {}}
+    data["providers"]["default"] = {"errors": {"timeout": float("nan")}}
+    with pytest.raises(UserError, match=r"^scenario <dict>: at providers\.default\.errors\.timeout: NaN and infinity"):
+        Scenario.from_dict(data)
+    data["providers"]["default"] = {"ttft_s": float("inf")}
+    with pytest.raises(UserError, match=r"at providers\.default\.ttft_s: NaN and infinity are not allowed"):
+        Scenario.from_dict(data)
+
+
+def test_check_members_refuses_selectors_that_apply_to_nobody():
+    data = {"name": "x", "arrivals": {"kind": "poisson", "rate_per_s": 1.0}, "providers": {"rank:1": {}, "b": {}}}
+    scenario = Scenario.from_dict(data)
+    scenario.check_members(["a", "b"])  # rank:1 and b are both members
+    with pytest.raises(
+        UserError, match=r"providers\.rank:1: rank:1 is past the last of 1 providers; use rank:0 to rank:0"
+    ):
+        scenario.check_members(["a"])
+    with pytest.raises(UserError, match=r"providers\.b: unknown provider id 'b'; use one of a, c, rank:0 to rank:1"):
+        scenario.check_members(["a", "c"])
+    scenario.check_members(["a", "c"], known={"b"})  # a catalog provider this model does not use
+    scenario.check_members(["a", "c"], known=None)  # ranks only

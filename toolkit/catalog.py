@@ -38,6 +38,7 @@ from toolkit import json_input
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 from toolkit.opencode_config import apply_config, read_config
+from toolkit.userfile import file_stat, read_bytes
 
 MODELS_DEV_URL = "https://models.dev/api.json"
 SOURCES = ("auto", "bundled", "models.dev", "opencode-cache")
@@ -162,18 +163,12 @@ def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[st
 
 
 def _read_path(path: Path) -> dict:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if file_stat(path) is None:
         raise UserError(
             f"catalog source {str(path)!r} is neither a known source ({', '.join(SOURCES)}) nor an existing file"
             f"{closest(str(path), SOURCES)}"
-        ) from None
-    except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a catalog file") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_api_json(data, str(path))
+        )
+    return parse_api_json(read_bytes(path), str(path))  # a FIFO or folder is refused, never read
 
 
 def _resolve(source: str, timeout: float, cache_dir: Path, warnings: list[str]) -> tuple[dict, str]:

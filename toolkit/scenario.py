@@ -25,6 +25,7 @@ import numpy as np
 from toolkit import data_files, json_input
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
+from toolkit.userfile import read_bytes
 from toolkit.vocabulary import INJECTABLE_CLASSES, ErrorClass
 
 BUILTIN_PROFILE: dict = {
@@ -250,15 +251,12 @@ class Scenario:
             path = data_files.path("scenarios", f"{text_path}.json")
         else:
             path = Path(text_path)
-            if not path.is_file():
+            if not path.exists() and not path.is_symlink():  # a symlink loop is read, and refused, below
                 raise UserError(
                     f"no scenario file {text_path!r}; give a path to a .json file or a bundled name"
                     f"{closest(text_path, bundled_scenarios())} ({', '.join(bundled_scenarios())})"
                 )
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise UserError(f"cannot read scenario {path}: {exc.strerror}") from None
+        raw = read_bytes(path)  # a folder or a FIFO is refused, never read
         data = json_input.loads(raw, f"scenario {path}", hint=" (see docs/failover.md, 'Scenario files')")
         if not isinstance(data, dict):
             raise UserError(f"scenario {path}: the top level must be a JSON object {{...}}, not {type(data).__name__}")

@@ -36,6 +36,7 @@ from toolkit.combined_model import CombinedModel
 from toolkit.errors import UserError, check_known
 from toolkit.policy import ALIASES, PRESETS, preset
 from toolkit.scenario import Scenario
+from toolkit.userfile import file_stat
 from toolkit.variants import DEFAULT_SETTING
 
 CONFIG_COLUMNS = ["preset", "strategy", "priority", "max_attempts", "scenario"]
@@ -230,8 +231,11 @@ class _SerialExecutor(Executor):
 
 def _read_done(out: Path | None) -> pd.DataFrame:
     """The rows of an earlier run of the sweep in ``out`` (empty if none); anything else there is refused."""
-    if out is not None and out.is_dir():
-        raise UserError(f"--out {out} is a folder; give a .csv file name")
+    if out is not None and out.exists():
+        try:
+            file_stat(out)  # a folder or a FIFO (which would block the append) is refused
+        except UserError as exc:
+            raise UserError(f"--out {exc}") from None
     if out is not None and not out.parent.is_dir():
         raise UserError(f"--out {out}: the folder {out.parent} does not exist; create it first")
     if out is None or not out.exists() or out.stat().st_size == 0:

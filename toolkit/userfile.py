@@ -49,8 +49,8 @@ def file_stat(path: Path) -> os.stat_result | None:
     return info
 
 
-def read_text(path: Path) -> str:
-    """The UTF-8 text of the regular file at ``path`` (:class:`UserError` for anything else)."""
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the regular file at ``path`` (:class:`UserError` for anything else)."""
     if file_stat(path) is None:
         raise UserError(f"{path} does not exist")
     try:
@@ -61,7 +61,12 @@ def read_text(path: Path) -> str:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):  # swapped after the check
             raise _not_regular(path, mode)
-        data = handle.read()
+        return handle.read()
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of the regular file at ``path`` (:class:`UserError` for anything else)."""
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

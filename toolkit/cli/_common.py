@@ -214,17 +214,24 @@ def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
 
 
 def check_output_file(path: str | None, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: a folder, or in a missing folder."""
+    """Refuse, before any work, an output file that cannot be written: not a regular file (a folder,
+    a FIFO that would block), or in a missing folder."""
     from pathlib import Path
 
     from toolkit.errors import UserError
+    from toolkit.userfile import file_stat
 
     if path is None:
         return
-    if Path(path).is_dir():
-        raise UserError(f"{flag} {path} is a folder; give a file name")
-    if not Path(path).parent.is_dir():
-        raise UserError(f"{flag} {path}: the folder {Path(path).parent} does not exist; create it first")
+    parent = Path(path).parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not parent.is_dir():
+        raise UserError(f"{flag} {path}: the folder {parent} does not exist; create it first")
+    try:
+        file_stat(Path(path))
+    except UserError as exc:
+        raise UserError(f"{flag} {exc}") from None
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:

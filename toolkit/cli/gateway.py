@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from toolkit.cli._common import PORT, add_config, add_policy, add_source, check_output_file, csv_list, number
@@ -117,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--token-env {token_env}: that variable is not set (put the gateway token in it)")
     if not args.check and not is_loopback(host) and token is None:
         raise UserError(f"--host {host} is reachable from the network: set a token with --token-env VAR")
-    models = load_catalog(args.source, config=args.config)
-    for warning in models.attrs.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
+    models = load_catalog(args.source, config=args.config)  # it prints its own warnings, once
     table = combined_table(models, providers=args.providers, min_providers=1)
     policy, from_policy, source = _policy(args, sorted(table["provider"].unique()), settings)
     named = args.combined or list(from_policy)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import io
+from pathlib import Path
 
 from toolkit.cli._common import FRACTION, PROVIDERS, add_variants, csv_list
 
@@ -29,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     from toolkit.errors import UserError
     from toolkit.sweeps import recommend
+    from toolkit.userfile import read_bytes
 
+    data = read_bytes(Path(args.results))  # a FIFO or folder is refused, never read
     try:
-        results = pd.read_csv(args.results)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        results = pd.read_csv(io.BytesIO(data))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())  # pandas' messages can span lines
         raise UserError(f"cannot read sweep results {args.results}: {reason}") from None
     rec = recommend(
