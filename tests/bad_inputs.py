@@ -501,7 +501,33 @@ EXPORT_CASES = [
     Case("export config NaN", _EXPORT, r"oc\.json: invalid JSON \(NaN", files={"oc.json": '{"model": NaN}'}),
 ]
 
+# A catalog URL served by a local server (tests/test_bad_input.py: the ``url`` fixture serves
+# these paths on 127.0.0.1): each is one line, exit 1, and nothing is cached.
+URL_BODIES: dict[str, tuple[int, str | bytes]] = {
+    "/garbage": (200, "<html>not a catalog"),
+    "/empty": (200, "{}"),
+    "/deep": (200, DEEP),
+    "/missing": (404, "not here"),
+}
+URL_BOMB = "/bomb"  # gzip-encoded zeros beyond the 64 MiB download limit
+URL_CASES = [
+    Case(
+        f"catalog URL {name}",
+        ["catalog", "--source", "{url}" + path, "--timeout", "20"],
+        rf"^error: cannot fetch http://127\.0\.0\.1:\d+{path} \({reason}\) and there is no cached copy$",
+        code=1,
+    )
+    for name, path, reason in [
+        ("not JSON", "/garbage", r".*garbage:1:1: invalid JSON \(Expecting value\)"),
+        ("empty", "/empty", r".*empty: the catalog lists no model"),
+        ("deep", "/deep", r".*deep: nested more than 64 levels deep"),
+        ("404", "/missing", r"HTTP 404"),
+        ("gzip bomb", URL_BOMB, r"the server sent more than 64 MiB \(decoded or on the wire\)"),
+    ]
+]
+
 CASES: list[Case] = [
+    *URL_CASES,
     *SPECIAL_CASES,
     *EXPORT_CASES,
     *USAGE_CASES,

@@ -8,14 +8,17 @@ same code path; a sample runs as a real subprocess.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from bad_inputs import BASE_FILES, CASES, Case
+from bad_inputs import BASE_FILES, CASES, URL_BODIES, URL_BOMB, Case
 
 from toolkit.cli import main
 
@@ -37,8 +40,38 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _argv(case: Case, folder: Path) -> list[str]:
-    return [arg.replace("{d}", str(folder)) for arg in case.argv]
+def _argv(case: Case, folder: Path, url: str = "") -> list[str]:
+    return [arg.replace("{d}", str(folder)).replace("{url}", url) for arg in case.argv]
+
+
+@pytest.fixture(scope="module")
+def url():
+    """A catalog server on 127.0.0.1 answering :data:`bad_inputs.URL_BODIES` (and a gzip bomb)."""
+    bodies = {
+        path: (status, {}, body if isinstance(body, bytes) else body.encode())
+        for path, (status, body) in URL_BODIES.items()
+    }
+    bodies[URL_BOMB] = (200, {"Content-Encoding": "gzip"}, gzip.compress(bytes(80 << 20), 1))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, headers, body = bodies[self.path]
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def _check(case: Case, code: int, out: str, err: str, before: dict[str, bytes], folder: Path) -> None:
@@ -60,11 +93,12 @@ def test_the_corpus_is_large_and_covers_every_command():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input(case, tmp_path, capsys):
+def test_bad_input(case, tmp_path, capsys, request):
     _materialize(tmp_path, case)
     before = _snapshot(tmp_path)
+    server = request.getfixturevalue("url") if any("{url}" in arg for arg in case.argv) else ""
     try:
-        code = main(_argv(case, tmp_path))
+        code = main(_argv(case, tmp_path, server))
     except SystemExit as exc:  # argparse usage errors exit from inside main, as on the real command line
         code = int(exc.code or 0)
     captured = capsys.readouterr()

@@ -239,7 +239,7 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
         env_text = ",".join(v for v in env if isinstance(v, str)) if isinstance(env, list) else ""
         for model_key, model in (provider.get("models") or {}).items():
             model = model if isinstance(model, dict) else {}
-            model_id = model.get("id") if isinstance(model.get("id"), str) else model_key
+            model_id = model.get("id") if isinstance(model.get("id"), str) and model.get("id") else model_key
             limit: dict = model["limit"] if isinstance(model.get("limit"), dict) else {}
             # A model may be served by another SDK package or URL than its provider's (Claude on
             # Azure speaks Anthropic Messages); OpenCode takes the model's own, and so do we.
