@@ -366,6 +366,24 @@ OUTPUT_CASES = [
 
 SIZE_CASES = [
     Case(
+        "report 100 million seeds",
+        ["report", "--out", "{d}/r", "--seeds", "100000000"],
+        r"^error: [0-9,]+ runs x 2,000 requests is too large: about .* days",
+    ),
+    Case(
+        "report rank:99",
+        ["report", "--out", "{d}/r", "--scenario", "{d}/bad.json"],
+        r"^error: scenario .*bad\.json: incidents\.0\.provider: rank:99 is past the last of \d+ providers",
+        files={"bad.json": incident(provider="rank:99")},
+    ),
+    Case(
+        "report bad scenario",
+        ["report", "--out", "{d}/r", "--scenario", "calm-day", "{d}/bad.json"],
+        r"^error: scenario .*bad\.json: at request\.output_tokens: 1e\+15 is out of range",
+        files={"bad.json": scenario(request={"output_tokens": 1e15})},
+    ),
+    Case("report --history missing", ["report", "--out", "{d}/r", "--history", "{d}/no"], r"no OpenCode data folder"),
+    Case(
         "sweep 100 million seeds",
         [*SWEEP, "--scenario", "calm-day", "--out", "{d}/r.csv", "--seeds", "100000000"],
         r"runs x 10 requests is too large: about .* days .*; lower --seeds, --requests or the grid$",

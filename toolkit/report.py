@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -180,7 +180,7 @@ def build_report(
     from toolkit.catalog import load_catalog
     from toolkit.combine import combined_table
     from toolkit.scenario import Scenario, bundled_scenarios
-    from toolkit.sweeps import leading_orders, recommend, sweep
+    from toolkit.sweeps import check_sweep, leading_orders, recommend, sweep
     from toolkit.user_setup import user_case
 
     started = time.perf_counter()
@@ -190,17 +190,7 @@ def build_report(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file; --out takes a folder for the report")
-    try:
-        (out / "charts").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the report folder {out}: {exc.strerror}; choose another --out") from None
-    files: dict[str, Path] = {}
-    notes: list[str] = []
-    steps = tqdm(total=5, desc="report", unit="step", disable=not progress)
-
-    steps.set_postfix_str("catalog")
     catalog = load_catalog(source, config=config)
-    notes += [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
     case = user_case(
         catalog,
         config=config,
@@ -212,26 +202,29 @@ def build_report(
         environ=environ,
         variants=variants,
     )
+    mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
+    model = CombinedModel.from_table(mine, case.combined_id, variants)
+    # Every mistake is found before a file is written: scenario ranks (only: a scenario fitted to
+    # the history names every provider it used), and a sweep too large to finish.
+    for world in worlds:
+        world.check_members(model.providers, known=None)
+    shape: dict[str, Any] = {"presets": presets, "seeds": seeds, "requests": requests, "executor": executor}
+    check_sweep(model, worlds, **shape, priorities=leading_orders(model.providers))
+    try:
+        (out / "charts").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the report folder {out}: {exc.strerror}; choose another --out") from None
+    steps = tqdm(total=5, desc="report", unit="step", disable=not progress)  # after the checks: no bar for a mistake
+    steps.set_postfix_str("catalog")
+    files: dict[str, Path] = {}
+    notes: list[str] = [f"catalog: {w}" for w in catalog.attrs.get("warnings", [])]
     everything = combined_table(catalog, min_providers=1)
     table = combined_table(catalog, priority=case.providers, min_providers=2)
     files["combined"] = write_atomic(out / "combined.csv", table.to_csv(index=False))
     steps.update()
 
     steps.set_postfix_str("sweep")
-    mine = combined_table(catalog, providers=case.providers, priority=case.providers, min_providers=1)
-    model = CombinedModel.from_table(mine, case.combined_id, variants)
-    for world in worlds:  # ranks only: a scenario fitted to the history names every provider it used
-        world.check_members(model.providers, known=None)
-    results = sweep(
-        model,
-        worlds,
-        presets=presets,
-        seeds=seeds,
-        requests=requests,
-        executor=executor,
-        progress=progress,
-        priorities=leading_orders(model.providers),
-    )
+    results = sweep(model, worlds, **shape, progress=progress, priorities=leading_orders(model.providers))
     files["sweep"] = write_atomic(out / "sweep.csv", results.to_csv(index=False))
     steps.update()
 
