@@ -320,8 +320,18 @@ OUTPUT_CASES = [
     Case("live --log under a file", ["live", *MODEL, "--log", "{d}/a-file/x"], r"a-file is a file, not a folder$"),
     Case(
         "simulate --log a folder",
-        [*SIMULATE, "--scenario", "calm-day", "--log", "{d}"],
-        r"--log .* is a directory, not a regular file",
+        [*SIMULATE, "--scenario", "calm-day", "--log", "{d}/l.csv"],
+        r"cannot write .*l\.csv: it is a directory",
+        folders=("l.csv",),
+    ),
+    Case(
+        "simulate --log a text file",
+        [*SIMULATE, "--scenario", "calm-day", "--log", "{d}/l.txt"],
+        r"cannot tell the format of .*l\.txt",
+    ),
+    Case("history --out a text file", ["history", "--data-dir", "{d}/no", "--out", "{d}/h.txt"], r"cannot tell the"),
+    Case(
+        "endpoints --out a text file", ["endpoints", "--source", "{d}/tiny.json", "--out", "{d}/e.md"], r"cannot tell"
     ),
     Case("gateway --log a folder", ["gateway", "--log", "{d}"], r"--log .* is a directory, not a regular file"),
     Case(
@@ -353,7 +363,7 @@ OUTPUT_CASES = [
     Case(
         "catalog --out a folder",
         ["catalog", "--source", "{d}/tiny.json", "--out", "{d}/t.csv"],
-        r"cannot write .*t\.csv: Is a directory",
+        r"cannot write .*t\.csv: it is a directory; give a file name$",
         folders=("t.csv",),
     ),
     Case(

@@ -308,23 +308,33 @@ def load_catalog(
     return models
 
 
+def check_table_path(path: str | Path) -> Path:
+    """``path`` as a table file :func:`write_table` can write, checked before any work: a .csv,
+    .json or .parquet name (Parquet needs ``pyarrow``), not a folder."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json", ".parquet"):
+        raise UserError(f"cannot tell the format of {path}: use a .csv, .json or .parquet file name")
+    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise UserError("writing Parquet needs pyarrow: pip install pyarrow (or pick a .csv or .json file)")
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory; give a file name")
+    return path
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as CSV, JSON (records) or Parquet, chosen by extension; atomically.
 
     Parquet needs ``pyarrow``; without it the error says how to install it.
     """
-    path = Path(path)
+    path = check_table_path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         data = table.to_csv(index=False).encode()
     elif suffix == ".json":
         data = table.to_json(orient="records", indent=1).encode()
-    elif suffix == ".parquet":
-        if importlib.util.find_spec("pyarrow") is None:
-            raise UserError("writing Parquet needs pyarrow: pip install pyarrow (or pick a .csv or .json file)")
-        data = table.to_parquet(index=False)
     else:
-        raise UserError(f"cannot tell the format of {path}: use a .csv, .json or .parquet file name")
+        data = table.to_parquet(index=False)
     try:
         write_atomic(path, data)
     except OSError as exc:

@@ -28,8 +28,10 @@ def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_models(args: argparse.Namespace) -> pd.DataFrame | None:
     """The catalog the options name, its source printed; None (after a one-line error) if it cannot be fetched."""
-    from toolkit.catalog import CatalogUnavailable, load_catalog
+    from toolkit.catalog import CatalogUnavailable, check_table_path, load_catalog
 
+    if args.out:
+        check_table_path(args.out)  # before the catalog: the cheaper mistake first
     try:
         models = load_catalog(args.source, config=args.config, timeout=args.timeout)
     except CatalogUnavailable as exc:

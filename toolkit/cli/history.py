@@ -19,10 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toolkit.catalog import write_table
+    from toolkit.catalog import check_table_path, write_table
     from toolkit.history import load_opencode_history
     from toolkit.history_overview import provider_overview
 
+    if args.out:
+        check_table_path(args.out)  # before the history is read
     log = load_opencode_history(args.data_dir, since=args.since)
     if args.out:
         write_table(log, args.out)

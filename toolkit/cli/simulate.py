@@ -9,7 +9,6 @@ from toolkit.cli._common import (
     SEED,
     add_model,
     add_policy,
-    check_output_file,
     load_model,
     load_policy,
     print_metrics,
@@ -33,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from toolkit import run_size
-    from toolkit.catalog import write_table
+    from toolkit.catalog import check_table_path, write_table
     from toolkit.errors import UserError
     from toolkit.metrics import summarize
     from toolkit.scenario import Scenario
@@ -42,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.requests < 1:
         raise UserError(f"--requests must be at least 1, got {args.requests}")
     run_size.check(1, args.requests)
-    check_output_file(args.log, "--log")
+    if args.log:
+        check_table_path(args.log)
     scenario = Scenario.load(args.scenario)  # before the catalog: the cheaper mistake first
     policy = load_policy(args)
     model = load_model(args, [scenario])
