@@ -64,6 +64,8 @@ BEHAVIOURS: dict[str, str] = {
     "gzip-cut": "200, Content-Encoding: gzip, the catalog's gzip stream cut in half",
     "brotli": "200, Content-Encoding: br, which the client did not ask for",
     "endless-body": "200 application/json, a body that never ends",
+    "error-bomb": "500 whose error body is the gzip bomb",
+    "endless-error": "429 whose error body never ends",
     "big-length": "200 announcing a Content-Length of 1 TiB",
     "empty-catalog": "200, a valid but empty catalog: {}",
     "echo": "401 echoing the caller's Authorization / x-api-key header in the error text",
@@ -159,8 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif name == "brotli":
             self._head(200, "application/json", ("content-encoding", "br"))
             self.wfile.write(CATALOG)
-        elif name == "endless-body":
-            self._head(200, "application/json")
+        elif name == "error-bomb":
+            self._head(500, "application/json", ("content-encoding", "gzip"))
+            for part in _gzip_bomb(1024**3):
+                self.wfile.write(part)
+        elif name in ("endless-body", "endless-error"):
+            self._head(200 if name == "endless-body" else 429, "application/json")
             self.wfile.write(b"[")
             while True:
                 self.wfile.write(b"0," * 65536)

@@ -82,6 +82,8 @@ PROTOCOL_ERRORS = [
         ("drip", "timeout", "timeout: no answer in time"),
         ("absurd-header", "connection", "RemoteProtocolError"),
         ("many-headers", "connection", "RemoteProtocolError"),
+        ("error-bomb", "server_error", "500 "),  # only the first 64 KiB of an error body are read
+        ("endless-error", "rate_limit", "429 [0,0,0,"),
         ("retry-forever", "rate_limit", "429"),
         ("retry-date", "rate_limit", "429"),
         ("echo", "auth", f'401 {{"error": {{"message": "{KEY_ECHO_PREFIX}'),  # the key itself: redacted

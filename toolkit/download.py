@@ -7,11 +7,9 @@ of a few MB is gigabytes). :func:`download` therefore bounds
 - the whole request, connect to last byte, by one deadline (``timeout_s``);
 - the bytes on the wire and the bytes after ``Content-Encoding`` decoding, each by
   ``max_bytes`` (:data:`MAX_BYTES` by default), checked as they arrive;
-- the memory: compressed bytes are inflated here, :data:`STEP` bytes at a time (httpx would
-  inflate a whole read at once: 64 KiB of a bomb are 64 MiB), and the body streams into a
+- the memory: compressed bytes are inflated in bounded steps (:class:`toolkit.inflate.Inflater`;
+  only ``gzip`` and ``deflate`` are asked for and accepted), and the body streams into a
   temporary file that is read back only once complete, so about ``max_bytes`` is ever held.
-
-Only ``gzip`` and ``deflate`` are asked for (``Accept-Encoding``) and accepted.
 
 Every failure is a :class:`DownloadError` with a one-line message.
 """
@@ -20,25 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from toolkit.errors import UserError
+from toolkit.inflate import ACCEPT, InflateError, Inflater
 from toolkit.sync import run_sync
 
 MAX_BYTES = 64 * 1024 * 1024
 """The default cap on a download, on the wire and decoded (64 MiB: the models.dev catalog is
 about 1 MiB; a body past the cap is refused, not truncated)."""
-
-
-STEP = 1024 * 1024
-"""The most bytes one inflate step produces (see the module docstring)."""
-
-# Content-Encoding -> zlib window bits: 32 + 15 reads a gzip or a zlib header, whichever comes.
-_WBITS = {"gzip": 32 + zlib.MAX_WBITS, "x-gzip": 32 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
 
 
 class DownloadError(UserError):
@@ -68,42 +59,30 @@ async def _get(url: str, headers: Mapping[str, str], timeout_s: float, max_bytes
     limit = f"{max_bytes / 2**20:g} MiB"
     try:
         async with asyncio.timeout(timeout_s), httpx.AsyncClient(timeout=timeout_s, follow_redirects=True) as client:
-            asked = {**headers, "accept-encoding": "gzip, deflate"}
+            asked = {**headers, "accept-encoding": ACCEPT}
             async with client.stream("GET", url, headers=asked) as response:
                 if response.status_code >= 300 and response.status_code != 304:
                     raise DownloadError(f"HTTP {response.status_code}")
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise DownloadError(f"the server announces {int(declared)} bytes, over the {limit} limit")
-                encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
-                if encoding != "identity" and encoding not in _WBITS:
-                    raise DownloadError(f"the server sent content-encoding {encoding!r}, which was not asked for")
-                inflate = zlib.decompressobj(_WBITS[encoding]) if encoding in _WBITS else None
+                inflater = Inflater(response.headers.get("content-encoding", ""))
                 with tempfile.TemporaryFile() as spool:
                     wire = decoded = 0
                     async for raw in response.aiter_raw():
                         wire += len(raw)
-                        for piece in _inflated(inflate, raw) if inflate is not None else (raw,):
+                        for piece in inflater.feed(raw):
                             decoded += len(piece)
                             if decoded > max_bytes or wire > max_bytes:
                                 raise DownloadError(f"the server sent more than {limit} (decoded or on the wire)")
                             spool.write(piece)
-                    if inflate is not None and wire and not inflate.eof:
-                        raise DownloadError("the compressed body ends before its end")
+                    inflater.close()
                     spool.seek(0)
                     return Download(response.status_code, dict(response.headers), spool.read())
-    except zlib.error as exc:
-        raise DownloadError(f"the compressed body is corrupt ({exc})") from None
+    except InflateError as exc:
+        raise DownloadError(str(exc)) from None
     except TimeoutError:
         raise DownloadError(f"the download did not finish within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:  # refused, reset, bad TLS, a corrupt compressed body
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DownloadError(reason) from None
-
-
-def _inflated(inflate: zlib._Decompress, raw: bytes) -> Iterator[bytes]:
-    """``raw`` inflated in pieces of at most :data:`STEP` bytes (a bomb never unpacks at once)."""
-    data = raw
-    while data:
-        yield inflate.decompress(data, STEP)
-        data = inflate.unconsumed_tail

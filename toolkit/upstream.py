@@ -34,6 +34,7 @@ import httpx
 from toolkit.classifier import classify, retry_after_s
 from toolkit.credentials import CredentialError
 from toolkit.errors import UserError
+from toolkit.inflate import ACCEPT, InflateError, Inflater
 from toolkit.redaction import redact, remember
 from toolkit.sse import SSEDecoder, SSEEvent
 from toolkit.vocabulary import Outcome
@@ -444,15 +445,40 @@ _GARBAGE = (ValueError, TypeError, AttributeError, KeyError, IndexError, Overflo
 
 async def _events(response: httpx.Response, decoder: Decoder) -> AsyncIterator[SSEEvent]:
     """The response body as events, as they complete (any chunk boundaries); :class:`Unreadable`
-    when the bytes are not its event stream (invalid UTF-8, an over-long line or event)."""
+    when the bytes are not its event stream (an encoding not asked for, a corrupt compressed
+    body, invalid UTF-8, an over-long line or event). Compressed bytes are inflated in bounded
+    steps (:class:`toolkit.inflate.Inflater`), so a gzip bomb meets the event limit early."""
     try:
-        async for chunk in response.aiter_bytes():
-            for event in decoder.feed(chunk):
-                yield event
+        inflater = Inflater(response.headers.get("content-encoding", ""))
+        async for raw in response.aiter_raw():
+            for chunk in inflater.feed(raw):
+                for event in decoder.feed(chunk):
+                    yield event
+        inflater.close()
         for event in decoder.close():
             yield event
     except _GARBAGE as exc:
         raise Unreadable(f"undecodable 200 stream: {exc}") from None
+
+
+ERROR_BODY_BYTES = 64 * 1024
+"""How much of an error answer's body is read (decoded): enough for any provider's error
+object, and an endless or bomb-sized error body costs no more."""
+
+
+async def _error_text(response: httpx.Response) -> str:
+    """The first :data:`ERROR_BODY_BYTES` of an error answer's body, as text."""
+    kept = bytearray()
+    try:
+        inflater = Inflater(response.headers.get("content-encoding", ""))
+        async for raw in response.aiter_raw():
+            for piece in inflater.feed(raw):
+                kept += piece[: ERROR_BODY_BYTES - len(kept)]
+                if len(kept) >= ERROR_BODY_BYTES:
+                    return kept.decode("utf-8", "replace")
+    except InflateError:
+        pass  # what arrived before the damage is the error text
+    return kept.decode("utf-8", "replace")
 
 
 def _read(
@@ -541,11 +567,15 @@ class Upstream:
             async with asyncio.timeout_at(real_start + max(first, 0.0) / self.scale) as limit:
                 url = endpoint.url(str(body.get("model", "")))
                 content = json.dumps(adapter.stream_body(body), separators=(",", ":"), ensure_ascii=False).encode()
-                headers = {**await endpoint.request_headers(url, content), "x-request-id": request_tag}
+                headers = {
+                    **await endpoint.request_headers(url, content),
+                    "x-request-id": request_tag,
+                    "accept-encoding": ACCEPT,
+                }
                 async with self.client.stream("POST", url, content=content, headers=headers) as response:
                     acc.status = response.status_code
                     if response.status_code >= 300:
-                        text = (await response.aread()).decode("utf-8", "replace")
+                        text = await _error_text(response)
                         acc.outcome = classify(response.status_code, response.headers, text)
                         acc.retry_after_s = retry_after_s(response.headers, time.time(), text)
                         acc.error = self.redact(f"{response.status_code} {text}")
