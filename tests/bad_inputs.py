@@ -475,6 +475,24 @@ MODEL_CASES += [
         ("choice attempts 0", _CHOICE, '{"max_attempts": 0}', r"max_attempts"),
         ("choice strategy", _CHOICE, '{"strategy": "always"}', r"strategy"),
         ("choice priority text", _CHOICE, '{"provider_priority": 5}', r"provider_priority"),
+        (
+            "choice priority one text",
+            _CHOICE,
+            '{"provider_priority": "p-one"}',
+            r"provider_priority: 'p-one' is not of type 'array'",
+        ),
+        (
+            "choice a billion attempts",
+            _CHOICE,
+            '{"max_attempts": 1000000000}',
+            r"max_attempts: 1000000000 is greater than the maximum of 100",
+        ),
+        (
+            "choice a backoff of ages",
+            _CHOICE,
+            '{"policy_fields": {"backoff_base_s": 1e300}}',
+            r"policy_fields: backoff_base_s must be at most 86,400, got 1e\+300",
+        ),
         ("overrides unknown key", _OVERRIDES, '{"alias": {}}', r"only 'aliases'"),
         ("overrides unknown model", _OVERRIDES, '{"exclude": ["p-one/m9"]}', r"p-one/m9"),
         ("overrides alias to nothing", _OVERRIDES, '{"aliases": {"p-one/m1": ""}}', r"'aliases' must map"),
@@ -554,7 +572,37 @@ URL_CASES = [
     ]
 ]
 
+
+def _gateway_config(failover: str) -> str:
+    """An opencode.json whose combined provider (the gateway layout) holds ``failover``."""
+    return (
+        '{"provider": {"combined": {"npm": "@ai-sdk/openai-compatible", "options": '
+        '{"baseURL": "http://127.0.0.1:4141/v1", "failover": ' + failover + '}, "models": {"m1": {}}}}}'
+    )
+
+
+_GATEWAY = ["gateway", "--source", "{d}/tiny.json", "--config", "{d}/gw.json", "--check"]
+GATEWAY_CASES = [
+    Case(
+        f"gateway policy {name}",
+        _GATEWAY,
+        r"gw\.json: provider\.combined\.options\.failover" + pattern,
+        files={"gw.json": _gateway_config(failover)},
+    )
+    for name, failover, pattern in [
+        ("a list", "[]", r" must be an object of policy fields, not list"),
+        ("unknown preset", '{"preset": "nope"}', r": unknown preset 'nope'"),
+        ("text attempts", '{"max_attempts": "x"}', r": max_attempts must be a whole number >= 1, got 'x'"),
+        ("a billion attempts", '{"max_attempts": 1000000000}', r": max_attempts must be at most 1,000"),
+        ("priority as text", '{"provider_priority": "p-one"}', r": provider_priority must be a list of provider ids"),
+        ("a backoff of ages", '{"backoff_base_s": 1e300}', r": backoff_base_s must be at most 86,400"),
+        ("negative timeout", '{"attempt_timeout_s": -1}', r": attempt_timeout_s must be a number > 0, got -1"),
+        ("unknown field", '{"retry_after_cap_s": 0}', r": unknown policy field 'retry_after_cap_s'"),
+    ]
+]
+
 CASES: list[Case] = [
+    *GATEWAY_CASES,
     *URL_CASES,
     *SPECIAL_CASES,
     *EXPORT_CASES,

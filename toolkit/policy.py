@@ -77,6 +77,10 @@ class FailoverPolicy:
 
     def __post_init__(self) -> None:
         # JSON and notebooks hand in lists; keep the value hashable and immutable.
+        if isinstance(self.provider_priority, str):  # tuple("abc") would be three provider ids
+            raise UserError(
+                f"provider_priority must be a list of provider ids, not the text {self.provider_priority!r}"
+            )
         object.__setattr__(self, "provider_priority", tuple(self.provider_priority))
         object.__setattr__(self, "cooldown_on", tuple(self.cooldown_on))
         object.__setattr__(self, "cooldown_count_on", tuple(self.cooldown_count_on))
@@ -176,9 +180,17 @@ def _check_choice(kind: str, values: Iterable[str], choices: Collection[str]) ->
         raise UserError(f"{exc}; use one of {', '.join(choices)}") from None
 
 
+MAX_COUNT = 1000
+"""Largest count a policy field takes (attempts, providers, probes): beyond it a typo, not a policy."""
+MAX_NUMBER = 86_400.0
+"""Largest number a policy field takes (seconds, weights, multipliers): a day; beyond it a run never ends."""
+
+
 def _check_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UserError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    if value > MAX_COUNT:
+        raise UserError(f"{name} must be at most {MAX_COUNT:,}, got {value!r}")
 
 
 def _check_number(name: str, value: object, minimum: float, strict: bool = False) -> None:
@@ -190,6 +202,8 @@ def _check_number(name: str, value: object, minimum: float, strict: bool = False
     )
     if not valid:
         raise UserError(f"{name} must be a number {'>' if strict else '>='} {minimum:g}, got {value!r}")
+    if isinstance(value, (int, float)) and value > MAX_NUMBER:
+        raise UserError(f"{name} must be at most {MAX_NUMBER:,.0f}, got {value!r}")
 
 
 class _Presets(dict):
