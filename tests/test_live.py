@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
@@ -16,7 +17,7 @@ from scaled_runs import keeping_up
 from toolkit.combined_model import CombinedModel, Member
 from toolkit.endpoints import Endpoint, local_endpoints, resolve_endpoint
 from toolkit.errors import UserError
-from toolkit.live import Timeouts, estimate_cost, read_log, run_live
+from toolkit.live import Timeouts, estimate_cost, read_log, run_live, run_live_async
 from toolkit.mock_providers import Reply
 from toolkit.policy import FailoverPolicy, preset
 from toolkit.scenario import Scenario
@@ -394,6 +395,43 @@ def test_key_from_a_file_reference(tmp_path):
     member = Member("acme", "acme/m", provider_api="https://x.example/v1")
     endpoint = resolve_endpoint(member, {"provider": {"acme": {"options": {"apiKey": f"{{file:{key_file}}}"}}}})
     assert (endpoint.api_key, endpoint.key_source) == (KEY, f"file:{key_file}")
+
+
+def test_an_interrupted_hedged_run_logs_every_attempt_the_providers_saw(tmp_path):
+    # answers take about 1.3 s real and hedges start after 0.1 s: both attempts of many requests are in flight
+    scenario = _scenario(
+        {"default": {"ttft_s": {"dist": "constant", "value": 2.0}, "tokens_per_s": {"dist": "constant", "value": 10.0}}}
+    )
+    policy = FailoverPolicy(min_providers=1, max_attempts=2, hedge_after_s=0.2)
+    log_path, mock_log = tmp_path / "attempts.jsonl", tmp_path / "mock.jsonl"
+
+    async def interrupted() -> None:
+        run = asyncio.create_task(
+            run_live_async(
+                CombinedModel.of(["a", "b"]),
+                policy,
+                scenario,
+                requests=10_000,
+                concurrency=16,
+                time_scale=2.0,
+                log_path=log_path,
+                mock_log_path=mock_log,
+                progress=False,
+            )
+        )
+        while not log_path.exists() or len(log_path.read_text().splitlines()) < 10:
+            await asyncio.sleep(0.05)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+
+    asyncio.run(interrupted())
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()]  # every line is whole JSON
+    logged = {f"{r['request_id']}-{r['attempt']}" for r in rows}
+    seen = {json.loads(line)["request_id"] for line in mock_log.read_text().splitlines()}
+    assert seen <= logged  # every attempt a provider received is in the attempt log
+    interrupted_rows = [r for r in rows if r["error"] == "run interrupted before the attempt ended"]
+    assert len(interrupted_rows) >= 2 and {r["outcome"] for r in interrupted_rows} == {"cancelled"}
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

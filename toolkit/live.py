@@ -321,7 +321,7 @@ async def _drive(
             await run.request(request_id, *sizes[request_id])
         progress.update(1)
 
-    def sessions() -> list[asyncio.Future]:  # closed-loop sessions sharing one request counter
+    def sessions() -> list[asyncio.Task]:  # closed-loop sessions sharing one request counter
         issued = iter(range(len(sizes)))
         think = sampler(arrivals["think_time_s"], gen)
 
@@ -332,21 +332,22 @@ async def _drive(
                     await run.sleep_until(run.clock() + pause)
                 await one(request_id)
 
-        return [asyncio.ensure_future(session()) for _ in range(arrivals["sessions"])]
+        return [asyncio.create_task(session()) for _ in range(arrivals["sessions"])]
 
-    tasks: list[asyncio.Future] = []
+    tasks: list[asyncio.Task] = []
     try:
         if arrivals["kind"] == "poisson":
             t0 = run.clock()
             for request_id, at in enumerate(poisson_arrivals(arrivals["rate_per_s"], len(sizes), gen)):
                 await run.sleep_until(t0 + at)
-                tasks.append(asyncio.ensure_future(one(request_id)))
+                tasks.append(asyncio.create_task(one(request_id)))
         else:
             tasks = sessions()
         await asyncio.gather(*tasks)
     except asyncio.CancelledError:  # interrupted (Ctrl-C): every request logs what it did before it stops,
         for task in tasks:  # and only then may the caller close the log
-            task.cancel()
+            if not task.cancelling():  # once only: a second cancel would cut a request's own clean-up short
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
 
