@@ -293,3 +293,26 @@ def test_without_logs_each_message_is_its_final_call_untimed(folder, simulated):
     assert (history["attempt"] == 1).all() and history["ttft_s"].isna().all()  # no logged start, no TTFT
     finals = simulated.sort_values("attempt").groupby("request_id").last()
     assert history["outcome"].value_counts().to_dict() == finals["outcome"].value_counts().to_dict()
+
+
+def test_numbers_beyond_the_float_range_and_absurd_nesting_in_a_message_are_unknown(tmp_path):
+    connection = sqlite3.connect(tmp_path / "opencode.db")
+    connection.executescript(
+        "CREATE TABLE message (id text, session_id text, time_created integer, time_updated integer, data text);"
+        "CREATE TABLE part (message_id text, time_created integer);"
+    )
+    message = (
+        '{"role": "assistant", "providerID": "anthropic", "modelID": "m", "time": {"created": 1000, '
+        '"completed": 3000}, "tokens": {"input": 1e400, "output": 5}, "cost": 1e400}'
+    )
+    deep = message.replace('"cost": 1e400', '"cost": ' + "[" * 990 + "]" * 990)
+    connection.executemany(
+        "INSERT INTO message VALUES (?, 's', 1000, 3000, ?)", [("1", message), ("2", deep.replace('"m"', '"n"'))]
+    )
+    connection.commit()
+    connection.close()
+    log = load_opencode_history(tmp_path)
+    assert log.attrs["messages"] + log.attrs["skipped"] == 2
+    first = log[log["model_ref"] == "anthropic/m"].iloc[0]
+    assert first["cost_usd"] == 0.0 and first["output_tokens"] == 5  # the out-of-range cost is unknown, never inf
+    assert not log.select_dtypes("number").isin([float("inf"), float("-inf")]).any().any()

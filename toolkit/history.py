@@ -187,6 +187,22 @@ def _check_schema(connection: sqlite3.Connection, database: Path) -> None:
             )
 
 
+def _finite(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _fields(text: str | None) -> list:
+    """The extracted fields of one message; a number beyond the float range (SQLite keeps
+    ``1e400`` as written) is None, as is every field of a message nested past Python's limit."""
+    if text is None:
+        return [None] * len(_FIELDS)
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=lambda _: None)
+    except RecursionError:
+        return [None] * len(_FIELDS)
+
+
 def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
     """Assistant messages (one row each, with the first part's time) and how many were skipped.
 
@@ -208,7 +224,7 @@ def _read_messages(database: Path, since_ms: int) -> tuple[pd.DataFrame, int]:
         raise _database_error(database, exc) from None
     finally:
         connection.close()
-    fields = [json.loads(row[3]) if row[3] is not None else [None] * len(_FIELDS) for row in rows]
+    fields = [_fields(row[3]) for row in rows]
     frame = pd.DataFrame(fields, columns=list(_FIELDS), dtype=object)
     frame.insert(0, "id", [row[0] for row in rows])
     frame.insert(1, "session_id", [row[1] for row in rows])
