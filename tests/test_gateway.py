@@ -274,6 +274,17 @@ def test_bad_input_gets_the_protocol_s_error_and_the_next_request_is_served(mock
             assert served.status_code == 200 and _text(protocol, served) == ANSWER
 
 
+def test_a_body_nested_100000_deep_is_a_400_and_the_gateway_goes_on(mock_providers):
+    mock = mock_providers(["a"])
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    with _gateway(mock, "openai", token=TOKEN).running() as url:
+        response = _post(url, "openai", b"[" * 100_000, auth)
+        assert response.status_code == 400
+        assert response.json()["error"]["message"] == "the request body is not valid JSON (nested too deeply)"
+        served = _post(url, "openai", _request("openai", True), auth)
+        assert served.status_code == 200 and _text("openai", served) == ANSWER
+
+
 def test_an_upstream_answering_garbage_is_failed_over_and_then_a_502(mock_providers):
     mock = mock_providers(["b"])
     with _garbage_server() as garbage:

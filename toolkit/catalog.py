@@ -132,8 +132,9 @@ def fetch_cached(url: str, *, timeout: float, cache_dir: Path, warnings: list[st
     if body_path.exists() and meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError, RecursionError):
             meta = {}  # a damaged meta file only costs a full download
+        meta = meta if isinstance(meta, dict) else {}
     headers = {}
     if meta.get("etag"):
         headers["If-None-Match"] = meta["etag"]

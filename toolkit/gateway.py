@@ -296,6 +296,8 @@ class Gateway:
             body = json.loads(raw)
         except ValueError as exc:
             return _error(protocol, 400, f"the request body is not valid JSON ({exc})")
+        except RecursionError:  # a hostile client's [[[[...: a 400 like any other bad body, not a 500
+            return _error(protocol, 400, "the request body is not valid JSON (nested too deeply)")
         try:
             validate_request(body, protocol)
         except ProtocolError as exc:
