@@ -708,12 +708,12 @@ class MockProviders:
         models: Sequence[str] = ("model",),
         api_key: str | None = None,
         port: int = 0,
+        keep_bodies: bool = False,
     ) -> MockProviders:
         """Mock providers that behave as ``scenario`` says (:class:`ScenarioDecider`: ``seed``,
         ``context_limits``, and ``rank:N`` as position N of ``ranking``, the combined model's
-        member order, default ``providers``); the other arguments are the class's own. Scripts,
-        cloud credentials and kept bodies are for tests: pass a :class:`ScenarioDecider` to the
-        class itself."""
+        member order, default ``providers``); the other arguments are the class's own. Scripts
+        and cloud credentials are for tests: pass a :class:`ScenarioDecider` to the class itself."""
         if not isinstance(scenario, Scenario):
             scenario = Scenario.load(scenario)
         decider = ScenarioDecider(scenario, providers, seed=seed, context_limits=context_limits, ranking=ranking)
@@ -725,6 +725,7 @@ class MockProviders:
             models=models,
             api_key=api_key,
             port=port,
+            keep_bodies=keep_bodies,
         )
 
     # clock -------------------------------------------------------------------------
