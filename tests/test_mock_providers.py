@@ -29,6 +29,14 @@ def test_openai_json_and_models(mock_providers):
     assert [m["id"] for m in models["data"]] == ["m1", "m2"]
 
 
+def test_a_body_nested_100000_deep_is_a_400_not_a_traceback(mock_providers, capfd):
+    url = mock_providers(["a"]).endpoints["a"]
+    response = httpx.post(f"{url}/chat/completions", content=b"[" * 100_000)
+    assert response.status_code == 400 and "request body is not a JSON object" in response.text
+    assert httpx.post(f"{url}/chat/completions", json=CHAT).status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_tokens_due_together_share_an_event_and_pacing_holds(mock_providers):
     # 4 tokens at 20 tokens/s: 50 ms apart, far above the 5 ms write gap: four events, >= 150 ms
     url = mock_providers(["a"], script={"a": [Reply(tokens_per_s=20)]}).endpoints["a"]

@@ -535,7 +535,7 @@ class _Provider:
             return Response(status_code=499)
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit: a 400 below
             body = None
         owner = self.owner
         if not isinstance(body, dict):
