@@ -15,12 +15,13 @@ from __future__ import annotations
 import gzip
 import json
 import signal
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from local_http import serving
 
 KEY_ECHO_PREFIX = "your key: "
 
@@ -186,13 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HostileProvider:
-    """The hostile server, started on 127.0.0.1 (a free port); ``url`` is its root."""
+    """The hostile server's URLs; ``url`` is its root on 127.0.0.1 (see :func:`hostile_provider`)."""
 
-    def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     def base_url(self, behaviour: str) -> str:
         """The OpenAI-compatible base URL of one behaviour."""
@@ -202,9 +200,12 @@ class HostileProvider:
         """The catalog (api.json) URL of one behaviour."""
         return f"{self.url}/{behaviour}/api.json"
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+
+@contextmanager
+def hostile_provider() -> Iterator[HostileProvider]:
+    """The hostile server, started on a free port of 127.0.0.1 for the block."""
+    with serving(_Handler) as url:
+        yield HostileProvider(url)
 
 
 class Hang(BaseException):

@@ -13,12 +13,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from bad_inputs import BASE_FILES, CASES, URL_BODIES, URL_BOMB, Case
+from local_http import serving
 
 from toolkit.cli import main
 
@@ -65,13 +65,8 @@ def url():
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Handler) as root:
+        yield root
 
 
 def _check(case: Case, code: int, out: str, err: str, before: dict[str, bytes], folder: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from local_http import serving
 
 from toolkit import catalog
 from toolkit.catalog import MODEL_COLUMNS, CatalogUnavailable, load_catalog, write_table
@@ -138,21 +140,17 @@ class _Server:
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api.json"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.handler, self.url = Handler, ""
+        self.close: Callable[[], None] = lambda: None  # stops the server (set by the fixture)
 
 
 @pytest.fixture
 def server(monkeypatch):
     srv = _Server()
-    monkeypatch.setattr(catalog, "MODELS_DEV_URL", srv.url)
-    yield srv
-    srv.close()
+    with ExitStack() as running:
+        srv.url, srv.close = f"{running.enter_context(serving(srv.handler))}/api.json", running.close
+        monkeypatch.setattr(catalog, "MODELS_DEV_URL", srv.url)
+        yield srv
 
 
 def test_models_dev_is_cached_and_revalidated_with_etag(server, tmp_path, isolated_home):

@@ -4,14 +4,14 @@ protocols and across them, held-back streams, Retry-After, bad input, secrets, /
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
+from local_http import serving
 
 from toolkit.combined_model import CombinedModel
 from toolkit.endpoints import Endpoint
@@ -237,14 +237,8 @@ class _Garbage(BaseHTTPRequestHandler):
 
 @contextmanager
 def _garbage_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Garbage) as root:
+        yield f"{root}/v1"
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])

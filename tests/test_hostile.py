@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from hostile_provider import GARBAGE, KEY_ECHO_PREFIX, HostileProvider, time_limit
+from hostile_provider import GARBAGE, KEY_ECHO_PREFIX, HostileProvider, hostile_provider, time_limit
 
 from toolkit.catalog import CatalogUnavailable, load_catalog
 from toolkit.classifier import MAX_RETRY_AFTER_S
@@ -45,9 +45,8 @@ POLICY = FailoverPolicy(min_providers=1, max_attempts=1)  # one try each: hostil
 
 @pytest.fixture(scope="module")
 def hostile():
-    server = HostileProvider()
-    yield server
-    server.close()
+    with hostile_provider() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,13 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local_http import serving
 
 from toolkit.combined_model import CombinedModel
 from toolkit.endpoints import Endpoint
@@ -276,13 +277,8 @@ class _Echo(BaseHTTPRequestHandler):
 @pytest.fixture
 def echo_provider() -> Iterator[str]:
     _Echo.sent, _Echo.keys = [], set()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(_Echo) as root:
+        yield f"{root}/v1"
 
 
 def test_live_run_against_an_echoing_provider_leaks_the_key_nowhere(cli, tmp_path, monkeypatch, echo_provider):
