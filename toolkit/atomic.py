@@ -1,12 +1,12 @@
 """Atomic file writes: the one way this package writes a file a user may care about.
 
 Data goes to a temporary file in the same folder, which then replaces the target with
-``os.replace``: a crash or Ctrl-C leaves the old file or the new one, never half of
-either. An existing file keeps its permissions, and its owner and group where the
-process may set them (root, or the owner giving the file to one of its own groups); when
-it may not, an :class:`NotKept` warning says so rather than changing them quietly. A
-new file gets the usual ``0666 & ~umask`` (``mkstemp`` alone would leave it private to the
-owner).
+``os.replace`` once it is flushed to disk: a crash, a power cut or Ctrl-C leaves the old
+file or the new one, never half of either. An existing file keeps its permissions, and its
+owner and group where the process may set them (root, or the owner giving the file to one
+of its own groups); when it may not, an :class:`NotKept` warning says so rather than
+changing them quietly. A new file gets the usual ``0666 & ~umask`` (``mkstemp`` alone would
+leave it private to the owner).
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             # after chown, which may clear the set-id bits
             os.chmod(tmp, stat.S_IMODE(before.st_mode) if before is not None else _default_mode())
             handle.write(payload)
+            # on disk before the rename: after a power cut the name points at all of the new data
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
