@@ -536,3 +536,22 @@ def test_ten_racing_exports_each_end_in_a_real_success_or_a_clear_refusal(tmp_pa
     assert chain == [final[:n] for n in range(len(final))]
     assert path.read_bytes().count(b"\n") == path.read_bytes().count(b"\r\n")  # still CRLF
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".bak")) == ["opencode.json"]
+
+
+def test_a_broken_config_is_refused_before_any_catalog_download(cli, tmp_path, monkeypatch):
+    from toolkit import catalog
+
+    fetched: list[str] = []
+
+    def fetch_cached(url: str, **_options: object) -> None:
+        fetched.append(url)
+        raise AssertionError("the catalog was fetched before the config was read")
+
+    monkeypatch.setattr(catalog, "fetch_cached", fetch_cached)
+    path = tmp_path / "opencode.json"
+    path.write_text("[" * 100_000)
+    before = listing(tmp_path)
+    result = cli("export", "--config", str(path), "--layout", "gateway")  # default --source auto
+    assert result.code == 2 and fetched == []
+    assert result.err == f"error: {path}: nested more than 64 levels deep; fix the file and retry\n"
+    assert listing(tmp_path) == before

@@ -104,6 +104,7 @@ def _whole_number(flag: str, value: str | None) -> int | None:
 def run(args: argparse.Namespace) -> int:
     from toolkit.choice import Choice
     from toolkit.export import plan_export
+    from toolkit.opencode_config import read_config
 
     if not args.config:
         raise UserError("export needs --config FILE: the opencode.json or opencode.jsonc to write")
@@ -123,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         variants=args.variants,
     )
     path = Path(args.config).expanduser()
+    if path.exists() or path.is_symlink():
+        # a broken config fails here, before a catalog download that would only delay the message
+        read_config(path)
     combined = _combined_table(args.source, path)
     if args.from_file and not args.force:
         _check_model(path, base, args.from_file, combined)
