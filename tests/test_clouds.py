@@ -522,15 +522,20 @@ def test_a_tool_call_through_bedrock_reaches_a_gateway_client(mock_providers):
     assert answer["usage"]["prompt_tokens"] > 0 and answer["usage"]["completion_tokens"] > 0
 
 
-def test_a_corrupt_event_stream_frame_is_a_server_error(mock_providers):
-    """The mock's frames carry valid CRCs (botocore checks them); a flipped byte is refused."""
+def test_a_corrupt_or_non_utf8_event_stream_frame_is_unreadable(mock_providers):
+    """The mock's frames carry valid CRCs (botocore checks them); a flipped byte is refused, and so
+    is a payload that is not UTF-8 (the upstream layer makes either a ``protocol_error``)."""
     from toolkit.mock_clouds import event_frame
+    from toolkit.sse import StreamError
     from toolkit.translate_bedrock import EventStreamDecoder
 
-    frame = event_frame({":event-type": "messageStart", ":message-type": "event"}, b'{"role":"assistant"}')
+    headers = {":event-type": "messageStart", ":message-type": "event"}
+    frame = event_frame(headers, b'{"role":"assistant"}')
     assert [(e.event, e.data) for e in EventStreamDecoder().feed(frame[:7]) + EventStreamDecoder().feed(frame)] == [
         ("messageStart", '{"role":"assistant"}')
     ]
     corrupt = frame[:-5] + bytes([frame[-5] ^ 1]) + frame[-4:]
-    [event] = EventStreamDecoder().feed(corrupt)
-    assert event.event == "error" and event.data.startswith("unreadable event-stream frame")
+    with pytest.raises(StreamError, match="^unreadable event-stream frame: ChecksumMismatch$"):
+        EventStreamDecoder().feed(corrupt)
+    with pytest.raises(StreamError, match=r"^an event-stream payload is not UTF-8 \(byte 9\)$"):
+        EventStreamDecoder().feed(event_frame(headers, b'{"role":"\xff"}'))

@@ -40,7 +40,7 @@ from typing import Any
 
 from toolkit.openai_turns import functions, merged, sampling, turns
 from toolkit.protocols import MalformedAnswer
-from toolkit.sse import SSEEvent
+from toolkit.sse import SSEEvent, StreamError
 
 _STOP = {
     "end_turn": "stop",
@@ -164,8 +164,9 @@ def exception_payload(exception_type: str, payload: bytes) -> dict[str, Any]:
 class EventStreamDecoder:
     """The ``application/vnd.amazon.eventstream`` body of a ConverseStream answer as events, fed
     bytes cut anywhere (botocore's parser checks each frame's prelude and message CRCs): an event
-    named by its ``:event-type`` with its JSON payload, or an ``error`` event for an exception frame
-    (or a frame that does not parse, whose data is then not JSON)."""
+    named by its ``:event-type`` with its JSON payload, or an ``error`` event for an exception frame.
+    A frame that does not parse or a payload that is not UTF-8 raises :class:`StreamError`, as
+    garbage in a server-sent event stream does: the attempt is a ``protocol_error``."""
 
     def __init__(self) -> None:
         from botocore.eventstream import EventStreamBuffer
@@ -184,9 +185,11 @@ class EventStreamDecoder:
                     kind = str(headers.get(":exception-type") or headers.get(":error-code") or "error")
                     out.append(SSEEvent("error", json.dumps(exception_payload(kind, message.payload))))
                 else:
-                    out.append(SSEEvent(str(headers.get(":event-type")), message.payload.decode("utf-8", "replace")))
+                    out.append(SSEEvent(str(headers.get(":event-type")), message.payload.decode("utf-8")))
         except ParserError as exc:
-            out.append(SSEEvent("error", f"unreadable event-stream frame: {type(exc).__name__}"))
+            raise StreamError(f"unreadable event-stream frame: {type(exc).__name__}") from None
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"an event-stream payload is not UTF-8 (byte {exc.start})") from None
         return out
 
     def close(self) -> list[SSEEvent]:
