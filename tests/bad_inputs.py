@@ -288,27 +288,71 @@ CONFIG_CASES = [
     ]
 ]
 
-RESULTS_CASES = [
-    Case(f"results {name}", ["recommend", "--results", "{d}/bad.csv"], pattern, files={"bad.csv": content})
-    for name, content, pattern in [
-        ("header only", results("x").replace("x\n", ""), r"the results file has no rows"),
-        ("empty", "", r"cannot read sweep results .*bad\.csv: No columns to parse"),
-        ("text success", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,high,1,1"), r"line 2: success_rate is 'high'"),
-        ("NaN success", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,nan,1,1"), r"line 2: success_rate is nan"),
-        ("success 1.5", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1.5,1,1"), r"success_rate is 1\.5"),
-        ("fractional attempts", results("a|0,p,on_error,p-one>p-two,2.5,tiny,0,m1,1,1,1"), r"max_attempts is 2\.5"),
-        ("zero attempts", results("a|0,p,on_error,p-one>p-two,0,tiny,0,m1,1,1,1"), r"max_attempts is 0"),
-        ("text latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,slow,1"), r"latency_p95_s is 'slow'"),
-        ("NaN latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,nan,1"), r"latency_p95_s is nan"),
-        ("inf cost", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,1,inf"), r"cost_per_success_usd is inf"),
-        ("missing column", "a,b\n1,2\n", r"the results have no column 'success_rate'"),
-        ("not UTF-8", b"\xff\xfe\x00\x01", r"cannot read sweep results"),
-        ("ragged", results() + "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n", r"cannot read sweep results"),
+RESULTS_CASES = (
+    [
+        Case(f"results {name}", ["recommend", "--results", "{d}/bad.csv"], pattern, files={"bad.csv": content})
+        for name, content, pattern in [
+            ("header only", results("x").replace("x\n", ""), r"the results file has no rows"),
+            ("empty", "", r"cannot read sweep results .*bad\.csv: No columns to parse"),
+            (
+                "text success",
+                results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,high,1,1"),
+                r"line 2: success_rate is 'high'",
+            ),
+            ("NaN success", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,nan,1,1"), r"line 2: success_rate is nan"),
+            ("success 1.5", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1.5,1,1"), r"success_rate is 1\.5"),
+            ("fractional attempts", results("a|0,p,on_error,p-one>p-two,2.5,tiny,0,m1,1,1,1"), r"max_attempts is 2\.5"),
+            ("zero attempts", results("a|0,p,on_error,p-one>p-two,0,tiny,0,m1,1,1,1"), r"max_attempts is 0"),
+            ("text latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,slow,1"), r"latency_p95_s is 'slow'"),
+            ("NaN latency", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,nan,1"), r"latency_p95_s is nan"),
+            ("inf cost", results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,1,inf"), r"cost_per_success_usd is inf"),
+            ("missing column", "a,b\n1,2\n", r"the results have no column 'success_rate'"),
+            ("not UTF-8", b"\xff\xfe\x00\x01", r"cannot read sweep results"),
+            ("ragged", results() + "1,2,3,4,5,6,7,8,9,10,11,12,13,14\n", r"cannot read sweep results"),
+            (
+                "negative latency",
+                results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,-11.5,1"),
+                r"line 2: latency_p95_s is -11\.5, expected a finite number of at least 0",
+            ),
+            (
+                "negative cost",
+                results("a|0,p,on_error,p-one>p-two,6,tiny,0,m1,1,1,-0.01"),
+                r"cost_per_success_usd is -0\.01",
+            ),
+            (
+                "attempts past int64",
+                results("a|0,p,on_error,p-one>p-two," + "9" * 23 + ",tiny,0,m1,1,1,1"),
+                r"line 2: max_attempts is '?9{23}(\.0)?'?, expected a whole number from 1 to 100",
+            ),
+            (
+                "attempts 101",
+                results("a|0,p,on_error,p-one>p-two,101,tiny,0,m1,1,1,1"),
+                r"max_attempts is 101, expected",
+            ),
+        ]
     ]
-] + [
-    Case("results missing", ["recommend", "--results", "{d}/nothing.csv"], r"nothing\.csv does not exist$"),
-    Case("results a folder", ["recommend", "--results", "{d}"], r"is a directory, not a regular file"),
-]
+    + [
+        Case(f"recommend --save {name}", ["recommend", "--results", "{d}/results.csv", "--save", path], pattern)
+        for name, path, pattern in [
+            (
+                "the results CSV",
+                "{d}/results.csv",
+                r"--save .*results\.csv: a choice is saved as JSON; give a \.json file name$",
+            ),
+            (
+                "opencode.json",
+                "{d}/opencode.json",
+                r"opencode\.json exists and is not a saved choice; give a new file name$",
+            ),
+            ("a folder", "{d}", r"a choice is saved as JSON"),
+            ("missing folder", "{d}/no/c.json", r"--save .*c\.json: the folder .*no does not exist; create it first$"),
+        ]
+    ]
+    + [
+        Case("results missing", ["recommend", "--results", "{d}/nothing.csv"], r"nothing\.csv does not exist$"),
+        Case("results a folder", ["recommend", "--results", "{d}"], r"is a directory, not a regular file"),
+    ]
+)
 
 OUTPUT_CASES = [
     Case(
@@ -601,7 +645,85 @@ GATEWAY_CASES = [
     ]
 ]
 
+# An empty value or a repeated name in any option: a usage line, never "the default" or the folder ".".
+_EMPTY = r"argument {}: expected a value, not an empty string; leave the option out for its default \(see"
+EMPTY_CASES = [
+    Case(f"{argv[0]} {option} empty", [*argv, option, ""], _EMPTY.format(option))
+    for argv, option in [
+        (["catalog"], "--source"),
+        (["catalog", "--source", "{d}/tiny.json"], "--config"),
+        (["catalog", "--source", "{d}/tiny.json"], "--out"),
+        (["combine", "--source", "{d}/tiny.json"], "--overrides"),
+        (["endpoints", "--source", "{d}/tiny.json"], "--combined"),
+        (SIMULATE, "--log"),
+        (SIMULATE, "--providers"),
+        (["export", "--config", "{d}/opencode.json"], "--plugin"),
+        (["gateway", "--check"], "--token-env"),
+        (["history", "--data-dir", "{d}"], "--since"),
+    ]
+] + [
+    Case(
+        f"{argv[0]} {option} {value}",
+        [*argv, option, value],
+        rf"argument {option}: " + pattern,
+    )
+    for argv, option, value, pattern in [
+        (SIMULATE, "--providers", "p-one,p-one", r"'p-one' is listed twice in 'p-one,p-one'; name each once \(see"),
+        (SIMULATE, "--priority", "p-two, p-two", r"'p-two' is listed twice"),
+        (SIMULATE, "--rank", "p-two,p-one,p-two", r"'p-two' is listed twice"),
+        (
+            ["combine", "--source", "{d}/tiny.json"],
+            "--providers",
+            ",,",
+            r"expected a comma-separated list of names, not ',,'",
+        ),
+        (["export", "--config", "{d}/opencode.json"], "--priority", "p-one,p-one", r"'p-one' is listed twice"),
+        (
+            ["sweep", "--scenario", "calm-day", "--out", "x.csv"],
+            "--presets",
+            "resilient,resilient",
+            r".* is listed twice",
+        ),
+        (["recommend", "--results", "r.csv"], "--objective", ",", r"expected a comma-separated list"),
+    ]
+]
+
+# Files the system refuses after they pass every check: one line naming the file, no traceback.
+LONG_NAME = "x" * 300
+OS_CASES = [
+    Case(
+        "catalog from /proc/self/mem",
+        ["catalog", "--source", "/proc/self/mem"],
+        r"^error: cannot read /proc/self/mem: ",
+    ),
+    Case(
+        "catalog --out a name too long",
+        ["catalog", "--source", "{d}/tiny.json", "--out", "{d}/" + LONG_NAME + ".csv"],
+        r"^error: cannot use .*x\.csv: File name too long$",
+        code=1,
+    ),
+    Case("catalog from a name too long", ["catalog", "--source", "{d}/" + LONG_NAME], r"File name too long$"),
+    Case(
+        "mock-providers --log in /proc",
+        ["mock-providers", "--scenario", "calm-day", "--log", "/proc/x.jsonl", "--duration", "0"],
+        r"^error: --log /proc/x\.jsonl: No such file or directory; choose another file$",
+    ),
+    Case(
+        "mock-providers ports past 65535",
+        ["mock-providers", "--scenario", "calm-day", "--providers", "a,b,c", "--port", "65534"],
+        r"^error: --port 65534 with 3 providers needs ports up to 65536; use --port 65533 or lower",
+    ),
+    Case(
+        "history --since past the year 1",
+        ["history", "--data-dir", "{d}/oc", "--since", "99999999999d"],
+        r"^error: --since '99999999999d' reaches before the year 1; give a shorter span or a date$",
+        files={"oc/opencode.db": b""},
+    ),
+]
+
 CASES: list[Case] = [
+    *EMPTY_CASES,
+    *OS_CASES,
     *GATEWAY_CASES,
     *URL_CASES,
     *SPECIAL_CASES,

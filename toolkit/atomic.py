@@ -54,6 +54,17 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Replace ``path`` with ``data`` (text is written as UTF-8) atomically; returns the path."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data  # fails before anything is touched
+    try:
+        return _write(path, payload)
+    except OSError as exc:
+        if exc.errno is None or exc.filename is None:
+            raise
+        # The error names ``path``, not the temporary file the user never named (the same errno,
+        # so its subclass stays: IsADirectoryError, PermissionError, ...).
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
+def _write(path: Path, payload: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     before = path.stat() if path.exists() else None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

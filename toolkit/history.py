@@ -106,7 +106,10 @@ def parse_since(since: str | datetime | timedelta | None, now: datetime | None =
         return since if since.tzinfo else since.replace(tzinfo=UTC)
     match = _SINCE.match(since)
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        except OverflowError:  # a span past the year 1 (99999999999d) is no time at all
+            raise UserError(f"--since {since!r} reaches before the year 1; give a shorter span or a date") from None
     try:
         when = datetime.fromisoformat(since.strip())
     except ValueError:

@@ -479,8 +479,9 @@ def _checked_results(results: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
     """``results`` with its metric columns as numbers, or a UserError naming the first bad cell.
 
     A hand-edited or damaged results file must not turn into a wrong recommendation: every
-    row needs a success rate from 0 to 1 and a whole ``max_attempts`` of at least 1; other
-    metrics must be numbers, blank (NaN) only where a configuration had no success.
+    row needs a success rate from 0 to 1 and a whole ``max_attempts`` from 1 to 100 (what a
+    sweep and a saved choice take); other metrics (latencies, costs) must be numbers of at
+    least 0, blank (NaN) only where a configuration had no success.
     """
     if results.empty:
         raise UserError("the results file has no rows; run combined-models sweep (to the end) first")
@@ -505,16 +506,16 @@ def _checked_results(results: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
         raise bad("success_rate", row, rate[row], "a number from 0 to 1")
     if "max_attempts" in out:
         attempts = pd.to_numeric(out["max_attempts"], errors="coerce")
-        wrong = ~(attempts >= 1) | (attempts % 1 != 0)
+        wrong = ~attempts.between(1, 100) | (attempts % 1 != 0)  # NaN is not between
         if wrong.any():
             row = wrong.idxmax()
-            raise bad("max_attempts", row, out["max_attempts"][row], "a whole number of at least 1")
+            raise bad("max_attempts", row, out["max_attempts"][row], "a whole number from 1 to 100")
         out["max_attempts"] = attempts.astype(int)
     for column in metrics[1:]:  # blank only without a success: nothing to measure then
-        wrong = out[column].isna() & (rate > 0) | np.isinf(out[column])
+        wrong = out[column].isna() & (rate > 0) | np.isinf(out[column]) | (out[column] < 0)
         if wrong.any():
             row = wrong.idxmax()
-            raise bad(column, row, out[column][row], "a finite number where success_rate is above 0")
+            raise bad(column, row, out[column][row], "a finite number of at least 0 where success_rate is above 0")
     return out
 
 

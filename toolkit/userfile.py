@@ -61,7 +61,10 @@ def read_bytes(path: Path) -> bytes:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):  # swapped after the check
             raise _not_regular(path, mode)
-        return handle.read()
+        try:
+            return handle.read()
+        except OSError as exc:  # a file that opens but cannot be read (an I/O error, /proc/self/mem)
+            raise UserError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def read_text(path: Path) -> str:

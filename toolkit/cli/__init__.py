@@ -5,7 +5,7 @@ Every module in this package is one sub-command: it defines ``HELP`` (one line),
 into ``-``, is the command name, so adding a command never touches this file.
 
 Exit codes: 0 success, 1 the job ran but failed (for example a network error with no
-fallback) or a bug (its traceback is printed), 2 a mistake in the input (a
+fallback, or the system refused a file: one line naming it) or a bug (its traceback is printed), 2 a mistake in the input (a
 :class:`~toolkit.errors.UserError`, printed as one line without a traceback), 130 interrupted.
 
 While a command runs, standard output and error show no secret it has read (every known
@@ -52,6 +52,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def _get_value(self, action: argparse.Action, arg_string: str) -> object:
+        # An empty value (``--out ""``, ``--providers ""``) is a mistake for every option: left to
+        # the commands it would read as "not given" and run with the default, or as the folder ".".
+        if action.option_strings and not arg_string:
+            raise argparse.ArgumentError(
+                action, "expected a value, not an empty string; leave the option out for its default"
+            )
+        return super()._get_value(action, arg_string)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, one sub-parser per command module (sub-parsers share its class)."""
@@ -81,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-        except Exception:  # a bug: its traceback shows, on the redacted stderr (exit 1, as Python's own)
-            traceback.print_exc()
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # The system refused a file the run uses (a name too long, an I/O error, a read-only
+                # file system): one line naming the file and the reason, as the checks before it say.
+                print(f"error: {redact_text(f'cannot use {exc.filename}: {exc.strerror}')}", file=sys.stderr)
+                return 1
+            traceback.print_exc()  # a bug: its traceback shows, on the redacted stderr (exit 1, as Python's own)
             return 1

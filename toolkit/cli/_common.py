@@ -9,8 +9,19 @@ from typing import Any
 
 
 def csv_list(value: str) -> list[str]:
-    """Parse ``a,b,c`` into ``["a", "b", "c"]`` (blank items dropped)."""
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """Parse ``a,b,c`` into ``["a", "b", "c"]`` (blank items dropped).
+
+    A list with no item (``""``, ``,,``) or with an item twice (``a,a``) is a usage error: each
+    list option names providers, presets or models to use or to try in order, where an empty
+    list would silently mean "the default" and a repeat would try the same one twice.
+    """
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names, not {value!r}")
+    repeated = next((item for n, item in enumerate(items) if item in items[:n]), None)
+    if repeated is not None:
+        raise argparse.ArgumentTypeError(f"{repeated!r} is listed twice in {value!r}; name each once")
+    return items
 
 
 def _shown(value: float) -> str:

@@ -55,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number")
     check_output_file(args.log, "--log")
+    last = args.port + len(args.providers) - 1
+    if args.port and last > 65535:  # each provider takes the next port
+        raise UserError(
+            f"--port {args.port} with {len(args.providers)} providers needs ports up to {last}; "
+            f"use --port {65536 - len(args.providers)} or lower (or 0: any free ports)"
+        )
     unknown = sorted(set(args.anthropic) - set(args.providers))
     if unknown:
         raise UserError(f"--anthropic names {unknown[0]!r}, which is not in --providers")
@@ -72,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         mock.start()
     except OSError as exc:
+        if exc.filename is not None:  # the --log file, opened as the servers start
+            raise UserError(f"--log {exc.filename}: {exc.strerror}; choose another file") from None
         raise UserError(f"cannot listen on 127.0.0.1: {exc.strerror}; choose another --port") from None
     try:
         for provider, url in mock.endpoints.items():

@@ -6,7 +6,7 @@ import argparse
 import io
 from pathlib import Path
 
-from toolkit.cli._common import FRACTION, PROVIDERS, add_variants, csv_list
+from toolkit.cli._common import FRACTION, PROVIDERS, add_variants, check_output_file, csv_list
 
 HELP = "pick the configuration to run from sweep results (constraints, objectives, confidence intervals)"
 
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.sweeps import recommend
     from toolkit.userfile import read_bytes
 
+    _check_save(args.save)
     data = read_bytes(Path(args.results))  # a FIFO or folder is refused, never read
     try:
         results = pd.read_csv(io.BytesIO(data))
@@ -57,3 +58,24 @@ def run(args: argparse.Namespace) -> int:
         rec.choice.save(args.save)
         print(f"choice saved to {args.save} (export it with: combined-models export --from {args.save} --config ...)")
     return 0
+
+
+def _check_save(path: str | None) -> None:
+    """Refuse, before any work, a ``--save`` file that is not a choice: not a .json name, in a
+    missing folder, or an existing file that is not a saved choice (the results CSV, the user's
+    opencode.json), which saving would replace."""
+    from toolkit.choice import Choice
+    from toolkit.errors import UserError
+    from toolkit.userfile import file_stat
+
+    if path is None:
+        return
+    if Path(path).suffix.lower() != ".json":
+        raise UserError(f"--save {path}: a choice is saved as JSON; give a .json file name")
+    check_output_file(path, "--save")
+    if file_stat(Path(path)) is None:
+        return
+    try:
+        Choice.load(path)
+    except UserError:
+        raise UserError(f"--save {path} exists and is not a saved choice; give a new file name") from None
