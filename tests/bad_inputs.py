@@ -360,6 +360,16 @@ OUTPUT_CASES = [
         ["live", *MODEL, "--log", "{d}"],
         r"^error: --log .* is a directory, not a regular file; point at the file itself$",
     ),
+    *[
+        Case(
+            f"{command[0]} --log over {name}",
+            [*command, "--log", "{d}/" + name],
+            rf"^error: --log .*{name.replace('.', '[.]')} exists and is not a JSON-lines log; give a new file name$",
+            files={"one-line.json": '{"model": "p-one/m1"}\n'},
+        )
+        for command in (["live", *MODEL], ["gateway"], ["mock-providers", "--scenario", "calm-day"])
+        for name in ("opencode.json", "results.csv", "one-line.json")
+    ],
     Case("live --log missing folder", ["live", *MODEL, "--log", "{d}/no/log.jsonl"], r"the folder .*/no does not"),
     Case("live --log under a file", ["live", *MODEL, "--log", "{d}/a-file/x"], r"a-file is a file, not a folder$"),
     Case(
@@ -722,6 +732,20 @@ OS_CASES = [
 ]
 
 CASES: list[Case] = [
+    *[
+        Case(
+            f"{command[0]} --executor {value}",
+            [*command, "--executor", value],
+            rf"argument --executor: expected processes, serial or dask://HOST:PORT, not '{value}' \(see",
+        )
+        for command in ([*SWEEP[:-2], "--scenario", "calm-day", "--out", "{d}/r.csv"], ["report", "--out", "{d}/r"])
+        for value in ("threads", "dask://", "dask://host")
+    ],
+    Case(
+        "live --real --time-scale before the model line",
+        ["live", *MODEL, "--real", "--time-scale", "5"],
+        r"^error: --time-scale applies to mock providers only; drop it with --real$",
+    ),
     *EMPTY_CASES,
     *OS_CASES,
     *GATEWAY_CASES,

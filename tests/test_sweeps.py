@@ -372,7 +372,9 @@ def test_sweep_command_user_errors(cli, tmp_path):
     result = cli(*base, "--presets", "nope")
     assert (result.code, result.err.splitlines()[-1][:24]) == (2, "error: unknown preset 'n")
     result = cli(*base, "--executor", "threads")
-    assert result.code == 2 and "unknown executor 'threads'" in result.err
+    assert (
+        result.code == 2 and "--executor: expected processes, serial or dask://HOST:PORT, not 'threads'" in result.err
+    )
     result = cli("recommend", "--results", str(tmp_path / "missing.csv"))
     assert result.code == 2 and result.err.endswith("missing.csv does not exist\n")
     assert not (tmp_path / "x.csv").exists()

@@ -209,7 +209,7 @@ def executor_for(spec: Executor | str | object | None, workers: int | None = Non
         address = "tcp://" + spec.removeprefix("dask://")
         try:
             client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address without a port
             raise UserError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         with client:
             yield client.get_executor()

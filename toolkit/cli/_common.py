@@ -73,6 +73,15 @@ def attempts_list(value: str) -> list[int]:
     return [ATTEMPTS(item) for item in csv_list(value)]
 
 
+def executor(value: str) -> str:
+    """``--executor``: ``processes``, ``serial`` or ``dask://HOST:PORT``, checked as an argument so
+    a mistake is a usage line before any work (not a failure after the catalog step)."""
+    host, _, port = value.removeprefix("dask://").rpartition(":")
+    if value in ("processes", "serial") or (value.startswith("dask://") and host and port.isdigit()):
+        return value
+    raise argparse.ArgumentTypeError(f"expected processes, serial or dask://HOST:PORT, not {value!r}")
+
+
 def add_source(parser: argparse.ArgumentParser) -> None:
     """``--source``: where the model catalog comes from."""
     parser.add_argument(
@@ -243,6 +252,31 @@ def check_output_file(path: str | None, flag: str) -> None:
         file_stat(Path(path))
     except UserError as exc:
         raise UserError(f"{flag} {exc}") from None
+
+
+def check_log_file(path: str | None, flag: str) -> None:
+    """:func:`check_output_file` for a JSON-lines log that is appended to: an existing file must
+    already be one (its first line a JSON object with a ``request_id``, as every attempt and
+    mock request log row has), so a slip such as ``--log opencode.json`` or ``--log
+    results.csv`` is refused instead of writing log lines into that file."""
+    import json
+    from pathlib import Path
+
+    from toolkit.errors import UserError
+    from toolkit.userfile import file_stat
+
+    check_output_file(path, flag)
+    if path is None or not (info := file_stat(Path(path))) or info.st_size == 0:
+        return
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    try:
+        row = json.loads(first)
+        is_log = isinstance(row, dict) and "request_id" in row
+    except ValueError:
+        is_log = False
+    if not is_log:
+        raise UserError(f"{flag} {path} exists and is not a JSON-lines log; give a new file name")
 
 
 def add_policy(parser: argparse.ArgumentParser) -> None:

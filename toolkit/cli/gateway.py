@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from toolkit.cli._common import PORT, add_config, add_policy, add_source, check_output_file, csv_list, number
+from toolkit.cli._common import PORT, add_config, add_policy, add_source, check_log_file, csv_list, number
 
 HELP = "serve combined models locally (OpenAI and Anthropic APIs) with failover between their providers"
 
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from toolkit.gateway_config import read_gateway_settings
     from toolkit.opencode_config import read_config
 
-    check_output_file(args.log, "--log")
+    check_log_file(args.log, "--log")
     config = read_config(args.config) if args.config else {}
     settings = read_gateway_settings(config, args.config) if args.config else None
     host = args.host or (settings.host if settings else DEFAULT_HOST)

@@ -15,7 +15,7 @@ from toolkit.cli._common import (
     TOKENS,
     add_model,
     add_policy,
-    check_output_file,
+    check_log_file,
     config_path,
     load_model,
     load_policy,
@@ -109,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--requests and --concurrency must be at least 1")
     total = TOTAL_TIMEOUT_S if args.total_timeout is None else args.total_timeout
     timeouts = Timeouts(args.connect_timeout, args.first_token_timeout, total)  # checked before anything runs
-    check_output_file(args.log, "--log")
+    check_log_file(args.log, "--log")
+    if args.real and args.time_scale != 1.0:
+        raise UserError("--time-scale applies to mock providers only; drop it with --real")
     scenario = Scenario.load(args.scenario)
     policy = load_policy(args)
     model = load_model(args, [scenario])
     config = None  # no config: mock providers
     if args.real:
-        if args.time_scale != 1.0:
-            raise UserError("--time-scale applies to mock providers only; drop it with --real")
         path = config_path(args)
         config = read_config(path) if path else {}
         members = list(policy.members(model))

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from toolkit.cli._common import PORT, SEED, TIME_SCALE, check_output_file, csv_list, number, scenario_help
+from toolkit.cli._common import PORT, SEED, TIME_SCALE, check_log_file, csv_list, number, scenario_help
 
 HELP = "serve mock OpenAI-compatible and Anthropic providers on 127.0.0.1 that follow a scenario"
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.time_scale <= 0:
         raise UserError("--time-scale must be a positive number")
-    check_output_file(args.log, "--log")
+    check_log_file(args.log, "--log")
     last = args.port + len(args.providers) - 1
     if args.port and last > 65535:  # each provider takes the next port
         raise UserError(

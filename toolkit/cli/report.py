@@ -12,6 +12,7 @@ from toolkit.cli._common import (
     add_variants,
     config_path,
     csv_list,
+    executor,
     preset_help,
     scenario_help,
 )
@@ -81,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="layout of the exported opencode.json (see 'combined-models export --help')",
     )
     add_variants(parser)
-    parser.add_argument("--executor", default="processes", help="processes (default), serial, or dask://HOST:PORT")
+    parser.add_argument(
+        "--executor", type=executor, default="processes", help="processes (default), serial, or dask://HOST:PORT"
+    )
 
 
 def _history_scenario(data_dir: str, folder: str):

@@ -10,6 +10,7 @@ from toolkit.cli._common import (
     add_model,
     attempts_list,
     csv_list,
+    executor,
     load_model,
     preset_help,
     scenario_help,
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=COUNT, default=2000, help="simulated requests per run (default 2000)")
     parser.add_argument(
         "--executor",
+        type=executor,
         default="processes",
         help="processes (default, one per core), serial, or dask://HOST:PORT (needs the dask extra)",
     )
