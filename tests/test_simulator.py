@@ -304,7 +304,7 @@ def test_fit_reproduces_a_log():
 
 
 def test_requests_must_be_positive():
-    with pytest.raises(UserError, match="requests must be at least 1, got 0"):
+    with pytest.raises(UserError, match="requests must be a whole number >= 1, got 0"):
         simulate(MODEL, PRESETS["resilient"], Scenario.load("calm-day"), 0)
 
 

@@ -275,7 +275,7 @@ def api_to_models(api: Mapping) -> pd.DataFrame:
 
 
 def load_catalog(
-    source: str = "auto",
+    source: str | os.PathLike = "auto",
     *,
     config: str | Path | Mapping | None = None,
     timeout: float = 3.0,
@@ -283,12 +283,15 @@ def load_catalog(
 ) -> pd.DataFrame:
     """The ``models`` table (one row per provider model) from ``source``, with the user's config applied.
 
-    ``config`` is a path to ``opencode.json[c]`` or an already parsed dict. ``timeout``
+    ``source`` is a name (``auto``, ``bundled``, ...), a path (str or Path) or a URL. ``config`` is a path to ``opencode.json[c]`` or an already parsed dict. ``timeout``
     bounds each download as a whole, in seconds (``auto`` uses at most 1.5 s). ``cache_dir``
     defaults to ``$XDG_CACHE_HOME/combined-models``.
     """
     if not (isinstance(timeout, int | float) and timeout > 0):  # NaN fails too
         raise UserError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not isinstance(source, str | os.PathLike):
+        raise UserError(f"source must be a name (auto, bundled, ...), a path or a URL, not {type(source).__name__}")
+    source = os.fspath(source)
     cache = Path(cache_dir) if cache_dir is not None else _cache_home() / "combined-models"
     warnings: list[str] = []
     if source == "auto":

@@ -38,6 +38,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from toolkit.arguments import MAX_TOKENS, instance, positive, whole
 from toolkit.attempt_log import COLUMNS, AttemptCollector
 from toolkit.clock_lag import LAG_LIMIT_S, LagMeter
 from toolkit.combined_model import CombinedModel, Member
@@ -416,11 +417,17 @@ async def run_live_async(
 
     from toolkit.mock_providers import MockProviders
 
+    instance("model", model, CombinedModel, "CombinedModel.from_table(table, combined_id)")
+    instance("policy", policy, FailoverPolicy, "preset(name)")
+    instance("timeouts", timeouts, Timeouts, "Timeouts(connect_s, first_token_s, total_s)")
     scenario = Scenario.load(scenario or "calm-day") if not isinstance(scenario, Scenario) else scenario
-    if requests < 1 or concurrency < 1:
-        raise UserError("requests and concurrency must be at least 1")
-    if time_scale <= 0:
-        raise UserError("time_scale must be a positive number")
+    whole("requests", requests, 1)
+    whole("concurrency", concurrency, 1)
+    whole("seed", seed, 0)
+    positive("time_scale", time_scale)
+    for name, tokens in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
+        if tokens is not None:
+            whole(name, tokens, 1, MAX_TOKENS)
     members = policy.members(model)
     providers = [m.provider for m in members]
     mock = None

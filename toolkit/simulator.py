@@ -27,10 +27,10 @@ import random
 import numpy as np
 import pandas as pd
 
+from toolkit.arguments import instance, whole
 from toolkit.attempt_log import AttemptCollector
 from toolkit.combined_model import CombinedModel
 from toolkit.engine import FailoverEngine
-from toolkit.errors import UserError
 from toolkit.policy import FailoverPolicy
 from toolkit.scenario import Scenario
 from toolkit.vocabulary import (
@@ -64,14 +64,15 @@ explorer, each point of a sweep) print nothing although ``progress`` defaults to
 def simulate(
     model: CombinedModel,
     policy: FailoverPolicy,
-    scenario: Scenario,
+    scenario: Scenario | str,
     requests: int = 1000,
     *,
     seed: int = 0,
     run_id: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Simulate ``requests`` requests to ``model`` under ``policy`` in ``scenario``; return the attempt log.
+    """Simulate ``requests`` requests to ``model`` under ``policy`` in ``scenario`` (a Scenario,
+    or a file or bundled name it loads); return the attempt log.
 
     Virtual time starts at 0. Cost uses the members' catalog prices, billed by
     :func:`toolkit.vocabulary.is_billed` (successful attempts, and a hedge cancelled after its
@@ -80,8 +81,14 @@ def simulate(
     before any call (every provider blocked past the deadline). ``progress`` shows a tqdm bar
     for runs that last more than :data:`PROGRESS_DELAY_S`.
     """
-    if requests < 1:
-        raise UserError(f"requests must be at least 1, got {requests}")
+    from toolkit import run_size
+
+    instance("model", model, CombinedModel, "CombinedModel.from_table(table, combined_id)")
+    instance("policy", policy, FailoverPolicy, "preset(name)")
+    scenario = Scenario.load(scenario) if isinstance(scenario, str) else scenario
+    instance("scenario", scenario, Scenario, "Scenario.load(path or bundled name)")
+    run_size.check(1, whole("requests", requests, 1), lower="requests")  # not a MemoryError half-way
+    whole("seed", seed, 0)
     members = policy.members(model)
     providers = [m.provider for m in members]
     worlds = scenario.resolve(providers, ranking=model.providers)
