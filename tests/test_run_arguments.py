@@ -22,6 +22,7 @@ from toolkit import (
     preset,
     run_live,
     simulate,
+    sweep,
 )
 
 
@@ -102,3 +103,26 @@ def test_load_catalog_takes_a_path_and_refuses_other_types(tmp_path):
 def test_timeouts_is_still_checked_on_its_own():
     with pytest.raises(UserError, match="connect_s must be a positive number of seconds, got -1"):
         Timeouts(-1, None, 5)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"scenarios": []}, "scenarios must be a non-empty list of Scenario objects, e.g. [Scenario.load('calm-day')]"),
+        ({"scenarios": "calm-day"}, "scenarios must be a non-empty list of Scenario objects"),
+        ({"presets": "resilient"}, "presets must be a list of names, not the text 'resilient'; write ['resilient']"),
+        ({"strategies": "on_error"}, "strategies must be a list of names, not the text 'on_error'"),
+    ],
+)
+def test_sweep_refuses_a_text_or_an_empty_list(model, changes, message, tmp_path):
+    arguments = {"scenarios": [Scenario.load("calm-day")], **changes}
+    with pytest.raises(UserError) as caught:
+        sweep(model, **arguments, seeds=1, requests=10, executor="serial", out=tmp_path / "r.csv", progress=False)
+    assert str(caught.value).startswith(message)
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_policy_refuses_a_provider_twice():
+    with pytest.raises(UserError) as caught:
+        preset("seed-on-error", provider_priority=("p-one", "p-two", "p-one"))
+    assert str(caught.value) == "provider_priority names 'p-one' twice; name each provider once"

@@ -102,6 +102,9 @@ class FailoverPolicy:
             raise UserError("routing 'weighted' needs weights, and weights need routing 'weighted'")
         if not all(isinstance(p, str) and p for p in self.provider_priority):
             raise UserError("provider_priority must be a list of provider ids (strings)")
+        repeated = next((p for n, p in enumerate(self.provider_priority) if p in self.provider_priority[:n]), None)
+        if repeated is not None:  # the same provider twice would be tried twice, each time with its own attempts
+            raise UserError(f"provider_priority names {repeated!r} twice; name each provider once")
         for name in ("min_providers", "max_attempts", "retry_budget_min", "breaker_probes", "cooldown_min_attempts"):
             _check_int(name, getattr(self, name), minimum=1 if name != "retry_budget_min" else 0)
         for name in ("max_providers", "max_total_attempts", "breaker_failures", "cooldown_failures"):

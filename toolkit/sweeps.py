@@ -121,10 +121,15 @@ def grid(
     ``strategies`` and ``max_attempts`` override each preset's own value when given (None keeps
     the preset's); ``priorities`` defaults to :func:`priority_orders` of the model's providers.
     """
+    for name, names in (("presets", presets), ("strategies", strategies)):
+        if isinstance(names, str):  # list("resilient") would be nine one-letter presets
+            raise UserError(f"{name} must be a list of names, not the text {names!r}; write [{names!r}]")
     presets = list(presets or PRESETS)
     check_known("preset", presets, [*PRESETS, *ALIASES])
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, not {seeds}")
+    if isinstance(scenarios, Scenario | str) or not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
+        raise UserError("scenarios must be a non-empty list of Scenario objects, e.g. [Scenario.load('calm-day')]")
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise UserError(f"scenario names must be distinct; got {', '.join(names)}")
