@@ -716,7 +716,17 @@ OS_CASES = [
     Case(
         "mock-providers --log in /proc",
         ["mock-providers", "--scenario", "calm-day", "--log", "/proc/x.jsonl", "--duration", "0"],
-        r"^error: --log /proc/x\.jsonl: No such file or directory; choose another file$",
+        r"^error: --log cannot write /proc/x\.jsonl: the folder takes no new file \(.*\); choose another folder$",
+    ),
+    Case(
+        "simulate --log in /proc",
+        [*SIMULATE, "--scenario", "calm-day", "--log", "/proc/log.csv"],
+        r"^error: cannot write /proc/log\.csv: the folder takes no new file \(.*\); choose another folder$",
+    ),
+    Case(
+        "recommend --save in /proc",
+        ["recommend", "--results", "{d}/results.csv", "--save", "/proc/c.json"],
+        r"^error: --save cannot write /proc/c\.json: the folder takes no new file",
     ),
     Case(
         "mock-providers ports past 65535",

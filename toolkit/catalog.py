@@ -38,7 +38,7 @@ from toolkit import json_input
 from toolkit.atomic import write_atomic
 from toolkit.errors import UserError, closest
 from toolkit.opencode_config import apply_config, read_config
-from toolkit.userfile import file_stat, read_bytes
+from toolkit.userfile import check_writable, file_stat, read_bytes
 
 MODELS_DEV_URL = "https://models.dev/api.json"
 SOURCES = ("auto", "bundled", "models.dev", "opencode-cache")
@@ -323,6 +323,7 @@ def check_table_path(path: str | Path) -> Path:
         raise UserError("writing Parquet needs pyarrow: pip install pyarrow (or pick a .csv or .json file)")
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a directory; give a file name")
+    check_writable(path)
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from toolkit.errors import UserError
@@ -74,3 +75,21 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"cannot read {path}: it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, an output ``path`` whose folder takes no new file (``/proc``, a
+    read-only file system, no permission): a run must not end in a write that fails. A
+    temporary file is created there and removed at once, which is what the atomic write will
+    do; a folder that does not exist yet (the write creates it) is not checked here."""
+    folder = path.parent
+    if not folder.is_dir():
+        return
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".combined-models-check.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: the folder takes no new file ({exc.strerror}); choose another folder"
+        ) from None
+    os.close(fd)
+    os.unlink(name)

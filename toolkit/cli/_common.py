@@ -235,11 +235,11 @@ def ranking(providers: Sequence[str], rank: Sequence[str]) -> list[str]:
 
 def check_output_file(path: str | None, flag: str) -> None:
     """Refuse, before any work, an output file that cannot be written: not a regular file (a folder,
-    a FIFO that would block), or in a missing folder."""
+    a FIFO that would block), in a missing folder, or new in a folder that takes no file (``/proc``)."""
     from pathlib import Path
 
     from toolkit.errors import UserError
-    from toolkit.userfile import file_stat
+    from toolkit.userfile import check_writable, file_stat
 
     if path is None:
         return
@@ -249,7 +249,8 @@ def check_output_file(path: str | None, flag: str) -> None:
     if not parent.is_dir():
         raise UserError(f"{flag} {path}: the folder {parent} does not exist; create it first")
     try:
-        file_stat(Path(path))
+        if file_stat(Path(path)) is None:  # a new file: its folder must take it (an existing log is appended to)
+            check_writable(Path(path))
     except UserError as exc:
         raise UserError(f"{flag} {exc}") from None
 
