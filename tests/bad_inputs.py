@@ -719,6 +719,11 @@ OS_CASES = [
         r"^error: --log cannot write /proc/x\.jsonl: the folder takes no new file \(.*\); choose another folder$",
     ),
     Case(
+        "export a new config in /proc",
+        ["export", "--source", "{d}/tiny.json", "--config", "/proc/opencode.json"],
+        r"^error: cannot write /proc/opencode\.json: the folder takes no new file \(.*\); choose another folder$",
+    ),
+    Case(
         "simulate --log in /proc",
         [*SIMULATE, "--scenario", "calm-day", "--log", "/proc/log.csv"],
         r"^error: cannot write /proc/log\.csv: the folder takes no new file \(.*\); choose another folder$",

@@ -29,7 +29,7 @@ from toolkit.atomic import NotKept, write_atomic
 from toolkit.errors import UserError
 from toolkit.filelock import folder_lock
 from toolkit.redaction import mask_config_line
-from toolkit.userfile import file_stat, read_text, real_path
+from toolkit.userfile import check_writable, file_stat, read_text, real_path
 
 SCHEMA_URL = "https://opencode.ai/config.json"
 
@@ -172,6 +172,7 @@ def read_existing(path: Path) -> str | None:
     if info is None:
         if not path.parent.is_dir():
             raise UserError(f"{path.parent} does not exist; create the folder or choose another --config")
+        check_writable(path)  # a new file in /proc or on a read-only file system: refused before the plan's warnings
         return None
     # root may write anything, so the permission bits (not os.access) say what the user intends
     if not stat.S_IMODE(info.st_mode) & 0o222 or not os.access(path, os.W_OK):
