@@ -264,12 +264,19 @@ class _Run:
         self, req: Any, tasks: dict[asyncio.Task, tuple[int, int, float, AttemptResult]], why: str
     ) -> None:
         """Cancel the attempts of ``tasks`` (a losing hedge, or all of them when the run is
-        interrupted), wait until each has stopped, and log each as :meth:`_abandon` does."""
-        for task, (p, attempt, t_start, acc) in list(tasks.items()):
+        interrupted), wait until they have stopped, and log each as :meth:`_abandon` does.
+
+        The run may be interrupted while a losing hedge is being cancelled: the wait is shielded
+        and the rows are written in ``finally``, so an attempt the provider saw is never missing
+        from the log (the interruption still ends this request)."""
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self._abandon(req, p, attempt, t_start, acc, why)
-        tasks.clear()
+        try:
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        finally:
+            for p, attempt, t_start, acc in tasks.values():
+                self._abandon(req, p, attempt, t_start, acc, why)
+            tasks.clear()
 
     def _abandon(self, req: Any, provider: int, attempt: int, t_start: float, acc: AttemptResult, why: str) -> None:
         """Log an attempt stopped before it ended as ``cancelled`` (billed for the prompt and what it
